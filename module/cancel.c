@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cancellation. A request can be cancelled while it waits for a worker: it
+ * completes at once with -ECANCELED. Once an attempt runs (in a worker or in
+ * the block layer) it finishes normally; the caller is told -EAGAIN.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include "kaio.h"
+
+/* Under ctx->lock: claim a queued request for cancellation. */
+static bool kaio_cancel_claim(struct kaio_req *req)
+{
+	if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_CANCELLED) !=
+	    KAIO_REQ_QUEUED)
+		return false;
+	refcount_inc(&req->refs);
+	return true;
+}
+
+static void kaio_cancel_finish(struct kaio_req *req)
+{
+	/* If the worker item never ran, its reference is ours to drop. */
+	if (cancel_work(&req->work))
+		kaio_req_put(req);
+	kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+	kaio_req_complete(req, -ECANCELED);
+	kaio_req_put(req);
+}
+
+/**
+ * kaio_cancel() - KAIO_IOC_CANCEL, as io_cancel(2)
+ * @ctx: the context
+ * @uarg: struct kaio_cancel
+ *
+ * Return: -EINPROGRESS when cancelled (the event arrives through the ring),
+ * -EAGAIN when the request is running, -EINVAL when none is pending.
+ */
+long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg)
+{
+	struct kaio_req *req, *found = NULL;
+	struct kaio_cancel args;
+	struct iocb __user *uiocb;
+	long ret = -EINVAL;
+	u32 key;
+
+	if (copy_from_user(&args, uarg, sizeof(args)))
+		return -EFAULT;
+	uiocb = u64_to_user_ptr(args.iocb);
+	if (unlikely(get_user(key, &uiocb->aio_key)))
+		return -EFAULT;
+	if (unlikely(key != 0))
+		return -EINVAL;
+
+	spin_lock_irq(&ctx->lock);
+	list_for_each_entry(req, &ctx->active, node) {
+		if (req->user_iocb != args.iocb)
+			continue;
+		if (kaio_cancel_claim(req)) {
+			found = req;
+			ret = -EINPROGRESS;
+		} else {
+			ret = -EAGAIN;
+		}
+		break;
+	}
+	spin_unlock_irq(&ctx->lock);
+
+	if (found)
+		kaio_cancel_finish(found);
+	return ret;
+}
+
+/**
+ * kaio_cancel_all() - cancel every queued request of a dying context
+ * @ctx: the context, already marked dead
+ */
+void kaio_cancel_all(struct kaio_ctx *ctx)
+{
+	struct kaio_req *req, *found;
+
+	do {
+		found = NULL;
+		spin_lock_irq(&ctx->lock);
+		list_for_each_entry(req, &ctx->active, node) {
+			if (kaio_cancel_claim(req)) {
+				found = req;
+				break;
+			}
+		}
+		spin_unlock_irq(&ctx->lock);
+		if (found)
+			kaio_cancel_finish(found);
+	} while (found);
+}

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The io context: an anon-inode file whose private data is the completion
+ * ring and its requests. SETUP creates it, the last close (or DESTROY)
+ * cancels what is queued and waits for the rest before anything is freed.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/hrtimer.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/time.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <linux/wait_bit.h>
+#include "kaio.h"
+
+/* fs/aio.c refuses rings above 0x10000000 bytes (after doubling nr_events). */
+#define KAIO_NR_EVENTS_MAX	(0x10000000U / sizeof(struct io_event) / 2)
+
+static const struct file_operations kaio_ctx_fops;
+
+static bool kaio_events_charge(unsigned int nr)
+{
+	int old = atomic_read(&kaio_events_total);
+
+	do {
+		if (nr > kaio_max_events || old > kaio_max_events - nr)
+			return false;
+	} while (!atomic_try_cmpxchg(&kaio_events_total, &old, old + nr));
+	return true;
+}
+
+static void kaio_events_uncharge(unsigned int nr)
+{
+	atomic_sub(nr, &kaio_events_total);
+}
+
+/* Slots in use: events not reaped plus requests that will post one. */
+static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
+{
+	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
+
+	return (ctx->tail + ctx->nr - head) % ctx->nr;
+}
+
+static bool kaio_ring_has_events(struct kaio_ctx *ctx)
+{
+	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
+
+	/* Pairs with kaio_ctx_post()'s release of the tail. */
+	return head != smp_load_acquire(&ctx->tail);
+}
+
+/**
+ * kaio_ctx_reserve() - reserve a ring slot for a request's event
+ * @ctx: the context
+ *
+ * Return: 0, -EAGAIN when in-flight plus unreaped would exceed the ring, or
+ * -EINVAL when the context is being destroyed.
+ */
+int kaio_ctx_reserve(struct kaio_ctx *ctx)
+{
+	int ret = 0;
+
+	spin_lock_irq(&ctx->lock);
+	if (unlikely(ctx->dead))
+		ret = -EINVAL;
+	else if (kaio_ring_unreaped(ctx) + ctx->in_flight >= ctx->nr - 1)
+		ret = -EAGAIN;
+	else
+		ctx->in_flight++;
+	spin_unlock_irq(&ctx->lock);
+	return ret;
+}
+
+void kaio_ctx_unreserve(struct kaio_ctx *ctx)
+{
+	spin_lock_irq(&ctx->lock);
+	ctx->in_flight--;
+	spin_unlock_irq(&ctx->lock);
+}
+
+/**
+ * kaio_ctx_post() - put a request's event in the ring and wake its readers
+ * @req: the request; its slot was reserved at submission
+ * @res: io_event.res
+ *
+ * Any context, including hardirq (bio completion).
+ */
+void kaio_ctx_post(struct kaio_req *req, long res)
+{
+	struct kaio_ctx *ctx = req->ctx;
+	struct io_event *ev;
+	unsigned long flags;
+	unsigned int tail;
+
+	spin_lock_irqsave(&ctx->lock, flags);
+	list_del_init(&req->node);
+	tail = ctx->tail;
+	ev = &ctx->ring->io_events[tail];
+	ev->obj = req->user_iocb;
+	ev->data = req->user_data;
+	ev->res = res;
+	ev->res2 = ctx->res2_path ? req->path : 0;
+	if (++tail >= ctx->nr)
+		tail = 0;
+	/*
+	 * The event before the tail that publishes it: user space reads
+	 * ring->tail, GETEVENTS and poll ctx->tail, both with acquire.
+	 */
+	smp_store_release(&ctx->ring->tail, tail);
+	/* Same pairing, for the kernel's own copy. */
+	smp_store_release(&ctx->tail, tail);
+	ctx->in_flight--;
+	spin_unlock_irqrestore(&ctx->lock, flags);
+
+	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
+	wake_up(&ctx->wait);
+	if (req->eventfd)
+		eventfd_signal(req->eventfd, 1);
+}
+
+/* Copy up to @nr events to user space; returns the count or -EFAULT. */
+static long kaio_read_events_ring(struct kaio_ctx *ctx, long nr,
+				  struct io_event __user *uevents)
+{
+	unsigned int head, tail;
+	long done = 0;
+
+	mutex_lock(&ctx->ring_lock);
+	/* User space may write anything to head: reduce it, never trust it. */
+	head = READ_ONCE(ctx->ring->head) % ctx->nr;
+	/* Pairs with kaio_ctx_post(): events up to tail are written. */
+	tail = smp_load_acquire(&ctx->tail);
+	while (done < nr && head != tail) {
+		long avail = (head <= tail ? tail : ctx->nr) - head;
+
+		avail = min(avail, nr - done);
+		if (copy_to_user(uevents + done, &ctx->ring->io_events[head],
+				 avail * sizeof(struct io_event))) {
+			done = -EFAULT;
+			goto out;
+		}
+		done += avail;
+		head = (head + avail) % ctx->nr;
+	}
+	if (done) {
+		/* Copies done before the slots are handed back. */
+		smp_store_release(&ctx->ring->head, head);
+	}
+out:
+	mutex_unlock(&ctx->ring_lock);
+	return done;
+}
+
+/*
+ * io_getevents' wait: read what is there, sleep interruptibly until
+ * @min_nr have been read, the deadline passes, or the context dies.
+ */
+static long kaio_read_events(struct kaio_ctx *ctx, long min_nr, long nr,
+			     struct io_event __user *uevents, ktime_t timeout)
+{
+	struct hrtimer_sleeper timer;
+	bool timed = timeout != KTIME_MAX;
+	long got = 0, ret;
+	DEFINE_WAIT(wait);
+
+	if (timed && timeout > 0) {
+		hrtimer_init_sleeper_on_stack(&timer, CLOCK_MONOTONIC,
+					      HRTIMER_MODE_REL);
+		hrtimer_set_expires_range_ns(&timer.timer, timeout,
+					     current->timer_slack_ns);
+		hrtimer_sleeper_start_expires(&timer, HRTIMER_MODE_REL);
+	}
+
+	for (;;) {
+		ret = kaio_read_events_ring(ctx, nr - got, uevents + got);
+		if (ret < 0)
+			break;
+		got += ret;
+		if (got >= min_nr || (timed && timeout <= 0))
+			break;
+		if (READ_ONCE(ctx->dead)) {
+			ret = -EINVAL;
+			break;
+		}
+		prepare_to_wait(&ctx->wait, &wait, TASK_INTERRUPTIBLE);
+		if (!kaio_ring_has_events(ctx) && !READ_ONCE(ctx->dead) &&
+		    !signal_pending(current) && !(timed && !timer.task))
+			schedule();
+		finish_wait(&ctx->wait, &wait);
+		if (signal_pending(current) || (timed && !timer.task)) {
+			/* One last look, as wait_event_*_hrtimeout() does. */
+			ret = kaio_read_events_ring(ctx, nr - got,
+						    uevents + got);
+			if (ret > 0)
+				got += ret;
+			break;
+		}
+	}
+
+	if (timed && timeout > 0) {
+		hrtimer_cancel(&timer.timer);
+		destroy_hrtimer_on_stack(&timer.timer);
+	}
+	return got ? got : ret;
+}
+
+static long kaio_getevents(struct kaio_ctx *ctx,
+			   struct kaio_getevents __user *uarg)
+{
+	struct kaio_getevents args;
+	ktime_t timeout = KTIME_MAX;
+	long ret;
+
+	if (copy_from_user(&args, uarg, sizeof(args)))
+		return -EFAULT;
+	if (memchr_inv(args.reserved, 0, sizeof(args.reserved)))
+		return -EINVAL;
+	if (args.timeout) {
+		struct timespec64 ts;
+
+		if (get_timespec64(&ts, u64_to_user_ptr(args.timeout)))
+			return -EFAULT;
+		timeout = timespec64_to_ktime(ts);
+	}
+	if (unlikely(args.min_nr < 0 || args.min_nr > args.nr))
+		return -EINVAL;
+
+	ret = kaio_read_events(ctx, args.min_nr, args.nr,
+			       u64_to_user_ptr(args.events), timeout);
+	if (!ret && signal_pending(current))
+		ret = -EINTR;
+	return ret;
+}
+
+/*
+ * Stop submissions, cancel what is queued and wait for every request to be
+ * freed. Returns whether the context was already dead.
+ */
+static bool kaio_ctx_kill(struct kaio_ctx *ctx)
+{
+	bool was_dead;
+
+	spin_lock_irq(&ctx->lock);
+	was_dead = ctx->dead;
+	ctx->dead = true;
+	spin_unlock_irq(&ctx->lock);
+	wake_up_all(&ctx->wait);
+
+	kaio_cancel_all(ctx);
+	wait_var_event(&ctx->reqs, !atomic_read(&ctx->reqs));
+	return was_dead;
+}
+
+static long kaio_ctx_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct kaio_ctx *ctx = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case KAIO_IOC_SUBMIT:
+	case KAIO_IOC_GETEVENTS:
+	case KAIO_IOC_CANCEL:
+	case KAIO_IOC_DESTROY:
+		break;
+	default:
+		return -ENOTTY;
+	}
+	/* Never lend one process's memory to another (fork, SCM_RIGHTS). */
+	if (current->mm != ctx->mm)
+		return -EINVAL;
+	if (READ_ONCE(ctx->dead))
+		return -EINVAL;
+
+	switch (cmd) {
+	case KAIO_IOC_SUBMIT:
+		return kaio_submit(ctx, argp);
+	case KAIO_IOC_GETEVENTS:
+		return kaio_getevents(ctx, argp);
+	case KAIO_IOC_CANCEL:
+		return kaio_cancel(ctx, argp);
+	default:
+		return kaio_ctx_kill(ctx) ? -EINVAL : 0;
+	}
+}
+
+static __poll_t kaio_ctx_poll(struct file *file, poll_table *pt)
+{
+	struct kaio_ctx *ctx = file->private_data;
+
+	poll_wait(file, &ctx->wait, pt);
+	return kaio_ring_has_events(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct kaio_ctx *ctx = file->private_data;
+
+	if (current->mm != ctx->mm)
+		return -EINVAL;
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > ctx->ring_size)
+		return -EINVAL;
+	return remap_vmalloc_range(vma, ctx->ring, 0);
+}
+
+static void kaio_ctx_free(struct kaio_ctx *ctx)
+{
+	vfree(ctx->ring);
+	mmdrop(ctx->mm);
+	kaio_events_uncharge(ctx->nr_events_charged);
+	kfree(ctx);
+}
+
+static int kaio_ctx_release(struct inode *inode, struct file *file)
+{
+	struct kaio_ctx *ctx = file->private_data;
+
+	kaio_ctx_kill(ctx);
+	kaio_ctx_free(ctx);
+	return 0;
+}
+
+static void kaio_ctx_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	kaio_stats_show_fdinfo(m, file->private_data);
+}
+
+static const struct file_operations kaio_ctx_fops = {
+	.owner		= THIS_MODULE,
+	.release	= kaio_ctx_release,
+	.unlocked_ioctl	= kaio_ctx_ioctl,
+	.poll		= kaio_ctx_poll,
+	.mmap		= kaio_ctx_mmap,
+	.show_fdinfo	= kaio_ctx_show_fdinfo,
+	.llseek		= noop_llseek,
+};
+
+static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags)
+{
+	struct kaio_ctx *ctx;
+	size_t size;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	if (!ctx)
+		return NULL;
+	size = PAGE_ALIGN(sizeof(struct kaio_ring) +
+			  (size_t)(nr_events + 1) * sizeof(struct io_event));
+	ctx->ring = vmalloc_user(size);
+	if (!ctx->ring) {
+		kfree(ctx);
+		return NULL;
+	}
+	ctx->ring_size = size;
+	ctx->nr = (size - sizeof(struct kaio_ring)) / sizeof(struct io_event);
+	ctx->ring->nr = ctx->nr;
+	ctx->ring->magic = KAIO_RING_MAGIC;
+	ctx->ring->compat_features = KAIO_RING_COMPAT_FEATURES;
+	ctx->ring->incompat_features = KAIO_RING_INCOMPAT_FEATURES;
+	ctx->ring->header_length = sizeof(struct kaio_ring);
+
+	INIT_LIST_HEAD(&ctx->active);
+	spin_lock_init(&ctx->lock);
+	mutex_init(&ctx->ring_lock);
+	init_waitqueue_head(&ctx->wait);
+	ctx->res2_path = flags & KAIO_SETUP_RES2_PATH;
+	ctx->nr_events_charged = nr_events;
+	ctx->mm = current->mm;
+	mmgrab(ctx->mm);
+	return ctx;
+}
+
+/**
+ * kaio_ctx_setup() - KAIO_IOC_SETUP: create a context, as io_setup(2)
+ * @uarg: struct kaio_setup
+ *
+ * Return: the new context fd, or an errno.
+ */
+long kaio_ctx_setup(struct kaio_setup __user *uarg)
+{
+	struct kaio_setup args;
+	struct kaio_ctx *ctx;
+	struct file *file;
+	int fd, ret;
+
+	if (copy_from_user(&args, uarg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags & ~KAIO_SETUP_FLAGS ||
+	    memchr_inv(args.reserved, 0, sizeof(args.reserved)))
+		return -EINVAL;
+	if (!args.nr_events || args.nr_events > KAIO_NR_EVENTS_MAX)
+		return -EINVAL;
+	if (!kaio_events_charge(args.nr_events))
+		return -EAGAIN;
+
+	ret = -ENOMEM;
+	ctx = kaio_ctx_alloc(args.nr_events, args.flags);
+	if (!ctx)
+		goto out_uncharge;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_free_ctx;
+	}
+	file = anon_inode_getfile("[kaio]", &kaio_ctx_fops, ctx,
+				  O_RDWR | O_CLOEXEC);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto out_put_fd;
+	}
+	ctx->ring->id = fd;
+
+	args.nr_events = ctx->nr - 1;
+	args.ring_size = ctx->ring_size;
+	args.features = KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD |
+			KAIO_FEAT_RW_FLAGS | KAIO_FEAT_IOPRIO;
+	if (copy_to_user(uarg, &args, sizeof(args))) {
+		put_unused_fd(fd);
+		fput(file);	/* release frees ctx and uncharges */
+		return -EFAULT;
+	}
+	fd_install(fd, file);
+	return fd;
+
+out_put_fd:
+	put_unused_fd(fd);
+out_free_ctx:
+	kaio_ctx_free(ctx);
+	return ret;
+out_uncharge:
+	kaio_events_uncharge(args.nr_events);
+	return ret;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kaio internals shared by the module's files: the context, the request and
+ * the functions each file offers the others.
+ */
+#ifndef _KAIO_H
+#define _KAIO_H
+
+#include <linux/fs.h>
+#include <linux/uio.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/refcount.h>
+#include <uapi/linux/aio_abi.h>
+#include <linux/kaio.h>
+
+struct kaio_op_def;
+
+/* Per-context counters, shown in /proc/<pid>/fdinfo/<ctx fd>. */
+enum kaio_stat {
+	KAIO_STAT_SUBMITTED,
+	KAIO_STAT_COMPLETED,
+	KAIO_STAT_INLINE,	/* completed inside SUBMIT */
+	KAIO_STAT_ASYNC,	/* completed through ki_complete */
+	KAIO_STAT_WAIT_ARMS,	/* page-wait callbacks armed */
+	KAIO_STAT_WAKEUPS,	/* page-wait callbacks fired */
+	KAIO_STAT_RETRIES,	/* attempts made by the retry workqueue */
+	KAIO_STAT_WORKER,	/* blocking attempts on the worker pool */
+	KAIO_STAT_CANCELLED,
+	KAIO_STAT_NR,
+};
+
+/**
+ * struct kaio_ctx - an io context: the completion ring and its requests
+ * @ring: the completion ring, vmalloc_user() memory shared with user space.
+ * @ring_size: bytes of @ring.
+ * @nr: io_event slots in @ring; at most @nr - 1 events are held.
+ * @tail: kernel copy of ring->tail; user space cannot move it.
+ * @in_flight: requests submitted and not yet posted; with the events in the
+ *	ring never more than @nr - 1, so posting never overflows.
+ * @active: requests not yet posted, for cancel and destroy.
+ * @lock: protects @tail, @in_flight, @active, @dead; irq-safe because
+ *	completions arrive from bio end_io.
+ * @ring_lock: serialises GETEVENTS readers of the ring.
+ * @wait: GETEVENTS waiters and poll().
+ * @reqs: requests alive (not freed); destroy waits for zero.
+ * @dead: set by DESTROY or release; no more submissions.
+ * @mm: the mm that created the context; only it may use it.
+ * @nr_events_charged: what SETUP charged against the module-wide limit.
+ * @res2_path: report KAIO_PATH_* in io_event.res2.
+ * @stats: counters.
+ */
+struct kaio_ctx {
+	struct kaio_ring	*ring;
+	size_t			ring_size;
+	unsigned int		nr;
+	unsigned int		tail;
+	unsigned int		in_flight;
+	struct list_head	active;
+	spinlock_t		lock;
+	struct mutex		ring_lock;
+	wait_queue_head_t	wait;
+	atomic_t		reqs;
+	bool			dead;
+	bool			res2_path;
+	struct mm_struct	*mm;
+	unsigned int		nr_events_charged;
+	atomic_long_t		stats[KAIO_STAT_NR];
+};
+
+/* Request states; only QUEUED can be cancelled. Compared unsigned. */
+enum kaio_req_state {
+	KAIO_REQ_ISSUING,	/* being issued in the submitter's context */
+	KAIO_REQ_QUEUED,	/* waiting for a worker, not started */
+	KAIO_REQ_RUNNING,	/* owned by a worker or the I/O path */
+	KAIO_REQ_CANCELLED,	/* cancelled while queued */
+	KAIO_REQ_DONE,		/* event posted */
+};
+
+/* Per-request state of reads and writes. */
+struct kaio_rw {
+	struct kiocb		kiocb;
+	struct iov_iter		iter;
+	struct iov_iter		saved_iter;	/* where the attempt started */
+	struct iovec		fast_iov[UIO_FASTIOV];
+	struct iovec		*iov;		/* allocated iovec, or NULL */
+	struct page		**pages;	/* pinned user pages, or NULL */
+	struct bio_vec		*bvec;
+	unsigned int		nr_pages;
+	int			base_flags;	/* ki_flags every attempt starts from */
+	ssize_t			bytes_done;	/* progress of earlier attempts */
+	bool			is_write;
+	bool			pinned;		/* iter is the bvec of pages */
+	bool			write_started;	/* holds sb freeze protection */
+};
+
+/**
+ * struct kaio_req - one submitted iocb
+ * @ctx: the context; a request holds one count of ctx->reqs.
+ * @node: on ctx->active until its event is posted.
+ * @op: the opcode's entry in the op table.
+ * @refs: the request's owner (submitter, worker or I/O callback) and any
+ *	canceller holding it.
+ * @state: enum kaio_req_state.
+ * @path: slowest KAIO_PATH_* taken so far.
+ * @file: the target file, or NULL for NOOP.
+ * @eventfd: IOCB_FLAG_RESFD target, or NULL.
+ * @cred: submitter's credentials, used by workers.
+ * @user_iocb: io_event.obj.
+ * @user_data: io_event.data.
+ * @work: worker item, then deferred free.
+ * @rw: read/write state.
+ * @fsync_datasync: FDSYNC rather than FSYNC.
+ */
+struct kaio_req {
+	struct kaio_ctx		*ctx;
+	struct list_head	node;
+	const struct kaio_op_def *op;
+	refcount_t		refs;
+	atomic_t		state;
+	u8			path;
+	struct file		*file;
+	struct eventfd_ctx	*eventfd;
+	const struct cred	*cred;
+	u64			user_iocb;
+	u64			user_data;
+	struct work_struct	work;
+	union {
+		struct kaio_rw	rw;
+		bool		fsync_datasync;
+	};
+};
+
+/* main.c */
+extern struct workqueue_struct *kaio_worker_wq;
+extern struct workqueue_struct *kaio_cleanup_wq;
+extern unsigned int kaio_max_events;
+extern atomic_t kaio_events_total;
+
+/* ctx.c */
+long kaio_ctx_setup(struct kaio_setup __user *uarg);
+void kaio_ctx_post(struct kaio_req *req, long res);
+int kaio_ctx_reserve(struct kaio_ctx *ctx);
+void kaio_ctx_unreserve(struct kaio_ctx *ctx);
+
+/* stats.c */
+static inline void kaio_stat_inc(struct kaio_ctx *ctx, enum kaio_stat stat)
+{
+	atomic_long_inc(&ctx->stats[stat]);
+}
+
+struct seq_file;
+void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx);
+
+/* submit.c */
+long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg);
+
+/* retry.c: the request's life after prep */
+void kaio_req_issue(struct kaio_req *req);
+void kaio_req_punt(struct kaio_req *req);
+void kaio_req_complete(struct kaio_req *req, long res);
+void kaio_req_put(struct kaio_req *req);
+void kaio_req_note_path(struct kaio_req *req, u8 path);
+int kaio_req_cache_init(void);
+void kaio_req_cache_exit(void);
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
+void kaio_req_free_unsubmitted(struct kaio_req *req);
+
+/* cancel.c */
+long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg);
+void kaio_cancel_all(struct kaio_ctx *ctx);
+
+#endif /* _KAIO_H */

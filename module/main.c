@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kaio: retry-based asynchronous I/O for stock kernels.
+ *
+ * /dev/kaio creates io contexts (KAIO_IOC_SETUP); everything else happens on
+ * the context fds (ctx.c). Module parameters bound what users can consume.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/rcupdate.h>
+#include <linux/workqueue.h>
+#include "kaio.h"
+#include "ops.h"
+
+struct workqueue_struct *kaio_worker_wq;
+struct workqueue_struct *kaio_cleanup_wq;
+atomic_t kaio_events_total = ATOMIC_INIT(0);
+
+static int kaio_param_set_positive(const char *val,
+				   const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (!n || n > INT_MAX)
+		return -EINVAL;
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
+
+static const struct kernel_param_ops kaio_positive_ops = {
+	.set	= kaio_param_set_positive,
+	.get	= param_get_uint,
+};
+
+unsigned int kaio_max_events = 65536;
+module_param_cb(max_events, &kaio_positive_ops, &kaio_max_events, 0644);
+MODULE_PARM_DESC(max_events,
+		 "Events all contexts together may reserve, like fs.aio-max-nr (default: 65536)");
+
+static unsigned int g_max_workers = 16;
+module_param_cb(max_workers, &kaio_positive_ops, &g_max_workers, 0444);
+MODULE_PARM_DESC(max_workers,
+		 "Blocking attempts running at once (default: 16)");
+
+static long kaio_dev_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	switch (cmd) {
+	case KAIO_IOC_SETUP:
+		return kaio_ctx_setup((struct kaio_setup __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations kaio_dev_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= kaio_dev_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice kaio_miscdev = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "kaio",
+	.fops	= &kaio_dev_fops,
+	.mode	= 0666,	/* as io_setup(2): any user may create contexts */
+};
+
+static int __init kaio_init(void)
+{
+	int ret;
+
+	ret = kaio_ops_init();
+	if (ret)
+		return ret;
+	ret = kaio_req_cache_init();
+	if (ret)
+		return ret;
+	ret = -ENOMEM;
+	kaio_worker_wq = alloc_workqueue("kaio_worker", WQ_UNBOUND,
+					 g_max_workers);
+	if (!kaio_worker_wq)
+		goto out_cache;
+	kaio_cleanup_wq = alloc_workqueue("kaio_cleanup", WQ_UNBOUND, 0);
+	if (!kaio_cleanup_wq)
+		goto out_worker_wq;
+	ret = misc_register(&kaio_miscdev);
+	if (ret)
+		goto out_cleanup_wq;
+	pr_info("loaded: max_events=%u max_workers=%u\n", kaio_max_events,
+		g_max_workers);
+	return 0;
+
+out_cleanup_wq:
+	destroy_workqueue(kaio_cleanup_wq);
+out_worker_wq:
+	destroy_workqueue(kaio_worker_wq);
+out_cache:
+	kaio_req_cache_exit();
+	return ret;
+}
+
+static void __exit kaio_exit(void)
+{
+	misc_deregister(&kaio_miscdev);
+	/* A completion in irq context may still be returning through us. */
+	synchronize_rcu();
+	destroy_workqueue(kaio_cleanup_wq);
+	destroy_workqueue(kaio_worker_wq);
+	kaio_req_cache_exit();
+}
+
+module_init(kaio_init);
+module_exit(kaio_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kaio: retry-based asynchronous I/O");

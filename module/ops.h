@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KAIO_OPS_H
+#define _KAIO_OPS_H
+
+#include "kaio.h"
+
+/* What an attempt (issue or work) did with the request. */
+enum kaio_issue {
+	KAIO_ISSUE_DONE,	/* finished: *res is the event's result */
+	KAIO_ISSUE_QUEUED,	/* a callback owns the request: do not touch */
+	KAIO_ISSUE_PUNT,	/* needs a blocking attempt on a worker */
+};
+
+/**
+ * struct kaio_op_def - per-opcode code, like io_uring/opdef.c
+ * @name: for fdinfo and messages.
+ * @needs_file: aio_fildes must be an open file.
+ * @prep: validate the iocb and set the request up, in the submitter's
+ *	context; an errno fails the submission as io_submit would.
+ * @issue: first attempt, in the submitter's context; must not block.
+ * @work: blocking attempt on a worker, with the submitter's credentials.
+ * @cleanup: release what @prep and the attempts took; may sleep.
+ */
+struct kaio_op_def {
+	const char	*name;
+	bool		needs_file;
+	int		(*prep)(struct kaio_req *req, const struct iocb *iocb);
+	enum kaio_issue	(*issue)(struct kaio_req *req, long *res);
+	enum kaio_issue	(*work)(struct kaio_req *req, long *res);
+	void		(*cleanup)(struct kaio_req *req);
+};
+
+const struct kaio_op_def *kaio_op_get(u16 opcode);
+int kaio_ops_init(void);
+
+/* rw.c */
+int kaio_prep_read(struct kaio_req *req, const struct iocb *iocb);
+int kaio_prep_write(struct kaio_req *req, const struct iocb *iocb);
+int kaio_prep_readv(struct kaio_req *req, const struct iocb *iocb);
+int kaio_prep_writev(struct kaio_req *req, const struct iocb *iocb);
+enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res);
+enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res);
+void kaio_rw_cleanup(struct kaio_req *req);
+
+/* fsync.c */
+int kaio_prep_fsync(struct kaio_req *req, const struct iocb *iocb);
+int kaio_prep_fdsync(struct kaio_req *req, const struct iocb *iocb);
+enum kaio_issue kaio_fsync_issue(struct kaio_req *req, long *res);
+enum kaio_issue kaio_fsync_work(struct kaio_req *req, long *res);
+int kaio_prep_noop(struct kaio_req *req, const struct iocb *iocb);
+enum kaio_issue kaio_noop_issue(struct kaio_req *req, long *res);
+
+#endif /* _KAIO_OPS_H */

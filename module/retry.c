@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A request's life after prep: the first attempt in the submitter's context,
+ * the punt to the bounded worker pool, completion and release.
+ *
+ * Ownership: a request has one owner at a time, holding one reference: the
+ * submitter during the first attempt, then the worker item, or the I/O path's
+ * ki_complete callback once an attempt returned -EIOCBQUEUED. The owner
+ * posts the event (kaio_req_complete) and drops its reference. A canceller
+ * takes its own reference while it looks at a queued request.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/cred.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/sched.h>
+#include <linux/wait_bit.h>
+#include "kaio.h"
+#include "ops.h"
+
+static struct kmem_cache *kaio_req_cache;
+
+int kaio_req_cache_init(void)
+{
+	kaio_req_cache = KMEM_CACHE(kaio_req, SLAB_ACCOUNT);
+	return kaio_req_cache ? 0 : -ENOMEM;
+}
+
+void kaio_req_cache_exit(void)
+{
+	kmem_cache_destroy(kaio_req_cache);
+}
+
+/**
+ * kaio_req_alloc() - a new request holding a count of ctx->reqs
+ * @ctx: the context
+ *
+ * Return: the request, or NULL when out of memory.
+ */
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
+{
+	struct kaio_req *req;
+
+	req = kmem_cache_zalloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
+	if (unlikely(!req))
+		return NULL;
+	req->ctx = ctx;
+	INIT_LIST_HEAD(&req->node);
+	refcount_set(&req->refs, 1);
+	atomic_set(&req->state, KAIO_REQ_ISSUING);
+	atomic_inc(&ctx->reqs);
+	return req;
+}
+
+static void kaio_req_free(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	if (req->op && req->op->cleanup)
+		req->op->cleanup(req);
+	if (req->file)
+		fput(req->file);
+	if (req->eventfd)
+		eventfd_ctx_put(req->eventfd);
+	if (req->cred)
+		put_cred(req->cred);
+	kmem_cache_free(kaio_req_cache, req);
+
+	/* Last touch of ctx: destroy may free it as soon as this hits zero. */
+	if (atomic_dec_and_test(&ctx->reqs))
+		wake_up_var(&ctx->reqs);
+}
+
+static void kaio_req_free_work(struct work_struct *work)
+{
+	kaio_req_free(container_of(work, struct kaio_req, work));
+}
+
+/**
+ * kaio_req_put() - drop a reference; the last one frees the request
+ * @req: the request
+ *
+ * May be called from any context: unpinning user pages of a read dirties
+ * them and can sleep, so a free from irq context goes to a worker.
+ */
+void kaio_req_put(struct kaio_req *req)
+{
+	if (!refcount_dec_and_test(&req->refs))
+		return;
+	if (in_task()) {
+		kaio_req_free(req);
+		return;
+	}
+	INIT_WORK(&req->work, kaio_req_free_work);
+	queue_work(kaio_cleanup_wq, &req->work);
+}
+
+/**
+ * kaio_req_free_unsubmitted() - undo a request that failed before issue
+ * @req: the request, never seen by anyone but the submitter
+ */
+void kaio_req_free_unsubmitted(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	kaio_req_free(req);
+	kaio_ctx_unreserve(ctx);
+}
+
+/**
+ * kaio_req_note_path() - remember the slowest path a request took
+ * @req: the request, owned by the caller
+ * @path: KAIO_PATH_*, ordered from fastest to slowest
+ */
+void kaio_req_note_path(struct kaio_req *req, u8 path)
+{
+	if (path > req->path)
+		req->path = path;
+}
+
+/**
+ * kaio_req_complete() - post the request's event
+ * @req: the request, owned by the caller, who still drops its reference
+ * @res: io_event.res
+ */
+void kaio_req_complete(struct kaio_req *req, long res)
+{
+	atomic_set(&req->state, KAIO_REQ_DONE);
+	kaio_ctx_post(req, res);
+}
+
+static void kaio_req_worker(struct work_struct *work)
+{
+	struct kaio_req *req = container_of(work, struct kaio_req, work);
+	const struct cred *old_cred;
+	enum kaio_issue how;
+	long res = 0;
+
+	/* A cancel that won the race has posted the event already. */
+	if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_RUNNING) !=
+	    KAIO_REQ_QUEUED) {
+		kaio_req_put(req);
+		return;
+	}
+	kaio_stat_inc(req->ctx, KAIO_STAT_WORKER);
+	kaio_req_note_path(req, KAIO_PATH_WORKER);
+
+	old_cred = override_creds(req->cred);
+	how = req->op->work(req, &res);
+	revert_creds(old_cred);
+
+	if (how == KAIO_ISSUE_QUEUED)
+		return;
+	kaio_req_complete(req, res);
+	kaio_req_put(req);
+}
+
+/**
+ * kaio_req_punt() - hand the request to the bounded blocking worker pool
+ * @req: the request, owned by the caller; the worker item owns it after
+ *
+ * Everything the blocking attempt needs must be process-context free by
+ * now (the op's issue pinned user buffers): workers never touch user memory.
+ */
+void kaio_req_punt(struct kaio_req *req)
+{
+	INIT_WORK(&req->work, kaio_req_worker);
+	/* The work is set up before a canceller can see QUEUED. */
+	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
+	queue_work(kaio_worker_wq, &req->work);
+}
+
+/**
+ * kaio_req_issue() - first attempt, in the submitter's context
+ * @req: a prepared request, owned by the caller
+ *
+ * The op's issue() must not block. After it, the request belongs to whoever
+ * the result names; the submitter does not touch it again.
+ */
+void kaio_req_issue(struct kaio_req *req)
+{
+	long res = 0;
+
+	switch (req->op->issue(req, &res)) {
+	case KAIO_ISSUE_DONE:
+		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
+		kaio_req_note_path(req, KAIO_PATH_INLINE);
+		kaio_req_complete(req, res);
+		kaio_req_put(req);
+		break;
+	case KAIO_ISSUE_QUEUED:
+		break;
+	case KAIO_ISSUE_PUNT:
+		kaio_req_punt(req);
+		break;
+	}
+}

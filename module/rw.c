@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PREAD, PWRITE, PREADV, PWRITEV.
+ *
+ * The first attempt runs in the submitter's context with IOCB_NOWAIT, on the
+ * user's own iovec: page-cache hits complete there, O_DIRECT is queued to the
+ * block layer and completes through ki_complete. What would block is kept
+ * where it stopped (bytes_done, the iterator), the rest of the user buffer is
+ * pinned and described as a bvec iterator, and a worker makes one blocking
+ * attempt from there, so no worker ever touches the submitter's memory map.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/ioprio.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/bvec.h>
+#include "kaio.h"
+#include "ops.h"
+
+/* ioprio_check_cap() is not exported; the same rules as block/ioprio.c. */
+static int kaio_ioprio_check(u16 ioprio)
+{
+	int data = IOPRIO_PRIO_DATA(ioprio);
+
+	switch (IOPRIO_PRIO_CLASS(ioprio)) {
+	case IOPRIO_CLASS_RT:
+		if (!capable(CAP_SYS_NICE) && !capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		fallthrough;
+	case IOPRIO_CLASS_BE:
+		if (data >= IOPRIO_NR_LEVELS || data < 0)
+			return -EINVAL;
+		break;
+	case IOPRIO_CLASS_IDLE:
+		break;
+	case IOPRIO_CLASS_NONE:
+		if (data)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void kaio_rw_complete(struct kiocb *kiocb, long res);
+static bool kaio_rw_may_punt(struct kaio_req *req);
+
+/* Validation in fs/aio.c's order, so the errnos match native AIO. */
+static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
+			bool is_write, bool vectored)
+{
+	struct kaio_rw *rw = &req->rw;
+	struct kiocb *kiocb = &rw->kiocb;
+	struct file *file = req->file;
+	void __user *buf = u64_to_user_ptr(iocb->aio_buf);
+	int dir = is_write ? ITER_SOURCE : ITER_DEST;
+	ssize_t ret;
+
+	kiocb->ki_filp = file;
+	kiocb->ki_pos = iocb->aio_offset;
+	kiocb->ki_complete = kaio_rw_complete;
+	kiocb->ki_flags = file->f_iocb_flags;
+	if (iocb->aio_flags & IOCB_FLAG_IOPRIO) {
+		ret = kaio_ioprio_check(iocb->aio_reqprio);
+		if (ret)
+			return ret;
+		kiocb->ki_ioprio = iocb->aio_reqprio;
+	} else {
+		kiocb->ki_ioprio = get_current_ioprio();
+	}
+	ret = kiocb_set_rw_flags(kiocb, iocb->aio_rw_flags);
+	if (unlikely(ret))
+		return ret;
+	kiocb->ki_flags &= ~IOCB_HIPRI;	/* nobody polls for completions */
+
+	if (is_write) {
+		if (unlikely(!(file->f_mode & FMODE_WRITE)))
+			return -EBADF;
+		if (unlikely(!file->f_op->write_iter))
+			return -EINVAL;
+		kiocb->ki_flags |= IOCB_WRITE;
+	} else {
+		if (unlikely(!(file->f_mode & FMODE_READ)))
+			return -EBADF;
+		if (unlikely(!file->f_op->read_iter))
+			return -EINVAL;
+	}
+	rw->is_write = is_write;
+
+	if (vectored) {
+		rw->iov = rw->fast_iov;
+		ret = import_iovec(dir, buf, iocb->aio_nbytes, UIO_FASTIOV,
+				   &rw->iov, &rw->iter);
+	} else {
+		rw->iov = NULL;
+		ret = import_single_range(dir, buf, iocb->aio_nbytes,
+					  &rw->fast_iov[0], &rw->iter);
+	}
+	if (unlikely(ret < 0))
+		return ret;
+
+	/* Once, here: retries must not check again under other credentials. */
+	return rw_verify_area(is_write ? WRITE : READ, file, &kiocb->ki_pos,
+			      iov_iter_count(&rw->iter));
+}
+
+int kaio_prep_read(struct kaio_req *req, const struct iocb *iocb)
+{
+	return kaio_rw_prep(req, iocb, false, false);
+}
+
+int kaio_prep_write(struct kaio_req *req, const struct iocb *iocb)
+{
+	return kaio_rw_prep(req, iocb, true, false);
+}
+
+int kaio_prep_readv(struct kaio_req *req, const struct iocb *iocb)
+{
+	return kaio_rw_prep(req, iocb, false, true);
+}
+
+int kaio_prep_writev(struct kaio_req *req, const struct iocb *iocb)
+{
+	return kaio_rw_prep(req, iocb, true, true);
+}
+
+static bool kaio_rw_is_reg(struct kaio_req *req)
+{
+	return S_ISREG(file_inode(req->file)->i_mode);
+}
+
+/*
+ * Freeze protection of a write is held from its first attempt to its
+ * completion, which may run in another context: tell lockdep, as fs/aio.c.
+ */
+static bool kaio_rw_start_write(struct kaio_req *req, bool nowait)
+{
+	struct kaio_rw *rw = &req->rw;
+
+	if (!rw->is_write || rw->write_started || !kaio_rw_is_reg(req))
+		return true;
+	if (nowait) {
+		if (!file_start_write_trylock(req->file))
+			return false;
+	} else {
+		file_start_write(req->file);
+	}
+	__sb_writers_release(file_inode(req->file)->i_sb, SB_FREEZE_WRITE);
+	rw->write_started = true;
+	return true;
+}
+
+static void kaio_rw_end_write(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+
+	if (!rw->write_started)
+		return;
+	rw->write_started = false;
+	__sb_writers_acquired(file_inode(req->file)->i_sb, SB_FREEZE_WRITE);
+	file_end_write(req->file);
+}
+
+/* The event's result: progress of earlier attempts counts, as for pread. */
+static long kaio_rw_result(struct kaio_req *req, long ret)
+{
+	ssize_t done = req->rw.bytes_done;
+
+	switch (ret) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+	case -ERESTART_RESTARTBLOCK:
+		ret = -EINTR;	/* other requests may be running: no restart */
+		break;
+	}
+	kaio_rw_end_write(req);
+	if (ret < 0)
+		return done ? done : ret;
+	return done + ret;
+}
+
+static void kaio_rw_complete(struct kiocb *kiocb, long res)
+{
+	struct kaio_req *req = container_of(kiocb, struct kaio_req, rw.kiocb);
+	struct kaio_rw *rw = &req->rw;
+
+	/*
+	 * A NOWAIT attempt the block layer could not take without waiting:
+	 * again, blocking, from where it started. The buffer is pinned.
+	 */
+	if (res == -EAGAIN && (kiocb->ki_flags & IOCB_NOWAIT) &&
+	    !(rw->base_flags & IOCB_NOWAIT) && kaio_rw_may_punt(req)) {
+		rw->iter = rw->saved_iter;
+		kaio_req_punt(req);
+		return;
+	}
+	kaio_stat_inc(req->ctx, KAIO_STAT_ASYNC);
+	kaio_req_note_path(req, KAIO_PATH_ASYNC);
+	kaio_req_complete(req, kaio_rw_result(req, res));
+	kaio_req_put(req);
+}
+
+static ssize_t kaio_rw_call(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+
+	if (rw->is_write)
+		return call_write_iter(req->file, &rw->kiocb, &rw->iter);
+	return call_read_iter(req->file, &rw->kiocb, &rw->iter);
+}
+
+/*
+ * Pin what is left of the user buffer and describe it as a bvec iterator,
+ * so that a worker can finish the request without the submitter's mm.
+ */
+static int kaio_rw_pin(struct kaio_rw *rw)
+{
+	struct iov_iter *iter = &rw->iter;
+	bool to_user = iov_iter_rw(iter) == READ;
+	size_t count = iov_iter_count(iter);
+	const struct iovec *iov;
+	unsigned long nr_pages = 0, pinned = 0;
+	unsigned int nr_bvec = 0;
+	size_t left, skip;
+
+	if (WARN_ON_ONCE(!iter_is_iovec(iter)))
+		return -EINVAL;
+
+	left = count;
+	skip = iter->iov_offset;
+	for (iov = iter->iov; left; iov++) {
+		size_t len = min(iov->iov_len - skip, left);
+		unsigned long addr = (unsigned long)iov->iov_base + skip;
+
+		skip = 0;
+		if (!len)
+			continue;
+		nr_pages += DIV_ROUND_UP(offset_in_page(addr) + len, PAGE_SIZE);
+		left -= len;
+	}
+
+	rw->pages = kvmalloc_array(nr_pages, sizeof(*rw->pages),
+				   GFP_KERNEL_ACCOUNT);
+	rw->bvec = kvmalloc_array(nr_pages, sizeof(*rw->bvec),
+				  GFP_KERNEL_ACCOUNT);
+	if (!rw->pages || !rw->bvec)
+		return -ENOMEM;
+
+	left = count;
+	skip = iter->iov_offset;
+	for (iov = iter->iov; left; iov++) {
+		size_t len = min(iov->iov_len - skip, left);
+		unsigned long addr = (unsigned long)iov->iov_base + skip;
+		unsigned int off = offset_in_page(addr);
+		unsigned long n = DIV_ROUND_UP(off + len, PAGE_SIZE);
+		long got;
+
+		skip = 0;
+		if (!len)
+			continue;
+		got = pin_user_pages_fast(addr & PAGE_MASK, n,
+					  to_user ? FOLL_WRITE : 0,
+					  rw->pages + pinned);
+		if (got > 0) {
+			pinned += got;
+			rw->nr_pages = pinned;
+		}
+		if (got != n)
+			return got < 0 ? got : -EFAULT;
+		left -= len;
+		while (len) {
+			unsigned int seg = min_t(size_t, len, PAGE_SIZE - off);
+
+			rw->bvec[nr_bvec].bv_page = rw->pages[pinned - n];
+			rw->bvec[nr_bvec].bv_offset = off;
+			rw->bvec[nr_bvec].bv_len = seg;
+			nr_bvec++;
+			n--;
+			off = 0;
+			len -= seg;
+		}
+	}
+	iov_iter_bvec(iter, iov_iter_rw(iter), rw->bvec, nr_bvec, count);
+	rw->pinned = true;
+	return 0;
+}
+
+/*
+ * After a short NOWAIT attempt, is there more to do? A read that reached
+ * EOF is finished; anything else continues on a worker.
+ */
+static bool kaio_rw_more(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+	struct inode *inode = file_inode(req->file);
+
+	if (!iov_iter_count(&rw->iter))
+		return false;
+	if (!rw->is_write && (S_ISREG(inode->i_mode) || S_ISBLK(inode->i_mode)))
+		return rw->kiocb.ki_pos < i_size_read(inode);
+	return true;
+}
+
+/*
+ * Only regular files and block devices may wait on a worker: their blocking
+ * attempt ends by itself. Pipes, sockets and character devices could wait
+ * forever and keep destroy waiting; until a poll-driven retry exists they
+ * get the NOWAIT attempt's -EAGAIN.
+ */
+static bool kaio_rw_may_punt(struct kaio_req *req)
+{
+	umode_t mode = file_inode(req->file)->i_mode;
+
+	return S_ISREG(mode) || S_ISBLK(mode);
+}
+
+/* Can the first attempt use IOCB_NOWAIT and be trusted not to block? */
+static bool kaio_rw_nowait_ok(struct kaio_req *req)
+{
+	struct file *file = req->file;
+
+	if (!(file->f_mode & FMODE_NOWAIT))
+		return false;
+	if (req->rw.is_write && !(req->rw.kiocb.ki_flags & IOCB_DIRECT))
+		return file->f_mode & FMODE_BUF_WASYNC;
+	return true;
+}
+
+enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
+{
+	struct kaio_rw *rw = &req->rw;
+	struct kiocb *kiocb = &rw->kiocb;
+	bool user_nowait = kiocb->ki_flags & IOCB_NOWAIT;
+	size_t before;
+	ssize_t ret;
+
+	rw->base_flags = kiocb->ki_flags;
+	if (!user_nowait && !kaio_rw_nowait_ok(req))
+		goto punt;
+	/*
+	 * O_DIRECT may be queued and still fail with -EAGAIN in ki_complete,
+	 * possibly in irq context: pin first, so that any context can retry.
+	 */
+	if (kiocb->ki_flags & IOCB_DIRECT) {
+		ret = kaio_rw_pin(rw);
+		if (ret)
+			goto done;
+	}
+	if (!kaio_rw_start_write(req, true)) {
+		ret = -EAGAIN;
+		if (user_nowait)
+			goto done;
+		goto punt;
+	}
+
+	rw->saved_iter = rw->iter;
+	before = iov_iter_count(&rw->iter);
+	kiocb->ki_flags = rw->base_flags | IOCB_NOWAIT;
+	ret = kaio_rw_call(req);
+	if (ret == -EIOCBQUEUED)
+		return KAIO_ISSUE_QUEUED;	/* ki_complete owns req now */
+
+	if (ret > 0) {
+		rw->bytes_done += ret;
+		/* Some ->read_iter()s don't advance the iterator: make it so. */
+		if (iov_iter_count(&rw->iter) != before - ret) {
+			rw->iter = rw->saved_iter;
+			iov_iter_advance(&rw->iter, ret);
+		}
+		ret = 0;
+		if (!kaio_rw_more(req))
+			goto done;
+	} else if (ret == -EAGAIN) {
+		rw->iter = rw->saved_iter;
+	} else {
+		goto done;	/* EOF or a real error */
+	}
+	if (user_nowait)
+		goto done;	/* the caller asked for this attempt only */
+punt:
+	if (!kaio_rw_may_punt(req)) {
+		ret = -EAGAIN;
+		goto done;
+	}
+	if (!rw->pinned) {
+		ret = kaio_rw_pin(rw);
+		if (ret)
+			goto done;
+	}
+	return KAIO_ISSUE_PUNT;
+done:
+	*res = kaio_rw_result(req, ret);
+	return KAIO_ISSUE_DONE;
+}
+
+enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
+{
+	struct kaio_rw *rw = &req->rw;
+	ssize_t ret;
+
+	kaio_rw_start_write(req, false);
+	rw->kiocb.ki_flags = rw->base_flags;
+	ret = kaio_rw_call(req);
+	if (ret == -EIOCBQUEUED)
+		return KAIO_ISSUE_QUEUED;
+	*res = kaio_rw_result(req, ret);
+	return KAIO_ISSUE_DONE;
+}
+
+void kaio_rw_cleanup(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+
+	kaio_rw_end_write(req);
+	if (rw->nr_pages) {
+		if (rw->is_write)
+			unpin_user_pages(rw->pages, rw->nr_pages);
+		else
+			unpin_user_pages_dirty_lock(rw->pages, rw->nr_pages,
+						    true);
+	}
+	kvfree(rw->pages);
+	kvfree(rw->bvec);
+	kfree(rw->iov);
+}

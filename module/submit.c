@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KAIO_IOC_SUBMIT: copy and validate iocbs, take the references a request
+ * needs, and start it. Checks run in fs/aio.c's order so that every errno
+ * matches io_submit(2).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blkdev.h>
+#include <linux/cred.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/uaccess.h>
+#include "kaio.h"
+#include "ops.h"
+
+/* fs/aio.c's KIOCB_KEY: what io_submit writes to aio_key, io_cancel checks. */
+#define KAIO_IOCB_KEY		0
+/* Plug the block layer when a batch is larger than this, as fs/aio.c does. */
+#define KAIO_PLUG_THRESHOLD	2
+
+static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
+{
+	const struct kaio_op_def *op;
+	struct kaio_req *req;
+	struct iocb iocb;
+	int ret;
+
+	if (unlikely(copy_from_user(&iocb, uiocb, sizeof(iocb))))
+		return -EFAULT;
+	/* enforce forwards compatibility on users */
+	if (unlikely(iocb.aio_reserved2))
+		return -EINVAL;
+	if (unlikely((ssize_t)iocb.aio_nbytes < 0))
+		return -EINVAL;
+
+	ret = kaio_ctx_reserve(ctx);
+	if (unlikely(ret))
+		return ret;
+	req = kaio_req_alloc(ctx);
+	if (unlikely(!req)) {
+		kaio_ctx_unreserve(ctx);
+		return -EAGAIN;
+	}
+
+	op = kaio_op_get(iocb.aio_lio_opcode);
+	/* fs/aio.c looks the file up before the opcode: EBADF wins. */
+	if (!op || op->needs_file) {
+		req->file = fget(iocb.aio_fildes);
+		if (unlikely(!req->file)) {
+			ret = -EBADF;
+			goto fail;
+		}
+	}
+	if (iocb.aio_flags & IOCB_FLAG_RESFD) {
+		struct eventfd_ctx *eventfd = eventfd_ctx_fdget(iocb.aio_resfd);
+
+		if (IS_ERR(eventfd)) {
+			ret = PTR_ERR(eventfd);
+			goto fail;
+		}
+		req->eventfd = eventfd;
+	}
+	if (unlikely(put_user(KAIO_IOCB_KEY, &uiocb->aio_key))) {
+		ret = -EFAULT;
+		goto fail;
+	}
+	if (unlikely(!op)) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	req->op = op;
+	req->user_iocb = (u64)(unsigned long)uiocb;
+	req->user_data = iocb.aio_data;
+	ret = op->prep(req, &iocb);
+	if (unlikely(ret))
+		goto fail;
+	req->cred = get_current_cred();
+
+	spin_lock_irq(&ctx->lock);
+	list_add_tail(&req->node, &ctx->active);
+	spin_unlock_irq(&ctx->lock);
+	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
+	kaio_req_issue(req);
+	return 0;
+
+fail:
+	kaio_req_free_unsubmitted(req);
+	return ret;
+}
+
+/**
+ * kaio_submit() - KAIO_IOC_SUBMIT, as io_submit(2)
+ * @ctx: the context
+ * @uarg: struct kaio_submit
+ *
+ * Return: the number of iocbs queued, or an errno if the first one failed.
+ */
+long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg)
+{
+	struct iocb __user * __user *uiocbpp;
+	struct kaio_submit args;
+	struct blk_plug plug;
+	long i, nr;
+	int ret = 0;
+
+	if (copy_from_user(&args, uarg, sizeof(args)))
+		return -EFAULT;
+	if (unlikely(args.nr < 0))
+		return -EINVAL;
+	nr = min_t(s64, args.nr, ctx->nr - 1);
+	uiocbpp = u64_to_user_ptr(args.iocbpp);
+
+	if (nr > KAIO_PLUG_THRESHOLD)
+		blk_start_plug(&plug);
+	for (i = 0; i < nr; i++) {
+		struct iocb __user *uiocb;
+
+		if (unlikely(get_user(uiocb, uiocbpp + i))) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = kaio_submit_one(ctx, uiocb);
+		if (ret)
+			break;
+		cond_resched();
+	}
+	if (nr > KAIO_PLUG_THRESHOLD)
+		blk_finish_plug(&plug);
+	return i ? i : ret;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kaio: retry-based asynchronous I/O as a loadable module.
+ *
+ * The ABI of /dev/kaio. Requests and completions use the kernel's own
+ * struct iocb and struct io_event from <linux/aio_abi.h>; every ioctl on a
+ * context fd has the semantics (and errnos) of the matching native AIO
+ * system call. Documentation/abi.md is the reference.
+ */
+#ifndef _UAPI_LINUX_KAIO_H
+#define _UAPI_LINUX_KAIO_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/aio_abi.h>
+
+#define KAIO_DEVICE_PATH	"/dev/kaio"
+#define KAIO_IOC_MAGIC		0xB8
+
+/* Features reported in kaio_setup.features. */
+#define KAIO_FEAT_RING_MMAP	(1ULL << 0)	/* ring is mmap()able at offset 0 */
+#define KAIO_FEAT_EVENTFD	(1ULL << 1)	/* IOCB_FLAG_RESFD */
+#define KAIO_FEAT_RW_FLAGS	(1ULL << 2)	/* aio_rw_flags (RWF_*) */
+#define KAIO_FEAT_IOPRIO	(1ULL << 3)	/* IOCB_FLAG_IOPRIO */
+
+/* kaio_setup.flags */
+#define KAIO_SETUP_RES2_PATH	(1U << 0)	/* io_event.res2 = KAIO_PATH_* */
+#define KAIO_SETUP_FLAGS	KAIO_SETUP_RES2_PATH
+
+/*
+ * With KAIO_SETUP_RES2_PATH, res2 of each event tells the slowest path the
+ * request took (native AIO always reports res2 = 0, as kaio does otherwise).
+ */
+#define KAIO_PATH_INLINE	1	/* completed inside SUBMIT */
+#define KAIO_PATH_ASYNC		2	/* completed by ki_complete (O_DIRECT) */
+#define KAIO_PATH_RETRY		3	/* page-wait callback, workqueue retry */
+#define KAIO_PATH_WORKER	4	/* one blocking attempt on a worker */
+
+/**
+ * struct kaio_setup - argument of KAIO_IOC_SETUP on /dev/kaio
+ * @nr_events: in: completions the context must be able to hold (requests in
+ *	flight plus events not yet reaped), > 0. out: the capacity granted,
+ *	never less than asked (the ring is rounded up to whole pages).
+ * @flags: in: KAIO_SETUP_* bits; others must be 0.
+ * @ring_size: out: bytes of the completion ring, to mmap() at offset 0 of
+ *	the context fd (PROT_READ | PROT_WRITE, MAP_SHARED).
+ * @features: out: KAIO_FEAT_* this module supports.
+ * @reserved: in: must be 0.
+ *
+ * Returns a new context fd (O_CLOEXEC). Closing its last reference destroys
+ * the context.
+ */
+struct kaio_setup {
+	__u32 nr_events;
+	__u32 flags;
+	__u64 ring_size;
+	__u64 features;
+	__u64 reserved[4];
+};
+
+/**
+ * struct kaio_submit - argument of KAIO_IOC_SUBMIT, as io_submit(2)
+ * @nr: number of iocb pointers at @iocbpp; clamped to the capacity.
+ * @iocbpp: user address of an array of @nr (struct iocb *).
+ *
+ * Returns how many iocbs were queued; an errno only if the first fails.
+ */
+struct kaio_submit {
+	__s64 nr;
+	__u64 iocbpp;
+};
+
+/**
+ * struct kaio_getevents - argument of KAIO_IOC_GETEVENTS, as io_getevents(2)
+ * @min_nr: wait until at least this many events are available (0..@nr).
+ * @nr: copy at most this many events.
+ * @events: user address of an array of @nr struct io_event.
+ * @timeout: user address of a relative struct __kernel_timespec, or 0 to
+ *	wait without a time limit.
+ * @reserved: must be 0.
+ *
+ * Returns the number of events copied; -EINTR if a signal arrived before any.
+ */
+struct kaio_getevents {
+	__s64 min_nr;
+	__s64 nr;
+	__u64 events;
+	__u64 timeout;
+	__u64 reserved[2];
+};
+
+/**
+ * struct kaio_cancel - argument of KAIO_IOC_CANCEL, as io_cancel(2)
+ * @iocb: user address of the struct iocb that was submitted.
+ * @result: ignored, as native AIO ignores io_cancel's result argument: the
+ *	cancelled request's event (res = -ECANCELED) arrives through the ring.
+ *
+ * Fails with EINPROGRESS when the request was cancelled (as io_cancel does),
+ * EAGAIN when it is already running and cannot be stopped, EINVAL when no
+ * such request is pending.
+ */
+struct kaio_cancel {
+	__u64 iocb;
+	__u64 result;
+};
+
+#define KAIO_RING_MAGIC			0xa10a10a1
+#define KAIO_RING_COMPAT_FEATURES	1
+#define KAIO_RING_INCOMPAT_FEATURES	0
+
+/**
+ * struct kaio_ring - header of the mmap()able completion ring
+ * @id: the context fd number SETUP returned (lets libaio-style callers find
+ *	the context from the ring address, also after mremap()).
+ * @nr: number of io_event slots; the ring holds at most @nr - 1 events.
+ * @head: next event to reap; written by user space or GETEVENTS. The kernel
+ *	reads it with READ_ONCE and reduces it modulo @nr, never trusting it.
+ * @tail: next slot the kernel fills; written by the kernel only.
+ * @magic: KAIO_RING_MAGIC (the value of fs/aio.c's AIO_RING_MAGIC).
+ * @compat_features: KAIO_RING_COMPAT_FEATURES.
+ * @incompat_features: KAIO_RING_INCOMPAT_FEATURES.
+ * @header_length: sizeof(struct kaio_ring).
+ * @io_events: the events.
+ *
+ * The layout is fs/aio.c's struct aio_ring, so code that reaps native AIO
+ * events from user space works on kaio unchanged.
+ */
+struct kaio_ring {
+	__u32 id;
+	__u32 nr;
+	__u32 head;
+	__u32 tail;
+	__u32 magic;
+	__u32 compat_features;
+	__u32 incompat_features;
+	__u32 header_length;
+	struct io_event io_events[];
+};
+
+/* On /dev/kaio: returns a context fd. */
+#define KAIO_IOC_SETUP		_IOWR(KAIO_IOC_MAGIC, 0x01, struct kaio_setup)
+/* On a context fd. */
+#define KAIO_IOC_SUBMIT		_IOW(KAIO_IOC_MAGIC, 0x02, struct kaio_submit)
+#define KAIO_IOC_GETEVENTS	_IOW(KAIO_IOC_MAGIC, 0x03, struct kaio_getevents)
+#define KAIO_IOC_CANCEL		_IOW(KAIO_IOC_MAGIC, 0x04, struct kaio_cancel)
+/* Cancel what can be cancelled, wait for the rest; the fd stays, unusable. */
+#define KAIO_IOC_DESTROY	_IO(KAIO_IOC_MAGIC, 0x05)
+
+#endif /* _UAPI_LINUX_KAIO_H */
