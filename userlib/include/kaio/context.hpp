@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// kaio::Context: one kaio io context, the RAII owner of its file descriptor
+// and of its mmap()ed completion ring.
+#ifndef KAIO_CONTEXT_HPP
+#define KAIO_CONTEXT_HPP
+
+#include <kaio/export.hpp>
+#include <kaio/stats.hpp>
+
+#include <linux/kaio.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+
+namespace kaio {
+
+namespace detail {
+
+// An owned file descriptor; closed on destruction. Exported because the
+// inline members of Context (move, destruction) reach reset().
+class KAIO_API UniqueFd {
+public:
+	UniqueFd() noexcept = default;
+	explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+	UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+	UniqueFd& operator=(UniqueFd&& other) noexcept
+	{
+		if (this != &other)
+			reset(std::exchange(other.fd_, -1));
+		return *this;
+	}
+	~UniqueFd() { reset(); }
+
+	int get() const noexcept { return fd_; }
+	void reset(int fd = -1) noexcept;
+
+private:
+	int fd_ = -1;
+};
+
+// An owned shared mapping; unmapped on destruction.
+class KAIO_API Mapping {
+public:
+	Mapping() noexcept = default;
+	Mapping(void* address, std::size_t size) noexcept : address_(address), size_(size) {}
+	Mapping(Mapping&& other) noexcept
+		: address_(std::exchange(other.address_, nullptr)),
+		  size_(std::exchange(other.size_, 0)) {}
+	Mapping& operator=(Mapping&& other) noexcept
+	{
+		if (this != &other) {
+			reset();
+			address_ = std::exchange(other.address_, nullptr);
+			size_ = std::exchange(other.size_, 0);
+		}
+		return *this;
+	}
+	~Mapping() { reset(); }
+
+	void* get() const noexcept { return address_; }
+	std::size_t size() const noexcept { return size_; }
+	void reset() noexcept;
+
+private:
+	void* address_ = nullptr;
+	std::size_t size_ = 0;
+};
+
+} // namespace detail
+
+// What io_cancel(2) reported for a request that was still known.
+enum class CancelResult {
+	// Cancelled: its event (res = -ECANCELED) comes through the ring.
+	cancelled,
+	// Already running and cannot be stopped: its normal event will come.
+	already_running,
+};
+
+// One io context on /dev/kaio, as io_setup(2) creates one.
+//
+// Move-only. Destruction destroys the context (KAIO_IOC_DESTROY: pending
+// requests are cancelled, running ones waited for), so no request can touch
+// the caller's buffers once the Context is gone, even if the fd was
+// duplicated. Requests and their buffers must outlive their completion.
+//
+// Every throwing call has a noexcept overload that reports through a
+// std::error_code instead (errno values, std::system_category()).
+//
+// submit(), get_events() and cancel() may be called from several threads at
+// once (the module serialises them); reap_ring() is for one consumer at a
+// time and must not run concurrently with get_events().
+class KAIO_API Context {
+public:
+	// An empty context that owns nothing; every call on it fails (EBADF).
+	Context() noexcept = default;
+
+	// io_setup(2): opens /dev/kaio, sets up a context able to hold
+	// `nr_events` completions (requests in flight plus unreaped events) and
+	// maps its completion ring. `setup_flags` are KAIO_SETUP_* bits.
+	// Throws std::system_error (ENOENT without the module, EINVAL for 0
+	// events or unknown flags, EAGAIN above the module's limit).
+	explicit Context(std::uint32_t nr_events, std::uint32_t setup_flags = 0);
+	// As above; on failure `ec` is set and the context is left empty.
+	Context(std::uint32_t nr_events, std::uint32_t setup_flags, std::error_code& ec) noexcept;
+
+	Context(Context&&) noexcept = default;
+	Context& operator=(Context&& other) noexcept;
+	Context(const Context&) = delete;
+	Context& operator=(const Context&) = delete;
+	~Context();
+
+	// The context fd: poll() it for POLLIN, or read its fdinfo.
+	int fd() const noexcept { return fd_.get(); }
+	bool is_open() const noexcept { return fd_.get() >= 0; }
+	explicit operator bool() const noexcept { return is_open(); }
+
+	// The capacity granted (at least the nr_events asked for).
+	std::uint32_t capacity() const noexcept { return capacity_; }
+	std::uint32_t setup_flags() const noexcept { return setup_flags_; }
+	// KAIO_FEAT_* bits the module reported at setup.
+	std::uint64_t features() const noexcept { return features_; }
+	// The mapped completion ring, or nullptr without one.
+	const kaio_ring* ring() const noexcept { return static_cast<const kaio_ring*>(ring_.get()); }
+
+	// io_submit(2): queues the requests in order; returns how many were
+	// queued, which may be fewer than given. Fails only if the first one
+	// cannot be queued (EAGAIN when the capacity is used up, EBADF, EINVAL,
+	// EFAULT). Each iocb must stay valid until its completion.
+	std::size_t submit(std::span<iocb* const> requests);
+	std::size_t submit(std::span<iocb* const> requests, std::error_code& ec) noexcept;
+
+	// io_getevents(2): waits until at least `min_nr` completions are
+	// available or `timeout` (relative) has passed, then copies up to
+	// out.size() of them. No timeout waits forever. Returns the number
+	// copied; fails with EINTR if a signal arrived before any completion.
+	std::size_t get_events(std::size_t min_nr, std::span<io_event> out,
+			       std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
+	std::size_t get_events(std::size_t min_nr, std::span<io_event> out,
+			       std::optional<std::chrono::nanoseconds> timeout,
+			       std::error_code& ec) noexcept;
+
+	// Reaps completions straight from the mapped ring, with no system call
+	// (what libaio's user-space io_getevents fast path does on native AIO).
+	// Never waits; returns the number copied into `out`.
+	std::size_t reap_ring(std::span<io_event> out) noexcept;
+
+	// io_cancel(2) of a submitted request, identified by its address.
+	// Throws EINVAL when no such request is pending (e.g. it completed).
+	CancelResult cancel(const iocb& request);
+	CancelResult cancel(const iocb& request, std::error_code& ec) noexcept;
+
+	// io_destroy(2): cancels what can be cancelled and waits for the rest.
+	// The fd stays open but every later call on it fails with EINVAL.
+	void destroy();
+	void destroy(std::error_code& ec) noexcept;
+
+	// The context's counters from /proc/self/fdinfo/<fd>.
+	Stats stats() const;
+	Stats stats(std::error_code& ec) const noexcept;
+
+private:
+	KAIO_LOCAL void destroy_quietly() noexcept;
+
+	// Declared before ring_ so that it is destroyed after it: the mapping
+	// holds a reference to the context file, so the ring has to go first
+	// for close() to be the last reference and release the context.
+	detail::UniqueFd fd_;
+	detail::Mapping ring_;
+	std::uint32_t capacity_ = 0;
+	std::uint32_t setup_flags_ = 0;
+	std::uint64_t features_ = 0;
+};
+
+} // namespace kaio
+
+#endif
