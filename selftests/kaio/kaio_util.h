@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kaio selftests: the one shared helper.
+ *
+ * Every wrapper returns what the ioctl returned, or -errno on failure (as
+ * liburing's helpers do), so a test states an expected errno in one line:
+ *
+ *	ASSERT_EQ(-EINVAL, kaio_submit(ctx, -1, iocbs));
+ *
+ * Nothing here uses the harness; the macros at the bottom do, and are only
+ * expanded inside TEST()/TEST_F() bodies.
+ */
+#ifndef KAIO_SELFTEST_UTIL_H
+#define KAIO_SELFTEST_UTIL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <time.h>
+#include <sys/uio.h>
+
+#include <linux/time_types.h>	/* struct __kernel_timespec */
+#include <linux/kaio.h>
+
+/* A user address that faults: a PROT_NONE page that stays mapped. */
+void *kaio_bad_ptr(void);
+/* A kernel address: access_ok() refuses it. */
+#define KAIO_KERNEL_ADDR	0xffff888000000000ULL
+
+/* open("/dev/kaio"): fd or -errno (-ENOENT when the module is not loaded). */
+int kaio_open_dev(void);
+
+/* KAIO_IOC_SETUP: ctx fd or -errno. @s is in/out. */
+int kaio_setup_raw(int dev, struct kaio_setup *s);
+
+/* A context as most tests want one. */
+struct kaio_ctx {
+	int dev;		/* /dev/kaio */
+	int fd;			/* the context fd */
+	int nullfd;		/* /dev/null, the file NOOP iocbs name */
+	unsigned int cap;	/* granted nr_events */
+	struct kaio_setup s;	/* what SETUP reported */
+	struct kaio_ring *ring;	/* mapped by kaio_ctx_map_ring() */
+};
+
+/* Open /dev/kaio and set up a context: 0 or -errno. */
+int kaio_ctx_init(struct kaio_ctx *c, unsigned int nr_events, unsigned int flags);
+/* mmap the ring: 0 or -errno. */
+int kaio_ctx_map_ring(struct kaio_ctx *c);
+void kaio_ctx_close(struct kaio_ctx *c);
+
+/* The context ioctls: result or -errno. */
+long kaio_submit(int ctx, long long nr, struct iocb **iocbpp);
+long kaio_submit_one(int ctx, struct iocb *iocb);
+long kaio_getevents_raw(int ctx, struct kaio_getevents *g);
+long kaio_getevents(int ctx, long long min_nr, long long nr,
+		    struct io_event *events, const struct timespec *timeout);
+long kaio_cancel(int ctx, struct iocb *iocb);
+long kaio_destroy(int ctx);
+
+/* Wait up to @timeout_ms for @nr events (min_nr = nr): count or -errno. */
+long kaio_wait(int ctx, struct io_event *events, long nr, int timeout_ms);
+
+/* iocb builders, starting from zero so reserved fields are zero. */
+void kaio_prep_rw(struct iocb *cb, int op, int fd, void *buf,
+		  uint64_t nbytes, int64_t offset);
+void kaio_prep_pread(struct iocb *cb, int fd, void *buf, size_t len, int64_t off);
+void kaio_prep_pwrite(struct iocb *cb, int fd, const void *buf, size_t len,
+		      int64_t off);
+void kaio_prep_preadv(struct iocb *cb, int fd, const struct iovec *iov,
+		      int iovcnt, int64_t off);
+void kaio_prep_pwritev(struct iocb *cb, int fd, const struct iovec *iov,
+		       int iovcnt, int64_t off);
+void kaio_prep_fsync(struct iocb *cb, int fd);
+void kaio_prep_fdsync(struct iocb *cb, int fd);
+void kaio_prep_noop(struct iocb *cb, int fd);
+
+/*
+ * Files. kaio_test_dir() is $KAIO_EXT4_DIR, else $TMPDIR, else /tmp.
+ * kaio_make_file() creates a uniquely named file of @size pattern bytes
+ * (seed @seed) in @dir and writes its path to @path: 0 or -errno.
+ */
+const char *kaio_test_dir(void);
+int kaio_make_file(const char *dir, char *path, size_t pathlen, size_t size,
+		   uint64_t seed);
+
+/* The byte pattern: byte at absolute offset @off for @seed. */
+void kaio_fill(void *buf, size_t len, uint64_t seed, uint64_t off);
+/* First offset (relative to buf) where buf differs from the pattern, or -1. */
+long kaio_check(const void *buf, size_t len, uint64_t seed, uint64_t off);
+
+/* Page-aligned zeroed memory that is never freed (tests are short-lived). */
+void *kaio_alloc(size_t len);
+
+/* Monotonic time in nanoseconds. */
+uint64_t kaio_now_ns(void);
+/* Environment variable naming an existing path, or NULL. */
+const char *kaio_env_path(const char *name);
+
+/* ---- harness glue: only for TEST()/TEST_F() bodies ---------------------- */
+
+/* Skip (never pass) when the module is absent; fail on any other error. */
+#define KAIO_CTX_INIT(c, nr, flags) do {					\
+	int __r = kaio_ctx_init((c), (nr), (flags));				\
+	if (__r == -ENOENT || __r == -ENODEV || __r == -ENXIO)			\
+		SKIP(return, "/dev/kaio not available (%s)", strerror(-__r));	\
+	ASSERT_EQ(0, __r);							\
+} while (0)
+
+#define KAIO_DEV_OPEN(fd) do {							\
+	(fd) = kaio_open_dev();							\
+	if ((fd) == -ENOENT || (fd) == -ENODEV || (fd) == -ENXIO)		\
+		SKIP(return, "/dev/kaio not available (%s)", strerror(-(fd)));	\
+	ASSERT_LE(0, (fd));							\
+} while (0)
+
+/* $name must name an existing path, else the test is skipped. */
+#define KAIO_ENV_OR_SKIP(var, name) do {					\
+	(var) = kaio_env_path(name);						\
+	if (!(var))								\
+		SKIP(return, "$%s not set or missing", name);			\
+} while (0)
+
+/*
+ * The 6.1 harness runs a TEST_F body even when FIXTURE_SETUP called SKIP():
+ * every TEST_F that can be skipped in setup starts with this.
+ */
+#define KAIO_SKIPPED_IN_SETUP() do {						\
+	if (_metadata->skip)							\
+		return;								\
+} while (0)
+
+#endif /* KAIO_SELFTEST_UTIL_H */
