@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KAIO_IOC_SETUP on /dev/kaio: what it grants, what it refuses, and the
+ * ioctls that do not belong on each kind of fd (io_setup(2) semantics).
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "kaio_util.h"
+
+static long page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+TEST(setup_returns_new_cloexec_fd)
+{
+	struct kaio_setup s = { .nr_events = 8 };
+	int dev, fd, flags;
+
+	KAIO_DEV_OPEN(dev);
+	fd = kaio_setup_raw(dev, &s);
+	ASSERT_LE(0, fd);
+	EXPECT_NE(dev, fd);
+	flags = fcntl(fd, F_GETFD);
+	ASSERT_LE(0, flags);
+	EXPECT_EQ(FD_CLOEXEC, flags & FD_CLOEXEC);
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, close(dev));
+}
+
+TEST(setup_twice_returns_two_contexts)
+{
+	struct kaio_setup a = { .nr_events = 8 }, b = { .nr_events = 8 };
+	int dev, fa, fb;
+
+	KAIO_DEV_OPEN(dev);
+	fa = kaio_setup_raw(dev, &a);
+	fb = kaio_setup_raw(dev, &b);
+	ASSERT_LE(0, fa);
+	ASSERT_LE(0, fb);
+	EXPECT_NE(fa, fb);
+}
+
+TEST(setup_grants_at_least_nr_events)
+{
+	static const unsigned int asks[] = { 1, 2, 127, 128, 129, 1000, 4096 };
+	unsigned int i;
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	for (i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+		struct kaio_setup s = { .nr_events = asks[i] };
+		int fd = kaio_setup_raw(dev, &s);
+
+		ASSERT_LE(0, fd) TH_LOG("nr_events %u", asks[i]);
+		EXPECT_LE(asks[i], s.nr_events) TH_LOG("asked %u", asks[i]);
+		close(fd);
+	}
+}
+
+TEST(setup_ring_size_is_whole_pages_holding_capacity)
+{
+	struct kaio_setup s = { .nr_events = 100 };
+	int dev, fd;
+
+	KAIO_DEV_OPEN(dev);
+	fd = kaio_setup_raw(dev, &s);
+	ASSERT_LE(0, fd);
+	ASSERT_LT(0, s.ring_size);
+	EXPECT_EQ(0, s.ring_size % page_size());
+	/* header + (capacity + 1) slots, since the ring keeps one slot empty */
+	EXPECT_LE(sizeof(struct kaio_ring) +
+		  (s.nr_events + 1ULL) * sizeof(struct io_event), s.ring_size);
+}
+
+TEST(setup_features_report_ring_mmap)
+{
+	struct kaio_setup s = { .nr_events = 8 };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	ASSERT_LE(0, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(KAIO_FEAT_RING_MMAP, s.features & KAIO_FEAT_RING_MMAP);
+}
+
+TEST(setup_res2_path_flag_accepted)
+{
+	struct kaio_setup s = { .nr_events = 8, .flags = KAIO_SETUP_RES2_PATH };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_LE(0, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_nr_events_zero_EINVAL)
+{
+	struct kaio_setup s = { .nr_events = 0 };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_nr_events_above_4194304_EINVAL)
+{
+	struct kaio_setup s = { .nr_events = 4194305 };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_nr_events_u32_max_EINVAL)
+{
+	struct kaio_setup s = { .nr_events = 0xffffffffu };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_nr_events_above_max_events_EAGAIN)
+{
+	struct kaio_setup s = { .nr_events = 65537 };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EAGAIN, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_flags_unknown_bit_EINVAL)
+{
+	struct kaio_setup s = { .nr_events = 8, .flags = KAIO_SETUP_RES2_PATH << 1 };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_flags_top_bit_EINVAL)
+{
+	struct kaio_setup s = { .nr_events = 8, .flags = 1u << 31 };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_reserved0_nonzero_EINVAL)
+{
+	struct kaio_setup s = { .nr_events = 8, .reserved = { 1, 0, 0, 0 } };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_reserved3_nonzero_EINVAL)
+{
+	struct kaio_setup s = { .nr_events = 8, .reserved = { 0, 0, 0, 1ULL << 63 } };
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+}
+
+TEST(setup_arg_bad_pointer_EFAULT)
+{
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-1, ioctl(dev, KAIO_IOC_SETUP, kaio_bad_ptr()));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST(setup_arg_null_EFAULT)
+{
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-1, ioctl(dev, KAIO_IOC_SETUP, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST(dev_unknown_ioctl_ENOTTY)
+{
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-1, ioctl(dev, _IO(KAIO_IOC_MAGIC, 0x7f)));
+	EXPECT_EQ(ENOTTY, errno);
+}
+
+TEST(ctx_unknown_ioctl_ENOTTY)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(-1, ioctl(c.fd, _IO(KAIO_IOC_MAGIC, 0x7f)));
+	EXPECT_EQ(ENOTTY, errno);
+}
+
+TEST(dev_submit_ENOTTY)
+{
+	struct kaio_ctx c;
+	struct iocb cb, *cbs[1] = { &cb };
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	kaio_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-ENOTTY, kaio_submit(c.dev, 1, cbs));
+}
+
+TEST(dev_getevents_ENOTTY)
+{
+	struct kaio_ctx c;
+	struct io_event ev;
+	struct timespec ts = { 0, 0 };
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(-ENOTTY, kaio_getevents(c.dev, 0, 1, &ev, &ts));
+}
+
+TEST(dev_cancel_ENOTTY)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	kaio_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-ENOTTY, kaio_cancel(c.dev, &cb));
+}
+
+TEST(dev_destroy_ENOTTY)
+{
+	int dev;
+
+	KAIO_DEV_OPEN(dev);
+	EXPECT_EQ(-ENOTTY, kaio_destroy(dev));
+}
+
+TEST_HARNESS_MAIN
