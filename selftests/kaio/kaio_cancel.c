@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KAIO_IOC_CANCEL: io_cancel(2) semantics. Whether a given request can still
+ * be cancelled depends on timing, so the pending-request tests check what
+ * holds whatever the timing: every request completes exactly once, and the
+ * number of -ECANCELED events equals the number of EINPROGRESS answers.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "kaio_util.h"
+
+#define SEED	0xca9ce1
+
+TEST(cancel_arg_bad_pointer_EFAULT)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(-1, ioctl(c.fd, KAIO_IOC_CANCEL, kaio_bad_ptr()));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST(cancel_iocb_bad_pointer_EFAULT)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(-EFAULT, kaio_cancel(c.fd, kaio_bad_ptr()));
+}
+
+TEST(cancel_never_submitted_key_nonzero_EINVAL)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	kaio_prep_noop(&cb, c.nullfd);
+	cb.aio_key = 1;
+	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+}
+
+TEST(cancel_never_submitted_EINVAL)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	kaio_prep_noop(&cb, c.nullfd);	/* aio_key 0, like a submitted one */
+	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+}
+
+TEST(cancel_completed_unreaped_EINVAL)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+	struct io_event ev;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	kaio_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	while (__atomic_load_n(&c.ring->tail, __ATOMIC_ACQUIRE) == 0)
+		usleep(1000);	/* the event is posted, not reaped */
+	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+	/* and it still completes exactly once, normally */
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+	EXPECT_EQ(0, ev.res);
+	EXPECT_EQ((uintptr_t)&cb, ev.obj);
+}
+
+TEST(cancel_completed_reaped_EINVAL)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+	struct io_event ev;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	kaio_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+}
+
+TEST(cancel_other_contexts_request_EINVAL)
+{
+	struct kaio_ctx a, b;
+	struct iocb cb;
+	struct io_event ev;
+
+	KAIO_CTX_INIT(&a, 8, 0);
+	KAIO_CTX_INIT(&b, 8, 0);
+	ASSERT_EQ(0, kaio_ctx_map_ring(&a));
+	kaio_prep_noop(&cb, a.nullfd);
+	ASSERT_EQ(1, kaio_submit_one(a.fd, &cb));
+	EXPECT_EQ(-EINVAL, kaio_cancel(b.fd, &cb));
+	ASSERT_EQ(1, kaio_wait(a.fd, &ev, 1, 5000));
+	EXPECT_EQ(0, ev.res);
+}
+
+/*
+ * @n cold buffered 4 KiB reads, 256 KiB apart (beyond readahead of each
+ * other), cancelled last to first. Each cancel answers EINPROGRESS (will
+ * complete with -ECANCELED), EAGAIN (running, completes normally) or EINVAL
+ * (already completed).
+ */
+static void cancel_cold_reads(struct __test_metadata *_metadata, int fd,
+			      bool check_data)
+{
+	enum { N = 32 };
+	struct kaio_ctx c;
+	struct iocb cbs[N], *ptrs[N];
+	struct io_event ev[N];
+	int answers[N], seen[N] = { 0 };
+	int i, inprogress = 0, cancelled = 0;
+	char *buf = kaio_alloc(N * 4096);
+
+	KAIO_CTX_INIT(&c, 64, 0);
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+	for (i = 0; i < N; i++) {
+		kaio_prep_pread(&cbs[i], fd, buf + i * 4096, 4096,
+				(long long)i << 18);
+		cbs[i].aio_data = i;
+		ptrs[i] = &cbs[i];
+	}
+	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
+	for (i = N - 1; i >= 0; i--) {
+		answers[i] = kaio_cancel(c.fd, &cbs[i]);
+		EXPECT_TRUE(answers[i] == -EINPROGRESS || answers[i] == -EAGAIN ||
+			    answers[i] == -EINVAL)
+			TH_LOG("cancel %d: %d", i, answers[i]);
+		inprogress += answers[i] == -EINPROGRESS;
+	}
+	ASSERT_EQ(N, kaio_wait(c.fd, ev, N, 20000));
+	for (i = 0; i < N; i++) {
+		unsigned long long k = ev[i].data;
+
+		ASSERT_GT((unsigned long long)N, k);
+		EXPECT_EQ(0, seen[k]);
+		seen[k]++;
+		EXPECT_EQ((uintptr_t)&cbs[k], ev[i].obj);
+		if (answers[k] == -EINPROGRESS) {
+			EXPECT_EQ(-ECANCELED, ev[i].res) TH_LOG("iocb %llu", k);
+		} else {
+			EXPECT_EQ(4096, ev[i].res) TH_LOG("iocb %llu", k);
+			if (check_data)
+				EXPECT_EQ(-1, kaio_check(buf + k * 4096, 4096,
+							 SEED, k << 18));
+		}
+		cancelled += ev[i].res == -ECANCELED;
+	}
+	EXPECT_EQ(inprogress, cancelled);
+	TH_LOG("%d of %d cancelled", cancelled, N);
+	/* a second cancel of anything finds nothing */
+	for (i = 0; i < N; i++)
+		EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cbs[i]));
+	kaio_ctx_close(&c);
+}
+
+TEST(cancel_pending_ext4_reads_complete_exactly_once)
+{
+	char path[PATH_MAX];
+	const char *dir;
+	int fd;
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 8 << 20, SEED));
+	fd = open(path, O_RDONLY);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	cancel_cold_reads(_metadata, fd, true);
+}
+
+TEST(cancel_pending_raw_buffered_reads_complete_exactly_once)
+{
+	const char *dev;
+	int fd;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_RAW_DEV");
+	fd = open(dev, O_RDONLY);
+	ASSERT_LE(0, fd);
+	cancel_cold_reads(_metadata, fd, false);
+}
+
+TEST(cancel_pending_odirect_reads_complete_exactly_once)
+{
+	enum { N = 64 };
+	struct kaio_ctx c;
+	struct iocb cbs[N], *ptrs[N];
+	struct io_event ev[N];
+	int answers[N], i, inprogress = 0, cancelled = 0;
+	char *buf = kaio_alloc(N * 4096);
+	const char *dev;
+	int fd;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_RAW_DEV");
+	KAIO_CTX_INIT(&c, N, 0);
+	fd = open(dev, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < N; i++) {
+		kaio_prep_pread(&cbs[i], fd, buf + i * 4096, 4096, i * 8192LL);
+		cbs[i].aio_data = i;
+		ptrs[i] = &cbs[i];
+	}
+	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
+	for (i = N - 1; i >= 0; i--) {
+		answers[i] = kaio_cancel(c.fd, &cbs[i]);
+		EXPECT_TRUE(answers[i] == -EINPROGRESS || answers[i] == -EAGAIN ||
+			    answers[i] == -EINVAL)
+			TH_LOG("cancel %d: %d", i, answers[i]);
+		inprogress += answers[i] == -EINPROGRESS;
+	}
+	ASSERT_EQ(N, kaio_wait(c.fd, ev, N, 20000));
+	for (i = 0; i < N; i++) {
+		unsigned long long k = ev[i].data;
+
+		ASSERT_GT((unsigned long long)N, k);
+		EXPECT_EQ(answers[k] == -EINPROGRESS ? -ECANCELED : 4096,
+			  ev[i].res) TH_LOG("iocb %llu", k);
+		cancelled += ev[i].res == -ECANCELED;
+	}
+	EXPECT_EQ(inprogress, cancelled);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KAIO_IOC_DESTROY and close(): io_destroy(2) semantics. DESTROY cancels what
+ * it can, waits for the rest and leaves the fd unusable (EINVAL); closing a
+ * context with requests in flight neither hangs nor leaks, and gives back
+ * its share of the max_events limit.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "kaio_util.h"
+
+/* @n O_DIRECT reads on $KAIO_RAW_DEV in flight on @ctx, or skip. */
+#define RAW_READS_IN_FLIGHT(ctx, n) do {					\
+	const char *__dev;							\
+	struct iocb *__cbs = calloc((n), sizeof(*__cbs));			\
+	struct iocb **__p = calloc((n), sizeof(*__p));				\
+	char *__buf = kaio_alloc((n) * 4096);					\
+	int __fd, __i;								\
+										\
+	KAIO_ENV_OR_SKIP(__dev, "KAIO_RAW_DEV");				\
+	__fd = open(__dev, O_RDONLY | O_DIRECT);				\
+	ASSERT_LE(0, __fd);							\
+	for (__i = 0; __i < (n); __i++) {					\
+		kaio_prep_pread(&__cbs[__i], __fd, __buf + __i * 4096, 4096,	\
+				__i * 4096LL);					\
+		__p[__i] = &__cbs[__i];						\
+	}									\
+	ASSERT_EQ((n), kaio_submit((ctx), (n), __p));				\
+	close(__fd);	/* the requests hold their own file references */	\
+} while (0)
+
+TEST(destroy_returns_0)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(0, kaio_destroy(c.fd));
+}
+
+TEST(destroy_then_submit_EINVAL)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_destroy(c.fd));
+	kaio_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-EINVAL, kaio_submit_one(c.fd, &cb));
+}
+
+TEST(destroy_then_getevents_EINVAL)
+{
+	struct kaio_ctx c;
+	struct io_event ev;
+	struct timespec zero = { 0, 0 };
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_destroy(c.fd));
+	EXPECT_EQ(-EINVAL, kaio_getevents(c.fd, 0, 1, &ev, &zero));
+}
+
+TEST(destroy_twice_EINVAL)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_destroy(c.fd));
+	EXPECT_EQ(-EINVAL, kaio_destroy(c.fd));
+}
+
+TEST(destroy_then_cancel_EINVAL)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_destroy(c.fd));
+	kaio_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+}
+
+TEST(destroy_with_unreaped_events_returns_0)
+{
+	struct kaio_ctx c;
+	struct iocb cbs[4], *p[4];
+	int i;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	for (i = 0; i < 4; i++) {
+		kaio_prep_noop(&cbs[i], c.nullfd);
+		p[i] = &cbs[i];
+	}
+	ASSERT_EQ(4, kaio_submit(c.fd, 4, p));
+	EXPECT_EQ(0, kaio_destroy(c.fd));
+}
+
+TEST(destroy_with_reads_in_flight_returns_0)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 64, 0);
+	RAW_READS_IN_FLIGHT(c.fd, 64);
+	EXPECT_EQ(0, kaio_destroy(c.fd));
+	EXPECT_EQ(-EINVAL, kaio_destroy(c.fd));
+}
+
+TEST(destroy_keeps_ring_mapping_valid)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+	volatile unsigned int magic;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	kaio_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(0, kaio_destroy(c.fd));
+	magic = c.ring->magic;	/* the pages stay until munmap */
+	(void)magic;
+	c.ring->head = 12345;
+	EXPECT_EQ(0, munmap(c.ring, c.s.ring_size));
+	c.ring = NULL;
+}
+
+TEST(close_with_reads_in_flight_does_not_hang)
+{
+	struct kaio_ctx c, again;
+	struct iocb cb;
+	struct io_event ev;
+
+	KAIO_CTX_INIT(&c, 64, 0);
+	RAW_READS_IN_FLIGHT(c.fd, 64);
+	EXPECT_EQ(0, close(c.fd));
+	c.fd = -1;
+	/* the module is still healthy */
+	KAIO_CTX_INIT(&again, 8, 0);
+	kaio_prep_noop(&cb, again.nullfd);
+	ASSERT_EQ(1, kaio_submit_one(again.fd, &cb));
+	EXPECT_EQ(1, kaio_wait(again.fd, &ev, 1, 5000));
+}
+
+TEST(close_with_mapped_ring_and_unreaped_events)
+{
+	struct kaio_ctx c;
+	struct iocb cbs[4], *p[4];
+	int i;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	for (i = 0; i < 4; i++) {
+		kaio_prep_noop(&cbs[i], c.nullfd);
+		p[i] = &cbs[i];
+	}
+	ASSERT_EQ(4, kaio_submit(c.fd, 4, p));
+	for (i = 0; i < 5000 && c.ring->tail != 4; i++)
+		usleep(1000);
+	ASSERT_EQ(4, c.ring->tail);
+	EXPECT_EQ(0, close(c.fd));
+	c.fd = -1;
+	/* the mapping outlives the fd; reading it is fine */
+	EXPECT_EQ(KAIO_RING_MAGIC, c.ring->magic);
+	EXPECT_EQ(4, c.ring->tail);
+}
+
+TEST(close_gives_back_max_events_share)
+{
+	struct kaio_setup s;
+	int dev, i, fd;
+
+	KAIO_DEV_OPEN(dev);
+	for (i = 0; i < 4; i++) {
+		memset(&s, 0, sizeof(s));
+		s.nr_events = 40000;
+		fd = kaio_setup_raw(dev, &s);
+		ASSERT_LE(0, fd) TH_LOG("round %d", i);
+		ASSERT_EQ(0, close(fd));
+	}
+}
+
+TEST(close_all_contexts_frees_whole_max_events)
+{
+	struct kaio_ctx c[4];
+	struct kaio_setup s = { .nr_events = 65536 };
+	struct iocb cbs[4][8], *p[8];
+	int i, j, fd, dev;
+
+	for (i = 0; i < 4; i++) {
+		KAIO_CTX_INIT(&c[i], 8192, 0);
+		for (j = 0; j < 8; j++) {
+			kaio_prep_noop(&cbs[i][j], c[i].nullfd);
+			p[j] = &cbs[i][j];
+		}
+		ASSERT_EQ(8, kaio_submit(c[i].fd, 8, p));
+	}
+	for (i = 0; i < 4; i++)
+		kaio_ctx_close(&c[i]);
+	/* nothing is left pending: the whole limit is available again */
+	dev = kaio_open_dev();
+	ASSERT_LE(0, dev);
+	fd = kaio_setup_raw(dev, &s);
+	EXPECT_LE(0, fd);
+	EXPECT_LE(65536, s.nr_events);
+}
+
+TEST_HARNESS_MAIN
