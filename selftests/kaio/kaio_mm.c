@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A context belongs to the mm that created it: a forked child or a process
+ * that received the fd over a unix socket gets EINVAL from every context
+ * ioctl, and the owner keeps working. The fd never lends one process's
+ * memory to another. Threads share the mm and may use the context.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "kaio_util.h"
+
+enum op { OP_SUBMIT, OP_GETEVENTS, OP_CANCEL, OP_DESTROY, OP_CLOSE };
+
+/*
+ * In a process that does not own @ctx: try @op, exit with the errno it
+ * failed with (0 if it succeeded, 100 + n for surprises).
+ */
+static void __attribute__((noreturn)) foreign_op(int ctx, enum op op)
+{
+	struct iocb cb, *p = &cb;
+	struct io_event ev;
+	struct timespec zero = { 0, 0 };
+	int nullfd = open("/dev/null", O_RDWR);
+	long r = 0;
+
+	kaio_prep_noop(&cb, nullfd);
+	switch (op) {
+	case OP_SUBMIT:
+		r = kaio_submit(ctx, 1, &p);
+		break;
+	case OP_GETEVENTS:
+		r = kaio_getevents(ctx, 0, 1, &ev, &zero);
+		break;
+	case OP_CANCEL:
+		r = kaio_cancel(ctx, &cb);
+		break;
+	case OP_DESTROY:
+		r = kaio_destroy(ctx);
+		break;
+	case OP_CLOSE:
+		r = close(ctx) ? -errno : 0;
+		break;
+	}
+	_exit(r < 0 ? (int)-r : r == 0 ? 0 : 100 + (int)(r > 50 ? 50 : r));
+}
+
+/* fork; the child runs foreign_op; returns the child's exit status. */
+static int in_forked_child(int ctx, enum op op)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		foreign_op(ctx, op);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* The owner's context still takes requests and delivers their events. */
+static void owner_still_works(struct __test_metadata *_metadata,
+			      struct kaio_ctx *c)
+{
+	struct iocb cb;
+	struct io_event ev;
+
+	kaio_prep_noop(&cb, c->nullfd);
+	cb.aio_data = 77;
+	ASSERT_EQ(1, kaio_submit_one(c->fd, &cb));
+	ASSERT_EQ(1, kaio_wait(c->fd, &ev, 1, 5000));
+	EXPECT_EQ(77, ev.data);
+	EXPECT_EQ((uintptr_t)&cb, ev.obj);
+	EXPECT_EQ(0, ev.res);
+}
+
+TEST(fork_child_submit_EINVAL)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_SUBMIT));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(fork_child_getevents_EINVAL)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+	struct io_event ev;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	kaio_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_GETEVENTS));
+	/* the child did not take the parent's event */
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+	EXPECT_EQ((uintptr_t)&cb, ev.obj);
+}
+
+TEST(fork_child_cancel_EINVAL)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_CANCEL));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(fork_child_destroy_EINVAL_owner_keeps_working)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_DESTROY));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(fork_child_close_does_not_destroy_owner_ctx)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(0, in_forked_child(c.fd, OP_CLOSE));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(fork_child_exit_with_requests_in_flight_harmless)
+{
+	struct kaio_ctx c;
+	struct iocb cb;
+	struct io_event ev;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	kaio_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	/* a child that inherits the fd and exits at once */
+	EXPECT_EQ(0, in_forked_child(c.fd, OP_CLOSE));
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+	EXPECT_EQ((uintptr_t)&cb, ev.obj);
+	owner_still_works(_metadata, &c);
+}
+
+static int send_fd(int sock, int fd)
+{
+	char byte = 'k';
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock)
+{
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * The child forks before the context exists, so it can only get the fd
+ * from the socket: a different process with a different mm.
+ */
+static int over_scm_rights(struct __test_metadata *_metadata,
+			   struct kaio_ctx *c, enum op op)
+{
+	int sv[2], status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd;
+
+		close(sv[0]);
+		fd = recv_fd(sv[1]);
+		if (fd < 0)
+			_exit(120);
+		foreign_op(fd, op);
+	}
+	close(sv[1]);
+	ASSERT_EQ(0, kaio_ctx_init(c, 8, 0));
+	EXPECT_EQ(0, send_fd(sv[0], c->fd));
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	close(sv[0]);
+	return WEXITSTATUS(status);
+}
+
+TEST(scm_rights_receiver_submit_EINVAL)
+{
+	struct kaio_ctx c;
+
+	int dev;
+
+	KAIO_DEV_OPEN(dev);	/* skip before forking */
+	close(dev);
+	EXPECT_EQ(EINVAL, over_scm_rights(_metadata, &c, OP_SUBMIT));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(scm_rights_receiver_getevents_EINVAL)
+{
+	struct kaio_ctx c;
+
+	int dev;
+
+	KAIO_DEV_OPEN(dev);	/* skip before forking */
+	close(dev);
+	EXPECT_EQ(EINVAL, over_scm_rights(_metadata, &c, OP_GETEVENTS));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(scm_rights_receiver_destroy_EINVAL)
+{
+	struct kaio_ctx c;
+
+	int dev;
+
+	KAIO_DEV_OPEN(dev);	/* skip before forking */
+	close(dev);
+	EXPECT_EQ(EINVAL, over_scm_rights(_metadata, &c, OP_DESTROY));
+	owner_still_works(_metadata, &c);
+}
+
+struct thr {
+	struct kaio_ctx *c;
+	struct iocb cb;
+	struct io_event ev;
+	long submit, got;
+};
+
+static void *thread_submit_and_reap(void *arg)
+{
+	struct thr *t = arg;
+
+	kaio_prep_noop(&t->cb, t->c->nullfd);
+	t->cb.aio_data = 9;
+	t->submit = kaio_submit_one(t->c->fd, &t->cb);
+	t->got = kaio_wait(t->c->fd, &t->ev, 1, 5000);
+	return NULL;
+}
+
+TEST(thread_of_owner_may_use_ctx)
+{
+	struct kaio_ctx c;
+	struct thr t;
+	pthread_t th;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	memset(&t, 0, sizeof(t));
+	t.c = &c;
+	ASSERT_EQ(0, pthread_create(&th, NULL, thread_submit_and_reap, &t));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(1, t.submit);
+	EXPECT_EQ(1, t.got);
+	EXPECT_EQ(9, t.ev.data);
+	EXPECT_EQ((uintptr_t)&t.cb, t.ev.obj);
+}
+
+TEST_HARNESS_MAIN
