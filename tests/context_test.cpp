@@ -200,7 +200,11 @@ TEST_F(Submit, BeyondCapacityQueuesWhatFitsThenFailsWithEagain)
 TEST_F(Submit, UnknownOpcodeFailsWithInvalidArgument)
 {
 	kaio::Context context(8);
-	iocb request = kaio::make_noop();
+	// A real file, so that the fd check (which comes first, as in fs/aio.c)
+	// passes and the opcode is what fails.
+	const kaio_test::ScopedFd null_device(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+	ASSERT_GE(null_device.get(), 0);
+	iocb request = kaio::make_noop(null_device.get());
 	request.aio_lio_opcode = 0x7f;
 	iocb* const pointers[] = {&request};
 	std::error_code ec;

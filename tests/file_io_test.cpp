@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <ostream>
 #include <cstring>
 #include <vector>
 
@@ -22,6 +23,12 @@ struct FileSystemCase {
 	const char* name;	// for test names
 	bool direct;		// O_DIRECT
 };
+
+// GoogleTest prints parameters of failed cases; the name says it all.
+void PrintTo(const FileSystemCase& param, std::ostream* out)
+{
+	*out << param.name;
+}
 
 // Four requests of 16 KiB: enough to cross pages and blocks, small for TCG.
 constexpr std::size_t request_bytes = 16 * 1024;

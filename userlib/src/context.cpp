@@ -76,7 +76,7 @@ Context::Context(std::uint32_t nr_events, std::uint32_t setup_flags)
 {
 	std::error_code ec;
 	*this = Context(nr_events, setup_flags, ec);
-	throw_if(ec, "kaio: io_setup");
+	throw_if(ec, "kaio: io_setup on " KAIO_DEVICE_PATH);
 }
 
 Context::Context(std::uint32_t nr_events, std::uint32_t setup_flags, std::error_code& ec) noexcept

@@ -100,6 +100,14 @@ inline T* user_data(const io_event& event) noexcept
 	return reinterpret_cast<T*>(static_cast<std::uintptr_t>(event.data));
 }
 
+// The same pointer, read back from the request itself (e.g. for requests
+// that submit() did not queue).
+template <typename T>
+inline T* user_data(const iocb& request) noexcept
+{
+	return reinterpret_cast<T*>(static_cast<std::uintptr_t>(request.aio_data));
+}
+
 // RWF_* flags for this request alone (as preadv2/pwritev2 take them).
 inline void set_rw_flags(iocb& request, int rwf_flags) noexcept
 {
