@@ -1,0 +1,45 @@
+# Shared helpers of the guest runner, sourced by /init and check.sh (busybox
+# ash). Every result goes to the console as one line
+#	KAIO-RESULT: ok|not ok|skip <name>[ # reason]
+# which run-guest.sh counts on the host.
+
+# What in dmesg means the kernel is unhappy (module or otherwise).
+KAIO_DMESG_BAD='BUG:|WARNING:|Oops|general protection|kaio.*(error|leak)'
+
+result() { # result ok|"not ok"|skip NAME [REASON]
+	if [ -n "${3:-}" ]; then
+		echo "KAIO-RESULT: $1 $2 # $3"
+	else
+		echo "KAIO-RESULT: $1 $2"
+	fi
+}
+
+# dmesg_check NAME: read and clear the kernel log; a bad line is a failed
+# case "NAME: dmesg clean" and the whole log is shown for debugging. A clean
+# log adds no case (it would only inflate the pass count).
+dmesg_check() {
+	dmesg -c >/tmp/kaio.dmesg 2>&1
+	if grep -qE "$KAIO_DMESG_BAD" /tmp/kaio.dmesg; then
+		echo "# ---- dmesg after $1 ----"
+		sed 's/^/# dmesg: /' /tmp/kaio.dmesg
+		echo "# ---- end of dmesg ----"
+		result "not ok" "$1: dmesg clean" "$(grep -m1 -E "$KAIO_DMESG_BAD" /tmp/kaio.dmesg | cut -c1-160)"
+		return 1
+	fi
+	return 0
+}
+
+# finish: the end of every mode: kaio must unload cleanly (no leaked
+# references, requests or contexts) and leave nothing in dmesg.
+finish() {
+	if grep -q '^kaio ' /proc/modules; then
+		if rmmod kaio >/tmp/kaio.rmmod 2>&1; then
+			result ok "rmmod kaio"
+		else
+			cat /tmp/kaio.rmmod
+			grep '^kaio ' /proc/modules
+			result "not ok" "rmmod kaio" "$(head -n1 /tmp/kaio.rmmod)"
+		fi
+	fi
+	dmesg_check "final" || true
+}

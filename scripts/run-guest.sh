@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Boot the kaio test guest in QEMU (TCG; KVM hangs on these machines) with
+# Debian's 6.1 kernel and build/initramfs.cpio.gz, and judge the result.
+#
+# Usage: scripts/run-guest.sh check|run|shell [extra kernel cmdline ...]
+#   check  run every test program in the guest (build/guest/tests), parse the
+#          KAIO-RESULT lines, print the failures and as the last line
+#          "N passed, M failed[, K skipped]". Hard limit 40 min.
+#   run    run /kaio/bin/kaio-demo in the guest and show its output. 10 min.
+#   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
+# Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='selftest_*'
+#   kaio.timeout=120. KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
+# The console is kept in build/guest-<mode>.log. Exit status is non-zero on
+# any failed case, on a guest crash/panic/timeout (no KAIO-DONE), or when no
+# case ran at all.
+set -euo pipefail
+
+mode=${1:-}
+case "$mode" in
+check) limit=${KAIO_GUEST_TIMEOUT:-2400} ;;
+run) limit=${KAIO_GUEST_TIMEOUT:-600} ;;
+shell) limit=${KAIO_GUEST_TIMEOUT:-86400} ;;
+*)
+	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+	exit 2
+	;;
+esac
+shift
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+KVER=$(scripts/kver.sh)
+VMLINUZ=/boot/vmlinuz-$KVER
+INITRD=build/initramfs.cpio
+LOG=build/guest-$mode.log
+
+# Boot the uncompressed vmlinux through its PVH entry point rather than the
+# bzImage: QEMU then skips the real-mode setup and the in-guest xz
+# decompression, which under TCG cost ~5 s of every boot. It is the same
+# kernel, extracted once per installed version; the bzImage is the fallback.
+guest_kernel() {
+	local out=build/vmlinux-$KVER off
+	if [ ! -s "$out" ] || [ "$VMLINUZ" -nt "$out" ]; then
+		mkdir -p build
+		exec 8>build/.vmlinux.lock
+		flock 8
+		if [ ! -s "$out" ] || [ "$VMLINUZ" -nt "$out" ]; then
+			rm -f "$out"
+			for off in $(LC_ALL=C grep -abo $'\xfd7zXZ' "$VMLINUZ" | cut -d: -f1); do
+				tail -c +$((off + 1)) "$VMLINUZ" | xz -dc >"$out.tmp" 2>/dev/null || true
+				if [ "$(head -c4 "$out.tmp" 2>/dev/null)" = $'\x7fELF' ] &&
+					readelf -n "$out.tmp" 2>/dev/null | grep -qE 'Xen.*(0x00000012|PHYS32_ENTRY)'; then
+					mv "$out.tmp" "$out"
+					break
+				fi
+			done
+			rm -f "$out.tmp"
+		fi
+		exec 8>&-
+	fi
+	if [ -s "$out" ]; then echo "$out"; else echo "$VMLINUZ"; fi
+}
+
+scripts/mkinitramfs.sh
+[ -r "$VMLINUZ" ] || { echo "run-guest.sh: cannot read $VMLINUZ" >&2; exit 1; }
+KERNEL=$(guest_kernel)
+
+# cryptomgr.notests: the crypto self-tests are ~2 s of TCG boot and test
+# nothing kaio depends on.
+cmdline="console=ttyS0 panic=-1 oops=panic slub_debug=FZPU quiet cryptomgr.notests kaio.mode=$mode $*"
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4G
+	-nographic -nodefaults -serial mon:stdio -no-reboot -no-user-config
+	-kernel "$KERNEL" -initrd "$INITRD" -append "$cmdline")
+
+if [ "$mode" = shell ]; then
+	echo "run-guest.sh: guest shell; Ctrl-A x kills QEMU, 'exit' powers off"
+	exec timeout --foreground "$limit" "${qemu[@]}"
+fi
+
+echo "run-guest.sh: booting $KERNEL (TCG), mode $mode, limit ${limit}s, log $LOG"
+t0=$(date +%s)
+# A private log while running: another run of the same mode in this tree
+# must not mix into the console being judged.
+tmplog=$(mktemp build/guest-$mode.XXXXXX.log)
+set +e
+# No stdin: QEMU must not wait on (or eat) the terminal. The guest powers
+# off itself; timeout -k is the backstop for a hung guest.
+timeout -k 10 "$limit" "${qemu[@]}" </dev/null 2>&1 | tee "$tmplog"
+qrc=${PIPESTATUS[0]}
+set -e
+t1=$(date +%s)
+mv -f "$tmplog" "$LOG"
+
+# ---- judge ----------------------------------------------------------------
+console=$(tr -d '\r' <"$LOG")
+results=$(grep -ao 'KAIO-RESULT: .*' <<<"$console" | sed 's/^KAIO-RESULT: //' || true)
+extra=()
+last_prog=$(grep -ao '# ==== running [^ ]* ====' <<<"$console" | tail -n1 | awk '{print $4}' || true)
+during=${last_prog:+ while running $last_prog}
+
+if ! grep -q '^KAIO-DONE' <<<"$console"; then
+	panic=$(grep -a -m1 -o 'Kernel panic - not syncing.*' <<<"$console" || true)
+	oops=$(grep -a -m1 -E 'BUG:|Oops|general protection|WARNING:' <<<"$console" | sed 's/^\[[ 0-9.]*\] //' || true)
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		extra+=("not ok guest: timed out after ${limit}s$during (no KAIO-DONE)")
+	elif [ -n "$panic" ]; then
+		extra+=("not ok guest: kernel panic$during: ${panic#Kernel panic - not syncing: }${oops:+ [first: $oops]}")
+	else
+		extra+=("not ok guest: ended without KAIO-DONE$during (qemu exit status $qrc)")
+	fi
+fi
+if [ -z "$results" ] && [ ${#extra[@]} -eq 0 ]; then
+	extra+=("not ok guest: no test results at all")
+fi
+
+pass=$(grep -c '^ok ' <<<"$results" || true)
+skip=$(grep -c '^skip ' <<<"$results" || true)
+fail=$(grep -c '^not ok ' <<<"$results" || true)
+fail=$((fail + ${#extra[@]}))
+
+boot=$(grep -ao 'KAIO-BOOT: init started at [0-9.]*' <<<"$console" | awk '{print $NF}' || true)
+setup=$(grep -ao 'KAIO: setup done at [0-9.]*' <<<"$console" | awk '{print $NF}' || true)
+echo
+echo "==== kaio guest $mode: wall $((t1 - t0))s, /init at ${boot:-?}s, setup done at ${setup:-?}s (guest uptime) ===="
+grep '^not ok ' <<<"$results" || true
+for e in "${extra[@]}"; do echo "$e"; done
+summary="$pass passed, $fail failed"
+[ "$skip" -gt 0 ] && summary="$summary, $skip skipped"
+printf '%s\n' "$summary" >build/guest-$mode.summary
+echo "$summary"
+[ "$fail" -eq 0 ]
