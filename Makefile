@@ -1,0 +1,97 @@
+# kaio top-level build. Everything built lands in build/ (userspace) or next
+# to the module sources (kbuild's choice: module/kaio.ko); see README.md.
+#
+#   make            module userlib selftests tests tools
+#   make check      deps, all, boot the QEMU guest and run every test there;
+#                   last line "N passed, M failed"; non-zero exit on failure
+#   make run        deps, all, boot the guest and run the demo
+#   make shell      all, then a shell in the guest (debugging)
+#   make module C=1 kaio.ko with sparse
+#   make deps | initramfs | clean
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+MAKEFLAGS += --no-print-directory
+
+# Deferred (=): after `make deps` installed a kernel, a sub-make sees it.
+KVER ?= $(shell scripts/kver.sh)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD := $(CURDIR)/build
+KSFT := $(BUILD)/ksft
+LINUX_SRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
+
+# What every userspace sub-make gets: objects go under $(BUILD)/<dir>/,
+# guest binaries under $(BUILD)/guest/{tests,bin}/.
+SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
+
+.PHONY: all deps module userlib selftests tests tools initramfs run check shell clean
+
+all: module userlib selftests tests tools
+
+deps:
+	@scripts/deps.sh
+
+# The top-level Kbuild (obj-m += module/) belongs to the module sources.
+module:
+	@if [ ! -f Kbuild ]; then \
+		echo "make module: no Kbuild yet; kaio.ko not built" >&2; \
+	elif [ ! -d "$(KDIR)" ]; then \
+		echo "make module: no kernel headers at '$(KDIR)'; run make deps" >&2; exit 1; \
+	else \
+		$(MAKE) -C $(KDIR) M=$(CURDIR) modules; \
+	fi
+
+# Recurse into a userspace directory once its Makefile exists.
+define subdir
+	@if [ -f $(1)/Makefile ]; then \
+		$(MAKE) -C $(1) $(SUBVARS) $(2); \
+	else \
+		echo "make: $(1)/Makefile not there yet; skipped"; \
+	fi
+endef
+
+userlib:
+	$(call subdir,userlib)
+
+selftests: $(KSFT)/kselftest_harness.h $(KSFT)/kselftest.h
+	$(call subdir,selftests/kaio)
+
+tests: userlib
+	$(call subdir,tests)
+
+tools: userlib
+	$(call subdir,tools)
+
+# The kselftest harness comes from the installed kernel source, never from
+# the repo (it must match the kernel the tests run on).
+$(KSFT)/kselftest_harness.h $(KSFT)/kselftest.h &: $(LINUX_SRC_TAR)
+	@mkdir -p $(KSFT)
+	tar -xJf $(LINUX_SRC_TAR) -C $(KSFT) --touch --strip-components=4 \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h
+
+$(LINUX_SRC_TAR):
+	@echo "$@ missing: run make deps (package linux-source-6.1)" >&2; exit 1
+
+initramfs:
+	scripts/mkinitramfs.sh
+
+# deps first, then a fresh make (so KVER is found even on a machine where
+# deps just installed the kernel), then the guest.
+check: deps
+	@$(MAKE) all
+	@scripts/run-guest.sh check
+
+run: deps
+	@$(MAKE) all
+	@scripts/run-guest.sh run
+
+shell: all
+	@scripts/run-guest.sh shell
+
+clean:
+	@for d in userlib selftests/kaio tests tools; do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d $(SUBVARS) clean || exit 1; fi; \
+	done
+	@if [ -f Kbuild ] && [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+	rm -rf $(BUILD)
