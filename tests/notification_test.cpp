@@ -3,6 +3,7 @@
 // context fd, an eventfd per request, and reaping the mapped ring.
 #include "helpers.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -148,6 +149,46 @@ TEST_F(Ring, EventsReapedFromTheRingAreGoneForGetEventsAndFreeTheirCapacity)
 	// The kernel read the head user space advanced: the capacity is back.
 	Noops again(context.capacity());
 	EXPECT_EQ(context.submit(again.pointers), context.capacity());
+}
+
+TEST_F(Ring, CompletionsPostedByTheBlockLayerCanBeReapedFromTheRing)
+{
+	// O_DIRECT completions are posted later, from interrupt context: the
+	// case where reading tail with acquire ordering matters.
+	const auto raw_device = kaio_test::guest_env("KAIO_RAW_DEV");
+	if (!raw_device)
+		GTEST_SKIP() << "$KAIO_RAW_DEV is not set";
+	const kaio_test::ScopedFd direct(::open(raw_device->c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+	ASSERT_GE(direct.get(), 0) << "open " << *raw_device;
+
+	constexpr std::size_t reads = 8;
+	constexpr std::size_t read_bytes = 4096;
+	kaio::Context context(16);
+	ASSERT_NE(context.ring(), nullptr) << "module offers no ring";
+	kaio_test::AlignedBuffer buffer(reads * read_bytes);
+	std::vector<iocb> requests(reads);
+	std::vector<iocb*> pointers(reads);
+	for (std::size_t i = 0; i < reads; i++) {
+		requests[i] = kaio::make_read(direct.get(), buffer.bytes().subspan(i * read_bytes, read_bytes),
+					      i * read_bytes * 16);
+		pointers[i] = &requests[i];
+	}
+	ASSERT_EQ(context.submit(pointers), reads);
+
+	const auto events = reap_from_ring(context, reads);
+	ASSERT_EQ(events.size(), reads);
+	for (const io_event& event : events)
+		EXPECT_EQ(event.res, static_cast<std::int64_t>(read_bytes))
+			<< kaio::event_error(event).message();
+
+	// The data is the device's: compare with what a plain read returns.
+	kaio_test::AlignedBuffer expected(read_bytes);
+	for (std::size_t i = 0; i < reads; i++) {
+		ASSERT_NO_FATAL_FAILURE(kaio_test::read_all(direct.get(), expected.bytes(), i * read_bytes * 16));
+		EXPECT_TRUE(std::equal(expected.bytes().begin(), expected.bytes().end(),
+				       buffer.bytes().begin() + static_cast<std::ptrdiff_t>(i * read_bytes)))
+			<< "read " << i;
+	}
 }
 
 } // namespace
