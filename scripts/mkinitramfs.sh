@@ -130,14 +130,21 @@ done
 depmod -b "$ROOT" "$KVER"
 
 # ---- kaio ------------------------------------------------------------------------
+# Debug info is dropped from the guest's copies (it is kept in build/ and
+# module/ for decoding traces on the host): less for TCG to unpack and load.
+is_elf() { [ "$(head -c4 "$1" 2>/dev/null)" = $'\x7fELF' ]; }
 if [ -f "$KO" ]; then
-	cp "$KO" "$ROOT/kaio/kaio.ko"
+	strip --strip-debug -o "$ROOT/kaio/kaio.ko" "$KO" 2>/dev/null || cp "$KO" "$ROOT/kaio/kaio.ko"
 else
 	echo "mkinitramfs.sh: warning: $KO not built; the guest will report it" >&2
 fi
 if [ -d "$BUILD/guest" ]; then
 	cp -a "$BUILD/guest/." "$ROOT/kaio/"
-	while IFS= read -r f; do put_libs "$f"; done < <(find "$ROOT/kaio" -type f -perm -u+x)
+	while IFS= read -r f; do
+		is_elf "$f" || continue
+		strip --strip-debug "$f" 2>/dev/null || true
+		put_libs "$f"
+	done < <(find "$ROOT/kaio" -type f -perm -u+x)
 fi
 cp scripts/guest/init "$ROOT/init"
 for f in scripts/guest/*; do

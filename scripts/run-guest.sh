@@ -100,7 +100,8 @@ during=${last_prog:+ while running $last_prog}
 
 if ! grep -q '^KAIO-DONE' <<<"$console"; then
 	panic=$(grep -a -m1 -o 'Kernel panic - not syncing.*' <<<"$console" || true)
-	oops=$(grep -a -m1 -E 'BUG:|Oops|general protection|WARNING:' <<<"$console" | sed 's/^\[[ 0-9.]*\] //' || true)
+	oops=$(grep -a -m1 -E 'BUG:|BUG at|Oops|general protection|WARNING:|usercopy:|Unable to handle|invalid opcode' <<<"$console" |
+		sed 's/^\[[ 0-9.]*\] //' || true)
 	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 		extra+=("not ok guest: timed out after ${limit}s$during (no KAIO-DONE)")
 	elif [ -n "$panic" ]; then
