@@ -65,6 +65,8 @@ TEST_F(ContextLifecycle, MoveConstructionTransfersTheContextAndEmptiesTheSource)
 	EXPECT_EQ(moved.fd(), fd);
 	EXPECT_FALSE(original); // NOLINT(bugprone-use-after-move): checking the moved-from state
 	EXPECT_EQ(original.fd(), -1);
+	EXPECT_EQ(original.capacity(), 0u);
+	EXPECT_EQ(original.ring(), nullptr);
 
 	iocb request = kaio::make_noop();
 	iocb* const pointers[] = {&request};

@@ -114,11 +114,23 @@ Context::Context(std::uint32_t nr_events, std::uint32_t setup_flags, std::error_
 		}
 	}
 
+	if (ring.get())
+		ring_slots_ = static_cast<const kaio_ring*>(ring.get())->nr;
 	fd_ = std::move(context_fd);
 	ring_ = std::move(ring);
 	capacity_ = setup.nr_events;
 	setup_flags_ = setup_flags;
 	features_ = setup.features;
+}
+
+Context::Context(Context&& other) noexcept
+	: fd_(std::move(other.fd_)),
+	  ring_(std::move(other.ring_)),
+	  ring_slots_(std::exchange(other.ring_slots_, 0)),
+	  capacity_(std::exchange(other.capacity_, 0)),
+	  setup_flags_(std::exchange(other.setup_flags_, 0)),
+	  features_(std::exchange(other.features_, 0))
+{
 }
 
 Context& Context::operator=(Context&& other) noexcept
@@ -129,6 +141,7 @@ Context& Context::operator=(Context&& other) noexcept
 	destroy_quietly();
 	ring_ = std::move(other.ring_);
 	fd_ = std::move(other.fd_);
+	ring_slots_ = std::exchange(other.ring_slots_, 0);
 	capacity_ = std::exchange(other.capacity_, 0);
 	setup_flags_ = std::exchange(other.setup_flags_, 0);
 	features_ = std::exchange(other.features_, 0);
@@ -219,9 +232,9 @@ std::size_t Context::reap_ring(std::span<io_event> out) noexcept
 	if (!ring || out.empty())
 		return 0;
 
-	// nr was checked against the mapping's size at setup; head and tail are
-	// reduced modulo nr so that a corrupted word cannot index outside it.
-	const std::uint32_t slots = ring->nr;
+	// head and tail are reduced modulo the slot count so that a corrupted
+	// word cannot index outside the ring.
+	const std::uint32_t slots = ring_slots_;
 	std::atomic_ref<std::uint32_t> shared_head(ring->head);
 	std::atomic_ref<std::uint32_t> shared_tail(ring->tail);
 	// Only a reaper writes head, and reapers do not run concurrently.

@@ -47,7 +47,7 @@ Stats Stats::parse(std::string_view fdinfo_text)
 	return stats;
 }
 
-std::optional<std::uint64_t> Stats::find(std::string_view name) const
+std::optional<std::uint64_t> Stats::find(std::string_view name) const noexcept
 {
 	const auto found = counters.find(name);
 	if (found == counters.end())
@@ -55,7 +55,7 @@ std::optional<std::uint64_t> Stats::find(std::string_view name) const
 	return found->second;
 }
 
-std::uint64_t Stats::operator[](std::string_view name) const
+std::uint64_t Stats::operator[](std::string_view name) const noexcept
 {
 	return find(name).value_or(0);
 }

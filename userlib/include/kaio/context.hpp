@@ -108,7 +108,8 @@ public:
 	// As above; on failure `ec` is set and the context is left empty.
 	Context(std::uint32_t nr_events, std::uint32_t setup_flags, std::error_code& ec) noexcept;
 
-	Context(Context&&) noexcept = default;
+	// The source is left empty, as if default-constructed.
+	Context(Context&& other) noexcept;
 	Context& operator=(Context&& other) noexcept;
 	Context(const Context&) = delete;
 	Context& operator=(const Context&) = delete;
@@ -152,6 +153,7 @@ public:
 	// io_cancel(2) of a submitted request, identified by its address.
 	// Throws EINVAL when no such request is pending (e.g. it completed).
 	CancelResult cancel(const iocb& request);
+	// As above; when `ec` is set the result means nothing.
 	CancelResult cancel(const iocb& request, std::error_code& ec) noexcept;
 
 	// io_destroy(2): cancels what can be cancelled and waits for the rest.
@@ -171,6 +173,10 @@ private:
 	// for close() to be the last reference and release the context.
 	detail::UniqueFd fd_;
 	detail::Mapping ring_;
+	// The ring's slot count, read once at setup after checking it against
+	// the mapping's size: the header is writable by user space, so a later
+	// read could index outside the mapping.
+	std::uint32_t ring_slots_ = 0;
 	std::uint32_t capacity_ = 0;
 	std::uint32_t setup_flags_ = 0;
 	std::uint64_t features_ = 0;

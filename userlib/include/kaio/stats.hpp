@@ -25,20 +25,20 @@ struct KAIO_API Stats {
 	// The VFS's own `flags:` line is printed in octal and read as such.
 	static Stats parse(std::string_view fdinfo_text);
 
-	std::optional<std::uint64_t> find(std::string_view name) const;
-	std::uint64_t operator[](std::string_view name) const;
+	std::optional<std::uint64_t> find(std::string_view name) const noexcept;
+	std::uint64_t operator[](std::string_view name) const noexcept;
 
-	std::uint64_t submitted() const { return (*this)["submitted"]; }
-	std::uint64_t completed() const { return (*this)["completed"]; }
-	std::uint64_t inline_completions() const { return (*this)["inline"]; }
-	std::uint64_t async_completions() const { return (*this)["async"]; }
-	std::uint64_t page_wait_arms() const { return (*this)["page_wait_arms"]; }
-	std::uint64_t wakeups() const { return (*this)["wakeups"]; }
-	std::uint64_t retries() const { return (*this)["retries"]; }
-	std::uint64_t worker() const { return (*this)["worker"]; }
-	std::uint64_t cancelled() const { return (*this)["cancelled"]; }
-	std::uint64_t in_flight() const { return (*this)["in_flight"]; }
-	std::uint64_t nr_events() const { return (*this)["nr_events"]; }
+	std::uint64_t submitted() const noexcept { return (*this)["submitted"]; }
+	std::uint64_t completed() const noexcept { return (*this)["completed"]; }
+	std::uint64_t inline_completions() const noexcept { return (*this)["inline"]; }
+	std::uint64_t async_completions() const noexcept { return (*this)["async"]; }
+	std::uint64_t page_wait_arms() const noexcept { return (*this)["page_wait_arms"]; }
+	std::uint64_t wakeups() const noexcept { return (*this)["wakeups"]; }
+	std::uint64_t retries() const noexcept { return (*this)["retries"]; }
+	std::uint64_t worker() const noexcept { return (*this)["worker"]; }
+	std::uint64_t cancelled() const noexcept { return (*this)["cancelled"]; }
+	std::uint64_t in_flight() const noexcept { return (*this)["in_flight"]; }
+	std::uint64_t nr_events() const noexcept { return (*this)["nr_events"]; }
 };
 
 } // namespace kaio
