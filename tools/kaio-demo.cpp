@@ -377,27 +377,51 @@ double milliseconds(nanoseconds duration)
 
 void print_header()
 {
-	std::printf("%-12s %6s %10s %11s %11s %7s %6s %6s %7s\n", "phase", "ops", "bytes",
-		    "elapsed", "in submit", "inline", "async", "retry", "worker");
+	std::printf("%-12s %6s %10s %11s %11s %9s %7s %6s %6s %7s\n", "phase", "ops", "bytes",
+		    "elapsed", "in submit", "submit/op", "inline", "async", "retry", "worker");
+}
+
+// The counters Documentation/abi.md lists, in its order; any other counter
+// a newer module reports follows them.
+constexpr std::array<std::string_view, 10> documented_counters{
+	"submitted", "completed", "inline", "async", "page_wait_arms",
+	"wakeups", "retries", "worker", "cancelled", "in_flight"};
+
+bool is_gauge(std::string_view name)
+{
+	return name == "in_flight" || name == "nr_events";
+}
+
+void print_counter(const PhaseReport& report, std::string_view name)
+{
+	const std::uint64_t now = report.after[name];
+	if (is_gauge(name))
+		std::printf(" %.*s %" PRIu64, static_cast<int>(name.size()), name.data(), now);
+	else
+		std::printf(" %.*s +%" PRIu64, static_cast<int>(name.size()), name.data(),
+			    now - report.before[name]);
 }
 
 void print_phase(const PhaseReport& report)
 {
-	std::printf("%-12s %6zu %10s %8.1f ms %8.1f ms %7zu %6zu %6zu %7zu\n", report.name.c_str(),
-		    report.ops, human_bytes(report.bytes).c_str(), milliseconds(report.elapsed),
-		    milliseconds(report.in_submit), report.by_path[KAIO_PATH_INLINE],
-		    report.by_path[KAIO_PATH_ASYNC], report.by_path[KAIO_PATH_RETRY],
-		    report.by_path[KAIO_PATH_WORKER]);
-	// Counters as the module counts them, for comparison with res2. Gauges
-	// (in_flight, nr_events) are shown as they are, the rest as deltas.
+	const double submit_us_per_op =
+		report.ops ? milliseconds(report.in_submit) * 1000 / static_cast<double>(report.ops) : 0;
+	std::printf("%-12s %6zu %10s %8.1f ms %8.1f ms %6.0f us %7zu %6zu %6zu %7zu\n",
+		    report.name.c_str(), report.ops, human_bytes(report.bytes).c_str(),
+		    milliseconds(report.elapsed), milliseconds(report.in_submit), submit_us_per_op,
+		    report.by_path[KAIO_PATH_INLINE], report.by_path[KAIO_PATH_ASYNC],
+		    report.by_path[KAIO_PATH_RETRY], report.by_path[KAIO_PATH_WORKER]);
+	// The module's own counts, to compare with what res2 said. Gauges are
+	// shown as they are, the rest as the change over the phase.
 	std::printf("%-12s fdinfo:", "");
+	for (const std::string_view name : documented_counters)
+		print_counter(report, name);
 	for (const auto& [name, value] : report.after.counters) {
-		if (name == "pos" || name == "flags" || name == "mnt_id" || name == "ino")
-			continue; // the VFS's lines, not kaio's
-		if (name == "in_flight" || name == "nr_events")
-			std::printf(" %s %" PRIu64, name.c_str(), value);
-		else
-			std::printf(" %s +%" PRIu64, name.c_str(), value - report.before[name]);
+		const bool vfs_line = name == "pos" || name == "flags" || name == "mnt_id" || name == "ino";
+		const bool documented = std::find(documented_counters.begin(), documented_counters.end(),
+						  name) != documented_counters.end();
+		if (!vfs_line && !documented && name != "nr_events")
+			print_counter(report, name);
 	}
 	std::printf("\n");
 }
@@ -448,9 +472,10 @@ int run_demo(const Options& options)
 	kaio::Context context(static_cast<std::uint32_t>(options.queue_depth), KAIO_SETUP_RES2_PATH);
 	Runner runner(context, content, options.queue_depth, fill_request_bytes);
 
-	std::printf("kaio-demo: %s, %s, %zu random 4 KiB requests per phase, queue depth %zu\n",
+	std::printf("kaio-demo: %s, %s, %zu random 4 KiB requests per phase, queue depth %zu, "
+		    "context capacity %u\n",
 		    file.path().c_str(), human_bytes(file_bytes).c_str(), options.ops,
-		    options.queue_depth);
+		    options.queue_depth, context.capacity());
 	print_header();
 	std::size_t errors = 0;
 
