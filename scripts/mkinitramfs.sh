@@ -51,8 +51,8 @@ for b in $BINS; do [ -x "$b" ] || die "$b missing (run scripts/deps.sh)"; done
 # ---- has anything changed? ------------------------------------------------
 inputs() {
 	echo "kver $KVER modules=$MODULES bins=$BINS"
-	stat -L -c '%n %s %Y' "$0" scripts/kver.sh scripts/guest/* "$busybox" $BINS \
-		"$MODDIR/modules.dep" /etc/mke2fs.conf
+	stat -L -c '%n %s %Y' scripts/mkinitramfs.sh scripts/kver.sh scripts/guest/* "$busybox" $BINS \
+		"$MODDIR/modules.dep" /etc/mke2fs.conf 2>&1 || true
 	if [ -f "$KO" ]; then stat -c '%n %s %Y' "$KO"; else echo "no kaio.ko"; fi
 	if [ -d "$BUILD/guest" ]; then
 		find "$BUILD/guest" -printf '%P %s %T@ %m %l\n' | LC_ALL=C sort
@@ -107,7 +107,7 @@ for b in $BINS; do
 	put_libs "$b"
 done
 ln -sf mke2fs "$ROOT/usr/sbin/mkfs.ext4"
-put /etc/mke2fs.conf
+[ -f /etc/mke2fs.conf ] && put /etc/mke2fs.conf
 
 # ---- busybox and its applets (never over a real binary) ----------------------
 cp "$busybox" "$ROOT/usr/bin/busybox"
