@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boot the kaio test guest in QEMU (TCG; KVM hangs on these machines) with
-# Debian's 6.1 kernel and build/initramfs.cpio.gz, and judge the result.
+# Debian's 6.1 kernel and build/initramfs.cpio, and judge the result.
 #
 # Usage: scripts/run-guest.sh check|run|shell [extra kernel cmdline ...]
 #   check  run every test program in the guest (build/guest/tests), parse the
@@ -8,7 +8,7 @@
 #          "N passed, M failed[, K skipped]". Hard limit 40 min.
 #   run    run /kaio/bin/kaio-demo in the guest and show its output. 10 min.
 #   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
-# Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='selftest_*'
+# Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
 #   kaio.timeout=120. KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
 # The console is kept in build/guest-<mode>.log. Exit status is non-zero on
 # any failed case, on a guest crash/panic/timeout (no KAIO-DONE), or when no
