@@ -24,7 +24,9 @@ static struct kmem_cache *kaio_req_cache;
 
 int kaio_req_cache_init(void)
 {
-	kaio_req_cache = KMEM_CACHE(kaio_req, SLAB_ACCOUNT);
+	/* import_iovec() copies user iovecs into rw.fast_iov: whitelist it. */
+	kaio_req_cache = KMEM_CACHE_USERCOPY(kaio_req, SLAB_ACCOUNT,
+					     rw.fast_iov);
 	return kaio_req_cache ? 0 : -ENOMEM;
 }
 

@@ -183,6 +183,20 @@ static long kaio_rw_result(struct kaio_req *req, long ret)
 	return done + ret;
 }
 
+/*
+ * Did an attempt with kaio's own IOCB_NOWAIT fail only because it could not
+ * wait? Some drivers (dm-error, in 6.1 every bio-based dm target) refuse
+ * REQ_NOWAIT bios with -EOPNOTSUPP although their block device claims
+ * FMODE_NOWAIT; io_uring retries those without NOWAIT too.
+ */
+static bool kaio_rw_nowait_refused(struct kaio_req *req, long res)
+{
+	if (!(req->rw.kiocb.ki_flags & IOCB_NOWAIT) ||
+	    (req->rw.base_flags & IOCB_NOWAIT))
+		return false;
+	return res == -EAGAIN || res == -EOPNOTSUPP;
+}
+
 static void kaio_rw_complete(struct kiocb *kiocb, long res)
 {
 	struct kaio_req *req = container_of(kiocb, struct kaio_req, rw.kiocb);
@@ -192,8 +206,7 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 	 * A NOWAIT attempt the block layer could not take without waiting:
 	 * again, blocking, from where it started. The buffer is pinned.
 	 */
-	if (res == -EAGAIN && (kiocb->ki_flags & IOCB_NOWAIT) &&
-	    !(rw->base_flags & IOCB_NOWAIT) && kaio_rw_may_punt(req)) {
+	if (kaio_rw_nowait_refused(req, res) && kaio_rw_may_punt(req)) {
 		rw->iter = rw->saved_iter;
 		kaio_req_punt(req);
 		return;
@@ -374,8 +387,9 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 		ret = 0;
 		if (!kaio_rw_more(req))
 			goto done;
-	} else if (ret == -EAGAIN) {
+	} else if (kaio_rw_nowait_refused(req, ret)) {
 		rw->iter = rw->saved_iter;
+		ret = -EAGAIN;
 	} else {
 		goto done;	/* EOF or a real error */
 	}
