@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Cancellation. A request can be cancelled while it waits for a worker: it
- * completes at once with -ECANCELED. Once an attempt runs (in a worker or in
+ * Cancellation. A request waiting for a worker completes at once with
+ * -ECANCELED. A request waiting for a page is marked: its callback cannot be
+ * disarmed from a module (folio_waitqueue() is static), so the retry the
+ * callback queues completes it with -ECANCELED instead of reading on; that
+ * happens when the page's I/O ends. Ops that wait on something else (POLL)
+ * get their own cancel hook. Once an attempt runs (in a worker or in
  * the block layer) it finishes normally; the caller is told -EAGAIN.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -9,15 +13,28 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include "kaio.h"
+#include "ops.h"
 
-/* Under ctx->lock: claim a queued request for cancellation. */
-static bool kaio_cancel_claim(struct kaio_req *req)
+enum kaio_claim {
+	KAIO_CLAIM_NONE,	/* running: cannot be stopped */
+	KAIO_CLAIM_QUEUED,	/* ours to complete */
+	KAIO_CLAIM_MARKED,	/* its page-wait retry completes it */
+};
+
+/* Under ctx->lock, where the request cannot be freed under us. */
+static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 {
-	if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_CANCELLED) !=
-	    KAIO_REQ_QUEUED)
-		return false;
-	refcount_inc(&req->refs);
-	return true;
+	if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_CANCELLED) ==
+	    KAIO_REQ_QUEUED) {
+		refcount_inc(&req->refs);
+		return KAIO_CLAIM_QUEUED;
+	}
+	if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
+			   KAIO_REQ_WAIT_CANCELLED) == KAIO_REQ_WAIT_PAGE)
+		return KAIO_CLAIM_MARKED;
+	if (req->op->cancel && req->op->cancel(req))
+		return KAIO_CLAIM_MARKED;
+	return KAIO_CLAIM_NONE;
 }
 
 static void kaio_cancel_finish(struct kaio_req *req)
@@ -58,11 +75,16 @@ long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg)
 	list_for_each_entry(req, &ctx->active, node) {
 		if (req->user_iocb != args.iocb)
 			continue;
-		if (kaio_cancel_claim(req)) {
+		switch (kaio_cancel_claim(req)) {
+		case KAIO_CLAIM_QUEUED:
 			found = req;
+			fallthrough;
+		case KAIO_CLAIM_MARKED:
 			ret = -EINPROGRESS;
-		} else {
+			break;
+		case KAIO_CLAIM_NONE:
 			ret = -EAGAIN;
+			break;
 		}
 		break;
 	}
@@ -74,7 +96,7 @@ long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg)
 }
 
 /**
- * kaio_cancel_all() - cancel every queued request of a dying context
+ * kaio_cancel_all() - cancel every queued or page-waiting request
  * @ctx: the context, already marked dead
  */
 void kaio_cancel_all(struct kaio_ctx *ctx)
@@ -85,7 +107,7 @@ void kaio_cancel_all(struct kaio_ctx *ctx)
 		found = NULL;
 		spin_lock_irq(&ctx->lock);
 		list_for_each_entry(req, &ctx->active, node) {
-			if (kaio_cancel_claim(req)) {
+			if (kaio_cancel_claim(req) == KAIO_CLAIM_QUEUED) {
 				found = req;
 				break;
 			}

@@ -257,8 +257,14 @@ static bool kaio_ctx_kill(struct kaio_ctx *ctx)
 	spin_unlock_irq(&ctx->lock);
 	wake_up_all(&ctx->wait);
 
-	kaio_cancel_all(ctx);
-	wait_var_event(&ctx->reqs, !atomic_read(&ctx->reqs));
+	/*
+	 * A POLL armed by a SUBMIT racing with us may have missed the cancel;
+	 * everything else ends by itself. Cancel again while waiting.
+	 */
+	do {
+		kaio_cancel_all(ctx);
+	} while (!wait_var_event_timeout(&ctx->reqs, !atomic_read(&ctx->reqs),
+					 HZ));
 	return was_dead;
 }
 
@@ -329,6 +335,11 @@ static int kaio_ctx_release(struct inode *inode, struct file *file)
 	kaio_ctx_kill(ctx);
 	kaio_ctx_free(ctx);
 	return 0;
+}
+
+bool kaio_is_ctx_file(struct file *file)
+{
+	return file->f_op == &kaio_ctx_fops;
 }
 
 static void kaio_ctx_show_fdinfo(struct seq_file *m, struct file *file)

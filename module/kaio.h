@@ -13,6 +13,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/refcount.h>
+#include <linux/pagemap.h>
 #include <uapi/linux/aio_abi.h>
 #include <linux/kaio.h>
 
@@ -70,18 +71,25 @@ struct kaio_ctx {
 	atomic_long_t		stats[KAIO_STAT_NR];
 };
 
-/* Request states; only QUEUED can be cancelled. Compared unsigned. */
+/*
+ * Request states. A canceller moves QUEUED to CANCELLED and completes the
+ * request itself; it moves WAIT_PAGE to WAIT_CANCELLED and leaves the
+ * completion to the armed callback's retry, which it cannot disarm.
+ */
 enum kaio_req_state {
 	KAIO_REQ_ISSUING,	/* being issued in the submitter's context */
-	KAIO_REQ_QUEUED,	/* waiting for a worker, not started */
+	KAIO_REQ_QUEUED,	/* waiting for a blocking worker, not started */
 	KAIO_REQ_RUNNING,	/* owned by a worker or the I/O path */
-	KAIO_REQ_CANCELLED,	/* cancelled while queued */
+	KAIO_REQ_WAIT_PAGE,	/* page-wait callback armed (or arming) */
+	KAIO_REQ_CANCELLED,	/* cancelled while queued: event posted */
+	KAIO_REQ_WAIT_CANCELLED, /* cancelled while waiting for a page */
 	KAIO_REQ_DONE,		/* event posted */
 };
 
 /* Per-request state of reads and writes. */
 struct kaio_rw {
 	struct kiocb		kiocb;
+	struct wait_page_queue	wpq;		/* the page-wait callback */
 	struct iov_iter		iter;
 	struct iov_iter		saved_iter;	/* where the attempt started */
 	struct iovec		fast_iov[UIO_FASTIOV];
@@ -94,6 +102,16 @@ struct kaio_rw {
 	bool			is_write;
 	bool			pinned;		/* iter is the bvec of pages */
 	bool			write_started;	/* holds sb freeze protection */
+};
+
+/* Per-request state of POLL; the fields are fs/aio.c's struct poll_iocb. */
+struct kaio_poll {
+	struct wait_queue_head	*head;		/* NULL after POLLFREE */
+	struct wait_queue_entry	wait;
+	__poll_t		events;
+	bool			cancelled;
+	bool			work_scheduled;
+	bool			work_need_resched;
 };
 
 /**
@@ -110,8 +128,10 @@ struct kaio_rw {
  * @cred: submitter's credentials, used by workers.
  * @user_iocb: io_event.obj.
  * @user_data: io_event.data.
- * @work: worker item, then deferred free.
+ * @work: blocking attempt or page-wait retry, by @state.
+ * @free_work: free from a context that may sleep.
  * @rw: read/write state.
+ * @poll: poll state.
  * @fsync_datasync: FDSYNC rather than FSYNC.
  */
 struct kaio_req {
@@ -127,8 +147,10 @@ struct kaio_req {
 	u64			user_iocb;
 	u64			user_data;
 	struct work_struct	work;
+	struct work_struct	free_work;
 	union {
 		struct kaio_rw	rw;
+		struct kaio_poll poll;
 		bool		fsync_datasync;
 	};
 };
@@ -136,10 +158,12 @@ struct kaio_req {
 /* main.c */
 extern struct workqueue_struct *kaio_worker_wq;
 extern struct workqueue_struct *kaio_cleanup_wq;
+extern struct workqueue_struct *kaio_retry_wq;
 extern unsigned int kaio_max_events;
 extern atomic_t kaio_events_total;
 
 /* ctx.c */
+bool kaio_is_ctx_file(struct file *file);
 long kaio_ctx_setup(struct kaio_setup __user *uarg);
 void kaio_ctx_post(struct kaio_req *req, long res);
 int kaio_ctx_reserve(struct kaio_ctx *ctx);
@@ -160,6 +184,7 @@ long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg);
 /* retry.c: the request's life after prep */
 void kaio_req_issue(struct kaio_req *req);
 void kaio_req_punt(struct kaio_req *req);
+void kaio_req_continue(struct kaio_req *req, int how, long res);
 void kaio_req_complete(struct kaio_req *req, long res);
 void kaio_req_put(struct kaio_req *req);
 void kaio_req_note_path(struct kaio_req *req, u8 path);

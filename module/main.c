@@ -18,6 +18,7 @@
 
 struct workqueue_struct *kaio_worker_wq;
 struct workqueue_struct *kaio_cleanup_wq;
+struct workqueue_struct *kaio_retry_wq;
 atomic_t kaio_events_total = ATOMIC_INIT(0);
 
 static int kaio_param_set_positive(const char *val,
@@ -92,13 +93,19 @@ static int __init kaio_init(void)
 	kaio_cleanup_wq = alloc_workqueue("kaio_cleanup", WQ_UNBOUND, 0);
 	if (!kaio_cleanup_wq)
 		goto out_worker_wq;
+	/* Retries do not block on I/O: not bounded like the workers. */
+	kaio_retry_wq = alloc_workqueue("kaio_retry", WQ_UNBOUND, 0);
+	if (!kaio_retry_wq)
+		goto out_cleanup_wq;
 	ret = misc_register(&kaio_miscdev);
 	if (ret)
-		goto out_cleanup_wq;
+		goto out_retry_wq;
 	pr_info("loaded: max_events=%u max_workers=%u\n", kaio_max_events,
 		g_max_workers);
 	return 0;
 
+out_retry_wq:
+	destroy_workqueue(kaio_retry_wq);
 out_cleanup_wq:
 	destroy_workqueue(kaio_cleanup_wq);
 out_worker_wq:
@@ -113,6 +120,7 @@ static void __exit kaio_exit(void)
 	misc_deregister(&kaio_miscdev);
 	/* A completion in irq context may still be returning through us. */
 	synchronize_rcu();
+	destroy_workqueue(kaio_retry_wq);
 	destroy_workqueue(kaio_cleanup_wq);
 	destroy_workqueue(kaio_worker_wq);
 	kaio_req_cache_exit();

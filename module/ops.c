@@ -8,7 +8,6 @@
 #include <linux/kernel.h>
 #include "ops.h"
 
-/* Highest opcode kaio knows; IOCB_CMD_POLL (5) is not supported yet. */
 #define KAIO_OP_LAST	(IOCB_CMD_PWRITEV + 1)
 
 static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
@@ -18,6 +17,7 @@ static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
 		.prep		= kaio_prep_read,
 		.issue		= kaio_rw_issue,
 		.work		= kaio_rw_work,
+		.retry		= kaio_rw_retry,
 		.cleanup	= kaio_rw_cleanup,
 	},
 	[IOCB_CMD_PWRITE] = {
@@ -42,6 +42,14 @@ static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
 		.issue		= kaio_fsync_issue,
 		.work		= kaio_fsync_work,
 	},
+	[IOCB_CMD_POLL] = {
+		.name		= "POLL",
+		.needs_file	= true,
+		.prep		= kaio_prep_poll,
+		.issue		= kaio_poll_issue,
+		.retry		= kaio_poll_retry,
+		.cancel		= kaio_poll_cancel,
+	},
 	[IOCB_CMD_NOOP] = {
 		.name		= "NOOP",
 		.needs_file	= false,
@@ -54,6 +62,7 @@ static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
 		.prep		= kaio_prep_readv,
 		.issue		= kaio_rw_issue,
 		.work		= kaio_rw_work,
+		.retry		= kaio_rw_retry,
 		.cleanup	= kaio_rw_cleanup,
 	},
 	[IOCB_CMD_PWRITEV] = {

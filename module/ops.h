@@ -19,6 +19,11 @@ enum kaio_issue {
  *	context; an errno fails the submission as io_submit would.
  * @issue: first attempt, in the submitter's context; must not block.
  * @work: blocking attempt on a worker, with the submitter's credentials.
+ * @retry: continue after a page-wait callback fired, on the retry
+ *	workqueue with the submitter's credentials; must not block on I/O.
+ * @cancel: for requests that wait on something only the op can undo: ask
+ *	it to complete early; called under ctx->lock with irqs off. Returns
+ *	whether the request will complete soon.
  * @cleanup: release what @prep and the attempts took; may sleep.
  */
 struct kaio_op_def {
@@ -27,6 +32,8 @@ struct kaio_op_def {
 	int		(*prep)(struct kaio_req *req, const struct iocb *iocb);
 	enum kaio_issue	(*issue)(struct kaio_req *req, long *res);
 	enum kaio_issue	(*work)(struct kaio_req *req, long *res);
+	enum kaio_issue	(*retry)(struct kaio_req *req, long *res);
+	bool		(*cancel)(struct kaio_req *req);
 	void		(*cleanup)(struct kaio_req *req);
 };
 
@@ -40,7 +47,14 @@ int kaio_prep_readv(struct kaio_req *req, const struct iocb *iocb);
 int kaio_prep_writev(struct kaio_req *req, const struct iocb *iocb);
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res);
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res);
+enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res);
 void kaio_rw_cleanup(struct kaio_req *req);
+
+/* poll.c */
+int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb);
+enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res);
+enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res);
+bool kaio_poll_cancel(struct kaio_req *req);
 
 /* fsync.c */
 int kaio_prep_fsync(struct kaio_req *req, const struct iocb *iocb);

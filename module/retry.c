@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A request's life after prep: the first attempt in the submitter's context,
- * the punt to the bounded worker pool, completion and release.
+ * page-wait retries, the punt to the bounded worker pool, completion and
+ * release. Documentation/design.md draws the state machine.
  *
  * Ownership: a request has one owner at a time, holding one reference: the
  * submitter during the first attempt, then the worker item, or the I/O path's
- * ki_complete callback once an attempt returned -EIOCBQUEUED. The owner
+ * ki_complete callback once an attempt returned -EIOCBQUEUED, or the armed
+ * page-wait callback and then the retry it queues. The owner
  * posts the event (kaio_req_complete) and drops its reference. A canceller
  * takes its own reference while it looks at a queued request.
  */
@@ -21,6 +23,9 @@
 #include "ops.h"
 
 static struct kmem_cache *kaio_req_cache;
+
+static void kaio_req_work(struct work_struct *work);
+static void kaio_req_free_work(struct work_struct *work);
 
 int kaio_req_cache_init(void)
 {
@@ -52,6 +57,8 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
 	INIT_LIST_HEAD(&req->node);
 	refcount_set(&req->refs, 1);
 	atomic_set(&req->state, KAIO_REQ_ISSUING);
+	INIT_WORK(&req->work, kaio_req_work);
+	INIT_WORK(&req->free_work, kaio_req_free_work);
 	atomic_inc(&ctx->reqs);
 	return req;
 }
@@ -77,7 +84,7 @@ static void kaio_req_free(struct kaio_req *req)
 
 static void kaio_req_free_work(struct work_struct *work)
 {
-	kaio_req_free(container_of(work, struct kaio_req, work));
+	kaio_req_free(container_of(work, struct kaio_req, free_work));
 }
 
 /**
@@ -95,8 +102,7 @@ void kaio_req_put(struct kaio_req *req)
 		kaio_req_free(req);
 		return;
 	}
-	INIT_WORK(&req->work, kaio_req_free_work);
-	queue_work(kaio_cleanup_wq, &req->work);
+	queue_work(kaio_cleanup_wq, &req->free_work);
 }
 
 /**
@@ -133,30 +139,60 @@ void kaio_req_complete(struct kaio_req *req, long res)
 	kaio_ctx_post(req, res);
 }
 
-static void kaio_req_worker(struct work_struct *work)
+/**
+ * kaio_req_continue() - act on what an attempt did
+ * @req: the request, owned by the caller until this returns
+ * @how: enum kaio_issue
+ * @res: the result, for KAIO_ISSUE_DONE
+ */
+void kaio_req_continue(struct kaio_req *req, int how, long res)
+{
+	switch (how) {
+	case KAIO_ISSUE_DONE:
+		kaio_req_complete(req, res);
+		kaio_req_put(req);
+		break;
+	case KAIO_ISSUE_QUEUED:
+		break;	/* a callback owns req: hands off */
+	case KAIO_ISSUE_PUNT:
+		kaio_req_punt(req);
+		break;
+	}
+}
+
+/*
+ * The request's one work item. Queued on the bounded worker pool it makes a
+ * blocking attempt; queued on the retry workqueue by a page-wait callback it
+ * continues the read. The state says which.
+ */
+static void kaio_req_work(struct work_struct *work)
 {
 	struct kaio_req *req = container_of(work, struct kaio_req, work);
+	enum kaio_issue (*attempt)(struct kaio_req *req, long *res);
 	const struct cred *old_cred;
-	enum kaio_issue how;
 	long res = 0;
+	int how, old;
 
-	/* A cancel that won the race has posted the event already. */
-	if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_RUNNING) !=
-	    KAIO_REQ_QUEUED) {
+	old = atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_RUNNING);
+	if (old == KAIO_REQ_CANCELLED) {
+		/* The canceller posted the event; drop the worker's hold. */
 		kaio_req_put(req);
 		return;
 	}
-	kaio_stat_inc(req->ctx, KAIO_STAT_WORKER);
-	kaio_req_note_path(req, KAIO_PATH_WORKER);
+	if (old == KAIO_REQ_QUEUED) {
+		kaio_stat_inc(req->ctx, KAIO_STAT_WORKER);
+		kaio_req_note_path(req, KAIO_PATH_WORKER);
+		attempt = req->op->work;
+	} else {
+		kaio_stat_inc(req->ctx, KAIO_STAT_RETRIES);
+		kaio_req_note_path(req, KAIO_PATH_RETRY);
+		attempt = req->op->retry;
+	}
 
 	old_cred = override_creds(req->cred);
-	how = req->op->work(req, &res);
+	how = attempt(req, &res);
 	revert_creds(old_cred);
-
-	if (how == KAIO_ISSUE_QUEUED)
-		return;
-	kaio_req_complete(req, res);
-	kaio_req_put(req);
+	kaio_req_continue(req, how, res);
 }
 
 /**
@@ -165,11 +201,11 @@ static void kaio_req_worker(struct work_struct *work)
  *
  * Everything the blocking attempt needs must be process-context free by
  * now (the op's issue pinned user buffers): workers never touch user memory.
+ * Any context, including hardirq.
  */
 void kaio_req_punt(struct kaio_req *req)
 {
-	INIT_WORK(&req->work, kaio_req_worker);
-	/* The work is set up before a canceller can see QUEUED. */
+	/* The owner's writes before a canceller can see QUEUED. */
 	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
 	queue_work(kaio_worker_wq, &req->work);
 }
@@ -184,18 +220,12 @@ void kaio_req_punt(struct kaio_req *req)
 void kaio_req_issue(struct kaio_req *req)
 {
 	long res = 0;
+	int how;
 
-	switch (req->op->issue(req, &res)) {
-	case KAIO_ISSUE_DONE:
+	how = req->op->issue(req, &res);
+	if (how == KAIO_ISSUE_DONE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
 		kaio_req_note_path(req, KAIO_PATH_INLINE);
-		kaio_req_complete(req, res);
-		kaio_req_put(req);
-		break;
-	case KAIO_ISSUE_QUEUED:
-		break;
-	case KAIO_ISSUE_PUNT:
-		kaio_req_punt(req);
-		break;
 	}
+	kaio_req_continue(req, how, res);
 }

@@ -5,9 +5,13 @@
  * The first attempt runs in the submitter's context with IOCB_NOWAIT, on the
  * user's own iovec: page-cache hits complete there, O_DIRECT is queued to the
  * block layer and completes through ki_complete. What would block is kept
- * where it stopped (bytes_done, the iterator), the rest of the user buffer is
- * pinned and described as a bvec iterator, and a worker makes one blocking
- * attempt from there, so no worker ever touches the submitter's memory map.
+ * where it stopped (bytes_done, the iterator) and the rest of the user buffer
+ * is pinned and described as a bvec iterator, so that nothing after the
+ * submitter ever touches its memory map. Then:
+ *  - buffered reads of files that can wait for pages asynchronously
+ *    (FMODE_BUF_RASYNC) arm a page-wait callback (IOCB_WAITQ); its wake-up
+ *    queues a retry that reads on from where the last attempt stopped;
+ *  - everything else makes one blocking attempt on the bounded worker pool.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -46,6 +50,9 @@ static int kaio_ioprio_check(u16 ioprio)
 }
 
 static void kaio_rw_complete(struct kiocb *kiocb, long res);
+static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
+			     int sync, void *key);
+static bool kaio_rw_more(struct kaio_req *req);
 static bool kaio_rw_may_punt(struct kaio_req *req);
 
 /* Validation in fs/aio.c's order, so the errnos match native AIO. */
@@ -89,6 +96,10 @@ static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
 			return -EINVAL;
 	}
 	rw->is_write = is_write;
+	rw->wpq.wait.func = kaio_rw_wake_page;
+	rw->wpq.wait.private = req;
+	rw->wpq.wait.flags = 0;		/* never exclusive */
+	INIT_LIST_HEAD(&rw->wpq.wait.entry);
 
 	if (vectored) {
 		rw->iov = rw->fast_iov;
@@ -343,6 +354,119 @@ static bool kaio_rw_nowait_ok(struct kaio_req *req)
 	return true;
 }
 
+/*
+ * The page-wait callback, as io_uring/rw.c's io_async_buf_func(). It runs
+ * under the folio waitqueue's lock with irqs off, often in bio completion:
+ * match the key, disarm (the entry is never exclusive, so waking it takes
+ * nothing from other waiters), queue the retry. Nothing that sleeps.
+ *
+ * It fires when the folio is unlocked, not when it is uptodate: the retry
+ * finds out which (-EAGAIN for a read error or truncation).
+ */
+static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
+			     int sync, void *key)
+{
+	struct wait_page_queue *wpq = container_of(wait, struct wait_page_queue,
+						   wait);
+	struct kaio_req *req = wait->private;
+
+	if (!wake_page_match(wpq, key))
+		return 0;
+	req->rw.kiocb.ki_flags &= ~IOCB_WAITQ;
+	list_del_init(&wait->entry);
+	kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
+	queue_work(kaio_retry_wq, &req->work);
+	return 1;
+}
+
+static bool kaio_rw_can_waitq(struct kaio_req *req)
+{
+	return !req->rw.is_write && !(req->rw.base_flags & IOCB_DIRECT) &&
+		(req->file->f_mode & FMODE_BUF_RASYNC);
+}
+
+/* Progress of an attempt: count it and keep the iterator where it ended. */
+static void kaio_rw_advance(struct kaio_rw *rw, size_t before, ssize_t ret)
+{
+	rw->bytes_done += ret;
+	/* Some ->read_iter()s don't advance the iterator: make it so. */
+	if (iov_iter_count(&rw->iter) != before - ret) {
+		rw->iter = rw->saved_iter;
+		iov_iter_advance(&rw->iter, ret);
+	}
+}
+
+/*
+ * Read on with the page-wait callback armed, until the callback owns the
+ * request, the read is done, or only a blocking attempt can tell what is
+ * wrong. The caller owns the request and the buffer is pinned.
+ */
+static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
+{
+	struct kaio_rw *rw = &req->rw;
+	struct kaio_ctx *ctx = req->ctx;
+	size_t before;
+	ssize_t ret;
+
+	for (;;) {
+		rw->saved_iter = rw->iter;
+		before = iov_iter_count(&rw->iter);
+		/*
+		 * From base_flags every time: filemap_read() leaves IOCB_NOWAIT
+		 * set after a short read, and an attempt with it would never
+		 * arm the callback.
+		 */
+		rw->kiocb.ki_flags = rw->base_flags | IOCB_WAITQ;
+		rw->kiocb.ki_waitq = &rw->wpq;
+		/* From here a canceller may mark the request. */
+		atomic_set(&req->state, KAIO_REQ_WAIT_PAGE);
+		/* Counted before: once armed, req and ctx are not ours. */
+		kaio_stat_inc(ctx, KAIO_STAT_WAIT_ARMS);
+		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
+		if (ret == -EIOCBQUEUED)
+			return KAIO_ISSUE_QUEUED;
+		atomic_long_dec(&ctx->stats[KAIO_STAT_WAIT_ARMS]);
+
+		if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
+				   KAIO_REQ_RUNNING) != KAIO_REQ_WAIT_PAGE) {
+			kaio_stat_inc(ctx, KAIO_STAT_CANCELLED);
+			*res = -ECANCELED;
+			return KAIO_ISSUE_DONE;
+		}
+		if (ret > 0) {
+			kaio_rw_advance(rw, before, ret);
+			if (kaio_rw_more(req))
+				continue;
+			ret = 0;
+		}
+		if (ret == -EAGAIN) {
+			/* Not uptodate after the wake: a read error, or gone. */
+			rw->iter = rw->saved_iter;
+			return KAIO_ISSUE_PUNT;
+		}
+		*res = kaio_rw_result(req, ret);
+		return KAIO_ISSUE_DONE;
+	}
+}
+
+/**
+ * kaio_rw_retry() - continue a read after its page-wait callback fired
+ * @req: the request, owned by the retry work item
+ * @res: the result, for KAIO_ISSUE_DONE
+ *
+ * Return: what the attempt did (enum kaio_issue).
+ */
+enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res)
+{
+	if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE, KAIO_REQ_RUNNING) !=
+	    KAIO_REQ_WAIT_PAGE) {
+		kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+		*res = -ECANCELED;
+		return KAIO_ISSUE_DONE;
+	}
+	return kaio_rw_waitq_loop(req, res);
+}
+
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
@@ -378,12 +502,7 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 		return KAIO_ISSUE_QUEUED;	/* ki_complete owns req now */
 
 	if (ret > 0) {
-		rw->bytes_done += ret;
-		/* Some ->read_iter()s don't advance the iterator: make it so. */
-		if (iov_iter_count(&rw->iter) != before - ret) {
-			rw->iter = rw->saved_iter;
-			iov_iter_advance(&rw->iter, ret);
-		}
+		kaio_rw_advance(rw, before, ret);
 		ret = 0;
 		if (!kaio_rw_more(req))
 			goto done;
@@ -405,6 +524,8 @@ punt:
 		if (ret)
 			goto done;
 	}
+	if (kaio_rw_can_waitq(req))
+		return kaio_rw_waitq_loop(req, res);
 	return KAIO_ISSUE_PUNT;
 done:
 	*res = kaio_rw_result(req, ret);

@@ -51,6 +51,14 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 			ret = -EBADF;
 			goto fail;
 		}
+		/*
+		 * A request holds its file: one on a context would keep that
+		 * context alive, and a cycle of them forever.
+		 */
+		if (unlikely(kaio_is_ctx_file(req->file))) {
+			ret = -EINVAL;
+			goto fail;
+		}
 	}
 	if (iocb.aio_flags & IOCB_FLAG_RESFD) {
 		struct eventfd_ctx *eventfd = eventfd_ctx_fdget(iocb.aio_resfd);

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOCB_CMD_POLL: a one-shot poll, retried on wake-up, with fs/aio.c's
+ * protocol (aio_poll): the entry sits on the file's own waitqueue; a wake-up
+ * that may match queues the retry, which calls ->poll() again and either
+ * completes or waits on. Waitqueues freed early (POLLFREE, e.g. signalfd)
+ * are handled as eventpoll does: the head pointer is cleared last, and is
+ * only dereferenced under rcu_read_lock().
+ *
+ * Unlike fs/aio.c, the wake callback never completes the request itself:
+ * completion is always the retry's, in process context.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/poll.h>
+#include <linux/rcupdate.h>
+#include "kaio.h"
+#include "ops.h"
+
+struct kaio_poll_table {
+	struct poll_table_struct	pt;
+	struct kaio_req			*req;
+	bool				queued;
+	int				error;
+};
+
+/*
+ * Run @step with the waitqueue locked, if the entry is still on it; false if
+ * it is not (a wake-up with POLLFREE took it off, or it completed). As
+ * eventpoll does: whoever frees a waitqueue early (wake_up_pollfree) RCU-
+ * delays the free, so under rcu_read_lock() a non-NULL head can be locked.
+ */
+static bool kaio_poll_locked(struct kaio_poll *p,
+			     void (*step)(struct kaio_poll *p, void *arg),
+			     void *arg)
+{
+	struct wait_queue_head *head;
+	bool queued = false;
+
+	rcu_read_lock();
+	/* Pairs with the POLLFREE release in kaio_poll_wake(). */
+	head = smp_load_acquire(&p->head);
+	if (head) {
+		spin_lock(&head->lock);
+		queued = !list_empty(&p->wait.entry);
+		if (queued)
+			step(p, arg);
+		spin_unlock(&head->lock);
+	}
+	rcu_read_unlock();
+	return queued;
+}
+
+/* Under head->lock, maybe in irq context. */
+static int kaio_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
+			  int sync, void *key)
+{
+	struct kaio_poll *p = container_of(wait, struct kaio_poll, wait);
+	struct kaio_req *req = container_of(p, struct kaio_req, poll);
+	__poll_t mask = key_to_poll(key);
+
+	if (mask && !(mask & p->events))
+		return 0;
+	if (p->work_scheduled) {
+		p->work_need_resched = true;
+	} else {
+		p->work_scheduled = true;
+		kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
+		queue_work(kaio_retry_wq, &req->work);
+	}
+	if (mask & POLLFREE) {
+		/* The waitqueue goes away: leave it, never look at it again. */
+		WRITE_ONCE(p->cancelled, true);
+		list_del_init(&wait->entry);
+		/* Last: once head is NULL the retry may complete and free. */
+		smp_store_release(&p->head, NULL);
+	}
+	return 1;
+}
+
+static void kaio_poll_queue_proc(struct file *file,
+				 struct wait_queue_head *head,
+				 struct poll_table_struct *pt)
+{
+	struct kaio_poll_table *apt = container_of(pt, struct kaio_poll_table,
+						   pt);
+	struct kaio_poll *p = &apt->req->poll;
+
+	/* One waitqueue per file, as fs/aio.c. */
+	if (unlikely(apt->queued)) {
+		apt->error = -EINVAL;
+		return;
+	}
+	apt->queued = true;
+	apt->error = 0;
+	p->head = head;
+	add_wait_queue(head, &p->wait);
+}
+
+int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb)
+{
+	struct kaio_poll *p = &req->poll;
+
+	/* reject any unknown events outside the normal event mask. */
+	if ((u16)iocb->aio_buf != iocb->aio_buf)
+		return -EINVAL;
+	/* reject fields that are not defined for poll */
+	if (iocb->aio_offset || iocb->aio_nbytes || iocb->aio_rw_flags)
+		return -EINVAL;
+	p->events = demangle_poll(iocb->aio_buf) | EPOLLERR | EPOLLHUP;
+	/* A file that cannot wait must be ready now: fs/aio.c's EINVAL. */
+	if (!file_can_poll(req->file) && !(DEFAULT_POLLMASK & p->events))
+		return -EINVAL;
+	return 0;
+}
+
+/* What the first attempt found; see kaio_poll_issue(). */
+struct kaio_poll_arm {
+	__poll_t	mask;
+	int		error;
+	bool		cancel;
+};
+
+static void kaio_poll_arm_decided(struct kaio_poll_arm *arm)
+{
+	/* A wake-up already queued the retry: it decides. */
+	if (arm->error)
+		arm->cancel = true;	/* a second waitqueue: give up */
+	arm->error = 0;
+	arm->mask = 0;
+}
+
+static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
+{
+	struct kaio_poll_arm *arm = arg;
+
+	if (p->work_scheduled)
+		kaio_poll_arm_decided(arm);
+	if (arm->mask || arm->error)
+		list_del_init(&p->wait.entry);	/* done here, not queued */
+	else if (arm->cancel)
+		WRITE_ONCE(p->cancelled, true);
+}
+
+enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
+{
+	struct kaio_poll *p = &req->poll;
+	struct kaio_poll_table apt = {
+		.pt._qproc	= kaio_poll_queue_proc,
+		.pt._key	= p->events,
+		.req		= req,
+		.error		= -EINVAL,
+	};
+	struct kaio_poll_arm arm;
+
+	INIT_LIST_HEAD(&p->wait.entry);
+	init_waitqueue_func_entry(&p->wait, kaio_poll_wake);
+	/* The work item runs kaio_poll_retry() from now on. */
+	atomic_set(&req->state, KAIO_REQ_RUNNING);
+
+	arm.mask = vfs_poll(req->file, &apt.pt) & p->events;
+	arm.error = apt.error;
+	arm.cancel = false;
+	if (likely(apt.queued)) {
+		if (!kaio_poll_locked(p, kaio_poll_arm_step, &arm)) {
+			kaio_poll_arm_decided(&arm);
+			if (arm.cancel)
+				WRITE_ONCE(p->cancelled, true);
+		}
+		if (!arm.mask && !arm.error)
+			return KAIO_ISSUE_QUEUED;	/* the entry owns req */
+	}
+	*res = arm.mask ? mangle_poll(arm.mask) : arm.error;
+	return KAIO_ISSUE_DONE;
+}
+
+/* What the retry found; see kaio_poll_retry(). */
+struct kaio_poll_check {
+	__poll_t	mask;
+	bool		waiting;
+};
+
+static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
+{
+	struct kaio_req *req = container_of(p, struct kaio_req, poll);
+	struct kaio_poll_check *check = arg;
+
+	if (!check->mask && !READ_ONCE(p->cancelled)) {
+		/* Not ready after all: wait on, or look again. */
+		if (p->work_need_resched) {
+			p->work_need_resched = false;
+			queue_work(kaio_retry_wq, &req->work);
+		} else {
+			p->work_scheduled = false;
+		}
+		check->waiting = true;
+		return;
+	}
+	list_del_init(&p->wait.entry);
+}
+
+enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
+{
+	struct kaio_poll *p = &req->poll;
+	struct poll_table_struct pt = { ._key = p->events };
+	struct kaio_poll_check check = { };
+
+	if (!READ_ONCE(p->cancelled))
+		check.mask = vfs_poll(req->file, &pt) & p->events;
+	/* Not on the queue: POLLFREE took the entry off; complete. */
+	kaio_poll_locked(p, kaio_poll_retry_step, &check);
+	if (check.waiting)
+		return KAIO_ISSUE_QUEUED;
+	/* A cancelled poll reports what was ready, 0, as fs/aio.c. */
+	*res = mangle_poll(check.mask);
+	return KAIO_ISSUE_DONE;
+}
+
+static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
+{
+	struct kaio_req *req = container_of(p, struct kaio_req, poll);
+
+	WRITE_ONCE(p->cancelled, true);
+	if (!p->work_scheduled) {
+		p->work_scheduled = true;
+		queue_work(kaio_retry_wq, &req->work);
+	}
+}
+
+/* Under ctx->lock with irqs off, as fs/aio.c's ki_cancel. */
+bool kaio_poll_cancel(struct kaio_req *req)
+{
+	/* Not queued: its retry is on its way already. */
+	kaio_poll_locked(&req->poll, kaio_poll_cancel_step, NULL);
+	return true;
+}
