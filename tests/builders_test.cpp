@@ -3,6 +3,7 @@
 #include "helpers.hpp"
 
 #include <linux/fs.h>
+#include <poll.h>
 
 #include <array>
 #include <cerrno>
@@ -42,6 +43,16 @@ TEST(RequestBuilders, EachBuilderUsesItsOwnOpcode)
 	EXPECT_EQ(kaio::make_fsync(3).aio_lio_opcode, IOCB_CMD_FSYNC);
 	EXPECT_EQ(kaio::make_fdsync(3).aio_lio_opcode, IOCB_CMD_FDSYNC);
 	EXPECT_EQ(kaio::make_noop().aio_lio_opcode, IOCB_CMD_NOOP);
+	EXPECT_EQ(kaio::make_poll(3, POLLIN).aio_lio_opcode, IOCB_CMD_POLL);
+}
+
+TEST(RequestBuilders, PollCarriesItsEventMaskInAioBuf)
+{
+	const iocb request = kaio::make_poll(4, POLLIN | POLLOUT);
+	EXPECT_EQ(request.aio_fildes, 4u);
+	EXPECT_EQ(request.aio_buf, static_cast<std::uint64_t>(POLLIN | POLLOUT));
+	EXPECT_EQ(request.aio_nbytes, 0u);
+	EXPECT_EQ(request.aio_offset, 0);
 }
 
 TEST(RequestBuilders, VectoredRequestsCountIovecsNotBytes)

@@ -72,6 +72,17 @@ inline iocb make_fdsync(int fd) noexcept
 	return make_rw(IOCB_CMD_FDSYNC, fd, nullptr, 0, 0);
 }
 
+// poll(fd, events) as a one-shot request (IOCB_CMD_POLL, fs/aio.c's
+// protocol): completes once any of `events` (POLLIN, POLLOUT, ...) is ready
+// on fd, with res = the ready mask. Pending polls can be cancelled.
+inline iocb make_poll(int fd, short events) noexcept
+{
+	iocb request = make_rw(IOCB_CMD_POLL, fd, nullptr, 0, 0);
+	// For POLL, aio_buf carries the event mask, not an address.
+	request.aio_buf = static_cast<std::uint16_t>(events);
+	return request;
+}
+
 // A request that does nothing and completes with res 0 (a kaio extension,
 // IOCB_CMD_NOOP): measures the cost of the machinery itself. It needs no
 // file, so the fd defaults to -1.
