@@ -185,11 +185,29 @@ TEST_F(submit, opcode_4_preadx_EINVAL)
 	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
 }
 
-TEST_F(submit, opcode_poll_not_supported_EINVAL)
+TEST_F(submit, poll_events_above_16_bits_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	kaio_prep_rw(&self->cb, IOCB_CMD_POLL, self->rw, NULL, 0, 0);
-	self->cb.aio_buf = 1;	/* POLLIN */
+	self->cb.aio_buf = 0x10001;	/* POLLIN and a bit poll has not */
+	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+}
+
+TEST_F(submit, poll_nbytes_nonzero_EINVAL)
+{
+	KAIO_SKIPPED_IN_SETUP();
+	kaio_prep_rw(&self->cb, IOCB_CMD_POLL, self->rw, NULL, 0, 0);
+	self->cb.aio_buf = 1;		/* POLLIN */
+	self->cb.aio_nbytes = 1;
+	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+}
+
+/* A request on a context would hold that context open: refused. */
+TEST_F(submit, io_on_a_context_fd_EINVAL)
+{
+	KAIO_SKIPPED_IN_SETUP();
+	kaio_prep_rw(&self->cb, IOCB_CMD_POLL, self->c.fd, NULL, 0, 0);
+	self->cb.aio_buf = 1;		/* POLLIN */
 	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
 }
 
