@@ -322,6 +322,7 @@ static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 
 static void kaio_ctx_free(struct kaio_ctx *ctx)
 {
+	atomic_dec(&kaio_nr_contexts);
 	vfree(ctx->ring);
 	mmdrop(ctx->mm);
 	kaio_events_uncharge(ctx->nr_events_charged);
@@ -388,6 +389,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags)
 	ctx->nr_events_charged = nr_events;
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
+	atomic_inc(&kaio_nr_contexts);
 	return ctx;
 }
 

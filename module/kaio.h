@@ -14,6 +14,7 @@
 #include <linux/workqueue.h>
 #include <linux/refcount.h>
 #include <linux/pagemap.h>
+#include <linux/percpu.h>
 #include <uapi/linux/aio_abi.h>
 #include <linux/kaio.h>
 
@@ -169,14 +170,29 @@ void kaio_ctx_post(struct kaio_req *req, long res);
 int kaio_ctx_reserve(struct kaio_ctx *ctx);
 void kaio_ctx_unreserve(struct kaio_ctx *ctx);
 
-/* stats.c */
+/* stats.c: per-context counters, and module-wide totals per CPU */
+struct kaio_stat_totals {
+	unsigned long v[KAIO_STAT_NR];
+};
+DECLARE_PER_CPU(struct kaio_stat_totals, kaio_stat_totals);
+extern atomic_t kaio_nr_contexts;
+
 static inline void kaio_stat_inc(struct kaio_ctx *ctx, enum kaio_stat stat)
 {
 	atomic_long_inc(&ctx->stats[stat]);
+	this_cpu_inc(kaio_stat_totals.v[stat]);
+}
+
+static inline void kaio_stat_dec(struct kaio_ctx *ctx, enum kaio_stat stat)
+{
+	atomic_long_dec(&ctx->stats[stat]);
+	this_cpu_dec(kaio_stat_totals.v[stat]);
 }
 
 struct seq_file;
 void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx);
+void kaio_stats_init(void);
+void kaio_stats_exit(void);
 
 /* submit.c */
 long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg);

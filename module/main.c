@@ -97,14 +97,16 @@ static int __init kaio_init(void)
 	kaio_retry_wq = alloc_workqueue("kaio_retry", WQ_UNBOUND, 0);
 	if (!kaio_retry_wq)
 		goto out_cleanup_wq;
+	kaio_stats_init();
 	ret = misc_register(&kaio_miscdev);
 	if (ret)
-		goto out_retry_wq;
+		goto out_stats;
 	pr_info("loaded: max_events=%u max_workers=%u\n", kaio_max_events,
 		g_max_workers);
 	return 0;
 
-out_retry_wq:
+out_stats:
+	kaio_stats_exit();
 	destroy_workqueue(kaio_retry_wq);
 out_cleanup_wq:
 	destroy_workqueue(kaio_cleanup_wq);
@@ -118,6 +120,7 @@ out_cache:
 static void __exit kaio_exit(void)
 {
 	misc_deregister(&kaio_miscdev);
+	kaio_stats_exit();
 	/* A completion in irq context may still be returning through us. */
 	synchronize_rcu();
 	destroy_workqueue(kaio_retry_wq);

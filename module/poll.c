@@ -16,6 +16,7 @@
 #include <linux/rcupdate.h>
 #include "kaio.h"
 #include "ops.h"
+#include "trace.h"
 
 struct kaio_poll_table {
 	struct poll_table_struct	pt;
@@ -66,6 +67,7 @@ static int kaio_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 	} else {
 		p->work_scheduled = true;
 		kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
+		trace_kaio_wake(req);
 		queue_work(kaio_retry_wq, &req->work);
 	}
 	if (mask & POLLFREE) {

@@ -21,6 +21,7 @@
 #include <linux/wait_bit.h>
 #include "kaio.h"
 #include "ops.h"
+#include "trace.h"
 
 static struct kmem_cache *kaio_req_cache;
 
@@ -136,6 +137,7 @@ void kaio_req_note_path(struct kaio_req *req, u8 path)
 void kaio_req_complete(struct kaio_req *req, long res)
 {
 	atomic_set(&req->state, KAIO_REQ_DONE);
+	trace_kaio_complete(req, res);
 	kaio_ctx_post(req, res);
 }
 
@@ -186,6 +188,7 @@ static void kaio_req_work(struct work_struct *work)
 	} else {
 		kaio_stat_inc(req->ctx, KAIO_STAT_RETRIES);
 		kaio_req_note_path(req, KAIO_PATH_RETRY);
+		trace_kaio_retry(req);
 		attempt = req->op->retry;
 	}
 
@@ -207,6 +210,7 @@ void kaio_req_punt(struct kaio_req *req)
 {
 	/* The owner's writes before a canceller can see QUEUED. */
 	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
+	trace_kaio_punt(req);
 	queue_work(kaio_worker_wq, &req->work);
 }
 

@@ -22,6 +22,7 @@
 #include <linux/bvec.h>
 #include "kaio.h"
 #include "ops.h"
+#include "trace.h"
 
 /* ioprio_check_cap() is not exported; the same rules as block/ioprio.c. */
 static int kaio_ioprio_check(u16 ioprio)
@@ -375,6 +376,7 @@ static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 	req->rw.kiocb.ki_flags &= ~IOCB_WAITQ;
 	list_del_init(&wait->entry);
 	kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
+	trace_kaio_wake(req);
 	queue_work(kaio_retry_wq, &req->work);
 	return 1;
 }
@@ -422,10 +424,11 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 		atomic_set(&req->state, KAIO_REQ_WAIT_PAGE);
 		/* Counted before: once armed, req and ctx are not ours. */
 		kaio_stat_inc(ctx, KAIO_STAT_WAIT_ARMS);
+		trace_kaio_arm(req);
 		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
 		if (ret == -EIOCBQUEUED)
 			return KAIO_ISSUE_QUEUED;
-		atomic_long_dec(&ctx->stats[KAIO_STAT_WAIT_ARMS]);
+		kaio_stat_dec(ctx, KAIO_STAT_WAIT_ARMS);
 
 		if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
 				   KAIO_REQ_RUNNING) != KAIO_REQ_WAIT_PAGE) {

@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-context counters, shown in /proc/<pid>/fdinfo/<ctx fd> as
- * "name:\tvalue" lines that tools can parse generically.
+ * Counters: per context in /proc/<pid>/fdinfo/<ctx fd>, module-wide (since
+ * load, all contexts) in /sys/kernel/debug/kaio/stats, both as
+ * "name:\tvalue" lines that tools can parse generically. The tracepoints
+ * are defined here too.
  */
+#include <linux/debugfs.h>
+#include <linux/percpu.h>
 #include <linux/seq_file.h>
 #include "kaio.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+DEFINE_PER_CPU(struct kaio_stat_totals, kaio_stat_totals);
+atomic_t kaio_nr_contexts = ATOMIC_INIT(0);
+static struct dentry *kaio_debugfs_dir;
 
 static const char * const kaio_stat_names[KAIO_STAT_NR] = {
 	[KAIO_STAT_SUBMITTED]	= "submitted",
@@ -32,4 +43,37 @@ void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx)
 		seq_printf(m, "%s:\t%ld\n", kaio_stat_names[i],
 			   atomic_long_read(&ctx->stats[i]));
 	seq_printf(m, "in_flight:\t%u\n", in_flight);
+}
+
+static int kaio_stats_totals_show(struct seq_file *m, void *unused)
+{
+	unsigned long sum[KAIO_STAT_NR] = { };
+	int cpu, i;
+
+	for_each_possible_cpu(cpu) {
+		struct kaio_stat_totals *t = per_cpu_ptr(&kaio_stat_totals, cpu);
+
+		for (i = 0; i < KAIO_STAT_NR; i++)
+			sum[i] += READ_ONCE(t->v[i]);
+	}
+	seq_printf(m, "contexts:\t%d\n", atomic_read(&kaio_nr_contexts));
+	seq_printf(m, "events_reserved:\t%d\n",
+		   atomic_read(&kaio_events_total));
+	for (i = 0; i < KAIO_STAT_NR; i++)
+		seq_printf(m, "%s:\t%lu\n", kaio_stat_names[i], sum[i]);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(kaio_stats_totals);
+
+/* debugfs is optional: failures only lose the file. */
+void kaio_stats_init(void)
+{
+	kaio_debugfs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("stats", 0444, kaio_debugfs_dir, NULL,
+			    &kaio_stats_totals_fops);
+}
+
+void kaio_stats_exit(void)
+{
+	debugfs_remove_recursive(kaio_debugfs_dir);
 }

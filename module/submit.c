@@ -13,6 +13,7 @@
 #include <linux/uaccess.h>
 #include "kaio.h"
 #include "ops.h"
+#include "trace.h"
 
 /* fs/aio.c's KIOCB_KEY: what io_submit writes to aio_key, io_cancel checks. */
 #define KAIO_IOCB_KEY		0
@@ -89,6 +90,8 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	list_add_tail(&req->node, &ctx->active);
 	spin_unlock_irq(&ctx->lock);
 	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
+	trace_kaio_submit(req, iocb.aio_lio_opcode, iocb.aio_fildes,
+			  iocb.aio_offset, iocb.aio_nbytes);
 	kaio_req_issue(req);
 	return 0;
 
