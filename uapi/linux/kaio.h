@@ -93,9 +93,11 @@ struct kaio_getevents {
  * struct kaio_cancel - argument of KAIO_IOC_CANCEL, as io_cancel(2)
  * @iocb: user address of the struct iocb that was submitted.
  * @result: ignored, as native AIO ignores io_cancel's result argument: the
- *	cancelled request's event (res = -ECANCELED) arrives through the ring.
+ *	cancelled request's event arrives through the ring, with res =
+ *	-ECANCELED (a cancelled POLL reports res = 0, as native AIO's does).
  *
- * Fails with EINPROGRESS when the request was cancelled (as io_cancel does),
+ * Fails with EINPROGRESS when the request was cancelled (as io_cancel does;
+ * a read waiting for a page posts its event when that page's I/O ends),
  * EAGAIN when it is already running and cannot be stopped, EINVAL when no
  * such request is pending.
  */
