@@ -220,12 +220,12 @@ static long kaio_getevents(struct kaio_ctx *ctx,
 {
 	struct kaio_getevents args;
 	ktime_t timeout = KTIME_MAX;
+	sigset_t mask;
+	bool interrupted;
 	long ret;
 
 	if (copy_from_user(&args, uarg, sizeof(args)))
 		return -EFAULT;
-	if (memchr_inv(args.reserved, 0, sizeof(args.reserved)))
-		return -EINVAL;
 	if (args.timeout) {
 		struct timespec64 ts;
 
@@ -233,13 +233,43 @@ static long kaio_getevents(struct kaio_ctx *ctx,
 			return -EFAULT;
 		timeout = timespec64_to_ktime(ts);
 	}
+	if (args.sigmask) {
+		if (args.sigsetsize != sizeof(sigset_t))
+			return -EINVAL;
+		if (copy_from_user(&mask, u64_to_user_ptr(args.sigmask),
+				   sizeof(mask)))
+			return -EFAULT;
+	}
 	if (unlikely(args.min_nr < 0 || args.min_nr > args.nr))
 		return -EINVAL;
 
+	if (!args.sigmask) {
+		ret = kaio_read_events(ctx, args.min_nr, args.nr,
+				       u64_to_user_ptr(args.events), timeout);
+		if (!ret && signal_pending(current))
+			ret = -EINTR;
+		return ret;
+	}
+
+	/*
+	 * io_pgetevents: set_user_sigmask() and restore_saved_sigmask_unless()
+	 * are not exported, so the same steps by hand. A signal that ends the
+	 * wait is delivered under the caller's mask; the saved one comes back
+	 * on the way to user space.
+	 */
+	sigdelsetmask(&mask, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	set_restore_sigmask();
+	current->saved_sigmask = current->blocked;
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+
 	ret = kaio_read_events(ctx, args.min_nr, args.nr,
 			       u64_to_user_ptr(args.events), timeout);
-	if (!ret && signal_pending(current))
-		ret = -EINTR;
+
+	interrupted = signal_pending(current);
+	if (!interrupted && test_and_clear_restore_sigmask())
+		sigprocmask(SIG_SETMASK, &current->saved_sigmask, NULL);
+	if (interrupted && !ret)
+		ret = -ERESTARTNOHAND;
 	return ret;
 }
 

@@ -58,30 +58,48 @@ TEST_F(ge, nr_negative_EINVAL)
 	EXPECT_EQ(-EINVAL, kaio_getevents(self->c.fd, 0, -1, self->ev, &self->zero));
 }
 
-TEST_F(ge, reserved0_nonzero_EINVAL)
+/* io_pgetevents' sigmask: as set_user_sigmask(), size first, then copy. */
+TEST_F(ge, sigmask_bad_pointer_EFAULT)
 {
 	struct kaio_getevents g = {
 		.nr = 1,
 		.events = (uintptr_t)self->ev,
 		.timeout = (uintptr_t)&self->kzero,
-		.reserved = { 1, 0 },
+		.sigmask = 1,
+		.sigsetsize = 8,
+	};
+
+	KAIO_SKIPPED_IN_SETUP();
+	EXPECT_EQ(-EFAULT, kaio_getevents_raw(self->c.fd, &g));
+}
+
+TEST_F(ge, sigsetsize_wrong_EINVAL)
+{
+	uint64_t mask = 0;
+	struct kaio_getevents g = {
+		.nr = 1,
+		.events = (uintptr_t)self->ev,
+		.timeout = (uintptr_t)&self->kzero,
+		.sigmask = (uintptr_t)&mask,
+		.sigsetsize = 1ULL << 63,
 	};
 
 	KAIO_SKIPPED_IN_SETUP();
 	EXPECT_EQ(-EINVAL, kaio_getevents_raw(self->c.fd, &g));
 }
 
-TEST_F(ge, reserved1_nonzero_EINVAL)
+/* As io_pgetevents: without a mask, its size is not looked at. */
+TEST_F(ge, sigsetsize_ignored_without_sigmask)
 {
 	struct kaio_getevents g = {
 		.nr = 1,
 		.events = (uintptr_t)self->ev,
 		.timeout = (uintptr_t)&self->kzero,
-		.reserved = { 0, 1ULL << 63 },
+		.sigsetsize = 1ULL << 63,
 	};
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EINVAL, kaio_getevents_raw(self->c.fd, &g));
+	EXPECT_EQ(0, kaio_getevents_raw(self->c.fd, &g));
 }
 
 TEST_F(ge, arg_bad_pointer_EFAULT)
@@ -174,6 +192,77 @@ TEST_F(ge, signal_during_timed_wait_EINTR)
 	KAIO_SKIPPED_IN_SETUP();
 	arm_signal_in_100ms();
 	EXPECT_EQ(-EINTR, kaio_getevents(self->c.fd, 1, 1, self->ev, &ts));
+}
+
+static volatile sig_atomic_t alarms_handled;
+
+static void count_alarm(int sig)
+{
+	(void)sig;
+	alarms_handled++;
+}
+
+/* GETEVENTS with a signal mask, as io_pgetevents(2). */
+static long pgetevents(int ctx, struct io_event *ev, const struct timespec *ts,
+		       const sigset_t *mask)
+{
+	struct __kernel_timespec kts = { ts->tv_sec, ts->tv_nsec };
+	struct kaio_getevents g = {
+		.min_nr = 1,
+		.nr = 1,
+		.events = (uintptr_t)ev,
+		.timeout = (uintptr_t)&kts,
+		.sigmask = (uintptr_t)mask,
+		.sigsetsize = 8,	/* the kernel's sigset_t */
+	};
+
+	return kaio_getevents_raw(ctx, &g);
+}
+
+static void alarm_in_100ms(void)
+{
+	struct sigaction sa;
+	struct itimerval it = { .it_value = { 0, 100 * 1000 } };
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = count_alarm;	/* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	alarms_handled = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* A signal blocked by the thread, unblocked only for the wait: EINTR. */
+TEST_F(ge, sigmask_unblocks_signal_for_the_wait_only)
+{
+	struct timespec ts = { 20, 0 };
+	sigset_t block, empty, now;
+
+	KAIO_SKIPPED_IN_SETUP();
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+	sigemptyset(&empty);
+	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &block, NULL));
+	alarm_in_100ms();
+	EXPECT_EQ(-EINTR, pgetevents(self->c.fd, self->ev, &ts, &empty));
+	EXPECT_EQ(1, alarms_handled);
+	ASSERT_EQ(0, sigprocmask(SIG_SETMASK, NULL, &now));
+	EXPECT_TRUE(sigismember(&now, SIGALRM));	/* the old mask is back */
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+}
+
+/* A signal blocked only for the wait neither ends it nor is lost. */
+TEST_F(ge, sigmask_blocks_signal_for_the_wait_only)
+{
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	sigset_t block;
+
+	KAIO_SKIPPED_IN_SETUP();
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+	alarm_in_100ms();
+	EXPECT_EQ(0, pgetevents(self->c.fd, self->ev, &ts, &block));
+	/* Delivered on the way out, once the caller's mask is back. */
+	EXPECT_EQ(1, alarms_handled);
 }
 
 TEST_F(ge, events_in_submission_order_never_more_than_nr)

@@ -72,21 +72,27 @@ struct kaio_submit {
 
 /**
  * struct kaio_getevents - argument of KAIO_IOC_GETEVENTS, as io_getevents(2)
+ *	or, with @sigmask, io_pgetevents(2)
  * @min_nr: wait until at least this many events are available (0..@nr).
  * @nr: copy at most this many events.
  * @events: user address of an array of @nr struct io_event.
  * @timeout: user address of a relative struct __kernel_timespec, or 0 to
  *	wait without a time limit.
- * @reserved: must be 0.
+ * @sigmask: user address of a sigset_t that replaces the signal mask while
+ *	waiting, atomically, as io_pgetevents' sigmask; or 0.
+ * @sigsetsize: sizeof(sigset_t) (8) when @sigmask is set; ignored if not.
  *
- * Returns the number of events copied; -EINTR if a signal arrived before any.
+ * Returns the number of events copied. Without @sigmask: -EINTR if a signal
+ * arrived before any event; with it, as io_pgetevents, the call is restarted
+ * or fails with EINTR by the signal's disposition.
  */
 struct kaio_getevents {
 	__s64 min_nr;
 	__s64 nr;
 	__u64 events;
 	__u64 timeout;
-	__u64 reserved[2];
+	__u64 sigmask;
+	__u64 sigsetsize;
 };
 
 /**
