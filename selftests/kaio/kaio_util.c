@@ -209,6 +209,12 @@ void kaio_prep_noop(struct iocb *cb, int fd)
 	kaio_prep_rw(cb, IOCB_CMD_NOOP, fd, NULL, 0, 0);
 }
 
+void kaio_prep_poll(struct iocb *cb, int fd, unsigned int events)
+{
+	kaio_prep_rw(cb, IOCB_CMD_POLL, fd, NULL, 0, 0);
+	cb->aio_buf = events;
+}
+
 const char *kaio_env_path(const char *name)
 {
 	const char *v = getenv(name);
@@ -332,4 +338,133 @@ uint64_t kaio_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static const struct {
+	const char *name;
+	size_t off;
+} kaio_stat_fields[] = {
+#define F(n, f) { n, offsetof(struct kaio_stats, f) }
+	F("nr_events", nr_events),
+	F("submitted", submitted),
+	F("completed", completed),
+	F("inline", inlined),
+	F("async", async),
+	F("page_wait_arms", page_wait_arms),
+	F("wakeups", wakeups),
+	F("retries", retries),
+	F("worker", worker),
+	F("cancelled", cancelled),
+	F("in_flight", in_flight),
+	F("contexts", contexts),
+	F("events_reserved", events_reserved),
+#undef F
+};
+
+#define KAIO_NSTATS (sizeof(kaio_stat_fields) / sizeof(kaio_stat_fields[0]))
+
+static long long *stat_field(struct kaio_stats *st, size_t i)
+{
+	return (long long *)((char *)st + kaio_stat_fields[i].off);
+}
+
+static long long stat_get(const struct kaio_stats *st, size_t i)
+{
+	return *(const long long *)((const char *)st + kaio_stat_fields[i].off);
+}
+
+int kaio_stats_read(const char *path, struct kaio_stats *st)
+{
+	char line[256], name[128];
+	long long v;
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i < KAIO_NSTATS; i++)
+		*stat_field(st, i) = -1;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127[^:]:%lld", name, &v) != 2)
+			continue;
+		for (i = 0; i < KAIO_NSTATS; i++)
+			if (!strcmp(name, kaio_stat_fields[i].name))
+				*stat_field(st, i) = v;
+	}
+	fclose(f);
+	return 0;
+}
+
+int kaio_ctx_stats(int ctxfd, struct kaio_stats *st)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ctxfd);
+	return kaio_stats_read(path, st);
+}
+
+struct kaio_stats kaio_stats_sub(const struct kaio_stats *after,
+				 const struct kaio_stats *before)
+{
+	struct kaio_stats d;
+	size_t i;
+
+	for (i = 0; i < KAIO_NSTATS; i++) {
+		long long a = stat_get(after, i), b = stat_get(before, i);
+
+		/* a counter neither listed stays "not listed" */
+		*stat_field(&d, i) = a == -1 && b == -1 ? -1 : a - b;
+	}
+	return d;
+}
+
+void kaio_stats_log(const char *prefix, const struct kaio_stats *st)
+{
+	char line[512] = "";
+	size_t i, len = 0;
+
+	for (i = 0; i < KAIO_NSTATS && len < sizeof(line); i++) {
+		if (stat_get(st, i) == -1)
+			continue;
+		len += snprintf(line + len, sizeof(line) - len, " %s %lld",
+				kaio_stat_fields[i].name, stat_get(st, i));
+	}
+	fprintf(stderr, "# %s:%s\n", prefix, line);
+}
+
+int kaio_drop_file_cache(int fd)
+{
+	if (fsync(fd))
+		return -errno;
+	/* posix_fadvise returns the error number, it does not set errno */
+	return -posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+long kaio_cached_pages(int fd, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE), n = 0;
+	size_t pages = (len + page - 1) / page, i;
+	unsigned char *vec;
+	void *map;
+
+	if (!len)
+		return 0;
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	vec = malloc(pages);
+	if (!vec) {
+		munmap(map, len);
+		return -ENOMEM;
+	}
+	if (mincore(map, len, vec)) {
+		n = -errno;
+	} else {
+		for (i = 0; i < pages; i++)
+			n += vec[i] & 1;
+	}
+	free(vec);
+	munmap(map, len);
+	return n;
 }

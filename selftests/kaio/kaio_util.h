@@ -75,6 +75,8 @@ void kaio_prep_pwritev(struct iocb *cb, int fd, const struct iovec *iov,
 void kaio_prep_fsync(struct iocb *cb, int fd);
 void kaio_prep_fdsync(struct iocb *cb, int fd);
 void kaio_prep_noop(struct iocb *cb, int fd);
+/* IOCB_CMD_POLL: aio_buf carries the poll events, everything else is 0. */
+void kaio_prep_poll(struct iocb *cb, int fd, unsigned int events);
 
 /*
  * Files. kaio_test_dir() is $KAIO_EXT4_DIR, else $TMPDIR, else /tmp.
@@ -97,6 +99,47 @@ void *kaio_alloc(size_t len);
 uint64_t kaio_now_ns(void);
 /* Environment variable naming an existing path, or NULL. */
 const char *kaio_env_path(const char *name);
+
+/*
+ * Counters: a context's (/proc/self/fdinfo/<ctx fd>) or the module's
+ * (/sys/kernel/debug/kaio/stats), both "name:\tvalue" lines. A counter the
+ * file does not list reads -1.
+ */
+#define KAIO_DEBUGFS_STATS	"/sys/kernel/debug/kaio/stats"
+
+struct kaio_stats {
+	long long nr_events;
+	long long submitted;
+	long long completed;
+	long long inlined;		/* "inline" */
+	long long async;
+	long long page_wait_arms;
+	long long wakeups;
+	long long retries;
+	long long worker;
+	long long cancelled;
+	long long in_flight;
+	long long contexts;		/* module-wide only */
+	long long events_reserved;	/* module-wide only */
+};
+
+/* Parse @path: 0, or -errno when it cannot be read. */
+int kaio_stats_read(const char *path, struct kaio_stats *st);
+/* The context's fdinfo counters: 0 or -errno. */
+int kaio_ctx_stats(int ctxfd, struct kaio_stats *st);
+/* @after - @before, counter by counter (-1 where neither lists it). */
+struct kaio_stats kaio_stats_sub(const struct kaio_stats *after,
+				 const struct kaio_stats *before);
+/* "# <prefix>: name value name value ..." for test logs (-1s left out). */
+void kaio_stats_log(const char *prefix, const struct kaio_stats *st);
+
+/*
+ * Cold cache for one file: fsync, then POSIX_FADV_DONTNEED over all of it.
+ * 0 or -errno.
+ */
+int kaio_drop_file_cache(int fd);
+/* Pages of the first @len bytes of @fd in the page cache (mincore), or -errno. */
+long kaio_cached_pages(int fd, size_t len);
 
 /* ---- harness glue: only for TEST()/TEST_F() bodies ---------------------- */
 

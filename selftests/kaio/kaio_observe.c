@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Observability of the retry engine from outside the process:
+ * /sys/kernel/debug/kaio/stats (the fdinfo counters summed over every
+ * context since load, plus the open contexts and reserved events) and the
+ * tracepoints in events/kaio/ (kaio_submit, kaio_arm, kaio_wake, kaio_retry,
+ * kaio_punt, kaio_complete), whose every line names the request and its iocb
+ * so one request can be followed through them.
+ *
+ * Both are part of the module's interface: a missing file is a failure, not
+ * a skip.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "kselftest_harness.h"
+#include "kaio_util.h"
+
+#define SEED		0x0b5e7u
+#define WAIT_MS		30000
+
+/* The nine request counters, by name, for the comparisons below. */
+#define FOR_EACH_COUNTER(X)						\
+	X(submitted) X(completed) X(inlined) X(async) X(page_wait_arms)	\
+	X(wakeups) X(retries) X(worker) X(cancelled)
+
+TEST(module_stats_lists_every_counter)
+{
+	struct kaio_stats g;
+	int fd;
+
+	KAIO_DEV_OPEN(fd);
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g))
+		TH_LOG("%s: %s", KAIO_DEBUGFS_STATS, strerror(errno));
+	kaio_stats_log("module", &g);
+#define PRESENT(f) EXPECT_LE(0, g.f) TH_LOG("%s missing", #f);
+	FOR_EACH_COUNTER(PRESENT)
+	PRESENT(contexts)
+	PRESENT(events_reserved)
+#undef PRESENT
+	close(fd);
+}
+
+/*
+ * A context's work shows in the module-wide totals: after it, each total has
+ * grown by at least what the context's own counters say (other contexts may
+ * add to them). The context counts in `contexts` while it is open and its
+ * events in `events_reserved`; both go back when it is closed.
+ */
+TEST(module_stats_grow_by_at_least_the_contexts_counters)
+{
+	enum { NR = 8 };
+	struct kaio_stats g0, gopen, g1, g2, gd, c0, c1;
+	struct iocb cbs[NR + 4], *ptrs[NR + 4];
+	struct io_event ev[NR + 4];
+	struct kaio_ctx c;
+	char path[PATH_MAX];
+	const char *dir, *raw;
+	char *buf = kaio_alloc((NR + 4) * 4096);
+	int fd, rawfd, wfd, i, n = 0;
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
+	KAIO_ENV_OR_SKIP(raw, "KAIO_RAW_DEV");
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 4 << 20, SEED));
+	fd = open(path, O_RDONLY);
+	wfd = open(path, O_WRONLY);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, wfd);
+	ASSERT_EQ(0, kaio_drop_file_cache(fd));
+	rawfd = open(raw, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, rawfd);
+
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g0))
+		TH_LOG("%s: %s", KAIO_DEBUGFS_STATS, strerror(errno));
+	KAIO_CTX_INIT(&c, 32, 0);
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &gopen));
+	EXPECT_EQ(g0.contexts + 1, gopen.contexts);
+	EXPECT_LE(32, gopen.events_reserved - g0.events_reserved);
+	EXPECT_GE(c.cap, gopen.events_reserved - g0.events_reserved);
+	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &c0));
+	EXPECT_EQ(0, c0.submitted);
+
+	/* cold reads (page waits, retries), O_DIRECT (async), a buffered ext4
+	 * write (worker), a NOOP (inline) */
+	for (i = 0; i < NR; i++, n++)
+		kaio_prep_pread(&cbs[n], fd, buf + n * 4096, 4096, i * (512 << 10));
+	kaio_prep_pread(&cbs[n], rawfd, buf + n * 4096, 4096, 1 << 20);
+	n++;
+	kaio_fill(buf + n * 4096, 4096, SEED, 0);
+	kaio_prep_pwrite(&cbs[n], wfd, buf + n * 4096, 4096, 0);
+	n++;
+	kaio_prep_noop(&cbs[n], c.nullfd);
+	n++;
+	for (i = 0; i < n; i++) {
+		cbs[i].aio_data = i;
+		ptrs[i] = &cbs[i];
+	}
+	ASSERT_EQ(n, kaio_submit(c.fd, n, ptrs));
+	/* and one to cancel, if it is still waiting */
+	kaio_cancel(c.fd, &cbs[NR - 1]);
+	ASSERT_EQ(n, kaio_wait(c.fd, ev, n, WAIT_MS));
+	for (i = 0; i < n; i++)
+		EXPECT_TRUE(ev[i].res == 4096 || ev[i].res == 0 ||
+			    ev[i].res == -ECANCELED)
+			TH_LOG("iocb %llu: res %lld", ev[i].data, ev[i].res);
+	/* DESTROY waits until every request has counted everything */
+	ASSERT_EQ(0, kaio_destroy(c.fd));
+	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &c1));
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g1));
+	gd = kaio_stats_sub(&g1, &g0);
+	kaio_stats_log("context", &c1);
+	kaio_stats_log("module delta", &gd);
+	EXPECT_EQ(n, c1.submitted);
+	EXPECT_EQ(n, c1.completed);
+#define GREW(f) EXPECT_LE(c1.f, gd.f) \
+	TH_LOG("%s: context %lld, module %lld", #f, c1.f, gd.f);
+	FOR_EACH_COUNTER(GREW)
+#undef GREW
+
+	kaio_ctx_close(&c);
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g2));
+	EXPECT_EQ(g0.contexts, g2.contexts);
+	EXPECT_EQ(g0.events_reserved, g2.events_reserved);
+	close(fd);
+	close(wfd);
+	close(rawfd);
+}
+
+/* ---- tracepoints ---------------------------------------------------------- */
+
+FIXTURE(trace) {
+	char root[64];		/* tracefs */
+	char saved_on[16];
+	char saved_clock[32];
+	bool touched;
+};
+
+static int put(const char *root, const char *file, const char *val)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, file);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+/* The whole of a tracefs file, NUL-terminated (malloc'd), or NULL. */
+static char *slurp(const char *root, const char *file)
+{
+	size_t len = 0, cap = 1 << 16;
+	char path[256], *s = malloc(cap);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !s) {
+		free(s);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, s + len, cap - len - 1)) > 0) {
+		len += n;
+		if (cap - len < 4096)
+			s = realloc(s, cap *= 2);
+	}
+	close(fd);
+	s[len] = 0;
+	return s;
+}
+
+static bool exists(const char *root, const char *file)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", root, file);
+	return !access(path, F_OK);
+}
+
+FIXTURE_SETUP(trace)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char *clock, *b, *e;
+	unsigned int i;
+	int fd;
+
+	self->touched = false;
+	self->root[0] = 0;
+	/* tracefs is part of the test rig; mount it if /init did not */
+	if (!exists(roots[0], "trace"))
+		mount("tracefs", roots[0], "tracefs", 0, NULL);
+	for (i = 0; i < 2 && !self->root[0]; i++)
+		if (exists(roots[i], "trace"))
+			snprintf(self->root, sizeof(self->root), "%s", roots[i]);
+	if (!self->root[0])
+		SKIP(return, "no tracefs");
+	KAIO_DEV_OPEN(fd);	/* the module is loaded */
+	close(fd);
+	ASSERT_TRUE(exists(self->root, "events/kaio"))
+		TH_LOG("%s/events/kaio missing: kaio has no tracepoints",
+		       self->root);
+	b = slurp(self->root, "tracing_on");
+	ASSERT_NE(NULL, b);
+	snprintf(self->saved_on, sizeof(self->saved_on), "%d", atoi(b));
+	free(b);
+	/* "[local] global counter ...": the bracketed one is in use */
+	clock = slurp(self->root, "trace_clock");
+	ASSERT_NE(NULL, clock);
+	b = strchr(clock, '[');
+	e = b ? strchr(b, ']') : NULL;
+	ASSERT_TRUE(b && e);
+	*e = 0;
+	snprintf(self->saved_clock, sizeof(self->saved_clock), "%s", b + 1);
+	free(clock);
+
+	self->touched = true;
+	ASSERT_EQ(0, put(self->root, "tracing_on", "0"));
+	/* one clock for every CPU: the wake-up and the retry may be on two */
+	ASSERT_EQ(0, put(self->root, "trace_clock", "global"));
+	ASSERT_EQ(0, put(self->root, "trace", ""));
+	ASSERT_EQ(0, put(self->root, "events/kaio/enable", "1"));
+	ASSERT_EQ(0, put(self->root, "tracing_on", "1"));
+}
+
+FIXTURE_TEARDOWN(trace)
+{
+	if (!self->touched)
+		return;
+	put(self->root, "events/kaio/enable", "0");
+	put(self->root, "tracing_on", self->saved_on);
+	put(self->root, "trace_clock", self->saved_clock);
+	put(self->root, "trace", "");
+}
+
+/* Stop tracing and return the lines that name @cb, in order. */
+static char *trace_of(FIXTURE_DATA(trace) *self, struct iocb *cb)
+{
+	char needle[64], *all, *out, *line, *next;
+	size_t len = 0;
+
+	put(self->root, "tracing_on", "0");
+	put(self->root, "events/kaio/enable", "0");
+	all = slurp(self->root, "trace");
+	if (!all)
+		return NULL;
+	out = calloc(1, strlen(all) + 1);
+	snprintf(needle, sizeof(needle), "iocb 0x%llx", (unsigned long long)(uintptr_t)cb);
+	for (line = all; *line; line = next) {
+		char *hit;
+
+		next = strchr(line, '\n');
+		next = next ? next + 1 : line + strlen(line);
+		hit = strstr(line, needle);
+		if (!hit || line[0] == '#')
+			continue;
+		hit += strlen(needle);
+		if (*hit != ' ' && *hit != '\n' && *hit)
+			continue;	/* a longer address */
+		memcpy(out + len, line, next - line);
+		len += next - line;
+	}
+	free(all);
+	return out;
+}
+
+/* Where " <event>: " first appears at or after @from, or NULL. */
+static const char *find_event(const char *from, const char *event)
+{
+	char pat[64];
+
+	snprintf(pat, sizeof(pat), " %s: ", event);
+	return strstr(from, pat);
+}
+
+/* Lines in order: each event after the one before. */
+static void expect_in_order(struct __test_metadata *_metadata,
+			    const char *lines, const char *const *order, int n)
+{
+	const char *p = lines;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const char *at = find_event(p, order[i]);
+
+		EXPECT_NE(NULL, at) TH_LOG("no %s line after the %s line",
+					   order[i], i ? order[i - 1] : "first");
+		if (at)
+			p = at + 1;
+	}
+}
+
+/* To the log, each line behind "# " (the runner ignores those). */
+static void log_lines(const void *cb, const char *lines)
+{
+	const char *p = lines;
+
+	fprintf(stderr, "# trace of iocb %p:\n", cb);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int l = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(stderr, "#   %.*s\n", l, p);
+		p += l + (nl ? 1 : 0);
+	}
+}
+
+/* Every line names the same request ("req <ptr>"). */
+static int one_request(const char *lines)
+{
+	const char *p = lines, *r;
+	char first[64] = "", cur[64];
+
+	while ((r = strstr(p, " req ")) != NULL) {
+		if (sscanf(r, " req %63s", cur) != 1)
+			return 0;
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", cur);
+		else if (strcmp(first, cur))
+			return 0;
+		p = r + 5;
+	}
+	return first[0] != 0;
+}
+
+/*
+ * One cold read on the slow ext4: its life in the trace is submit, arm
+ * (the callback armed inside SUBMIT), wake (the page unlocked), retry (the
+ * workqueue reads on), complete (with res 4096 and path retry), in that
+ * order, all for one request.
+ */
+TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
+{
+	struct kaio_ctx c;
+	struct io_event ev;
+	struct iocb cb;
+	char path[PATH_MAX];
+	const char *dir;
+	char *buf = kaio_alloc(4096), *lines;
+	static const char *const order[] = {
+		"kaio_submit", "kaio_arm", "kaio_wake", "kaio_retry",
+		"kaio_complete",
+	};
+	int fd;
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 256 << 10, SEED));
+	fd = open(path, O_RDONLY);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kaio_drop_file_cache(fd));
+	ASSERT_EQ(0, put(self->root, "trace", ""));
+
+	kaio_prep_pread(&cb, fd, buf, 4096, 128 << 10);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, WAIT_MS));
+	EXPECT_EQ(4096, ev.res);
+	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
+
+	lines = trace_of(self, &cb);
+	ASSERT_NE(NULL, lines);
+	log_lines(&cb, lines);
+	expect_in_order(_metadata, lines, order, 5);
+	EXPECT_EQ(NULL, find_event(lines, "kaio_punt"));
+	EXPECT_NE(NULL, strstr(lines, "res 4096 path retry"));
+	EXPECT_TRUE(one_request(lines));
+	free(lines);
+	close(fd);
+	kaio_ctx_close(&c);
+}
+
+/* A buffered ext4 write cannot be done without blocking: submit, punt, complete. */
+TEST_F_TIMEOUT(trace, ext4_buffered_write_submit_punt_complete, 60)
+{
+	struct kaio_ctx c;
+	struct io_event ev;
+	struct iocb cb;
+	char path[PATH_MAX];
+	const char *dir;
+	char *buf = kaio_alloc(4096), *lines;
+	static const char *const order[] = {
+		"kaio_submit", "kaio_punt", "kaio_complete",
+	};
+	int fd;
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	snprintf(path, sizeof(path), "%s/kaio-trace.XXXXXX", dir);
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	ASSERT_EQ(0, put(self->root, "trace", ""));
+
+	kaio_fill(buf, 4096, SEED, 0);
+	kaio_prep_pwrite(&cb, fd, buf, 4096, 0);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, WAIT_MS));
+	EXPECT_EQ(4096, ev.res);
+	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
+
+	lines = trace_of(self, &cb);
+	ASSERT_NE(NULL, lines);
+	log_lines(&cb, lines);
+	expect_in_order(_metadata, lines, order, 3);
+	EXPECT_NE(NULL, strstr(lines, "res 4096 path worker"));
+	EXPECT_TRUE(one_request(lines));
+	free(lines);
+	close(fd);
+	kaio_ctx_close(&c);
+}
+
+TEST_HARNESS_MAIN
