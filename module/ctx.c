@@ -19,6 +19,7 @@
 #include <linux/string.h>
 #include <linux/time.h>
 #include <linux/uaccess.h>
+#include <linux/cred.h>
 #include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
 #include "kaio.h"
@@ -345,17 +346,68 @@ static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (current->mm != ctx->mm)
 		return -EINVAL;
+	unsigned long i;
+	int ret;
+
+	if (current->mm != ctx->mm)
+		return -EINVAL;
 	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > ctx->ring_size)
 		return -EINVAL;
-	return remap_vmalloc_range(vma, ctx->ring, 0);
+	/* As fs/aio.c's ring: it may move (mremap) but never grow. */
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	for (i = 0; i < vma_pages(vma); i++) {
+		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
+				     ctx->ring_pages[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * The ring's pages are allocated one by one, as fs/aio.c does, so that they
+ * are charged to the caller's memory cgroup (vmalloc_user() charges no one)
+ * and a large ring never needs contiguous memory.
+ */
+static int kaio_ring_alloc(struct kaio_ctx *ctx, size_t size)
+{
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
+	unsigned int i, n = size >> PAGE_SHIFT;
+
+	ctx->ring_size = size;
+	ctx->ring_pages = kvcalloc(n, sizeof(*ctx->ring_pages), gfp);
+	if (!ctx->ring_pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		ctx->ring_pages[i] = alloc_page(gfp | __GFP_ZERO);
+		if (!ctx->ring_pages[i])
+			return -ENOMEM;
+	}
+	ctx->ring = vmap(ctx->ring_pages, n, VM_MAP, PAGE_KERNEL);
+	return ctx->ring ? 0 : -ENOMEM;
+}
+
+/* Also undoes a kaio_ring_alloc() that failed half-way. */
+static void kaio_ring_free(struct kaio_ctx *ctx)
+{
+	unsigned int i;
+
+	if (ctx->ring)
+		vunmap(ctx->ring);
+	if (!ctx->ring_pages)
+		return;
+	for (i = 0; i < ctx->ring_size >> PAGE_SHIFT; i++)
+		if (ctx->ring_pages[i])
+			__free_page(ctx->ring_pages[i]);
+	kvfree(ctx->ring_pages);
 }
 
 static void kaio_ctx_free(struct kaio_ctx *ctx)
 {
-	atomic_dec(&kaio_nr_contexts);
-	vfree(ctx->ring);
+	kaio_ring_free(ctx);
 	mmdrop(ctx->mm);
 	kaio_events_uncharge(ctx->nr_events_charged);
+	kaio_limits_uncharge_ctx(ctx->uid);
 	kfree(ctx);
 }
 
@@ -388,22 +440,32 @@ static const struct file_operations kaio_ctx_fops = {
 	.llseek		= noop_llseek,
 };
 
-static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags)
+/*
+ * Takes over the caller's charges (events, one of @uid's contexts): on
+ * failure they are given back here, later by kaio_ctx_free().
+ */
+static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
+				       kuid_t uid)
 {
 	struct kaio_ctx *ctx;
 	size_t size;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
-	if (!ctx)
-		return NULL;
-	size = PAGE_ALIGN(sizeof(struct kaio_ring) +
-			  (size_t)(nr_events + 1) * sizeof(struct io_event));
-	ctx->ring = vmalloc_user(size);
-	if (!ctx->ring) {
-		kfree(ctx);
+	if (!ctx) {
+		kaio_limits_uncharge_ctx(uid);
+		kaio_events_uncharge(nr_events);
 		return NULL;
 	}
-	ctx->ring_size = size;
+	ctx->uid = uid;
+	ctx->nr_events_charged = nr_events;
+	ctx->mm = current->mm;
+	mmgrab(ctx->mm);
+	size = PAGE_ALIGN(sizeof(struct kaio_ring) +
+			  (size_t)(nr_events + 1) * sizeof(struct io_event));
+	if (kaio_ring_alloc(ctx, size)) {
+		kaio_ctx_free(ctx);
+		return NULL;
+	}
 	ctx->nr = (size - sizeof(struct kaio_ring)) / sizeof(struct io_event);
 	ctx->ring->nr = ctx->nr;
 	ctx->ring->magic = KAIO_RING_MAGIC;
@@ -416,10 +478,6 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags)
 	mutex_init(&ctx->ring_lock);
 	init_waitqueue_head(&ctx->wait);
 	ctx->res2_path = flags & KAIO_SETUP_RES2_PATH;
-	ctx->nr_events_charged = nr_events;
-	ctx->mm = current->mm;
-	mmgrab(ctx->mm);
-	atomic_inc(&kaio_nr_contexts);
 	return ctx;
 }
 
@@ -431,6 +489,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags)
  */
 long kaio_ctx_setup(struct kaio_setup __user *uarg)
 {
+	kuid_t uid = current_uid();
 	struct kaio_setup args;
 	struct kaio_ctx *ctx;
 	struct file *file;
@@ -445,11 +504,14 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 		return -EINVAL;
 	if (!kaio_events_charge(args.nr_events))
 		return -EAGAIN;
+	ret = kaio_limits_charge_ctx(uid);
+	if (ret)
+		goto out_uncharge;
 
 	ret = -ENOMEM;
-	ctx = kaio_ctx_alloc(args.nr_events, args.flags);
+	ctx = kaio_ctx_alloc(args.nr_events, args.flags, uid);
 	if (!ctx)
-		goto out_uncharge;
+		return ret;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
@@ -470,7 +532,7 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 			KAIO_FEAT_RW_FLAGS | KAIO_FEAT_IOPRIO;
 	if (copy_to_user(uarg, &args, sizeof(args))) {
 		put_unused_fd(fd);
-		fput(file);	/* release frees ctx and uncharges */
+		fput(file);	/* release frees ctx and gives back charges */
 		return -EFAULT;
 	}
 	fd_install(fd, file);

@@ -36,8 +36,10 @@ enum kaio_stat {
 
 /**
  * struct kaio_ctx - an io context: the completion ring and its requests
- * @ring: the completion ring, vmalloc_user() memory shared with user space.
- * @ring_size: bytes of @ring.
+ * @ring: the completion ring: @ring_pages mapped into the kernel (vmap) and
+ *	into user space (mmap), charged to the creator's memory cgroup.
+ * @ring_pages: the ring's pages.
+ * @ring_size: bytes of @ring, a whole number of pages.
  * @nr: io_event slots in @ring; at most @nr - 1 events are held.
  * @tail: kernel copy of ring->tail; user space cannot move it.
  * @in_flight: requests submitted and not yet posted; with the events in the
@@ -51,11 +53,13 @@ enum kaio_stat {
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
  * @nr_events_charged: what SETUP charged against the module-wide limit.
+ * @uid: the creator, whose per-user context count this context holds.
  * @res2_path: report KAIO_PATH_* in io_event.res2.
  * @stats: counters.
  */
 struct kaio_ctx {
 	struct kaio_ring	*ring;
+	struct page		**ring_pages;
 	size_t			ring_size;
 	unsigned int		nr;
 	unsigned int		tail;
@@ -69,6 +73,7 @@ struct kaio_ctx {
 	bool			res2_path;
 	struct mm_struct	*mm;
 	unsigned int		nr_events_charged;
+	kuid_t			uid;
 	atomic_long_t		stats[KAIO_STAT_NR];
 };
 
@@ -98,6 +103,7 @@ struct kaio_rw {
 	struct page		**pages;	/* pinned user pages, or NULL */
 	struct bio_vec		*bvec;
 	unsigned int		nr_pages;
+	unsigned long		pin_charged;	/* pages reserved at prep */
 	int			base_flags;	/* ki_flags every attempt starts from */
 	ssize_t			bytes_done;	/* progress of earlier attempts */
 	bool			is_write;
@@ -156,12 +162,23 @@ struct kaio_req {
 	};
 };
 
-/* main.c */
+/* main.c: module parameters and workqueues */
+extern unsigned int kaio_max_contexts;
+extern unsigned int kaio_max_user_contexts;
+unsigned long kaio_max_pinned_pages(void);
 extern struct workqueue_struct *kaio_worker_wq;
 extern struct workqueue_struct *kaio_cleanup_wq;
 extern struct workqueue_struct *kaio_retry_wq;
 extern unsigned int kaio_max_events;
 extern atomic_t kaio_events_total;
+
+/* limits.c */
+int kaio_limits_charge_ctx(kuid_t uid);
+void kaio_limits_uncharge_ctx(kuid_t uid);
+int kaio_limits_charge_pin(unsigned long nr_pages);
+void kaio_limits_uncharge_pin(unsigned long nr_pages);
+long kaio_limits_pinned_pages(void);
+unsigned int kaio_limits_contexts(void);
 
 /* ctx.c */
 bool kaio_is_ctx_file(struct file *file);
@@ -175,7 +192,6 @@ struct kaio_stat_totals {
 	unsigned long v[KAIO_STAT_NR];
 };
 DECLARE_PER_CPU(struct kaio_stat_totals, kaio_stat_totals);
-extern atomic_t kaio_nr_contexts;
 
 static inline void kaio_stat_inc(struct kaio_ctx *ctx, enum kaio_stat stat)
 {

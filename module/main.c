@@ -11,6 +11,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mm.h>
 #include <linux/rcupdate.h>
 #include <linux/workqueue.h>
 #include "kaio.h"
@@ -46,6 +47,36 @@ module_param_cb(max_events, &kaio_positive_ops, &kaio_max_events, 0644);
 MODULE_PARM_DESC(max_events,
 		 "Events all contexts together may reserve, like fs.aio-max-nr (default: 65536)");
 
+unsigned int kaio_max_contexts = 4096;
+module_param_cb(max_contexts, &kaio_positive_ops, &kaio_max_contexts, 0644);
+MODULE_PARM_DESC(max_contexts,
+		 "Contexts open at once, all users together (default: 4096)");
+
+unsigned int kaio_max_user_contexts = 1024;
+module_param_cb(max_user_contexts, &kaio_positive_ops, &kaio_max_user_contexts,
+		0644);
+MODULE_PARM_DESC(max_user_contexts,
+		 "Contexts open at once per user (default: 1024)");
+
+static unsigned int g_max_pinned_mb;
+module_param_named(max_pinned_mb, g_max_pinned_mb, uint, 0644);
+MODULE_PARM_DESC(max_pinned_mb,
+		 "User memory requests in flight may pin, in MiB (default: 0 = a quarter of RAM)");
+
+unsigned long kaio_max_pinned_pages(void)
+{
+	unsigned int mb = READ_ONCE(g_max_pinned_mb);
+
+	if (!mb)
+		return totalram_pages() / 4;
+	return (unsigned long)mb << (20 - PAGE_SHIFT);
+}
+
+static unsigned short g_dev_mode = 0666;
+module_param_named(dev_mode, g_dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode,
+		 "Mode of /dev/kaio: who may create contexts (default: 0666, as io_setup)");
+
 static unsigned int g_max_workers = 16;
 module_param_cb(max_workers, &kaio_positive_ops, &g_max_workers, 0444);
 MODULE_PARM_DESC(max_workers,
@@ -72,7 +103,6 @@ static struct miscdevice kaio_miscdev = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= "kaio",
 	.fops	= &kaio_dev_fops,
-	.mode	= 0666,	/* as io_setup(2): any user may create contexts */
 };
 
 static int __init kaio_init(void)
@@ -98,6 +128,7 @@ static int __init kaio_init(void)
 	if (!kaio_retry_wq)
 		goto out_cleanup_wq;
 	kaio_stats_init();
+	kaio_miscdev.mode = g_dev_mode & 0777;
 	ret = misc_register(&kaio_miscdev);
 	if (ret)
 		goto out_stats;

@@ -51,6 +51,18 @@ static int kaio_ioprio_check(u16 ioprio)
 }
 
 static void kaio_rw_complete(struct kiocb *kiocb, long res);
+
+/* Whether this request will pin is known only later: reserve for it now. */
+static int kaio_rw_charge_pin(struct kaio_rw *rw)
+{
+	unsigned long nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
+	int ret;
+
+	ret = kaio_limits_charge_pin(nr_pages);
+	if (!ret)
+		rw->pin_charged = nr_pages;
+	return ret;
+}
 static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 			     int sync, void *key);
 static bool kaio_rw_more(struct kaio_req *req);
@@ -115,8 +127,11 @@ static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
 		return ret;
 
 	/* Once, here: retries must not check again under other credentials. */
-	return rw_verify_area(is_write ? WRITE : READ, file, &kiocb->ki_pos,
-			      iov_iter_count(&rw->iter));
+	ret = rw_verify_area(is_write ? WRITE : READ, file, &kiocb->ki_pos,
+			     iov_iter_count(&rw->iter));
+	if (ret)
+		return ret;
+	return kaio_rw_charge_pin(rw);
 }
 
 int kaio_prep_read(struct kaio_req *req, const struct iocb *iocb)
@@ -269,9 +284,9 @@ static int kaio_rw_pin(struct kaio_rw *rw)
 	}
 
 	rw->pages = kvmalloc_array(nr_pages, sizeof(*rw->pages),
-				   GFP_KERNEL_ACCOUNT);
+				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	rw->bvec = kvmalloc_array(nr_pages, sizeof(*rw->bvec),
-				  GFP_KERNEL_ACCOUNT);
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!rw->pages || !rw->bvec)
 		return -ENOMEM;
 
@@ -564,4 +579,5 @@ void kaio_rw_cleanup(struct kaio_req *req)
 	kvfree(rw->pages);
 	kvfree(rw->bvec);
 	kfree(rw->iov);
+	kaio_limits_uncharge_pin(rw->pin_charged);
 }

@@ -14,7 +14,6 @@
 #include "trace.h"
 
 DEFINE_PER_CPU(struct kaio_stat_totals, kaio_stat_totals);
-atomic_t kaio_nr_contexts = ATOMIC_INIT(0);
 static struct dentry *kaio_debugfs_dir;
 
 static const char * const kaio_stat_names[KAIO_STAT_NR] = {
@@ -56,9 +55,11 @@ static int kaio_stats_totals_show(struct seq_file *m, void *unused)
 		for (i = 0; i < KAIO_STAT_NR; i++)
 			sum[i] += READ_ONCE(t->v[i]);
 	}
-	seq_printf(m, "contexts:\t%d\n", atomic_read(&kaio_nr_contexts));
+	seq_printf(m, "contexts:\t%u\n", kaio_limits_contexts());
 	seq_printf(m, "events_reserved:\t%d\n",
 		   atomic_read(&kaio_events_total));
+	seq_printf(m, "pinned_pages_reserved:\t%ld\n",
+		   kaio_limits_pinned_pages());
 	for (i = 0; i < KAIO_STAT_NR; i++)
 		seq_printf(m, "%s:\t%lu\n", kaio_stat_names[i], sum[i]);
 	return 0;
