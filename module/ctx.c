@@ -104,6 +104,8 @@ void kaio_ctx_post(struct kaio_req *req, long res)
 	unsigned long flags;
 	unsigned int tail;
 
+	/* Counted first: whoever reaps the event must see it counted. */
+	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
 	spin_lock_irqsave(&ctx->lock, flags);
 	list_del_init(&req->node);
 	tail = ctx->tail;
@@ -124,7 +126,6 @@ void kaio_ctx_post(struct kaio_req *req, long res)
 	ctx->in_flight--;
 	spin_unlock_irqrestore(&ctx->lock, flags);
 
-	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
 	wake_up(&ctx->wait);
 	if (req->eventfd)
 		eventfd_signal(req->eventfd, 1);

@@ -207,7 +207,9 @@ enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
 	struct poll_table_struct pt = { ._key = p->events };
 	struct kaio_poll_check check = { };
 
-	if (!READ_ONCE(p->cancelled))
+	if (READ_ONCE(p->cancelled))
+		kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+	else
 		check.mask = vfs_poll(req->file, &pt) & p->events;
 	/* Not on the queue: POLLFREE took the entry off; complete. */
 	kaio_poll_locked(p, kaio_poll_retry_step, &check);
