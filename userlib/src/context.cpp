@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <new>
@@ -72,6 +73,16 @@ void Mapping::reset() noexcept
 
 } // namespace detail
 
+SubmitError::SubmitError(std::error_code ec, std::size_t queued)
+	: std::system_error(ec, "kaio: io_submit: " + std::to_string(queued) + " queued, the next refused"),
+	  queued_(queued)
+{
+}
+
+// Out of line: the key function, so the vtable and typeinfo live in the
+// library and the exception can be caught across the shared object.
+SubmitError::~SubmitError() = default;
+
 Context::Context(std::uint32_t nr_events, std::uint32_t setup_flags)
 {
 	std::error_code ec;
@@ -129,7 +140,8 @@ Context::Context(Context&& other) noexcept
 	  ring_slots_(std::exchange(other.ring_slots_, 0)),
 	  capacity_(std::exchange(other.capacity_, 0)),
 	  setup_flags_(std::exchange(other.setup_flags_, 0)),
-	  features_(std::exchange(other.features_, 0))
+	  features_(std::exchange(other.features_, 0)),
+	  operations_in_flight_(other.operations_in_flight_.exchange(0, std::memory_order_relaxed))
 {
 }
 
@@ -145,6 +157,8 @@ Context& Context::operator=(Context&& other) noexcept
 	capacity_ = std::exchange(other.capacity_, 0);
 	setup_flags_ = std::exchange(other.setup_flags_, 0);
 	features_ = std::exchange(other.features_, 0);
+	operations_in_flight_.store(other.operations_in_flight_.exchange(0, std::memory_order_relaxed),
+				    std::memory_order_relaxed);
 	return *this;
 }
 
@@ -189,6 +203,203 @@ std::size_t Context::submit(std::span<iocb* const> requests, std::error_code& ec
 		return 0;
 	}
 	return static_cast<std::size_t>(queued);
+}
+
+std::size_t Context::submit_all(std::span<iocb* const> requests)
+{
+	std::error_code ec;
+	const std::size_t queued = submit_all(requests, ec);
+	if (ec)
+		throw SubmitError(ec, queued);
+	return queued;
+}
+
+std::size_t Context::submit_all(std::span<iocb* const> requests, std::error_code& ec) noexcept
+{
+	// io_submit stops at the first request it cannot queue and reports
+	// only the count. Submitting again from there either queues more (the
+	// stop was the capacity clamp, or capacity came back) or fails with
+	// that request's own errno, which is what the caller needs to know.
+	std::size_t queued = 0;
+	while (queued < requests.size()) {
+		const std::size_t more = submit(requests.subspan(queued), ec);
+		if (ec)
+			break;
+		queued += more;
+	}
+	return queued;
+}
+
+void Context::submit(Operation& operation)
+{
+	std::error_code ec;
+	submit(operation, ec);
+	if (ec)
+		throw SubmitError(ec, 0);
+}
+
+void Context::submit(Operation& operation, std::error_code& ec) noexcept
+{
+	Operation* const one[] = {&operation};
+	submit(std::span<Operation* const>(one), ec);
+}
+
+std::size_t Context::submit(std::span<Operation* const> operations)
+{
+	std::error_code ec;
+	const std::size_t queued = submit(operations, ec);
+	if (ec)
+		throw SubmitError(ec, queued);
+	return queued;
+}
+
+std::size_t Context::submit(std::span<Operation* const> operations, std::error_code& ec) noexcept
+{
+	ec.clear();
+	// io_submit takes an array of iocb pointers: build it in chunks on
+	// the stack, so that submitting allocates nothing.
+	constexpr std::size_t chunk = 64;
+	std::array<iocb*, chunk> pointers;
+	std::size_t queued = 0;
+	while (queued < operations.size()) {
+		const std::size_t count = std::min(chunk, operations.size() - queued);
+		std::size_t valid = 0;
+		for (; valid < count; valid++) {
+			Operation* const operation = operations[queued + valid];
+			if (!operation->completion())
+				break;
+			pointers[valid] = &operation->request();
+		}
+		if (valid == 0) {
+			ec = std::make_error_code(std::errc::invalid_argument);
+			break;
+		}
+		// Counted before the kernel sees them: a completion dispatched on
+		// another thread must never find the count below its own.
+		operations_in_flight_.fetch_add(valid, std::memory_order_relaxed);
+		const std::size_t more = submit_all(std::span(pointers).first(valid), ec);
+		operations_in_flight_.fetch_sub(valid - more, std::memory_order_relaxed);
+		queued += more;
+		if (ec)
+			break;
+	}
+	return queued;
+}
+
+std::size_t Context::complete_batch(std::size_t max, bool wait,
+				    std::optional<std::chrono::steady_clock::time_point> deadline,
+				    std::error_code& ec) noexcept
+{
+	using namespace std::chrono;
+	ec.clear();
+	// Reaped before any completion runs: the slots are free again when a
+	// completion resubmits, and a completion may even run a nested loop.
+	std::array<io_event, 64> events;
+	const auto room = std::span(events).first(std::min(max, events.size()));
+	std::size_t got = reap_ring(room);
+	if (got == 0 && (wait || !ring_.get())) {
+		for (;;) {
+			std::optional<nanoseconds> timeout = nanoseconds::zero();
+			if (wait && deadline)
+				timeout = std::max(duration_cast<nanoseconds>(*deadline - steady_clock::now()),
+						   nanoseconds::zero());
+			else if (wait)
+				timeout = std::nullopt;
+			got = get_events(wait ? 1 : 0, room, timeout, ec);
+			if (ec != std::errc::interrupted)
+				break;
+		}
+		if (ec)
+			return 0;
+	}
+	for (const io_event& event : room.first(got)) {
+		operations_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+		completed_operation(event)->complete(event);
+	}
+	return got;
+}
+
+std::size_t Context::dispatch(std::size_t max)
+{
+	std::error_code ec;
+	const std::size_t completed = dispatch(max, ec);
+	throw_if(ec, "kaio: dispatch");
+	return completed;
+}
+
+std::size_t Context::dispatch(std::size_t max, std::error_code& ec) noexcept
+{
+	ec.clear();
+	std::size_t completed = 0;
+	while (completed < max) {
+		const std::size_t more = complete_batch(max - completed, false, std::nullopt, ec);
+		completed += more;
+		if (ec || more == 0)
+			break;
+	}
+	return completed;
+}
+
+std::size_t Context::run_one(std::optional<std::chrono::nanoseconds> timeout)
+{
+	std::error_code ec;
+	const std::size_t completed = run_one(timeout, ec);
+	throw_if(ec, "kaio: run_one");
+	return completed;
+}
+
+std::size_t Context::run_one(std::optional<std::chrono::nanoseconds> timeout,
+			     std::error_code& ec) noexcept
+{
+	std::optional<std::chrono::steady_clock::time_point> deadline;
+	if (timeout)
+		deadline = std::chrono::steady_clock::now() + *timeout;
+	return complete_batch(1, true, deadline, ec);
+}
+
+std::size_t Context::run_until(std::optional<std::chrono::steady_clock::time_point> deadline,
+			       std::error_code& ec) noexcept
+{
+	ec.clear();
+	std::size_t completed = 0;
+	while (operations_in_flight() > 0) {
+		if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+			// Time is up, but what is already there still runs.
+			completed += dispatch(SIZE_MAX, ec);
+			break;
+		}
+		const std::size_t more = complete_batch(SIZE_MAX, true, deadline, ec);
+		completed += more;
+		if (ec)
+			break;
+	}
+	return completed;
+}
+
+std::size_t Context::run()
+{
+	std::error_code ec;
+	const std::size_t completed = run(ec);
+	throw_if(ec, "kaio: run");
+	return completed;
+}
+
+std::size_t Context::run(std::error_code& ec) noexcept
+{
+	return run_until(std::nullopt, ec);
+}
+
+std::size_t Context::run_for(std::chrono::nanoseconds duration)
+{
+	std::error_code ec;
+	const std::size_t completed = run_for(duration, ec);
+	throw_if(ec, "kaio: run_for");
+	return completed;
+}
+
+std::size_t Context::run_for(std::chrono::nanoseconds duration, std::error_code& ec) noexcept
+{
+	return run_until(std::chrono::steady_clock::now() + duration, ec);
 }
 
 std::size_t Context::get_events(std::size_t min_nr, std::span<io_event> out,

@@ -5,10 +5,12 @@
 #define KAIO_CONTEXT_HPP
 
 #include <kaio/export.hpp>
+#include <kaio/operation.hpp>
 #include <kaio/stats.hpp>
 
 #include <linux/kaio.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +75,20 @@ private:
 
 } // namespace detail
 
+// A batch that was only partly queued: queued() requests (the first ones)
+// are in flight, code() says why the next one was refused. Thrown by the
+// calls that queue a whole batch (Context::submit_all, the Operation
+// overloads of Context::submit).
+class KAIO_API SubmitError : public std::system_error {
+public:
+	SubmitError(std::error_code ec, std::size_t queued);
+	~SubmitError() override;
+	std::size_t queued() const noexcept { return queued_; }
+
+private:
+	std::size_t queued_;
+};
+
 // What io_cancel(2) reported for a request that was still known.
 enum class CancelResult {
 	// Cancelled: its event (res = -ECANCELED) comes through the ring.
@@ -91,9 +107,15 @@ enum class CancelResult {
 // Every throwing call has a noexcept overload that reports through a
 // std::error_code instead (errno values, std::system_category()).
 //
-// submit(), get_events() and cancel() may be called from several threads at
-// once (the module serialises them); reap_ring() is for one consumer at a
-// time and must not run concurrently with get_events().
+// submit(), submit_all() and cancel() may be called from several threads at
+// once (the module serialises them). Taking events — get_events(),
+// reap_ring() and the completion loops dispatch(), run_one(), run(),
+// run_for() — is for one consumer at a time.
+//
+// Completion callbacks (operation.hpp): submit Operations, then let one of
+// the completion loops run their completions. A context whose completions
+// are run that way must carry only Operations: the loops take every event
+// for an Operation's.
 class KAIO_API Context {
 public:
 	// An empty context that owns nothing; every call on it fails (EBADF).
@@ -135,6 +157,53 @@ public:
 	std::size_t submit(std::span<iocb* const> requests);
 	std::size_t submit(std::span<iocb* const> requests, std::error_code& ec) noexcept;
 
+	// Queues every request of the batch: after a short count from
+	// io_submit it carries on from the first request not queued, until all
+	// are queued or one is refused. Returns how many were queued (the
+	// first ones). Throws SubmitError (with that count) when one was
+	// refused; the noexcept overload returns the count and sets `ec` to
+	// the refused request's error (EAGAIN when the capacity is used up).
+	std::size_t submit_all(std::span<iocb* const> requests);
+	std::size_t submit_all(std::span<iocb* const> requests, std::error_code& ec) noexcept;
+
+	// Submits operations, whose completions the loops below run. The
+	// whole batch is queued as submit_all() queues it, with the same
+	// errors; an operation without a completion is refused (EINVAL).
+	// Operations that were not queued never complete.
+	void submit(Operation& operation);
+	void submit(Operation& operation, std::error_code& ec) noexcept;
+	std::size_t submit(std::span<Operation* const> operations);
+	std::size_t submit(std::span<Operation* const> operations, std::error_code& ec) noexcept;
+
+	// Operations submitted and not completed yet (their completion has not
+	// started).
+	std::size_t operations_in_flight() const noexcept
+	{
+		return operations_in_flight_.load(std::memory_order_relaxed);
+	}
+
+	// Completion loops (asio's poll/run_one/run/run_for). Each returns how
+	// many completions it ran. Events are taken from the mapped ring with
+	// no system call while there are some; only waiting enters the kernel
+	// (GETEVENTS). A signal does not end a wait: it is retried with what is
+	// left of the timeout.
+	//
+	// dispatch(): runs the completions already there, at most `max`;
+	// never waits.
+	std::size_t dispatch(std::size_t max = SIZE_MAX);
+	std::size_t dispatch(std::size_t max, std::error_code& ec) noexcept;
+	// run_one(): runs one completion, waiting up to `timeout` for it (no
+	// timeout: until one comes). 0 when the time ran out.
+	std::size_t run_one(std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
+	std::size_t run_one(std::optional<std::chrono::nanoseconds> timeout,
+			    std::error_code& ec) noexcept;
+	// run(): runs completions until no operation is in flight.
+	std::size_t run();
+	std::size_t run(std::error_code& ec) noexcept;
+	// run_for(): as run(), but returns when `duration` has passed too.
+	std::size_t run_for(std::chrono::nanoseconds duration);
+	std::size_t run_for(std::chrono::nanoseconds duration, std::error_code& ec) noexcept;
+
 	// io_getevents(2): waits until at least `min_nr` completions are
 	// available or `timeout` (relative) has passed, then copies up to
 	// out.size() of them. No timeout waits forever. Returns the number
@@ -167,6 +236,11 @@ public:
 
 private:
 	KAIO_LOCAL void destroy_quietly() noexcept;
+	KAIO_LOCAL std::size_t complete_batch(std::size_t max, bool wait,
+					      std::optional<std::chrono::steady_clock::time_point> deadline,
+					      std::error_code& ec) noexcept;
+	KAIO_LOCAL std::size_t run_until(std::optional<std::chrono::steady_clock::time_point> deadline,
+					 std::error_code& ec) noexcept;
 
 	// Declared before ring_ so that it is destroyed after it: the mapping
 	// holds a reference to the context file, so the ring has to go first
@@ -180,6 +254,7 @@ private:
 	std::uint32_t capacity_ = 0;
 	std::uint32_t setup_flags_ = 0;
 	std::uint64_t features_ = 0;
+	std::atomic<std::size_t> operations_in_flight_{0};
 };
 
 } // namespace kaio
