@@ -5,7 +5,11 @@
 #define KAIO_KAIO_HPP
 
 #include <kaio/context.hpp>
+#include <kaio/eventfd.hpp>
+#include <kaio/io_loop.hpp>
+#include <kaio/operation.hpp>
 #include <kaio/request.hpp>
 #include <kaio/stats.hpp>
+#include <kaio/task.hpp>
 
 #endif
