@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
@@ -120,6 +122,47 @@ std::vector<io_event> wait_for_events(kaio::Context& context, std::size_t count)
 	EXPECT_EQ(got, count) << "events that arrived within " << completion_deadline.count() << " s";
 	events.resize(got);
 	return events;
+}
+
+Pipe::Pipe()
+{
+	if (::pipe2(ends_, O_CLOEXEC) != 0)
+		throw std::system_error(errno, std::system_category(), "pipe2");
+}
+
+Pipe::~Pipe()
+{
+	::close(ends_[0]);
+	::close(ends_[1]);
+}
+
+void Pipe::signal() const
+{
+	ASSERT_EQ(::write(ends_[1], "x", 1), 1) << std::strerror(errno);
+}
+
+void FileSystemTest::SetUp()
+{
+	DeviceTest::SetUp();
+	if (IsSkipped())
+		return;
+	const auto dir = guest_env(GetParam());
+	if (!dir)
+		GTEST_SKIP() << "$" << GetParam() << " is not set";
+	dir_ = *dir;
+}
+
+std::string file_system_name(const ::testing::TestParamInfo<const char*>& info)
+{
+	// KAIO_EXT4_DIR -> ext4
+	std::string name = info.param;
+	if (name.starts_with("KAIO_"))
+		name.erase(0, 5);
+	if (name.ends_with("_DIR"))
+		name.erase(name.size() - 4);
+	std::transform(name.begin(), name.end(), name.begin(),
+		       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+	return name;
 }
 
 } // namespace kaio_test

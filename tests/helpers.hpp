@@ -99,6 +99,38 @@ void read_all(int fd, std::span<std::byte> buffer, std::uint64_t offset);
 // Waits (up to completion_deadline) for exactly `count` events.
 std::vector<io_event> wait_for_events(kaio::Context& context, std::size_t count);
 
+// Allocations made by the whole program so far (alloc_counter.cpp replaces
+// the global operator new): the difference across a code path is what it
+// allocated.
+std::size_t allocations() noexcept;
+
+// A pipe whose ends close on destruction: something to poll that is ready
+// exactly when the test writes to it.
+class Pipe {
+public:
+	Pipe();
+	Pipe(Pipe&&) = delete;
+	~Pipe();
+	int read_end() const noexcept { return ends_[0]; }
+	int write_end() const noexcept { return ends_[1]; }
+	// Writes one byte, making the read end readable.
+	void signal() const;
+
+private:
+	int ends_[2] = {-1, -1};
+};
+
+// Tests that need a directory on one of the guest's file systems: the
+// parameter names the guest runner's variable (KAIO_EXT4_DIR, ...).
+class FileSystemTest : public DeviceTest, public ::testing::WithParamInterface<const char*> {
+protected:
+	void SetUp() override;
+	std::string dir_;
+};
+
+// "ext4" for "KAIO_EXT4_DIR": test name suffixes for FileSystemTest.
+std::string file_system_name(const ::testing::TestParamInfo<const char*>& info);
+
 } // namespace kaio_test
 
 #endif
