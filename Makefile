@@ -1,7 +1,7 @@
 # kaio top-level build. Everything built lands in build/ (userspace) or next
 # to the module sources (kbuild's choice: module/kaio.ko); see README.md.
 #
-#   make            module userlib selftests tests tools
+#   make            module userlib selftests tests tools examples
 #   make check      deps, all, boot the QEMU guest and run every test there;
 #                   last line "N passed, M failed"; non-zero exit on failure
 #   make run        deps, all, boot the guest and run the demo
@@ -24,9 +24,9 @@ LINUX_SRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: all deps module userlib selftests tests tools initramfs run check shell clean
+.PHONY: all deps module userlib selftests tests tools examples initramfs run check shell clean
 
-all: module userlib selftests tests tools
+all: module userlib selftests tests tools examples
 
 deps:
 	@scripts/deps.sh
@@ -62,6 +62,9 @@ tests: userlib
 tools: userlib
 	$(call subdir,tools)
 
+examples: userlib
+	$(call subdir,examples)
+
 # The kselftest harness comes from the installed kernel source, never from
 # the repo (it must match the kernel the tests run on).
 $(KSFT)/kselftest_harness.h $(KSFT)/kselftest.h &: $(LINUX_SRC_TAR)
@@ -90,7 +93,7 @@ shell: all
 	@scripts/run-guest.sh shell
 
 clean:
-	@for d in userlib selftests/kaio tests tools; do \
+	@for d in userlib selftests/kaio tests tools examples; do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d $(SUBVARS) clean || exit 1; fi; \
 	done
 	@if [ -f Kbuild ] && [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
