@@ -18,6 +18,9 @@ static int kaio_fsync_prep(struct kaio_req *req, const struct iocb *iocb,
 		return -EINVAL;
 	if (unlikely(!req->file->f_op->fsync))
 		return -EINVAL;
+	/* fsync always blocks: only where a worker's wait ends by itself. */
+	if (!kaio_file_may_punt(req->file))
+		return -EOPNOTSUPP;
 	req->fsync_datasync = datasync;
 	return 0;
 }

@@ -215,6 +215,7 @@ long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg);
 
 /* retry.c: the request's life after prep */
 void kaio_req_issue(struct kaio_req *req);
+bool kaio_file_may_punt(struct file *file);
 void kaio_req_punt(struct kaio_req *req);
 void kaio_req_continue(struct kaio_req *req, int how, long res);
 void kaio_req_complete(struct kaio_req *req, long res);

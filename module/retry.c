@@ -19,6 +19,7 @@
 #include <linux/file.h>
 #include <linux/sched.h>
 #include <linux/wait_bit.h>
+#include <uapi/linux/magic.h>
 #include "kaio.h"
 #include "ops.h"
 #include "trace.h"
@@ -196,6 +197,31 @@ static void kaio_req_work(struct work_struct *work)
 	how = attempt(req, &res);
 	revert_creds(old_cred);
 	kaio_req_continue(req, how, res);
+}
+
+/**
+ * kaio_file_may_punt() - may a blocking attempt on this file run on a worker?
+ * @file: the request's file
+ *
+ * Destroy waits for every request, so a blocking attempt must end by itself,
+ * and a worker is a kthread, so the file must not care who reads it. Block
+ * devices, file systems on them, tmpfs and ramfs qualify. Pipes, sockets and
+ * character devices may wait forever, FUSE and network file systems too;
+ * proc, sysfs and debugfs files may look at current.
+ *
+ * Return: true if it may.
+ */
+bool kaio_file_may_punt(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (S_ISBLK(inode->i_mode))
+		return true;
+	if (!S_ISREG(inode->i_mode))
+		return false;
+	return (inode->i_sb->s_type->fs_flags & FS_REQUIRES_DEV) ||
+		inode->i_sb->s_magic == TMPFS_MAGIC ||
+		inode->i_sb->s_magic == RAMFS_MAGIC;
 }
 
 /**

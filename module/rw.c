@@ -345,17 +345,10 @@ static bool kaio_rw_more(struct kaio_req *req)
 	return true;
 }
 
-/*
- * Only regular files and block devices may wait on a worker: their blocking
- * attempt ends by itself. Pipes, sockets and character devices could wait
- * forever and keep destroy waiting; until a poll-driven retry exists they
- * get the NOWAIT attempt's -EAGAIN.
- */
+/* Others get the NOWAIT attempt's -EAGAIN: POLL is how to wait for them. */
 static bool kaio_rw_may_punt(struct kaio_req *req)
 {
-	umode_t mode = file_inode(req->file)->i_mode;
-
-	return S_ISREG(mode) || S_ISBLK(mode);
+	return kaio_file_may_punt(req->file);
 }
 
 /* Can the first attempt use IOCB_NOWAIT and be trusted not to block? */
