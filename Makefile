@@ -20,6 +20,14 @@ BUILD := $(CURDIR)/build
 KSFT := $(BUILD)/ksft
 LINUX_SRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
 
+# Sub-makes build in parallel: they share the jobserver of a parallel make
+# (`make -jN`, as .ci/run does); a plain `make`/`make check` gives each
+# sub-make -j$(nproc) of its own (they run one at a time then). An explicit
+# -j, -j1 included, is left alone. Evaluated in recipes, where make 4.3
+# first shows -j in MAKEFLAGS.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+
 # What every userspace sub-make gets: objects go under $(BUILD)/<dir>/,
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
@@ -38,32 +46,35 @@ module:
 	elif [ ! -d "$(KDIR)" ]; then \
 		echo "make module: no kernel headers at '$(KDIR)'; run make deps" >&2; exit 1; \
 	else \
-		$(MAKE) -C $(KDIR) M=$(CURDIR) modules; \
+		$(MAKE) $(JOBS) -C $(KDIR) M=$(CURDIR) modules; \
 	fi
 
-# Recurse into a userspace directory once its Makefile exists.
+# Recurse into a userspace directory once its Makefile exists. Recipes
+# that use it start with "+": make only sees a literal $(MAKE) as recursion,
+# and without it the sub-make gets no jobserver ("jobserver unavailable:
+# using -j1. Add '+' to parent make rule").
 define subdir
-	@if [ -f $(1)/Makefile ]; then \
-		$(MAKE) -C $(1) $(SUBVARS) $(2); \
+	if [ -f $(1)/Makefile ]; then \
+		$(MAKE) $(JOBS) -C $(1) $(SUBVARS) $(2); \
 	else \
 		echo "make: $(1)/Makefile not there yet; skipped"; \
 	fi
 endef
 
 userlib:
-	$(call subdir,userlib)
+	+@$(call subdir,userlib)
 
 selftests: $(KSFT)/kselftest_harness.h $(KSFT)/kselftest.h
-	$(call subdir,selftests/kaio)
+	+@$(call subdir,selftests/kaio)
 
 tests: userlib
-	$(call subdir,tests)
+	+@$(call subdir,tests)
 
 tools: userlib
-	$(call subdir,tools)
+	+@$(call subdir,tools)
 
 examples: userlib
-	$(call subdir,examples)
+	+@$(call subdir,examples)
 
 # The kselftest harness comes from the installed kernel source, never from
 # the repo (it must match the kernel the tests run on).
@@ -82,11 +93,11 @@ initramfs:
 # deps first, then a fresh make (so KVER is found even on a machine where
 # deps just installed the kernel), then the guest.
 check: deps
-	@$(MAKE) all
+	@$(MAKE) $(JOBS) all
 	@scripts/run-guest.sh check
 
 run: deps
-	@$(MAKE) all
+	@$(MAKE) $(JOBS) all
 	@scripts/run-guest.sh run
 
 shell: all
