@@ -74,7 +74,7 @@ mkdir -p "$ROOT"
 
 # Guest layout is merged-/usr whatever the host uses: /bin /sbin /lib /lib64
 # are links into /usr. Host paths are normalised onto it.
-mkdir -p "$ROOT"/usr/{bin,sbin,lib,lib64} "$ROOT"/{dev,proc,sys,tmp,run,mnt/ext4,mnt/xfs,root,etc,kaio/tests,kaio/bin,kaio/rig}
+mkdir -p "$ROOT"/usr/{bin,sbin,lib,lib64} "$ROOT"/{dev,proc,sys,tmp,run,mnt/ext4,mnt/xfs,mnt/slow-ext4,mnt/slow-xfs,root,etc,kaio/tests,kaio/bin,kaio/rig}
 for d in bin sbin lib lib64; do ln -s "usr/$d" "$ROOT/$d"; done
 norm() {
 	case "$1" in

@@ -45,3 +45,32 @@ finish() {
 	fi
 	dmesg_check "final" || true
 }
+
+# drop_caches: write back, then empty the page cache, dentries and inodes, so
+# the next read of a file goes to the device (tests do the same by writing 3
+# to /proc/sys/vm/drop_caches as root).
+drop_caches() {
+	sync && echo 3 >/proc/sys/vm/drop_caches
+}
+
+# io_us DEV: microseconds one 4 KiB O_DIRECT read of DEV spends in the
+# device, from the block layer's tracepoints (block_rq_issue to
+# block_rq_complete). Wall-clock timing from the shell cannot tell: starting
+# a process under TCG costs tens of ms. Uses the main trace buffer (a tracefs
+# instance would be private, but creating one takes ~2 s under TCG) and
+# leaves it empty with the two events off, as after boot.
+io_us() {
+	local t=/sys/kernel/tracing dev e
+	dev=$(tr : , <"/sys/class/block/${1#/dev/}/dev") || return 1
+	echo >"$t/trace"
+	for e in issue complete; do echo 1 >"$t/events/block/block_rq_$e/enable"; done
+	dd if="$1" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null
+	for e in issue complete; do echo 0 >"$t/events/block/block_rq_$e/enable"; done
+	awk -v dev="$dev" '
+		{ for (f = 1; f < NF; f++) if ($(f + 1) ~ /^block_rq_/ && $(f + 2) == dev) break }
+		f == NF { next }
+		$(f + 1) == "block_rq_issue:" && !t0 { t0 = $f + 0 }
+		$(f + 1) == "block_rq_complete:" && t0 { printf "%d\n", ($f - t0) * 1000000; exit }
+	' "$t/trace"
+	echo >"$t/trace"
+}
