@@ -1,10 +1,12 @@
 # kaio top-level build. Everything built lands in build/ (userspace) or next
 # to the module sources (kbuild's choice: module/kaio.ko); see README.md.
 #
-#   make            module userlib selftests tests tools examples
+#   make            module userlib selftests tests tools examples fuzzers
 #   make check      deps, all, boot the QEMU guest and run every test there;
 #                   last line "N passed, M failed"; non-zero exit on failure
 #   make run        deps, all, boot the guest and run the demo
+#   make fuzz       deps, all, the long kaio-fuzz and kaio-stress runs in the
+#                   guest (make check runs them short); build/guest-fuzz.log
 #   make shell      all, then a shell in the guest (debugging)
 #   make module C=1 kaio.ko with sparse
 #   make deps | initramfs | clean
@@ -32,9 +34,9 @@ JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: all deps module userlib selftests tests tools examples initramfs run check shell clean
+.PHONY: all deps module userlib selftests tests tools examples fuzzers initramfs run check fuzz shell clean
 
-all: module userlib selftests tests tools examples
+all: module userlib selftests tests tools examples fuzzers
 
 deps:
 	@scripts/deps.sh
@@ -76,6 +78,10 @@ tools: userlib
 examples: userlib
 	+@$(call subdir,examples)
 
+# kaio-fuzz, kaio-stress (raw ioctls, no library) and their test wrappers.
+fuzzers:
+	+@$(call subdir,fuzz)
+
 # The kselftest harness comes from the installed kernel source, never from
 # the repo (it must match the kernel the tests run on).
 $(KSFT)/kselftest_harness.h $(KSFT)/kselftest.h &: $(LINUX_SRC_TAR)
@@ -100,11 +106,15 @@ run: deps
 	@$(MAKE) $(JOBS) all
 	@scripts/run-guest.sh run
 
+fuzz: deps
+	@$(MAKE) $(JOBS) all
+	@scripts/run-guest.sh fuzz
+
 shell: all
 	@scripts/run-guest.sh shell
 
 clean:
-	@for d in userlib selftests/kaio tests tools examples; do \
+	@for d in userlib selftests/kaio tests tools examples fuzz; do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d $(SUBVARS) clean || exit 1; fi; \
 	done
 	@if [ -f Kbuild ] && [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi

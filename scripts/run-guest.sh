@@ -2,11 +2,14 @@
 # Boot the kaio test guest in QEMU (TCG; KVM hangs on these machines) with
 # Debian's 6.1 kernel and build/initramfs.cpio, and judge the result.
 #
-# Usage: scripts/run-guest.sh check|run|shell [extra kernel cmdline ...]
+# Usage: scripts/run-guest.sh check|run|fuzz|shell [extra kernel cmdline ...]
 #   check  run every test program in the guest (build/guest/tests), parse the
 #          KAIO-RESULT lines, print the failures and as the last line
 #          "N passed, M failed[, K skipped]". Hard limit 40 min.
 #   run    run /kaio/bin/kaio-demo in the guest and show its output. 10 min.
+#   fuzz   check with only kaio_fuzz and kaio_stress, in their long form
+#          (kaio.fuzz=long: several seeds, tens of thousands of iterations;
+#          kaio.fuzz_seeds=1,2 kaio.fuzz_iterations=N narrow it). 90 min.
 #   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
 #   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 20 ms).
@@ -20,6 +23,7 @@ mode=${1:-}
 case "$mode" in
 check) limit=${KAIO_GUEST_TIMEOUT:-2400} ;;
 run) limit=${KAIO_GUEST_TIMEOUT:-600} ;;
+fuzz) limit=${KAIO_GUEST_TIMEOUT:-5400} ;;
 shell) limit=${KAIO_GUEST_TIMEOUT:-86400} ;;
 *)
 	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
@@ -68,7 +72,14 @@ KERNEL=$(guest_kernel)
 
 # cryptomgr.notests: the crypto self-tests are ~2 s of TCG boot and test
 # nothing kaio depends on.
-cmdline="console=ttyS0 panic=-1 oops=panic slub_debug=FZPU quiet cryptomgr.notests kaio.mode=$mode $*"
+# fuzz is check mode in the guest, with the fuzz wrappers' knob; the
+# filter is a glob matching kaio_fuzz and kaio_stress only.
+gmode=$mode
+if [ "$mode" = fuzz ]; then
+	gmode=check
+	set -- 'kaio.filter=kaio_[fs][ut][zr]*' kaio.fuzz=long kaio.timeout=4800 "$@"
+fi
+cmdline="console=ttyS0 panic=-1 oops=panic slub_debug=FZPU quiet cryptomgr.notests kaio.mode=$gmode $*"
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4G
 	-nographic -nodefaults -serial mon:stdio -no-reboot -no-user-config
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$cmdline")
