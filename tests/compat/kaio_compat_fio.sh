@@ -122,9 +122,11 @@ while read -r name target rw direct qd extra; do
 		continue
 	fi
 	before=$(stat_submitted)
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	# shellcheck disable=SC2086
 	run_fio "$name" "$target" "$rw" "$direct" "$qd" $extra
 	rc=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
 	after=$(stat_submitted)
 	ios=$(issued)
 	why=
@@ -144,7 +146,7 @@ while read -r name target rw direct qd extra; do
 		why="fs.aio-nr is $(cat $AIO_NR)"
 	fi
 	iops=$(sed -n 's/^ *\(read\|write\): IOPS=\([^,]*\),.*/\1 \2/p' "$TMP.out" | tr '\n' ' ')
-	echo "# $name: fio issued $ios I/Os, kaio submitted $((after - before)); IOPS: $iops"
+	echo "# $name: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s, fio issued $ios I/Os, kaio submitted $((after - before)); IOPS: $iops"
 	if [ -z "$why" ]; then
 		echo "ok $i $name"
 	else
