@@ -358,6 +358,7 @@ static const struct {
 	F("in_flight", in_flight),
 	F("contexts", contexts),
 	F("events_reserved", events_reserved),
+	F("pinned_pages_reserved", pinned_pages_reserved),
 #undef F
 };
 
@@ -431,6 +432,66 @@ void kaio_stats_log(const char *prefix, const struct kaio_stats *st)
 				kaio_stat_fields[i].name, stat_get(st, i));
 	}
 	fprintf(stderr, "# %s:%s\n", prefix, line);
+}
+
+int kaio_module_settle(long long contexts, int timeout_ms, struct kaio_stats *st)
+{
+	uint64_t end = kaio_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	int ret;
+
+	for (;;) {
+		ret = kaio_stats_read(KAIO_DEBUGFS_STATS, st);
+		if (ret)
+			return ret;
+		if (st->contexts == contexts && st->pinned_pages_reserved == 0)
+			return 0;
+		if (kaio_now_ns() >= end)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+}
+
+long kaio_tally(const struct iocb *cbs, long n, const struct io_event *ev,
+		long nev, int *counts, long long *res)
+{
+	uintptr_t base = (uintptr_t)cbs;
+	long i, stray = 0;
+
+	for (i = 0; i < nev; i++) {
+		uintptr_t obj = ev[i].obj;
+		long k;
+
+		if (obj < base || (obj - base) % sizeof(*cbs)) {
+			stray++;
+			continue;
+		}
+		k = (obj - base) / sizeof(*cbs);
+		if (k >= n) {
+			stray++;
+			continue;
+		}
+		counts[k]++;
+		if (res)
+			res[k] = ev[i].res;
+	}
+	return stray;
+}
+
+long kaio_ring_peek(const struct kaio_ctx *c, struct io_event *ev, long max)
+{
+	const struct kaio_ring *r = c->ring;
+	unsigned int head, tail;
+	long n = 0;
+
+	if (!r)
+		return 0;
+	tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) % r->nr;
+	while (head != tail % r->nr && n < max) {
+		ev[n++] = r->io_events[head];
+		head = (head + 1) % r->nr;
+	}
+	return n;
 }
 
 int kaio_drop_file_cache(int fd)

@@ -121,6 +121,7 @@ struct kaio_stats {
 	long long in_flight;
 	long long contexts;		/* module-wide only */
 	long long events_reserved;	/* module-wide only */
+	long long pinned_pages_reserved; /* module-wide only */
 };
 
 /* Parse @path: 0, or -errno when it cannot be read. */
@@ -132,6 +133,28 @@ struct kaio_stats kaio_stats_sub(const struct kaio_stats *after,
 				 const struct kaio_stats *before);
 /* "# <prefix>: name value name value ..." for test logs (-1s left out). */
 void kaio_stats_log(const char *prefix, const struct kaio_stats *st);
+
+/*
+ * Wait up to @timeout_ms for the module-wide counters to be back where a
+ * test started: `contexts` == @contexts and `pinned_pages_reserved` == 0
+ * (nothing in flight anywhere). @st gets the last reading. 0, -ETIMEDOUT,
+ * or -errno when /sys/kernel/debug/kaio/stats cannot be read.
+ */
+int kaio_module_settle(long long contexts, int timeout_ms, struct kaio_stats *st);
+
+/*
+ * Count events per iocb: @cbs is an array of @n iocbs; counts[i] is bumped
+ * and res[i] set (if @res) for each event whose obj is &cbs[i]. Returns how
+ * many events named none of them (must be 0).
+ */
+long kaio_tally(const struct iocb *cbs, long n, const struct io_event *ev,
+		long nev, int *counts, long long *res);
+
+/*
+ * Copy what the mapped ring holds (head to tail) to @ev without reaping it:
+ * the number copied (at most @max).
+ */
+long kaio_ring_peek(const struct kaio_ctx *c, struct io_event *ev, long max);
 
 /*
  * Cold cache for one file: fsync, then POSIX_FADV_DONTNEED over all of it.
