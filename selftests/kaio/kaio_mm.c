@@ -2,20 +2,21 @@
 /*
  * A context belongs to the mm that created it: a forked child or a process
  * that received the fd over a unix socket gets EINVAL from every context
- * ioctl, and the owner keeps working. The fd never lends one process's
+ * ioctl and from mmap() of the ring, and the owner keeps working. The fd never lends one process's
  * memory to another. Threads share the mm and may use the context.
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "kaio_util.h"
 
-enum op { OP_SUBMIT, OP_GETEVENTS, OP_CANCEL, OP_DESTROY, OP_CLOSE };
+enum op { OP_SUBMIT, OP_GETEVENTS, OP_CANCEL, OP_DESTROY, OP_CLOSE, OP_MMAP };
 
 /*
  * In a process that does not own @ctx: try @op, exit with the errno it
@@ -46,6 +47,14 @@ static void __attribute__((noreturn)) foreign_op(int ctx, enum op op)
 	case OP_CLOSE:
 		r = close(ctx) ? -errno : 0;
 		break;
+	case OP_MMAP: {
+		/* one page: what the owner may always map */
+		void *ring = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, ctx, 0);
+
+		r = ring == MAP_FAILED ? -errno : 0;
+		break;
+	}
 	}
 	_exit(r < 0 ? (int)-r : r == 0 ? 0 : 100 + (int)(r > 50 ? 50 : r));
 }
@@ -261,6 +270,39 @@ TEST(scm_rights_receiver_destroy_EINVAL)
 	KAIO_DEV_OPEN(dev);	/* skip before forking */
 	close(dev);
 	EXPECT_EQ(EINVAL, over_scm_rights(_metadata, &c, OP_DESTROY));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(scm_rights_receiver_cancel_EINVAL)
+{
+	struct kaio_ctx c;
+
+	int dev;
+
+	KAIO_DEV_OPEN(dev);	/* skip before forking */
+	close(dev);
+	EXPECT_EQ(EINVAL, over_scm_rights(_metadata, &c, OP_CANCEL));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(scm_rights_receiver_mmap_EINVAL)
+{
+	struct kaio_ctx c;
+
+	int dev;
+
+	KAIO_DEV_OPEN(dev);	/* skip before forking */
+	close(dev);
+	EXPECT_EQ(EINVAL, over_scm_rights(_metadata, &c, OP_MMAP));
+	owner_still_works(_metadata, &c);
+}
+
+TEST(fork_child_mmap_EINVAL)
+{
+	struct kaio_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_MMAP));
 	owner_still_works(_metadata, &c);
 }
 
