@@ -37,6 +37,8 @@ public:
 
 	// The next offset, or false when the sequence has ended. Thread-safe.
 	bool next(std::uint64_t& offset) noexcept;
+	// Back to the first offset of the same order, for the next run.
+	void rewind() noexcept { index_.store(0, std::memory_order_relaxed); }
 	std::uint64_t blocks() const noexcept { return blocks_; }
 
 private:
