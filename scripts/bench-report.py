@@ -1,0 +1,568 @@
+#!/usr/bin/env python3
+"""Turn the console of a `make bench` guest run into the benchmark report.
+
+Usage: scripts/bench-report.py LOG [--doc Documentation/performance.md]
+                               [--wall SECONDS] [--command TEXT]
+
+Reads what scripts/guest/bench.sh printed (kaio-bench's JSON lines,
+KAIO-BENCH-FIO/-MACHINE/-STATS/-CMD/-TIME lines), prints the table of IOPS
+ratios to the best peer with the targets, and with --doc writes
+Documentation/performance.md from scratch, with a PNG plot beside it made by
+gnuplot. The hand-written analysis is scripts/bench-analysis.md, included
+as it is. Only the standard library: it runs on the host, never in the guest.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+ENGINES = ["kaio", "libaio", "io_uring", "posixaio", "psync"]
+PEERS = ["libaio", "io_uring", "posixaio", "psync"]
+ENGINE_NAMES = {
+    "kaio": "kaio",
+    "libaio": "native AIO",
+    "io_uring": "io_uring",
+    "posixaio": "POSIX aio",
+    "psync": "psync",
+}
+FIO_ENGINES = ["libaio", "kaio-compat", "io_uring"]
+FIO_NAMES = {
+    "libaio": "fio libaio on native AIO",
+    "kaio-compat": "fio libaio on kaio (compat libaio.so.1)",
+    "io_uring": "fio io_uring",
+}
+# Where each engine's IOPS comes from in kaio-bench's matrix, for the fio
+# cross-check: fio's engine -> kaio-bench's engine.
+FIO_TWIN = {"libaio": "libaio", "kaio-compat": "kaio", "io_uring": "io_uring"}
+
+
+def parse_log(path):
+    runs, fio, machine, stats, cmds, times, results = [], [], {}, {}, {}, {}, []
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "replace").replace("\r", "")
+    for line in text.splitlines():
+        if line.startswith('{"kaio_bench":'):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a console message
+            if obj.get("kind") == "run":
+                runs.append(obj)
+        elif line.startswith("KAIO-BENCH-FIO: "):
+            try:
+                fio.append(json.loads(line[len("KAIO-BENCH-FIO: "):]))
+            except json.JSONDecodeError:
+                pass
+        elif line.startswith("KAIO-BENCH-MACHINE: "):
+            key, _, value = line[len("KAIO-BENCH-MACHINE: "):].partition("=")
+            machine[key] = value
+        elif line.startswith("KAIO-BENCH-STATS: "):
+            words = line[len("KAIO-BENCH-STATS: "):].split()
+            if words:
+                stats[words[0]] = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        elif line.startswith("KAIO-BENCH-CMD: "):
+            key, _, value = line[len("KAIO-BENCH-CMD: "):].partition(" ")
+            cmds[key] = value
+        elif line.startswith("KAIO-BENCH-TIME: "):
+            words = line.split()
+            if len(words) == 4:
+                times.setdefault(words[1], {})[words[2]] = float(words[3])
+        elif line.startswith("KAIO-RESULT: "):
+            results.append(line[len("KAIO-RESULT: "):])
+    return runs, fio, machine, stats, cmds, times, results
+
+
+def describe(run):
+    """A row's workload in words, from kaio-bench's JSON."""
+    f = run["file"]
+    if f.startswith("/dev/"):
+        where = "null_blk " + os.path.basename(f)
+    elif "/ext4" in f:
+        where = "ext4"
+    elif "/xfs" in f:
+        where = "xfs"
+    else:
+        where = f
+    bs = run["bs"]
+    size = f"{bs // 1048576} MiB" if bs % 1048576 == 0 else f"{bs // 1024} KiB"
+    mode = "O_DIRECT" if run["direct"] else "buffered"
+    pattern = ("random " if run["pattern"] == "rand" else "sequential ") + run["rw"]
+    cache = {"cold": ", cold cache", "warm": ", warm cache"}.get(run["cache"], "")
+    return f"{where}, {mode} {size} {pattern}{cache}, QD{run['qd']}"
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+class Row:
+    """One row of the matrix: every engine's repetitions."""
+
+    def __init__(self, label, runs):
+        self.label = label
+        self.runs = runs
+        self.first = runs[0]
+        self.desc = describe(self.first)
+        self.engines = [e for e in ENGINES if any(r["engine"] == e for r in runs)]
+        self.by_engine = {e: [r for r in runs if r["engine"] == e] for e in self.engines}
+        self.median = {e: med([r["iops"] for r in rs]) for e, rs in self.by_engine.items()}
+        peers = [e for e in self.engines if e in PEERS]
+        self.best = max(peers, key=lambda e: self.median[e]) if peers else None
+        self.errors = sum(r["errors"] for r in runs)
+
+    def metric(self, engine, key):
+        return med([r[key] for r in self.by_engine.get(engine, []) if r.get(key) is not None])
+
+    def ratio(self, engine):
+        if not self.best or self.median[self.best] <= 0:
+            return float("nan")
+        return self.median[engine] / self.median[self.best]
+
+    def ratio_range(self, engine):
+        """The same ratio per repetition: an engine's run against the best
+        peer's run of that repetition (made minutes apart at most)."""
+        out = []
+        reps = sorted({r["rep"] for r in self.runs})
+        for rep in reps:
+            mine = [r["iops"] for r in self.by_engine[engine] if r["rep"] == rep]
+            peer = [r["iops"] for r in self.runs if r["engine"] in PEERS and r["rep"] == rep]
+            if mine and peer and max(peer) > 0:
+                out.append(mine[0] / max(peer))
+        return (min(out), max(out)) if out else (float("nan"), float("nan"))
+
+    def iops_range(self, engine):
+        values = [r["iops"] for r in self.by_engine[engine]]
+        return min(values), max(values)
+
+    def kaio_paths(self):
+        total = {}
+        for r in self.by_engine.get("kaio", []):
+            for k, v in r.get("counters", {}).items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+
+def group_rows(runs):
+    order, rows = [], {}
+    for r in runs:
+        if r["label"] not in rows:
+            order.append(r["label"])
+            rows[r["label"]] = []
+        rows[r["label"]].append(r)
+    return [Row(label, rows[label]) for label in order]
+
+
+def fmt_iops(v):
+    if v != v:
+        return "-"
+    if v >= 10000:
+        return f"{v / 1000:.1f}k"
+    if v >= 1000:
+        return f"{v / 1000:.2f}k"
+    return f"{v:.0f}"
+
+
+def fmt_us(v):
+    if v != v or v is None:
+        return "-"
+    if v >= 10000:
+        return f"{v / 1000:.1f} ms"
+    if v >= 1000:
+        return f"{v / 1000:.2f} ms"
+    return f"{v:.0f} µs"
+
+
+def fmt_ratio(v):
+    return "-" if v != v else f"{v:.2f}×"
+
+
+# ---- targets ------------------------------------------------------------------
+
+def targets(rows):
+    """The two targets of the Benchmarks issue, measured."""
+    out = []
+    for row in rows:
+        if "kaio" not in row.engines or not row.best:
+            continue
+        ratio = row.ratio("kaio")
+        lo, hi = row.ratio_range("kaio")
+        cpu_k, cpu_p = row.metric("kaio", "cpu_us_per_op"), row.metric(row.best, "cpu_us_per_op")
+        busy_k, busy_p = row.metric("kaio", "busy_us_per_op"), row.metric(row.best, "busy_us_per_op")
+        met = ratio >= 1.0 and cpu_k <= cpu_p
+        out.append({
+            "target": "IOPS ≥ 1.0× best peer at ≤ its CPU/op",
+            "row": row.label,
+            "measured": f"{fmt_ratio(ratio)} ({fmt_ratio(lo)}–{fmt_ratio(hi)}) of {ENGINE_NAMES[row.best]}; "
+                        f"CPU/op {cpu_k:.0f} vs {cpu_p:.0f} µs (process), {busy_k:.0f} vs {busy_p:.0f} µs (all CPUs)",
+            "met": met,
+        })
+    for row in rows:
+        f = row.first
+        if f["cache"] == "cold" and not f["direct"] and f["rw"] == "read" and f["pattern"] == "rand" \
+                and f["qd"] == 32 and "kaio" in row.engines and "libaio" in row.engines:
+            k, n = row.metric("kaio", "submit_p99_us"), row.metric("libaio", "submit_p99_us")
+            kp, np_ = row.metric("kaio", "submit_per_op_us"), row.metric("libaio", "submit_per_op_us")
+            out.append({
+                "target": "submit p99 ≤ 1/10 of native AIO's (cold buffered QD32)",
+                "row": row.label,
+                "measured": f"{fmt_us(k)} vs {fmt_us(n)} (1/{n / k:.1f}); per request {kp:.0f} vs {np_:.0f} µs",
+                "met": k * 10 <= n,
+            })
+    return out
+
+
+# ---- text table for the terminal ------------------------------------------------
+
+def print_table(rows, fio_rows):
+    engines = [e for e in ENGINES if any(e in r.engines for r in rows)]
+    w = max([len(r.label) for r in rows] + [5])
+    print(f"{'row':<{w}}  {'best peer':>18}  " + "  ".join(f"{ENGINE_NAMES[e]:>19}" for e in engines))
+    for row in rows:
+        best = f"{row.best} {fmt_iops(row.median[row.best])}" if row.best else "-"
+        cells = []
+        for e in engines:
+            if e not in row.engines:
+                cells.append(f"{'-':>19}")
+                continue
+            lo, hi = row.ratio_range(e)
+            cells.append(f"{fmt_ratio(row.ratio(e)):>7} ({lo:.2f}-{hi:.2f})")
+        print(f"{row.label:<{w}}  {best:>18}  " + "  ".join(cells))
+    print("ratio = median IOPS / best peer's median IOPS (per-repetition range);"
+          " best peer = fastest of native AIO, io_uring, POSIX aio, psync")
+    for fr in fio_rows:
+        parts = [f"{FIO_NAMES[e].split(' (')[0]} {fmt_iops(fr['iops'][e])}" for e in FIO_ENGINES if e in fr["iops"]]
+        print(f"fio {fr['id']}: " + ", ".join(parts))
+
+
+# ---- fio ------------------------------------------------------------------------
+
+def fio_summary(fio_runs):
+    out = []
+    for id_ in dict.fromkeys(r["id"] for r in fio_runs):
+        runs = [r for r in fio_runs if r["id"] == id_]
+        row = {"id": id_, "iops": {}, "range": {}, "slat99": {}, "clat99": {}, "lat99": {},
+               "cpu": {}, "kaio_submitted": {}, "runs": {}}
+        for e in FIO_ENGINES:
+            rs = [r for r in runs if r["engine"] == e]
+            if not rs:
+                continue
+            jobs = [r["fio"]["jobs"][0] for r in rs]
+            iops = [j["read"]["iops"] for j in jobs]
+            row["runs"][e] = len(rs)
+            row["iops"][e] = med(iops)
+            row["range"][e] = (min(iops), max(iops))
+
+            def pct(j, key, p="99.000000"):
+                return j["read"].get(key, {}).get("percentile", {}).get(p, float("nan")) / 1000.0
+
+            row["slat99"][e] = med([pct(j, "slat_ns") for j in jobs])
+            row["clat99"][e] = med([pct(j, "clat_ns") for j in jobs])
+            row["lat99"][e] = med([pct(j, "lat_ns") for j in jobs])
+            # usr/sys are % of the job's runtime: CPU per I/O in µs.
+            row["cpu"][e] = med([(j["usr_cpu"] + j["sys_cpu"]) / 100.0 * j["job_runtime"] * 1000.0
+                                 / max(1, j["read"]["total_ios"]) for j in jobs])
+            row["kaio_submitted"][e] = sum(r["kaio_submitted"] for r in rs)
+        out.append(row)
+    return out
+
+
+# ---- plot ---------------------------------------------------------------------------
+
+def plot(rows, png):
+    """Clustered bars: each engine's IOPS / best peer's, per row, with the
+    per-repetition range as error bars. Returns the error text or None."""
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        return "gnuplot not installed (scripts/deps.sh installs gnuplot-nox)"
+    engines = [e for e in ENGINES if any(e in r.engines for r in rows)]
+    data = png + ".dat"
+    with open(data, "w") as f:
+        for row in rows:
+            cols = [row.label]
+            for e in engines:
+                if e in row.engines:
+                    lo, hi = row.ratio_range(e)
+                    cols += [f"{row.ratio(e):.4f}", f"{lo:.4f}", f"{hi:.4f}"]
+                else:
+                    cols += ["0", "0", "0"]
+            f.write(" ".join(cols) + "\n")
+    plots = []
+    for i, e in enumerate(engines):
+        c = 2 + 3 * i
+        xtic = ":xtic(1)" if i == 0 else ""
+        plots.append(f"'{data}' using {c}:{c + 1}:{c + 2}{xtic} title '{ENGINE_NAMES[e]}'")
+    script = f"""
+set terminal pngcairo size 1100,520 font 'sans,10' noenhanced
+set output '{png}'
+set title 'IOPS relative to the best peer (fastest of native AIO, io_uring, POSIX aio, psync); bars: median of the repetitions, whiskers: range'
+set style data histogram
+set style histogram errorbars gap 1 lw 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set ylabel 'IOPS / best peer IOPS'
+set yrange [0:*]
+set grid ytics
+set key top right
+set xtics rotate by -20 noenhanced
+set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb '#444444'
+plot {', '.join(plots)}
+"""
+    proc = subprocess.run([gnuplot], input=script, text=True, capture_output=True)
+    os.unlink(data)
+    if proc.returncode != 0:
+        return "gnuplot failed: " + proc.stderr.strip()[:300]
+    return None
+
+
+# ---- the document -------------------------------------------------------------------
+
+def host_info():
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            info["cpu"] = m.group(1).strip() if m else platform.processor()
+    except OSError:
+        info["cpu"] = platform.processor()
+    info["cores"] = os.cpu_count()
+    try:
+        out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout
+        info["qemu"] = out.splitlines()[0] if out else "?"
+    except OSError:
+        info["qemu"] = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            m = re.search(r"^MemTotal:\s*(\d+)", f.read(), re.M)
+            info["mem_gib"] = int(m.group(1)) / 1048576 if m else 0
+    except OSError:
+        info["mem_gib"] = 0
+    return info
+
+
+def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, plot_error):
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    host = host_info()
+    engines = [e for e in ENGINES if any(e in r.engines for r in rows)]
+    reps = max((r["rep"] for row in rows for r in row.runs), default=0)
+    runtime = rows[0].first["runtime"] if rows else 0
+    L = []
+    add = L.append
+    add("# kaio performance")
+    add("")
+    add(f"Generated by `{command}` on {datetime.date.today().isoformat()} "
+        "(scripts/bench.sh, scripts/guest/bench.sh, scripts/bench-report.py); "
+        "regenerated from scratch on every run, so edit those, not this file. "
+        "The analysis section is scripts/bench-analysis.md.")
+    add("")
+    add("Everything kernel-side ran in one QEMU **TCG** guest (no KVM): every "
+        "instruction is emulated, so absolute numbers are 1–2 orders of magnitude "
+        "below real hardware and CPU-bound, and the host's other load shows up as "
+        "noise. Only **ratios between engines measured in the same guest run** "
+        "mean something. Each engine ran each workload "
+        f"{reps} times, {runtime:g} s per run; the engines were interleaved (repetition *r* "
+        "runs them in an order rotated by *r*), so a slow spell of the host hits "
+        "all of them.")
+    add("")
+    add("## Summary: IOPS relative to the best peer")
+    add("")
+    add("*Ratio* = the engine's median IOPS / the best peer's median IOPS, where the "
+        "**best peer** is the fastest of native AIO (libaio), io_uring (liburing), "
+        "glibc POSIX aio and psync for that row. In brackets: the same ratio per "
+        "repetition (min–max), each run against the best peer's run of the same "
+        "repetition.")
+    add("")
+    add("| workload | best peer (median IOPS) | " + " | ".join(ENGINE_NAMES[e] for e in engines) + " |")
+    add("| --- | --- | " + " | ".join("---" for _ in engines) + " |")
+    for row in rows:
+        cells = []
+        for e in engines:
+            if e not in row.engines:
+                cells.append("-")
+                continue
+            lo, hi = row.ratio_range(e)
+            cell = f"{fmt_ratio(row.ratio(e))} ({lo:.2f}–{hi:.2f})"
+            cells.append(f"**{cell}**" if e == "kaio" else cell)
+        best = f"{ENGINE_NAMES[row.best]} ({fmt_iops(row.median[row.best])})" if row.best else "-"
+        add(f"| `{row.label}`: {row.desc} | {best} | " + " | ".join(cells) + " |")
+    add("")
+    if plot_error:
+        add(f"(No plot: {plot_error}.)")
+    else:
+        add("![IOPS relative to the best peer](performance.png)")
+    add("")
+
+    add("## Targets")
+    add("")
+    add("| target | row | measured (medians) | |")
+    add("| --- | --- | --- | --- |")
+    for t in targets(rows):
+        add(f"| {t['target']} | `{t['row']}` | {t['measured']} | {'met' if t['met'] else '**missed**'} |")
+    add("")
+    add("CPU/op (process) is getrusage(RUSAGE_SELF) user+sys over the operations: "
+        "it counts the benchmark's threads, glibc's aio threads and io_uring's io-wq "
+        "workers, but not kernel worker threads, where kaio's retries and punts run. "
+        "CPU/op (all CPUs) is the busy time of every guest CPU (/proc/stat: all but "
+        "idle and iowait) over the operations; nothing else runs in the guest, so it "
+        "charges each engine everything it caused, kworkers and interrupts included.")
+    add("")
+
+    analysis = os.path.join(top, "scripts", "bench-analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            add(f.read().rstrip())
+        add("")
+
+    add("## Rows in detail")
+    add("")
+    add("Medians over the repetitions. *submit*: time inside one submit call "
+        "(io_submit, io_uring_submit, kaio's SUBMIT ioctl, the aio_read calls of a "
+        "batch; for psync the pread itself), per call; *batch*: requests per submit "
+        "call (every completion reaped is refilled, and the refills go in one call); "
+        "*per req*: total time in submit calls / requests; *latency*: from entering "
+        "the submit call to reaping the completion.")
+    add("")
+    for row in rows:
+        add(f"### `{row.label}`: {row.desc}")
+        add("")
+        if row.label in cmds:
+            add("```")
+            add(cmds[row.label])
+            add("```")
+            add("")
+        add("| engine | IOPS (min–max) | ratio | MiB/s | submit p50 / p99 | batch | per req | "
+            "latency p50 / p99 / p99.9 | CPU/op process | CPU/op all CPUs |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for e in row.engines:
+            lo, hi = row.iops_range(e)
+            m = lambda k: row.metric(e, k)
+            name = f"**{ENGINE_NAMES[e]}**" if e == "kaio" else ENGINE_NAMES[e]
+            add(f"| {name} | {fmt_iops(row.median[e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | {fmt_ratio(row.ratio(e))} | "
+                f"{m('mib_s'):.1f} | {fmt_us(m('submit_p50_us'))} / {fmt_us(m('submit_p99_us'))} | "
+                f"{m('submit_batch'):.1f} | {fmt_us(m('submit_per_op_us'))} | "
+                f"{fmt_us(m('lat_p50_us'))} / {fmt_us(m('lat_p99_us'))} / {fmt_us(m('lat_p999_us'))} | "
+                f"{m('cpu_us_per_op'):.0f} µs | {m('busy_us_per_op'):.0f} µs |")
+        add("")
+        paths = row.kaio_paths()
+        if paths:
+            ops = sum(r["ops"] for r in row.by_engine["kaio"])
+            words = [f"{k.replace('path_', '')} {paths[k]}" for k in
+                     ("path_inline", "path_async", "path_retry", "path_worker") if paths.get(k)]
+            add(f"How kaio served its {ops} requests (io_event.res2, all repetitions): "
+                + (", ".join(words) if words else "-")
+                + f"; page-wait arms {paths.get('page_wait_arms', 0)}, retries {paths.get('retries', 0)}, "
+                  f"worker attempts {paths.get('worker', 0)}.")
+            add("")
+        if row.label in stats and stats[row.label]:
+            add("Module-wide counters over the row (/sys/kernel/debug/kaio/stats): "
+                + ", ".join(f"{k} {v}" for k, v in stats[row.label].items()) + ".")
+            add("")
+
+    add("## Cross-check with fio")
+    add("")
+    if not fio_rows:
+        add("fio did not run in this guest run (kaio.bench_fio=0).")
+    else:
+        add("fio 3.33 on two rows of the matrix, interleaved per repetition like kaio-bench: "
+            "its **libaio engine on native AIO**, the **same unmodified fio binary on kaio** "
+            "through kaio's libaio-compatible library (`LD_LIBRARY_PATH=/kaio/lib/compat`), "
+            "and its **io_uring engine**. fio's defaults otherwise: one io_submit per "
+            "request (iodepth_batch=1), io_getevents for at least one completion. "
+            "*slat* is fio's time inside the submit call. The *kaio SUBMITs* column is "
+            "the module's `submitted` counter over those runs: non-zero only where the "
+            "requests really went through kaio.")
+        add("")
+        for fr in fio_rows:
+            twin = next((r for r in rows if r.label == fr["id"]), None)
+            add(f"### `{fr['id']}`" + (f": {twin.desc}" if twin else ""))
+            add("")
+            if "fio-" + fr["id"] in cmds:
+                add("```")
+                add(cmds["fio-" + fr["id"]])
+                add("```")
+                add("")
+            add("| fio engine | IOPS (min–max) | vs fio native AIO | slat p99 | clat p99 | lat p99 | "
+                "CPU/op | kaio SUBMITs | kaio-bench twin: ratio to its native AIO |")
+            add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            base = fr["iops"].get("libaio")
+            for e in FIO_ENGINES:
+                if e not in fr["iops"]:
+                    continue
+                lo, hi = fr["range"][e]
+                twin_ratio = "-"
+                if twin and FIO_TWIN[e] in twin.engines and "libaio" in twin.engines:
+                    twin_ratio = fmt_ratio(twin.median[FIO_TWIN[e]] / twin.median["libaio"])
+                add(f"| {FIO_NAMES[e]} | {fmt_iops(fr['iops'][e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | "
+                    f"{fmt_ratio(fr['iops'][e] / base) if base else '-'} | {fmt_us(fr['slat99'][e])} | "
+                    f"{fmt_us(fr['clat99'][e])} | {fmt_us(fr['lat99'][e])} | {fr['cpu'][e]:.0f} µs | "
+                    f"{fr['kaio_submitted'][e]} | {twin_ratio} |")
+            add("")
+            if "kaio-compat" not in fr["iops"]:
+                add("kaio's libaio.so.1 was not built when this ran, so fio ran on native AIO only.")
+                add("")
+
+    add("## Machine and command")
+    add("")
+    add(f"- Command: `{command}` (in the repository root); it boots the guest with "
+        "`scripts/run-guest.sh bench`, which runs `scripts/guest/bench.sh`, and writes this "
+        f"file with `scripts/bench-report.py`. Took {wall // 60:.0f} min {wall % 60:.0f} s"
+        + (f" (guest uptime at the end of the last row: {max(t.get('end', 0) for t in times.values()):.0f} s)"
+           if times else "") + ".")
+    add(f"- Host: {host['cpu']}, {host['cores']} cores, {host['mem_gib']:.0f} GiB; {host['qemu']}.")
+    add(f"- Guest: QEMU TCG (`-accel tcg -cpu max -smp 2 -m 4G`), "
+        f"{machine.get('guest_cpus', '?')} vCPUs ({machine.get('guest_cpu_model', '?')}), "
+        f"{int(machine.get('guest_mem_kb', '0')) / 1048576:.1f} GiB memory, "
+        f"Debian kernel {machine.get('kernel', '?')}, clocksource {machine.get('clocksource', '?')}, "
+        "booted without slub_debug (the test modes' allocator checking would charge every "
+        "allocation).")
+    add(f"- Devices: null_blk, memory-backed, timer completions after "
+        f"{int(machine.get('null_blk_completion_ns', '0')) // 1000} µs (`kaio.lat_ns`); "
+        "ext4 and xfs made on their own null_blk devices at boot; the benchmark files are "
+        "256 MiB, written once before their first row.")
+    add("- kaio-bench: static (libkaio++, liburing.a, libaio.a — the system's libaio, so its "
+        "native AIO engine never picks up kaio's compat library), one process per row; each "
+        "engine's context is set up before the run's clock starts. kaio reaps completions from "
+        "its mapped ring and waits in GETEVENTS; native AIO's io_getevents always enters the "
+        "kernel; io_uring reaps from its CQ ring. POSIX aio is glibc's (a thread pool that "
+        "runs one request at a time per file descriptor). psync runs QD threads.")
+    add("")
+    with open(path, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("log")
+    ap.add_argument("--doc")
+    ap.add_argument("--wall", type=float, default=0)
+    ap.add_argument("--command", default="make bench")
+    args = ap.parse_args()
+
+    runs, fio_runs, machine, stats, cmds, times, results = parse_log(args.log)
+    if not runs:
+        print(f"bench-report: no kaio-bench results in {args.log}", file=sys.stderr)
+        return 1
+    rows = group_rows(runs)
+    fio_rows = fio_summary(fio_runs)
+    print_table(rows, fio_rows)
+    print()
+    for t in targets(rows):
+        print(f"{'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['row']}: {t['measured']}")
+    failed = [r for r in results if r.startswith("not ok")]
+    if args.doc:
+        plot_error = plot(rows, os.path.splitext(args.doc)[0] + ".png")
+        write_doc(args.doc, rows, fio_rows, machine, stats, cmds, times, args.wall, args.command, plot_error)
+        print(f"bench-report: wrote {args.doc}" + (f" ({plot_error})" if plot_error else " and its plot"))
+    for r in failed:
+        print("bench-report: " + r, file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

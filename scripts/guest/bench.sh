@@ -1,0 +1,183 @@
+#!/bin/sh
+# kaio.mode=bench: the benchmark matrix of Documentation/performance.md, run
+# by /init after setup (devices, file systems, kaio.ko), with the KAIO_*
+# device variables in the environment. Every engine runs in this one guest,
+# interleaved per repetition (kaio-bench rotates the order), because TCG is
+# noisy and only runs made close together compare.
+#
+# Output for the host (scripts/bench-report.py reads the console):
+#   kaio-bench's table lines and its {"kaio_bench":...} JSON lines;
+#   KAIO-BENCH-FIO: {...}       one per fio run (the cross-check);
+#   KAIO-BENCH-MACHINE: k=v     what the guest is;
+#   KAIO-BENCH-STATS: ID name=value ...   /sys/kernel/debug/kaio/stats
+#                               deltas over each row;
+#   KAIO-RESULT lines, one per row: ok if it ran and moved no error.
+# Kernel command line knobs:
+#   kaio.bench_runtime=S   seconds per run (default 2)
+#   kaio.bench_repeat=N    repetitions of each engine (default 3)
+#   kaio.bench_rows=GLOB   only rows whose id matches (default: all)
+#   kaio.bench_fio=0       skip the fio cross-check
+. /kaio/rig/lib.sh
+
+B=/kaio/bin/kaio-bench
+COMPAT=/kaio/lib/compat
+RUNTIME=2 REPEAT=3 ROWS='*' FIO=1
+for w in $(cat /proc/cmdline); do
+	case "$w" in
+	kaio.bench_runtime=*) RUNTIME=${w#*=} ;;
+	kaio.bench_repeat=*) REPEAT=${w#*=} ;;
+	kaio.bench_rows=*) ROWS=${w#*=} ;;
+	kaio.bench_fio=*) FIO=${w#*=} ;;
+	esac
+done
+ENGINES=kaio,libaio,io_uring,posixaio,psync
+STATS=/sys/kernel/debug/kaio/stats
+
+echo "KAIO-BENCH-MACHINE: kernel=$(uname -r)"
+echo "KAIO-BENCH-MACHINE: guest_cpus=$(nproc)"
+echo "KAIO-BENCH-MACHINE: guest_mem_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+echo "KAIO-BENCH-MACHINE: guest_cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "KAIO-BENCH-MACHINE: null_blk_completion_ns=$(cat /sys/module/null_blk/parameters/completion_nsec)"
+echo "KAIO-BENCH-MACHINE: clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "KAIO-BENCH-MACHINE: slab_debug=$(cd /sys/kernel/slab/kmalloc-256 2>/dev/null && for f in sanity_checks red_zone poison store_user; do printf '%s:%s,' $f "$(cat $f)"; done)"
+echo "KAIO-BENCH-MACHINE: cmdline=$(cat /proc/cmdline)"
+echo "KAIO-BENCH-MACHINE: runtime=$RUNTIME repeat=$REPEAT"
+
+# The module-wide counters as "name=value" words (gauges included).
+stats_words() {
+	[ -r $STATS ] && awk -F':[ \t]*' 'NF == 2 { printf "%s=%s ", $1, $2 }' $STATS
+}
+# ID BEFORE AFTER: the counters that moved over a row.
+stats_delta() {
+	echo "$2" "$3" | awk -v id="$1" '{
+		n = NF / 2
+		for (i = 1; i <= n; i++) { split($i, a, "="); before[a[1]] = a[2] }
+		line = ""
+		for (i = n + 1; i <= NF; i++) {
+			split($i, a, "=")
+			if (a[2] != before[a[1]]) line = line " " a[1] "=" (a[2] - before[a[1]])
+		}
+		print "KAIO-BENCH-STATS: " id line
+	}'
+}
+
+# row ID kaio-bench-options...: one row of the matrix, every engine.
+row() {
+	id=$1
+	shift
+	case "$id" in
+	$ROWS) ;;
+	*) return 0 ;;
+	esac
+	echo "# ==== running bench-$id ===="
+	echo "KAIO-BENCH-TIME: $id start $(cut -d' ' -f1 /proc/uptime)"
+	echo "KAIO-BENCH-CMD: $id kaio-bench --label $id --repeat $REPEAT --runtime $RUNTIME --engines $ENGINES $*"
+	before=$(stats_words)
+	$B --label "$id" --repeat "$REPEAT" --runtime "$RUNTIME" --engines $ENGINES "$@"
+	rc=$?
+	stats_delta "$id" "$before" "$(stats_words)"
+	echo "KAIO-BENCH-TIME: $id end $(cut -d' ' -f1 /proc/uptime)"
+	if [ $rc -eq 0 ]; then
+		result ok "bench $id"
+	else
+		result "not ok" "bench $id" "kaio-bench exit status $rc"
+	fi
+	dmesg_check "bench $id" || true
+}
+
+# fio's pretty-printed JSON less the objects that are all zeros for a read
+# job or only histograms (~10 KB less per run on a slow serial console).
+# Each dropped object is followed by another member, so its own trailing
+# comma goes with it and the JSON stays valid.
+fio_json_trim() {
+	awk '
+		skip == "" && /^ *"(write|trim|sync|iodepth_level|iodepth_submit|iodepth_complete|latency_ns|latency_us|latency_ms)" : \{$/ {
+			match($0, /^ */); skip = substr($0, 1, RLENGTH); next
+		}
+		skip != "" { if ($0 == skip "}," || $0 == skip "}") skip = ""; next }
+		/^\{/ { started = 1 }
+		started
+	'
+}
+
+# fio_row ID FILE COLD fio-options...: fio's libaio engine on native AIO and
+# on kaio's libaio.so.1 (LD_LIBRARY_PATH), and fio's io_uring engine, on the
+# same workload, interleaved per repetition. The kaio SUBMIT count over
+# each run shows which kernel path served it.
+fio_row() {
+	id=$1 file=$2 cold=$3
+	shift 3
+	case "fio-$id" in
+	$ROWS) ;;
+	*) return 0 ;;
+	esac
+	echo "# ==== running bench-fio-$id ===="
+	echo "KAIO-BENCH-TIME: fio-$id start $(cut -d' ' -f1 /proc/uptime)"
+	if [ ! -e $COMPAT/libaio.so.1 ]; then
+		echo "# bench: $COMPAT/libaio.so.1 not built; fio's libaio engine runs on native AIO only"
+		engines="libaio io_uring"
+	else
+		engines="libaio kaio-compat io_uring"
+	fi
+	echo "KAIO-BENCH-CMD: fio-$id [LD_LIBRARY_PATH=$COMPAT] fio --ioengine=libaio|io_uring --filename=$file $*"
+	failed=
+	r=1
+	while [ $r -le "$REPEAT" ]; do
+		# Rotate the order each repetition, as kaio-bench does.
+		order=$(echo $engines | awk -v r=$r '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1) }')
+		for e in $order; do
+			[ "$cold" = cold ] && drop_caches
+			sub0=$(awk '/^submitted:/ {print $2}' $STATS 2>/dev/null)
+			case $e in
+			libaio) LD_LIBRARY_PATH= fio --ioengine=libaio --filename="$file" --output=/tmp/fio.json "$@" ;;
+			kaio-compat) LD_LIBRARY_PATH=$COMPAT fio --ioengine=libaio --filename="$file" --output=/tmp/fio.json "$@" ;;
+			io_uring) LD_LIBRARY_PATH= fio --ioengine=io_uring --filename="$file" --output=/tmp/fio.json "$@" ;;
+			esac >/tmp/fio.out 2>&1
+			frc=$?
+			sub1=$(awk '/^submitted:/ {print $2}' $STATS 2>/dev/null)
+			if [ $frc -ne 0 ] || [ ! -s /tmp/fio.json ]; then
+				sed 's/^/# fio: /' /tmp/fio.out
+				failed="$e exit status $frc"
+				continue
+			fi
+			printf 'KAIO-BENCH-FIO: {"id":"%s","engine":"%s","rep":%d,"kaio_submitted":%d,"fio":' \
+				"$id" "$e" "$r" $((${sub1:-0} - ${sub0:-0}))
+			# fio's JSON on one line (the console is read line by
+			# line), without the sections that say nothing here.
+			fio_json_trim </tmp/fio.json | tr -d '\n\t'
+			echo "}"
+			rm -f /tmp/fio.json
+		done
+		r=$((r + 1))
+	done
+	echo "KAIO-BENCH-TIME: fio-$id end $(cut -d' ' -f1 /proc/uptime)"
+	if [ -z "$failed" ]; then
+		result ok "bench fio-$id"
+	else
+		result "not ok" "bench fio-$id" "$failed"
+	fi
+	dmesg_check "bench fio-$id" || true
+}
+
+EXT4=$KAIO_EXT4_DIR/kaio-bench.dat
+XFS=$KAIO_XFS_DIR/kaio-bench.dat
+
+# The matrix. The ext4 file is 128 MiB: a cold run reads each block at most
+# once (kaio-bench --once, the default for cold reads), and at TCG speed a
+# 2 s run reads a few MiB at random or some tens sequentially. Warm runs and
+# writes use its first 64 MiB (xfs: a 64 MiB file), which stay cached.
+row raw-qd1 --file "$KAIO_RAW_DEV" --direct --qd 1
+row raw-qd32 --file "$KAIO_RAW_DEV" --direct --qd 32
+row ext4-cold-qd32 --file "$EXT4" --size 128m --qd 32 --cache cold
+row ext4-warm-qd32 --file "$EXT4" --size 64m --qd 32 --cache warm
+row xfs-write-qd32 --file "$XFS" --size 64m --rw write --qd 32 --cache warm
+row ext4-seq-1m --file "$EXT4" --size 128m --bs 1m --pattern seq --qd 8 --cache cold
+
+# The cross-check: two rows again, with fio. slat is fio's time inside the
+# submit call. fadvise_hint is fio's default (random: no readahead), as
+# kaio-bench does.
+if [ "$FIO" != 0 ]; then
+	common="--name=bench --rw=randread --bs=4k --iodepth=32 --runtime=$RUNTIME --output-format=json --slat_percentiles=1 --clat_percentiles=1 --lat_percentiles=1"
+	fio_row raw-qd32 "$KAIO_RAW_DEV" keep $common --direct=1 --time_based
+	fio_row ext4-cold-qd32 "$EXT4" cold $common --direct=0 --size=128m --invalidate=1
+fi
