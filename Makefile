@@ -7,6 +7,8 @@
 #   make run        deps, all, boot the guest and run the demo
 #   make fuzz       deps, all, the long kaio-fuzz and kaio-stress runs in the
 #                   guest (make check runs them short); build/guest-fuzz.log
+#   make bench      deps, all, the benchmark matrix in the guest; prints the
+#                   ratios and writes Documentation/performance.md (~15 min)
 #   make shell      all, then a shell in the guest (debugging)
 #   make module C=1 kaio.ko with sparse
 #   make deps | initramfs | clean
@@ -34,7 +36,7 @@ JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: all deps module userlib selftests tests tools examples fuzzers initramfs run check fuzz shell clean
+.PHONY: all deps module userlib selftests tests tools examples fuzzers initramfs run check fuzz bench shell clean
 
 all: module userlib selftests tests tools examples fuzzers
 
@@ -109,6 +111,10 @@ run: deps
 fuzz: deps
 	@$(MAKE) $(JOBS) all
 	@scripts/run-guest.sh fuzz
+
+bench: deps
+	@$(MAKE) $(JOBS) all
+	@scripts/bench.sh
 
 shell: all
 	@scripts/run-guest.sh shell

@@ -15,6 +15,8 @@ pkgs=(
 	busybox-static cpio kmod xz-utils
 	# peers and filesystems used inside the guest
 	fio xfsprogs e2fsprogs dmsetup
+	# make bench: the plot in Documentation/performance.md
+	gnuplot-nox
 	# kernel source: kselftest_harness.h comes from here at build time
 	linux-source-6.1
 	# userspace: libaio/liburing for comparison engines, GoogleTest

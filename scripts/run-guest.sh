@@ -2,7 +2,7 @@
 # Boot the kaio test guest in QEMU (TCG; KVM hangs on these machines) with
 # Debian's 6.1 kernel and build/initramfs.cpio, and judge the result.
 #
-# Usage: scripts/run-guest.sh check|run|fuzz|shell [extra kernel cmdline ...]
+# Usage: scripts/run-guest.sh check|run|fuzz|bench|shell [extra kernel cmdline ...]
 #   check  run every test program in the guest (build/guest/tests), parse the
 #          KAIO-RESULT lines, print the failures and as the last line
 #          "N passed, M failed[, K skipped]". Hard limit 40 min.
@@ -10,6 +10,9 @@
 #   fuzz   check with only kaio_fuzz and kaio_stress, in their long form
 #          (kaio.fuzz=long: several seeds, tens of thousands of iterations;
 #          kaio.fuzz_seeds=1,2 kaio.fuzz_iterations=N narrow it). 90 min.
+#   bench  the benchmark matrix (scripts/guest/bench.sh), booted without
+#          slub_debug and with the TSC as clock; `make bench` (scripts/bench.sh)
+#          runs it and writes Documentation/performance.md. 30 min.
 #   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
 #   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 20 ms).
@@ -24,6 +27,7 @@ case "$mode" in
 check) limit=${KAIO_GUEST_TIMEOUT:-2400} ;;
 run) limit=${KAIO_GUEST_TIMEOUT:-600} ;;
 fuzz) limit=${KAIO_GUEST_TIMEOUT:-5400} ;;
+bench) limit=${KAIO_GUEST_TIMEOUT:-1800} ;;
 shell) limit=${KAIO_GUEST_TIMEOUT:-86400} ;;
 *)
 	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
@@ -78,6 +82,12 @@ gmode=$mode
 if [ "$mode" = fuzz ]; then
 	gmode=check
 	set -- 'kaio.filter=kaio_[fs][ut][zr]*' kaio.fuzz=long kaio.timeout=4800 "$@"
+fi
+# bench measures the kernel as shipped: slub_debug=- undoes FZPU (the later
+# one wins), and the TSC replaces TCG's HPET, whose every read is an exit
+# to QEMU (tsc=reliable: TCG's TSC fails the watchdog's calibration).
+if [ "$mode" = bench ]; then
+	set -- slub_debug=- clocksource=tsc tsc=reliable "$@"
 fi
 cmdline="console=ttyS0 panic=-1 oops=panic slub_debug=FZPU quiet cryptomgr.notests kaio.mode=$gmode $*"
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4G
