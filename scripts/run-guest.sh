@@ -87,7 +87,8 @@ if [ "$mode" = fuzz ]; then
 fi
 # bench measures the kernel as shipped: slub_debug=- undoes FZPU (the later
 # one wins), and the TSC replaces TCG's HPET, whose every read is an exit
-# to QEMU (tsc=reliable: TCG's TSC fails the watchdog's calibration).
+# to QEMU (TCG's CPU claims no constant_tsc, so the kernel would not pick
+# the TSC by itself; tsc=reliable also skips the clocksource watchdog).
 if [ "$mode" = bench ]; then
 	set -- slub_debug=- clocksource=tsc tsc=reliable "$@"
 fi
