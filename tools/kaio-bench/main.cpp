@@ -428,6 +428,7 @@ struct Result {
 	double lat_p50 = 0, lat_p99 = 0, lat_p999 = 0, lat_mean = 0;
 	double cpu_per_op = 0, usr_per_op = 0, sys_per_op = 0, busy_per_op = -1;
 	long vcsw = 0, ivcsw = 0;
+	double setup_s = 0, teardown_s = 0;
 	std::map<std::string, std::int64_t> counters;
 };
 
@@ -548,6 +549,8 @@ void print_json(const Options& o, const Result& r)
 	j += ",\"usr_us_per_op\":" + number(r.usr_per_op);
 	j += ",\"sys_us_per_op\":" + number(r.sys_per_op);
 	j += ",\"busy_us_per_op\":" + number(r.busy_per_op);
+	j += ",\"setup_s\":" + number(r.setup_s);
+	j += ",\"teardown_s\":" + number(r.teardown_s);
 	j += ",\"vcsw\":" + std::to_string(r.vcsw);
 	j += ",\"ivcsw\":" + std::to_string(r.ivcsw);
 	if (!r.counters.empty()) {
@@ -673,6 +676,7 @@ Result run_one(const Options& o, const Target& t, Offsets& offsets, const std::s
 
 	// Set up before the cache is prepared and the clocks start: setting
 	// up a context is not what is measured.
+	const std::int64_t t_setup = now_ns();
 	std::unique_ptr<AsyncEngine> async;
 	if (engine == "kaio")
 		async = make_kaio(o.queue_depth, o.reap_syscall);
@@ -692,7 +696,13 @@ Result run_one(const Options& o, const Target& t, Offsets& offsets, const std::s
 	const CpuClock after = CpuClock::now();
 	if (async)
 		samples.counters = delta(counters_before, async->counters());
-	return summarise(engine, rep, samples, before, after);
+	const std::int64_t t_run = now_ns() - samples.elapsed_ns;
+	async.reset();
+	Result r = summarise(engine, rep, samples, before, after);
+	// Where a row's wall time goes besides the runs themselves.
+	r.setup_s = static_cast<double>(t_run - t_setup) / 1e9;
+	r.teardown_s = static_cast<double>(now_ns() - t_run) / 1e9 - r.elapsed_s;
+	return r;
 }
 
 } // namespace
