@@ -5,8 +5,8 @@
 # and write Documentation/performance.md and its plot from the console log.
 #
 # Usage: scripts/bench.sh [extra kernel cmdline ...]
-#   kaio.bench_runtime=S   seconds per run (default 2)
-#   kaio.bench_repeat=N    repetitions per engine (default 3)
+#   kaio.bench_runtime=S   seconds per run (default 1.5)
+#   kaio.bench_repeat=N    repetitions per engine (default 5, fio 3)
 #   kaio.bench_rows=GLOB   only some rows (e.g. 'ext4-*'); the document is
 #                          then not rewritten unless KAIO_BENCH_DOC is set
 #   kaio.bench_fio=0       skip the fio cross-check

@@ -13,19 +13,19 @@
 #                               deltas over each row;
 #   KAIO-RESULT lines, one per row: ok if it ran and moved no error.
 # Kernel command line knobs:
-#   kaio.bench_runtime=S   seconds per run (default 2)
-#   kaio.bench_repeat=N    repetitions of each engine (default 3)
+#   kaio.bench_runtime=S   seconds per run (default 1.5)
+#   kaio.bench_repeat=N    repetitions of each engine (default 5; fio 3)
 #   kaio.bench_rows=GLOB   only rows whose id matches (default: all)
 #   kaio.bench_fio=0       skip the fio cross-check
 . /kaio/rig/lib.sh
 
 B=/kaio/bin/kaio-bench
 COMPAT=/kaio/lib/compat
-RUNTIME=2 REPEAT=3 ROWS='*' FIO=1
+RUNTIME=1.5 REPEAT=5 FIO_REPEAT=3 ROWS='*' FIO=1
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	kaio.bench_runtime=*) RUNTIME=${w#*=} ;;
-	kaio.bench_repeat=*) REPEAT=${w#*=} ;;
+	kaio.bench_repeat=*) REPEAT=${w#*=} FIO_REPEAT=${w#*=} ;;
 	kaio.bench_rows=*) ROWS=${w#*=} ;;
 	kaio.bench_fio=*) FIO=${w#*=} ;;
 	esac
@@ -41,7 +41,7 @@ echo "KAIO-BENCH-MACHINE: null_blk_completion_ns=$(cat /sys/module/null_blk/para
 echo "KAIO-BENCH-MACHINE: clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 echo "KAIO-BENCH-MACHINE: slab_debug=$(cd /sys/kernel/slab/kmalloc-256 2>/dev/null && for f in sanity_checks red_zone poison store_user; do printf '%s:%s,' $f "$(cat $f)"; done)"
 echo "KAIO-BENCH-MACHINE: cmdline=$(cat /proc/cmdline)"
-echo "KAIO-BENCH-MACHINE: runtime=$RUNTIME repeat=$REPEAT"
+echo "KAIO-BENCH-MACHINE: runtime=$RUNTIME repeat=$REPEAT fio_repeat=$FIO_REPEAT"
 
 # The module-wide counters as "name=value" words (gauges included).
 stats_words() {
@@ -122,7 +122,7 @@ fio_row() {
 	echo "KAIO-BENCH-CMD: fio-$id [LD_LIBRARY_PATH=$COMPAT] fio --ioengine=libaio|io_uring --filename=$file $*"
 	failed=
 	r=1
-	while [ $r -le "$REPEAT" ]; do
+	while [ $r -le "$FIO_REPEAT" ]; do
 		# Rotate the order each repetition, as kaio-bench does.
 		order=$(echo $engines | awk -v r=$r '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1) }')
 		for e in $order; do
@@ -177,7 +177,8 @@ row ext4-seq-1m --file "$EXT4" --size 128m --bs 1m --pattern seq --qd 8 --cache 
 # submit call. fadvise_hint is fio's default (random: no readahead), as
 # kaio-bench does.
 if [ "$FIO" != 0 ]; then
-	common="--name=bench --rw=randread --bs=4k --iodepth=32 --runtime=$RUNTIME --output-format=json --slat_percentiles=1 --clat_percentiles=1 --lat_percentiles=1"
+	# fio wants whole units: the runtime in milliseconds.
+	common="--name=bench --rw=randread --bs=4k --iodepth=32 --runtime=$(awk -v r="$RUNTIME" 'BEGIN { printf "%dms", r * 1000 }') --output-format=json --slat_percentiles=1 --clat_percentiles=1 --lat_percentiles=1"
 	fio_row raw-qd32 "$KAIO_RAW_DEV" keep $common --direct=1 --time_based
 	fio_row ext4-cold-qd32 "$EXT4" cold $common --direct=0 --size=128m --invalidate=1
 fi
