@@ -95,8 +95,14 @@ static void kaio_poll_queue_proc(struct file *file,
 	}
 	apt->queued = true;
 	apt->error = 0;
-	p->head = head;
 	add_wait_queue(head, &p->wait);
+	/*
+	 * Published after the entry is queued, then a full barrier before
+	 * kaio_poll_arm_step() reads p->cancelled: pairs with the one in
+	 * kaio_poll_cancel(). A canceller either finds the entry queued here
+	 * or the arm step finds its mark.
+	 */
+	smp_store_mb(p->head, head);
 }
 
 int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb)
@@ -120,7 +126,8 @@ int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb)
 struct kaio_poll_arm {
 	__poll_t	mask;
 	int		error;
-	bool		cancel;
+	bool		cancel;		/* give up: a second waitqueue */
+	bool		cancelled;	/* CANCEL came while we armed */
 };
 
 static void kaio_poll_arm_decided(struct kaio_poll_arm *arm)
@@ -136,9 +143,14 @@ static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
 {
 	struct kaio_poll_arm *arm = arg;
 
-	if (p->work_scheduled)
+	if (p->work_scheduled) {
 		kaio_poll_arm_decided(arm);
-	if (arm->mask || arm->error)
+	} else if (READ_ONCE(p->cancelled)) {
+		arm->cancelled = true;		/* complete it here, res 0 */
+		arm->mask = 0;
+		arm->error = 0;
+	}
+	if (arm->mask || arm->error || arm->cancelled)
 		list_del_init(&p->wait.entry);	/* done here, not queued */
 	else if (arm->cancel)
 		WRITE_ONCE(p->cancelled, true);
@@ -163,11 +175,17 @@ enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 	arm.mask = vfs_poll(req->file, &apt.pt) & p->events;
 	arm.error = apt.error;
 	arm.cancel = false;
+	arm.cancelled = false;
 	if (likely(apt.queued)) {
 		if (!kaio_poll_locked(p, kaio_poll_arm_step, &arm)) {
 			kaio_poll_arm_decided(&arm);
 			if (arm.cancel)
 				WRITE_ONCE(p->cancelled, true);
+		}
+		if (arm.cancelled) {
+			kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+			*res = 0;	/* as a cancelled POLL in fs/aio.c */
+			return KAIO_ISSUE_DONE;
 		}
 		if (!arm.mask && !arm.error)
 			return KAIO_ISSUE_QUEUED;	/* the entry owns req */
@@ -224,17 +242,25 @@ static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
 {
 	struct kaio_req *req = container_of(p, struct kaio_req, poll);
 
-	WRITE_ONCE(p->cancelled, true);
 	if (!p->work_scheduled) {
 		p->work_scheduled = true;
 		queue_work(kaio_retry_wq, &req->work);
 	}
 }
 
-/* Under ctx->lock with irqs off, as fs/aio.c's ki_cancel. */
+/*
+ * Under ctx->lock with irqs off, as fs/aio.c's ki_cancel. Unlike fs/aio.c,
+ * the request is findable while SUBMIT still arms it, so the mark comes
+ * first: a request not on its waitqueue yet sees it when it gets there.
+ */
 bool kaio_poll_cancel(struct kaio_req *req)
 {
-	/* Not queued: its retry is on its way already. */
-	kaio_poll_locked(&req->poll, kaio_poll_cancel_step, NULL);
+	struct kaio_poll *p = &req->poll;
+
+	WRITE_ONCE(p->cancelled, true);
+	/* Pairs with smp_store_mb() in kaio_poll_queue_proc(). */
+	smp_mb();
+	/* Not queued: arming or completing, and it will see the mark. */
+	kaio_poll_locked(p, kaio_poll_cancel_step, NULL);
 	return true;
 }
