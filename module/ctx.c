@@ -290,13 +290,15 @@ static bool kaio_ctx_kill(struct kaio_ctx *ctx)
 	wake_up_all(&ctx->wait);
 
 	/*
-	 * A POLL armed by a SUBMIT racing with us may have missed the cancel;
-	 * everything else ends by itself. Cancel again while waiting.
+	 * A request a racing SUBMIT reserved before we marked the context
+	 * dead reaches ctx->active after our cancel: a POLL among them would
+	 * wait forever. Everything else ends by itself. Cancel again while
+	 * waiting.
 	 */
 	do {
 		kaio_cancel_all(ctx);
 	} while (!wait_var_event_timeout(&ctx->reqs, !atomic_read(&ctx->reqs),
-					 HZ));
+					 HZ / 10));
 	return was_dead;
 }
 

@@ -110,13 +110,16 @@ void kaio_req_put(struct kaio_req *req)
 /**
  * kaio_req_free_unsubmitted() - undo a request that failed before issue
  * @req: the request, never seen by anyone but the submitter
+ * @reserved: it holds a ring slot to give back
  */
-void kaio_req_free_unsubmitted(struct kaio_req *req)
+void kaio_req_free_unsubmitted(struct kaio_req *req, bool reserved)
 {
 	struct kaio_ctx *ctx = req->ctx;
 
+	/* The slot first: freeing may let a DESTROY free the context. */
+	if (reserved)
+		kaio_ctx_unreserve(ctx);
 	kaio_req_free(req);
-	kaio_ctx_unreserve(ctx);
 }
 
 /**

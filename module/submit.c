@@ -35,13 +35,18 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	if (unlikely((ssize_t)iocb.aio_nbytes < 0))
 		return -EINVAL;
 
-	ret = kaio_ctx_reserve(ctx);
-	if (unlikely(ret))
-		return ret;
+	/*
+	 * Counted in ctx->reqs before the reservation looks at ctx->dead:
+	 * a DESTROY that marked the context dead after our reservation must
+	 * then wait for this request too.
+	 */
 	req = kaio_req_alloc(ctx);
-	if (unlikely(!req)) {
-		kaio_ctx_unreserve(ctx);
+	if (unlikely(!req))
 		return -EAGAIN;
+	ret = kaio_ctx_reserve(ctx);
+	if (unlikely(ret)) {
+		kaio_req_free_unsubmitted(req, false);
+		return ret;
 	}
 
 	op = kaio_op_get(iocb.aio_lio_opcode);
@@ -96,7 +101,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	return 0;
 
 fail:
-	kaio_req_free_unsubmitted(req);
+	kaio_req_free_unsubmitted(req, true);
 	return ret;
 }
 
