@@ -52,12 +52,20 @@ static int kaio_ioprio_check(u16 ioprio)
 
 static void kaio_rw_complete(struct kiocb *kiocb, long res);
 
-/* Whether this request will pin is known only later: reserve for it now. */
-static int kaio_rw_charge_pin(struct kaio_rw *rw)
+/*
+ * Whether this request will pin is known only later: reserve for it now.
+ * Only requests that can pin (O_DIRECT, or a file a worker may block on;
+ * both need a block device, block file system, tmpfs or ramfs) count.
+ */
+static int kaio_rw_charge_pin(struct kaio_req *req)
 {
-	unsigned long nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
+	struct kaio_rw *rw = &req->rw;
+	unsigned long nr_pages;
 	int ret;
 
+	if (!kaio_file_may_punt(req->file))
+		return 0;
+	nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
 	ret = kaio_limits_charge_pin(nr_pages);
 	if (!ret)
 		rw->pin_charged = nr_pages;
@@ -131,7 +139,7 @@ static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
 			     iov_iter_count(&rw->iter));
 	if (ret)
 		return ret;
-	return kaio_rw_charge_pin(rw);
+	return kaio_rw_charge_pin(req);
 }
 
 int kaio_prep_read(struct kaio_req *req, const struct iocb *iocb)
@@ -244,13 +252,27 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 	kaio_req_put(req);
 }
 
+/*
+ * One attempt. The file system may still use the kiocb after handing it to
+ * a callback with -EIOCBQUEUED: ext4's O_DIRECT read calls file_accessed()
+ * on iocb->ki_filp after iomap_dio_rw() returns, by which time the bio may
+ * have completed and its owner posted the event. So the caller's reference
+ * is kept across the call, as fs/aio.c's ki_refcnt does; when the result is
+ * -EIOCBQUEUED that reference may be the last one, and the caller must not
+ * touch the request (or its context) after.
+ */
 static ssize_t kaio_rw_call(struct kaio_req *req)
 {
 	struct kaio_rw *rw = &req->rw;
+	ssize_t ret;
 
+	refcount_inc(&req->refs);
 	if (rw->is_write)
-		return call_write_iter(req->file, &rw->kiocb, &rw->iter);
-	return call_read_iter(req->file, &rw->kiocb, &rw->iter);
+		ret = call_write_iter(req->file, &rw->kiocb, &rw->iter);
+	else
+		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
+	kaio_req_put(req);
+	return ret;
 }
 
 /*
@@ -433,7 +455,7 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 		/* Counted before: once armed, req and ctx are not ours. */
 		kaio_stat_inc(ctx, KAIO_STAT_WAIT_ARMS);
 		trace_kaio_arm(req);
-		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
+		ret = kaio_rw_call(req);
 		if (ret == -EIOCBQUEUED)
 			return KAIO_ISSUE_QUEUED;
 		kaio_stat_dec(ctx, KAIO_STAT_WAIT_ARMS);
