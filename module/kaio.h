@@ -89,7 +89,6 @@ enum kaio_req_state {
 	KAIO_REQ_WAIT_PAGE,	/* page-wait callback armed (or arming) */
 	KAIO_REQ_CANCELLED,	/* cancelled while queued: event posted */
 	KAIO_REQ_WAIT_CANCELLED, /* cancelled while waiting for a page */
-	KAIO_REQ_DONE,		/* event posted */
 };
 
 /* Per-request state of reads and writes. */

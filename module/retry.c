@@ -140,7 +140,10 @@ void kaio_req_note_path(struct kaio_req *req, u8 path)
  */
 void kaio_req_complete(struct kaio_req *req, long res)
 {
-	atomic_set(&req->state, KAIO_REQ_DONE);
+	/*
+	 * The state is left alone: a worker that dequeued a request a
+	 * canceller completed must still see CANCELLED.
+	 */
 	trace_kaio_complete(req, res);
 	kaio_ctx_post(req, res);
 }
@@ -185,6 +188,8 @@ static void kaio_req_work(struct work_struct *work)
 		kaio_req_put(req);
 		return;
 	}
+	if (WARN_ON_ONCE(old != KAIO_REQ_QUEUED && !req->op->retry))
+		return;
 	if (old == KAIO_REQ_QUEUED) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_WORKER);
 		kaio_req_note_path(req, KAIO_PATH_WORKER);
@@ -196,10 +201,13 @@ static void kaio_req_work(struct work_struct *work)
 		attempt = req->op->retry;
 	}
 
+	/* See kaio_req_issue(): ours until the attempt has returned. */
+	refcount_inc(&req->refs);
 	old_cred = override_creds(req->cred);
 	how = attempt(req, &res);
 	revert_creds(old_cred);
 	kaio_req_continue(req, how, res);
+	kaio_req_put(req);
 }
 
 /**
@@ -249,16 +257,26 @@ void kaio_req_punt(struct kaio_req *req)
  *
  * The op's issue() must not block. After it, the request belongs to whoever
  * the result names; the submitter does not touch it again.
+ *
+ * Once an attempt hands the request to a callback (-EIOCBQUEUED, an armed
+ * page or poll wait), the callback's side may complete and free it at any
+ * moment, while the code that made the attempt is still returning through
+ * it: ext4's O_DIRECT read calls file_accessed(iocb->ki_filp) after
+ * iomap_dio_rw() returned, and POLL's issue still looks at its waitqueue.
+ * So, as fs/aio.c's ki_refcnt, the attempt runs with a reference of its
+ * own; whichever put is last frees.
  */
 void kaio_req_issue(struct kaio_req *req)
 {
 	long res = 0;
 	int how;
 
+	refcount_inc(&req->refs);
 	how = req->op->issue(req, &res);
 	if (how == KAIO_ISSUE_DONE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
 		kaio_req_note_path(req, KAIO_PATH_INLINE);
 	}
 	kaio_req_continue(req, how, res);
+	kaio_req_put(req);
 }

@@ -253,26 +253,17 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 }
 
 /*
- * One attempt. The file system may still use the kiocb after handing it to
- * a callback with -EIOCBQUEUED: ext4's O_DIRECT read calls file_accessed()
- * on iocb->ki_filp after iomap_dio_rw() returns, by which time the bio may
- * have completed and its owner posted the event. So the caller's reference
- * is kept across the call, as fs/aio.c's ki_refcnt does; when the result is
- * -EIOCBQUEUED that reference may be the last one, and the caller must not
- * touch the request (or its context) after.
+ * One attempt. The caller (kaio_req_issue() or kaio_req_work()) holds a
+ * reference across it, because the file system may still use the kiocb
+ * after -EIOCBQUEUED; the attempt's code must not touch the request after.
  */
 static ssize_t kaio_rw_call(struct kaio_req *req)
 {
 	struct kaio_rw *rw = &req->rw;
-	ssize_t ret;
 
-	refcount_inc(&req->refs);
 	if (rw->is_write)
-		ret = call_write_iter(req->file, &rw->kiocb, &rw->iter);
-	else
-		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
-	kaio_req_put(req);
-	return ret;
+		return call_write_iter(req->file, &rw->kiocb, &rw->iter);
+	return call_read_iter(req->file, &rw->kiocb, &rw->iter);
 }
 
 /*
