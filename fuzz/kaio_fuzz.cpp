@@ -121,8 +121,9 @@ void count(const std::string &what, uint64_t n = 1)
 /* ---- what the calls may return (Documentation/abi.md) ------------------- */
 
 const std::set<long> SETUP_ERRS = {EFAULT, EINVAL, EAGAIN, ENOMEM, EMFILE};
+/* ENOMEM: a buffer larger than the whole pinned-memory budget (abi.md). */
 const std::set<long> SUBMIT_ERRS = {EINVAL, EFAULT, EAGAIN, EBADF, EOPNOTSUPP,
-				    EPERM, EACCES};
+				    EPERM, EACCES, ENOMEM};
 const std::set<long> GETEV_ERRS = {EFAULT, EINVAL, EINTR};
 const std::set<long> CANCEL_ERRS = {EFAULT, EINVAL, EINPROGRESS, EAGAIN};
 
