@@ -100,9 +100,12 @@ initramfs:
 
 # deps first, then a fresh make (so KVER is found even on a machine where
 # deps just installed the kernel), then the guest.
+# The static checks (sparse, checkpatch) run on the host first; their
+# results join the guest's in the summary line.
 check: deps
 	@$(MAKE) $(JOBS) all
-	@scripts/run-guest.sh check
+	@scripts/static-checks.sh || true
+	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
 
 run: deps
 	@$(MAKE) $(JOBS) all
