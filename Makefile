@@ -36,7 +36,7 @@ JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: all deps module userlib selftests tests tools examples fuzzers initramfs run check fuzz bench shell clean
+.PHONY: install all deps module userlib selftests tests tools examples fuzzers initramfs run check fuzz bench shell clean
 
 all: module userlib selftests tests tools examples fuzzers
 
@@ -100,11 +100,28 @@ initramfs:
 
 # deps first, then a fresh make (so KVER is found even on a machine where
 # deps just installed the kernel), then the guest.
+# make install [PREFIX=/usr/local] [DESTDIR=]: kaio.ko under the running
+# kernel's updates/, its source with dkms.conf in /usr/src/kaio-VERSION,
+# libkaio++ (shared, static, headers, kaio++.pc and kaio.pc), the uapi
+# header, and the libaio-compatible libaio.so.1 in LIBDIR/kaio/compat.
+PREFIX ?= /usr/local
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+install: module userlib
+	$(MAKE) -C userlib $(SUBVARS) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) install install-compat
+	ln -sf kaio++.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/kaio.pc
+	install -D -m 0644 module/kaio.ko $(DESTDIR)/lib/modules/$(KVER)/updates/kaio.ko
+	install -d $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/uapi/linux
+	install -m 0644 dkms.conf Kbuild $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/
+	install -m 0644 module/Kbuild module/*.c module/*.h $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module/
+	rm -f $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module/kaio.mod.c
+	install -m 0644 uapi/linux/kaio.h $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/uapi/linux/
+
 # The static checks (sparse, checkpatch) run on the host first; their
 # results join the guest's in the summary line.
 check: deps
 	@$(MAKE) $(JOBS) all
 	@scripts/static-checks.sh || true
+	@scripts/install-check.sh >>build/static-checks.results || true
 	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
 
 run: deps
