@@ -15,7 +15,7 @@
 #          runs it and writes Documentation/performance.md. 30 min.
 #   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
-#   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 20 ms).
+#   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 500 ms).
 #   KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
 # The console is kept in build/guest-<mode>.log. Exit status is non-zero on
 # any failed case, on a guest crash/panic/timeout (no KAIO-DONE), or when no
