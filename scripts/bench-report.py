@@ -44,7 +44,7 @@ FIO_TWIN = {"libaio": "libaio", "kaio-compat": "kaio", "io_uring": "io_uring"}
 
 
 def parse_log(path):
-    runs, fio, machine, stats, cmds, times, results = [], [], {}, {}, {}, {}, []
+    runs, fio, machine, stats, cmds, times, results, probes = [], [], {}, {}, {}, {}, [], []
     with open(path, "rb") as f:
         text = f.read().decode("utf-8", "replace").replace("\r", "")
     for line in text.splitlines():
@@ -76,7 +76,9 @@ def parse_log(path):
                 times.setdefault(words[1], {})[words[2]] = float(words[3])
         elif line.startswith("KAIO-RESULT: "):
             results.append(line[len("KAIO-RESULT: "):])
-    return runs, fio, machine, stats, cmds, times, results
+        elif line.startswith("KAIO-PROBE: "):
+            probes.append(line[len("KAIO-PROBE: "):])
+    return runs, fio, machine, stats, cmds, times, results, probes
 
 
 def describe(run):
@@ -84,6 +86,8 @@ def describe(run):
     f = run["file"]
     if f.startswith("/dev/"):
         where = "null_blk " + os.path.basename(f)
+    elif "/slow-" in f:
+        where = ("ext4" if "ext4" in f else "xfs") + " on the slow null_blk"
     elif "/ext4" in f:
         where = "ext4"
     elif "/xfs" in f:
@@ -208,11 +212,13 @@ def targets(rows):
         if f["cache"] == "cold" and not f["direct"] and f["rw"] == "read" and f["pattern"] == "rand" \
                 and f["qd"] == 32 and "kaio" in row.engines and "libaio" in row.engines:
             k, n = row.metric("kaio", "submit_p99_us"), row.metric("libaio", "submit_p99_us")
+            k50, n50 = row.metric("kaio", "submit_p50_us"), row.metric("libaio", "submit_p50_us")
             kp, np_ = row.metric("kaio", "submit_per_op_us"), row.metric("libaio", "submit_per_op_us")
             out.append({
                 "target": "submit p99 ≤ 1/10 of native AIO's (cold buffered QD32)",
                 "row": row.label,
-                "measured": f"{fmt_us(k)} vs {fmt_us(n)} (1/{n / k:.1f}); per request {kp:.0f} vs {np_:.0f} µs",
+                "measured": f"p99 {fmt_us(k)} vs {fmt_us(n)} (1/{n / k:.1f}); p50 {fmt_us(k50)} vs {fmt_us(n50)} "
+                            f"(1/{n50 / k50:.1f}); per request {fmt_us(kp)} vs {fmt_us(np_)} (1/{np_ / kp:.1f})",
                 "met": k * 10 <= n,
             })
     return out
@@ -247,7 +253,7 @@ def fio_summary(fio_runs):
     out = []
     for id_ in dict.fromkeys(r["id"] for r in fio_runs):
         runs = [r for r in fio_runs if r["id"] == id_]
-        row = {"id": id_, "iops": {}, "range": {}, "slat99": {}, "clat99": {}, "lat99": {},
+        row = {"id": id_, "iops": {}, "range": {}, "slat50": {}, "slat99": {}, "clat99": {}, "lat99": {},
                "cpu": {}, "kaio_submitted": {}, "runs": {}}
         for e in FIO_ENGINES:
             rs = [r for r in runs if r["engine"] == e]
@@ -263,6 +269,7 @@ def fio_summary(fio_runs):
                 return j["read"].get(key, {}).get("percentile", {}).get(p, float("nan")) / 1000.0
 
             row["slat99"][e] = med([pct(j, "slat_ns") for j in jobs])
+            row["slat50"][e] = med([pct(j, "slat_ns", "50.000000") for j in jobs])
             row["clat99"][e] = med([pct(j, "clat_ns") for j in jobs])
             row["lat99"][e] = med([pct(j, "lat_ns") for j in jobs])
             # usr/sys are % of the job's runtime: CPU per I/O in µs.
@@ -346,7 +353,7 @@ def host_info():
     return info
 
 
-def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, plot_error):
+def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, plot_error, probes):
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     host = host_info()
     engines = [e for e in ENGINES if any(e in r.engines for r in rows)]
@@ -487,7 +494,7 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
                 add(cmds["fio-" + fr["id"]])
                 add("```")
                 add("")
-            add("| fio engine | IOPS (min–max) | vs fio native AIO | slat p99 | clat p99 | lat p99 | "
+            add("| fio engine | IOPS (min–max) | vs fio native AIO | slat p50 / p99 | clat p99 | lat p99 | "
                 "CPU/op | kaio SUBMITs | kaio-bench twin: ratio to its native AIO |")
             add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             base = fr["iops"].get("libaio")
@@ -499,13 +506,26 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
                 if twin and FIO_TWIN[e] in twin.engines and "libaio" in twin.engines:
                     twin_ratio = fmt_ratio(twin.median[FIO_TWIN[e]] / twin.median["libaio"])
                 add(f"| {FIO_NAMES[e]} | {fmt_iops(fr['iops'][e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | "
-                    f"{fmt_ratio(fr['iops'][e] / base) if base else '-'} | {fmt_us(fr['slat99'][e])} | "
+                    f"{fmt_ratio(fr['iops'][e] / base) if base else '-'} | "
+                    f"{fmt_us(fr['slat50'][e])} / {fmt_us(fr['slat99'][e])} | "
                     f"{fmt_us(fr['clat99'][e])} | {fmt_us(fr['lat99'][e])} | {fr['cpu'][e]:.0f} µs | "
                     f"{fr['kaio_submitted'][e]} | {twin_ratio} |")
             add("")
             if "kaio-compat" not in fr["iops"]:
                 add("kaio's libaio.so.1 was not built when this ran, so fio ran on native AIO only.")
                 add("")
+
+    if probes:
+        add("## Probes")
+        add("")
+        add("From the same guest run (`kaio.bench_probe=1`, scripts/guest/bench-probe.sh): "
+            "tracepoints, kretprobes and perf behind the analysis above.")
+        add("")
+        add("```")
+        for p in probes:
+            add(p)
+        add("```")
+        add("")
 
     add("## Machine and command")
     add("")
@@ -522,7 +542,9 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
         "booted without slub_debug (the test modes' allocator checking would charge every "
         "allocation).")
     add(f"- Devices: null_blk, memory-backed, timer completions after "
-        f"{int(machine.get('null_blk_completion_ns', '0')) // 1000} µs (`kaio.lat_ns`); "
+        f"{int(machine.get('null_blk_completion_ns', '0')) // 1000} µs (`kaio.lat_ns`), "
+        f"the slow one after {int(machine.get('slow_null_blk_completion_ns', '0') or 0) // 1000} µs "
+        "(`kaio.slow_lat_ns`); "
         "ext4 and xfs made on their own null_blk devices at boot; the benchmark files are "
         "256 MiB, written once before their first row.")
     add("- kaio-bench: static (libkaio++, liburing.a, libaio.a — the system's libaio, so its "
@@ -544,7 +566,7 @@ def main():
     ap.add_argument("--command", default="make bench")
     args = ap.parse_args()
 
-    runs, fio_runs, machine, stats, cmds, times, results = parse_log(args.log)
+    runs, fio_runs, machine, stats, cmds, times, results, probes = parse_log(args.log)
     if not runs:
         print(f"bench-report: no kaio-bench results in {args.log}", file=sys.stderr)
         return 1
@@ -554,10 +576,13 @@ def main():
     print()
     for t in targets(rows):
         print(f"{'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['row']}: {t['measured']}")
+    for p in probes:
+        print("probe: " + p)
     failed = [r for r in results if r.startswith("not ok")]
     if args.doc:
         plot_error = plot(rows, os.path.splitext(args.doc)[0] + ".png")
-        write_doc(args.doc, rows, fio_rows, machine, stats, cmds, times, args.wall, args.command, plot_error)
+        write_doc(args.doc, rows, fio_rows, machine, stats, cmds, times, args.wall, args.command, plot_error,
+                  probes)
         print(f"bench-report: wrote {args.doc}" + (f" ({plot_error})" if plot_error else " and its plot"))
     for r in failed:
         print("bench-report: " + r, file=sys.stderr)

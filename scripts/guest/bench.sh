@@ -17,17 +17,19 @@
 #   kaio.bench_repeat=N    repetitions of each engine (default 5; fio 3)
 #   kaio.bench_rows=GLOB   only rows whose id matches (default: all)
 #   kaio.bench_fio=0       skip the fio cross-check
+#   kaio.bench_probe=1     then the probes behind the analysis (bench-probe.sh)
 . /kaio/rig/lib.sh
 
 B=/kaio/bin/kaio-bench
 COMPAT=/kaio/lib/compat
-RUNTIME=1.5 REPEAT=5 FIO_REPEAT=3 ROWS='*' FIO=1
+RUNTIME=1.5 REPEAT=5 FIO_REPEAT=3 ROWS='*' FIO=1 PROBE=0
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	kaio.bench_runtime=*) RUNTIME=${w#*=} ;;
 	kaio.bench_repeat=*) REPEAT=${w#*=} FIO_REPEAT=${w#*=} ;;
 	kaio.bench_rows=*) ROWS=${w#*=} ;;
 	kaio.bench_fio=*) FIO=${w#*=} ;;
+	kaio.bench_probe=*) PROBE=${w#*=} ;;
 	esac
 done
 ENGINES=kaio,libaio,io_uring,posixaio,psync
@@ -38,6 +40,7 @@ echo "KAIO-BENCH-MACHINE: guest_cpus=$(nproc)"
 echo "KAIO-BENCH-MACHINE: guest_mem_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
 echo "KAIO-BENCH-MACHINE: guest_cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "KAIO-BENCH-MACHINE: null_blk_completion_ns=$(cat /sys/module/null_blk/parameters/completion_nsec)"
+echo "KAIO-BENCH-MACHINE: slow_null_blk_completion_ns=$KAIO_SLOW_LAT_NS"
 echo "KAIO-BENCH-MACHINE: clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 echo "KAIO-BENCH-MACHINE: slab_debug=$(cd /sys/kernel/slab/kmalloc-256 2>/dev/null && for f in sanity_checks red_zone poison store_user; do printf '%s:%s,' $f "$(cat $f)"; done)"
 echo "KAIO-BENCH-MACHINE: cmdline=$(cat /proc/cmdline)"
@@ -172,6 +175,11 @@ row ext4-cold-qd32 --file "$EXT4" --size 128m --qd 32 --cache cold
 row ext4-warm-qd32 --file "$EXT4" --size 64m --qd 32 --cache warm
 row xfs-write-qd32 --file "$XFS" --size 64m --rw write --qd 32 --cache warm
 row ext4-seq-1m --file "$EXT4" --size 128m --bs 1m --pattern seq --qd 8 --cache cold
+# The cold row again on the slow device (kaio.slow_lat_ns, 20 ms): under TCG
+# a request's CPU cost is of the order of the fast device's 100 us, which
+# hides what blocking costs; here the device dominates, as it does on real
+# hardware. 16 MiB: a run reads at most a few thousand blocks.
+row slow-ext4-cold-qd32 --file "$KAIO_SLOW_EXT4_DIR/kaio-bench.dat" --size 16m --qd 32 --cache cold
 
 # The cross-check: two rows again, with fio. slat is fio's time inside the
 # submit call. fadvise_hint is fio's default (random: no readahead), as
@@ -181,4 +189,8 @@ if [ "$FIO" != 0 ]; then
 	common="--name=bench --rw=randread --bs=4k --iodepth=32 --runtime=$(awk -v r="$RUNTIME" 'BEGIN { printf "%dms", r * 1000 }') --output-format=json --slat_percentiles=1 --clat_percentiles=1 --lat_percentiles=1"
 	fio_row raw-qd32 "$KAIO_RAW_DEV" keep $common --direct=1 --time_based
 	fio_row ext4-cold-qd32 "$EXT4" cold $common --direct=0 --size=128m --invalidate=1
+fi
+
+if [ "$PROBE" != 0 ]; then
+	. /kaio/rig/bench-probe.sh
 fi
