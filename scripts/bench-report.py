@@ -306,7 +306,7 @@ def plot(rows, png):
         xtic = ":xtic(1)" if i == 0 else ""
         plots.append(f"'{data}' using {c}:{c + 1}:{c + 2}{xtic} title '{ENGINE_NAMES[e]}'")
     script = f"""
-set terminal pngcairo size 1100,520 font 'sans,10' noenhanced
+set terminal pngcairo size 1200,520 font 'sans,10' noenhanced
 set output '{png}'
 set title 'IOPS relative to the best peer (fastest of native AIO, io_uring, POSIX aio, psync); bars: median of the repetitions, whiskers: range'
 set style data histogram
@@ -316,7 +316,7 @@ set boxwidth 0.9
 set ylabel 'IOPS / best peer IOPS'
 set yrange [0:*]
 set grid ytics
-set key top right
+set key outside right top
 set xtics rotate by -20 noenhanced
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb '#444444'
 plot {', '.join(plots)}
@@ -531,7 +531,10 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
     add("")
     add(f"- Command: `{command}` (in the repository root); it boots the guest with "
         "`scripts/run-guest.sh bench`, which runs `scripts/guest/bench.sh`, and writes this "
-        f"file with `scripts/bench-report.py`. Took {wall // 60:.0f} min {wall % 60:.0f} s"
+        f"file with `scripts/bench-report.py`"
+        + ("" if command == "make bench" else "; `make bench` runs the same matrix (without the probes "
+           "unless given kaio.bench_probe=1)")
+        + f". Took {wall // 60:.0f} min {wall % 60:.0f} s"
         + (f" (guest uptime at the end of the last row: {max(t.get('end', 0) for t in times.values()):.0f} s)"
            if times else "") + ".")
     add(f"- Host: {host['cpu']}, {host['cores']} cores, {host['mem_gib']:.0f} GiB; {host['qemu']}.")

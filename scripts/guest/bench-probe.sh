@@ -84,7 +84,7 @@ if command -v perf >/dev/null 2>&1; then
 	for e in kaio libaio; do
 		perf record -a -o /tmp/perf.data -- $B --engines $e --file "$KAIO_RAW_DEV" --size 64m --direct --qd 1 --runtime 2 --no-json 2>&1 | quiet | grep -v '^\[ perf'
 		perf report -i /tmp/perf.data --stdio --sort comm 2>/dev/null | awk -v e=$e '
-			/%/ && $2 != "swapper" { c = $2; sub(/[:\/][0-9]+.*$/, "", c); sub(/-.*$/, "", c); t[c] += $1 }
+			/%/ && $2 != "swapper" { c = $2; if (c ~ /^kworker\/u/) c = "kworker/u (unbound)"; else if (c ~ /^kworker/) c = "kworker (per-CPU)"; else sub(/\/[0-9]+$/, "", c); t[c] += $1 }
 			END { line = ""; for (c in t) line = line sprintf(" %s %.1f%%", c, t[c]); print "KAIO-PROBE:   " e ":" line }'
 	done
 	rm -f /tmp/perf.data
