@@ -19,6 +19,7 @@ static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
 		.work		= kaio_rw_work,
 		.retry		= kaio_rw_retry,
 		.cleanup	= kaio_rw_cleanup,
+		.cleanup_sleeps	= kaio_rw_cleanup_sleeps,
 	},
 	[IOCB_CMD_PWRITE] = {
 		.name		= "PWRITE",
@@ -27,6 +28,7 @@ static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
 		.issue		= kaio_rw_issue,
 		.work		= kaio_rw_work,
 		.cleanup	= kaio_rw_cleanup,
+		.cleanup_sleeps	= kaio_rw_cleanup_sleeps,
 	},
 	[IOCB_CMD_FSYNC] = {
 		.name		= "FSYNC",
@@ -64,6 +66,7 @@ static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
 		.work		= kaio_rw_work,
 		.retry		= kaio_rw_retry,
 		.cleanup	= kaio_rw_cleanup,
+		.cleanup_sleeps	= kaio_rw_cleanup_sleeps,
 	},
 	[IOCB_CMD_PWRITEV] = {
 		.name		= "PWRITEV",
@@ -72,6 +75,7 @@ static const struct kaio_op_def kaio_op_defs[KAIO_OP_LAST] = {
 		.issue		= kaio_rw_issue,
 		.work		= kaio_rw_work,
 		.cleanup	= kaio_rw_cleanup,
+		.cleanup_sleeps	= kaio_rw_cleanup_sleeps,
 	},
 };
 

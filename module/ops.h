@@ -24,7 +24,9 @@ enum kaio_issue {
  * @cancel: for requests that wait on something only the op can undo: ask
  *	it to complete early; called under ctx->lock with irqs off. Returns
  *	whether the request will complete soon.
- * @cleanup: release what @prep and the attempts took; may sleep.
+ * @cleanup: release what @prep and the attempts took; runs in any context
+ *	unless @cleanup_sleeps says it needs a task.
+ * @cleanup_sleeps: whether @cleanup must sleep for this request; NULL: never.
  */
 struct kaio_op_def {
 	const char	*name;
@@ -35,6 +37,7 @@ struct kaio_op_def {
 	enum kaio_issue	(*retry)(struct kaio_req *req, long *res);
 	bool		(*cancel)(struct kaio_req *req);
 	void		(*cleanup)(struct kaio_req *req);
+	bool		(*cleanup_sleeps)(struct kaio_req *req);
 };
 
 const struct kaio_op_def *kaio_op_get(u16 opcode);
@@ -49,6 +52,7 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res);
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res);
 enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res);
 void kaio_rw_cleanup(struct kaio_req *req);
+bool kaio_rw_cleanup_sleeps(struct kaio_req *req);
 
 /* poll.c */
 int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb);

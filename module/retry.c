@@ -93,14 +93,19 @@ static void kaio_req_free_work(struct work_struct *work)
  * kaio_req_put() - drop a reference; the last one frees the request
  * @req: the request
  *
- * May be called from any context: unpinning user pages of a read dirties
- * them and can sleep, so a free from irq context goes to a worker.
+ * May be called from any context. Most requests are freed where the last
+ * reference goes, O_DIRECT in its bio's irq completion too; only a cleanup
+ * that sleeps (unpinning the pages a read filled dirties them under the
+ * page lock) makes a free from irq context go to a worker.
  */
 void kaio_req_put(struct kaio_req *req)
 {
+	const struct kaio_op_def *op = req->op;
+
 	if (!refcount_dec_and_test(&req->refs))
 		return;
-	if (in_task()) {
+	if (in_task() || !op || !op->cleanup_sleeps ||
+	    !op->cleanup_sleeps(req)) {
 		kaio_req_free(req);
 		return;
 	}
@@ -188,8 +193,12 @@ static void kaio_req_work(struct work_struct *work)
 		kaio_req_put(req);
 		return;
 	}
-	if (WARN_ON_ONCE(old != KAIO_REQ_QUEUED && !req->op->retry))
+	if (WARN_ON_ONCE(old != KAIO_REQ_QUEUED && !req->op->retry)) {
+		/* A state bug: end the request rather than leak it. */
+		kaio_req_complete(req, -EIO);
+		kaio_req_put(req);
 		return;
+	}
 	if (old == KAIO_REQ_QUEUED) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_WORKER);
 		kaio_req_note_path(req, KAIO_PATH_WORKER);
@@ -239,9 +248,9 @@ bool kaio_file_may_punt(struct file *file)
  * kaio_req_punt() - hand the request to the bounded blocking worker pool
  * @req: the request, owned by the caller; the worker item owns it after
  *
- * Everything the blocking attempt needs must be process-context free by
- * now (the op's issue pinned user buffers): workers never touch user memory.
- * Any context, including hardirq.
+ * The worker has no mm of its own: the op's issue pinned the user buffer,
+ * or its work borrows the submitter's mm (O_DIRECT). Any context, including
+ * hardirq.
  */
 void kaio_req_punt(struct kaio_req *req)
 {

@@ -4,20 +4,25 @@
  *
  * The first attempt runs in the submitter's context with IOCB_NOWAIT, on the
  * user's own iovec: page-cache hits complete there, O_DIRECT is queued to the
- * block layer and completes through ki_complete. What would block is kept
- * where it stopped (bytes_done, the iterator) and the rest of the user buffer
- * is pinned and described as a bvec iterator, so that nothing after the
- * submitter ever touches its memory map. Then:
+ * block layer and completes through ki_complete, in its bio's irq completion.
+ * What would block is kept where it stopped (bytes_done, the iterator).
+ * A buffered request then pins the rest of the user buffer and describes it
+ * as a bvec iterator, so that nothing after the submitter touches its memory
+ * map:
  *  - buffered reads of files that can wait for pages asynchronously
  *    (FMODE_BUF_RASYNC) arm a page-wait callback (IOCB_WAITQ); its wake-up
  *    queues a retry that reads on from where the last attempt stopped;
  *  - everything else makes one blocking attempt on the bounded worker pool.
+ * O_DIRECT stays on the user's iovec, as with native AIO; its rare blocking
+ * attempt (the block layer refused NOWAIT) borrows the submitter's mm.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
 #include <linux/ioprio.h>
 #include <linux/mm.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/bvec.h>
 #include "kaio.h"
@@ -54,8 +59,9 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res);
 
 /*
  * Whether this request will pin is known only later: reserve for it now.
- * Only requests that can pin (O_DIRECT, or a file a worker may block on;
- * both need a block device, block file system, tmpfs or ramfs) count.
+ * Only buffered requests on files a worker may block on (block devices,
+ * block file systems, tmpfs, ramfs) can pin; O_DIRECT never does (see
+ * kaio_rw_issue()).
  */
 static int kaio_rw_charge_pin(struct kaio_req *req)
 {
@@ -63,7 +69,8 @@ static int kaio_rw_charge_pin(struct kaio_req *req)
 	unsigned long nr_pages;
 	int ret;
 
-	if (!kaio_file_may_punt(req->file))
+	if ((rw->kiocb.ki_flags & IOCB_DIRECT) ||
+	    !kaio_file_may_punt(req->file))
 		return 0;
 	nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
 	ret = kaio_limits_charge_pin(nr_pages);
@@ -239,7 +246,8 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 
 	/*
 	 * A NOWAIT attempt the block layer could not take without waiting:
-	 * again, blocking, from where it started. The buffer is pinned.
+	 * again, blocking, from where it started, on a worker that borrows
+	 * the submitter's mm (O_DIRECT is never pinned).
 	 */
 	if (kaio_rw_nowait_refused(req, res) && kaio_rw_may_punt(req)) {
 		rw->iter = rw->saved_iter;
@@ -502,15 +510,6 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	rw->base_flags = kiocb->ki_flags;
 	if (!user_nowait && !kaio_rw_nowait_ok(req))
 		goto punt;
-	/*
-	 * O_DIRECT may be queued and still fail with -EAGAIN in ki_complete,
-	 * possibly in irq context: pin first, so that any context can retry.
-	 */
-	if (kiocb->ki_flags & IOCB_DIRECT) {
-		ret = kaio_rw_pin(rw);
-		if (ret)
-			goto done;
-	}
 	if (!kaio_rw_start_write(req, true)) {
 		ret = -EAGAIN;
 		if (user_nowait)
@@ -543,7 +542,13 @@ punt:
 		ret = -EAGAIN;
 		goto done;
 	}
-	if (!rw->pinned) {
+	/*
+	 * O_DIRECT stays on the user's iovec, as with native AIO: the block
+	 * layer pins what it maps and dirties read pages itself, and the
+	 * worker borrows the submitter's mm (kaio_rw_work()). Pinning it here
+	 * would cost two allocations and a task-context unpin per request.
+	 */
+	if (!rw->pinned && !(rw->base_flags & IOCB_DIRECT)) {
 		ret = kaio_rw_pin(rw);
 		if (ret)
 			goto done;
@@ -556,6 +561,26 @@ done:
 	return KAIO_ISSUE_DONE;
 }
 
+/*
+ * An attempt on the user's own addresses from a worker, as fs/aio.c's
+ * retries once did (use_mm) and drivers/usb/gadget/function/f_fs.c still
+ * does: a kworker is a kthread without an mm, so it may borrow the
+ * submitter's. A process that is gone has no buffer left to fill.
+ */
+static ssize_t kaio_rw_call_in_mm(struct kaio_req *req)
+{
+	struct mm_struct *mm = req->ctx->mm;
+	ssize_t ret;
+
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
+	kthread_use_mm(mm);
+	ret = kaio_rw_call(req);
+	kthread_unuse_mm(mm);
+	mmput(mm);
+	return ret;
+}
+
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
@@ -563,11 +588,28 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 
 	kaio_rw_start_write(req, false);
 	rw->kiocb.ki_flags = rw->base_flags;
-	ret = kaio_rw_call(req);
+	if (user_backed_iter(&rw->iter))
+		ret = kaio_rw_call_in_mm(req);
+	else
+		ret = kaio_rw_call(req);
 	if (ret == -EIOCBQUEUED)
 		return KAIO_ISSUE_QUEUED;
 	*res = kaio_rw_result(req, ret);
 	return KAIO_ISSUE_DONE;
+}
+
+/**
+ * kaio_rw_cleanup_sleeps() - must kaio_rw_cleanup() run in task context?
+ * @req: the request
+ *
+ * Only unpinning the pages a read filled does: it dirties them under the
+ * page lock. O_DIRECT, which completes in irq context, never pins.
+ *
+ * Return: true if it must.
+ */
+bool kaio_rw_cleanup_sleeps(struct kaio_req *req)
+{
+	return req->rw.nr_pages && !req->rw.is_write;
 }
 
 void kaio_rw_cleanup(struct kaio_req *req)

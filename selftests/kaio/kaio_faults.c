@@ -503,6 +503,65 @@ TEST_F_TIMEOUT(flakey, raw_down_reads_and_writes_EIO_each_once_then_up_again_ok,
 }
 
 /*
+ * Up: bio-based dm refuses REQ_NOWAIT bios, so each O_DIRECT request here
+ * makes its blocking attempt on a worker, on the user's own iovec: the
+ * worker borrows the submitter's mm. The data reaches the user's buffers,
+ * through iovec arrays too, and res2 says WORKER.
+ */
+TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_nowait_worker_fills_user_buffers, 60)
+{
+	struct iocb cbs[12], *ptrs[12];
+	struct iovec iov[4][2];
+	struct io_event ev[12];
+	char *buf = kaio_alloc(16 * BS);
+	int dfd, i, count[12] = { 0 };
+	long long res[12];
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, pattern_write(self->dm_dev, 0, 16 * BS, OLD_SEED));
+	KAIO_CTX_INIT(&self->c, 32, KAIO_SETUP_RES2_PATH);
+	dfd = open(self->dm_dev, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, dfd);
+	memset(buf, 0xa5, 16 * BS);
+	for (i = 0; i < 8; i++)
+		kaio_prep_pread(&cbs[i], dfd, buf + i * BS, BS, (long long)i * BS);
+	/* Blocks 8..15 in pairs, each pair's second block first in memory. */
+	for (i = 0; i < 4; i++) {
+		iov[i][0].iov_base = buf + (9 + 2 * i) * BS;
+		iov[i][0].iov_len = BS;
+		iov[i][1].iov_base = buf + (8 + 2 * i) * BS;
+		iov[i][1].iov_len = BS;
+		kaio_prep_preadv(&cbs[8 + i], dfd, iov[i], 2,
+				 (8LL + 2 * i) * BS);
+	}
+	for (i = 0; i < 12; i++) {
+		cbs[i].aio_data = i;
+		ptrs[i] = &cbs[i];
+	}
+	ASSERT_EQ(12, kaio_submit(self->c.fd, 12, ptrs));
+	ASSERT_EQ(12, kaio_wait(self->c.fd, ev, 12, 20000));
+	EXPECT_EQ(0, kaio_tally(cbs, 12, ev, 12, count, res));
+	for (i = 0; i < 12; i++) {
+		EXPECT_EQ(1, count[i]);
+		EXPECT_EQ(i < 8 ? BS : 2 * BS, res[i]) TH_LOG("iocb %d", i);
+		EXPECT_EQ(KAIO_PATH_WORKER, ev[i].res2) TH_LOG("event %d", i);
+	}
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(-1, kaio_check(buf + i * BS, BS, OLD_SEED, (long long)i * BS))
+			TH_LOG("block %d", i);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(-1, kaio_check(buf + (8 + 2 * i) * BS, BS, OLD_SEED,
+					 (9LL + 2 * i) * BS)) TH_LOG("pair %d", i);
+		EXPECT_EQ(-1, kaio_check(buf + (9 + 2 * i) * BS, BS, OLD_SEED,
+					 (8LL + 2 * i) * BS)) TH_LOG("pair %d", i);
+	}
+	close(dfd);
+	kaio_ctx_close(&self->c);
+	munmap(buf, 16 * BS);
+	expect_settled(_metadata, &self->g0, 2000);
+}
+
+/*
  * error_writes: writes fail, reads in the same batch do not. A buffered
  * RWF_DSYNC write learns of its writeback error through the file's error
  * sequence (errseq): with one open file per write, each sees its own
