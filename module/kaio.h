@@ -168,6 +168,14 @@ unsigned long kaio_max_pinned_pages(void);
 extern struct workqueue_struct *kaio_worker_wq;
 extern struct workqueue_struct *kaio_cleanup_wq;
 extern struct workqueue_struct *kaio_retry_wq;
+/*
+ * Blocking writes to regular files, one ordered queue per hash of the
+ * inode: writes to one file wait for each other there instead of taking
+ * workers that would only queue up on its inode lock.
+ */
+#define KAIO_WRITE_QUEUES_BITS	2
+#define KAIO_WRITE_QUEUES	(1 << KAIO_WRITE_QUEUES_BITS)
+extern struct workqueue_struct *kaio_write_wq[KAIO_WRITE_QUEUES];
 extern unsigned int kaio_max_events;
 extern atomic_t kaio_events_total;
 

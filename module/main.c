@@ -20,6 +20,7 @@
 struct workqueue_struct *kaio_worker_wq;
 struct workqueue_struct *kaio_cleanup_wq;
 struct workqueue_struct *kaio_retry_wq;
+struct workqueue_struct *kaio_write_wq[KAIO_WRITE_QUEUES];
 atomic_t kaio_events_total = ATOMIC_INIT(0);
 
 static int kaio_param_set_positive(const char *val,
@@ -107,7 +108,7 @@ static struct miscdevice kaio_miscdev = {
 
 static int __init kaio_init(void)
 {
-	int ret;
+	int ret, i;
 
 	ret = kaio_ops_init();
 	if (ret)
@@ -127,6 +128,11 @@ static int __init kaio_init(void)
 	kaio_retry_wq = alloc_workqueue("kaio_retry", WQ_UNBOUND, 0);
 	if (!kaio_retry_wq)
 		goto out_cleanup_wq;
+	for (i = 0; i < KAIO_WRITE_QUEUES; i++) {
+		kaio_write_wq[i] = alloc_ordered_workqueue("kaio_write/%d", 0, i);
+		if (!kaio_write_wq[i])
+			goto out_write_wq;
+	}
 	kaio_stats_init();
 	kaio_miscdev.mode = g_dev_mode & 0777;
 	ret = misc_register(&kaio_miscdev);
@@ -138,6 +144,9 @@ static int __init kaio_init(void)
 
 out_stats:
 	kaio_stats_exit();
+out_write_wq:
+	while (i--)
+		destroy_workqueue(kaio_write_wq[i]);
 	destroy_workqueue(kaio_retry_wq);
 out_cleanup_wq:
 	destroy_workqueue(kaio_cleanup_wq);
@@ -150,10 +159,14 @@ out_cache:
 
 static void __exit kaio_exit(void)
 {
+	int i;
+
 	misc_deregister(&kaio_miscdev);
 	kaio_stats_exit();
 	/* A completion in irq context may still be returning through us. */
 	synchronize_rcu();
+	for (i = 0; i < KAIO_WRITE_QUEUES; i++)
+		destroy_workqueue(kaio_write_wq[i]);
 	destroy_workqueue(kaio_retry_wq);
 	destroy_workqueue(kaio_cleanup_wq);
 	destroy_workqueue(kaio_worker_wq);

@@ -15,6 +15,8 @@ enum kaio_issue {
  * struct kaio_op_def - per-opcode code, like io_uring/opdef.c
  * @name: for fdinfo and messages.
  * @needs_file: aio_fildes must be an open file.
+ * @hash_reg_file: blocking attempts on a regular file go to the file's
+ *	ordered write queue (as io_uring's hash_reg_file), not the pool.
  * @prep: validate the iocb and set the request up, in the submitter's
  *	context; an errno fails the submission as io_submit would.
  * @issue: first attempt, in the submitter's context; must not block.
@@ -31,6 +33,7 @@ enum kaio_issue {
 struct kaio_op_def {
 	const char	*name;
 	bool		needs_file;
+	bool		hash_reg_file;
 	int		(*prep)(struct kaio_req *req, const struct iocb *iocb);
 	enum kaio_issue	(*issue)(struct kaio_req *req, long *res);
 	enum kaio_issue	(*work)(struct kaio_req *req, long *res);

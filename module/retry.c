@@ -17,6 +17,7 @@
 #include <linux/cred.h>
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/hash.h>
 #include <linux/sched.h>
 #include <linux/wait_bit.h>
 #include <uapi/linux/magic.h>
@@ -254,10 +255,20 @@ bool kaio_file_may_punt(struct file *file)
  */
 void kaio_req_punt(struct kaio_req *req)
 {
+	struct workqueue_struct *wq = kaio_worker_wq;
+	struct inode *inode = req->file ? file_inode(req->file) : NULL;
+
+	/*
+	 * xfs showed why: sixteen workers writing one file hold its inode
+	 * lock in turn, so the next NOWAIT writes fail their trylock and
+	 * punt too. Serialised per file, one holds it at a time.
+	 */
+	if (req->op->hash_reg_file && inode && S_ISREG(inode->i_mode))
+		wq = kaio_write_wq[hash_ptr(inode, KAIO_WRITE_QUEUES_BITS)];
 	/* The owner's writes before a canceller can see QUEUED. */
 	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
 	trace_kaio_punt(req);
-	queue_work(kaio_worker_wq, &req->work);
+	queue_work(wq, &req->work);
 }
 
 /**
