@@ -8,6 +8,7 @@
 
 #include <linux/fs.h>
 #include <linux/uio.h>
+#include <linux/bvec.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -91,6 +92,9 @@ enum kaio_req_state {
 	KAIO_REQ_WAIT_CANCELLED, /* cancelled while waiting for a page */
 };
 
+/* A 4 KiB buffer spans at most two pages. */
+#define KAIO_RW_INLINE_PAGES	2
+
 /* Per-request state of reads and writes. */
 struct kaio_rw {
 	struct kiocb		kiocb;
@@ -101,6 +105,9 @@ struct kaio_rw {
 	struct iovec		*iov;		/* allocated iovec, or NULL */
 	struct page		**pages;	/* pinned user pages, or NULL */
 	struct bio_vec		*bvec;
+	/* pages and bvec of small buffers, without two allocations */
+	struct page		*inline_pages[KAIO_RW_INLINE_PAGES];
+	struct bio_vec		inline_bvec[KAIO_RW_INLINE_PAGES];
 	unsigned int		nr_pages;
 	unsigned long		pin_charged;	/* pages reserved at prep */
 	int			base_flags;	/* ki_flags every attempt starts from */

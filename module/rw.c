@@ -304,12 +304,17 @@ static int kaio_rw_pin(struct kaio_rw *rw)
 		left -= len;
 	}
 
-	rw->pages = kvmalloc_array(nr_pages, sizeof(*rw->pages),
-				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	rw->bvec = kvmalloc_array(nr_pages, sizeof(*rw->bvec),
-				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!rw->pages || !rw->bvec)
-		return -ENOMEM;
+	if (nr_pages <= KAIO_RW_INLINE_PAGES) {
+		rw->pages = rw->inline_pages;
+		rw->bvec = rw->inline_bvec;
+	} else {
+		rw->pages = kvmalloc_array(nr_pages, sizeof(*rw->pages),
+					   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		rw->bvec = kvmalloc_array(nr_pages, sizeof(*rw->bvec),
+					  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!rw->pages || !rw->bvec)
+			return -ENOMEM;
+	}
 
 	left = count;
 	skip = iter->iov_offset;
@@ -624,8 +629,10 @@ void kaio_rw_cleanup(struct kaio_req *req)
 			unpin_user_pages_dirty_lock(rw->pages, rw->nr_pages,
 						    true);
 	}
-	kvfree(rw->pages);
-	kvfree(rw->bvec);
+	if (rw->pages != rw->inline_pages) {
+		kvfree(rw->pages);
+		kvfree(rw->bvec);
+	}
 	kfree(rw->iov);
 	kaio_limits_uncharge_pin(rw->pin_charged);
 }
