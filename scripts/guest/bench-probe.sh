@@ -9,7 +9,8 @@
 #  3. with perf in the guest (KAIO_GUEST_BINS=/usr/bin/perf when building
 #     the image), CPU by task for O_DIRECT QD1 on kaio and on native AIO:
 #     how much runs in kernel workers; 4. the hottest kernel functions of
-#     kaio, io_uring and native AIO on warm and cold ext4 reads.
+#     kaio, io_uring and native AIO on O_DIRECT QD1 and on warm and cold
+#     ext4 reads.
 # Sourced by bench.sh (lib.sh, the KAIO_* variables and $B are set).
 T=/sys/kernel/tracing
 F=$KAIO_EXT4_DIR/kaio-probe.dat
@@ -89,12 +90,16 @@ if command -v perf >/dev/null 2>&1; then
 			END { line = ""; for (c in t) line = line sprintf(" %s %.1f%%", c, t[c]); print "KAIO-PROBE:   " e ":" line }'
 	done
 	rm -f /tmp/perf.data
-	echo "KAIO-PROBE: 4. perf: hottest kernel functions, ext4 warm and cold 4 KiB random reads at QD32 (all CPUs, % of samples)"
-	for w in warm cold; do
+	echo "KAIO-PROBE: 4. perf: hottest functions, O_DIRECT QD1, ext4 warm and cold 4 KiB random reads at QD32 (all CPUs, % of samples, idle left out)"
+	for w in direct warm cold; do
 		for e in kaio io_uring libaio; do
-			perf record -a -o /tmp/perf.data -- $B --engines $e --file "$F" --size 64m --qd 32 --cache $w --runtime 2 --no-json 2>&1 | quiet | grep -v '^\[ perf'
+			case $w in
+			direct) args="--file $KAIO_RAW_DEV --size 64m --direct --qd 1" ;;
+			*) args="--file $F --size 64m --qd 32 --cache $w" ;;
+			esac
+			perf record -a -o /tmp/perf.data -- $B --engines $e $args --runtime 2 --no-json 2>&1 | quiet | grep -v '^\[ perf'
 			perf report -i /tmp/perf.data --stdio --sort sym 2>/dev/null | awk -v e=$e -v w=$w '
-				/%/ && $0 !~ /^#/ && !/default_idle|native_safe_halt|acpi_idle|cpuidle|do_idle|pv_native_safe_halt/ && n < 14 { line = line sprintf(" %s %s;", $NF, $1); n++ }
+				/%/ && $0 !~ /^#/ && !/default_idle|native_safe_halt|acpi_idle|cpuidle|do_idle|pv_native_safe_halt/ && n < 16 { line = line sprintf(" %s %s;", $NF, $1); n++ }
 				END { print "KAIO-PROBE:   " w " " e ":" line }'
 		done
 	done
