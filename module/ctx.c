@@ -61,33 +61,54 @@ static bool kaio_ring_has_events(struct kaio_ctx *ctx)
 	return head != smp_load_acquire(&ctx->tail);
 }
 
+/* Why no ring slot is free for one more request: 0, -EINVAL or -EAGAIN. */
+static int kaio_ctx_slot_error(struct kaio_ctx *ctx)
+{
+	if (unlikely(READ_ONCE(ctx->dead)))
+		return -EINVAL;
+	if (kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) >= ctx->nr - 1)
+		return -EAGAIN;
+	return 0;
+}
+
 /**
- * kaio_ctx_reserve() - reserve a ring slot for a request's event
+ * kaio_ctx_may_reserve() - is a ring slot free for one more request?
  * @ctx: the context
+ *
+ * Lockless and only a hint, so that SUBMIT fails with fs/aio.c's errno
+ * order (a full ring before the iocb's own errors); kaio_ctx_activate()
+ * decides.
  *
  * Return: 0, -EAGAIN when in-flight plus unreaped would exceed the ring, or
  * -EINVAL when the context is being destroyed.
  */
-int kaio_ctx_reserve(struct kaio_ctx *ctx)
+int kaio_ctx_may_reserve(struct kaio_ctx *ctx)
 {
-	int ret = 0;
-
-	spin_lock_irq(&ctx->lock);
-	if (unlikely(ctx->dead))
-		ret = -EINVAL;
-	else if (kaio_ring_unreaped(ctx) + ctx->in_flight >= ctx->nr - 1)
-		ret = -EAGAIN;
-	else
-		ctx->in_flight++;
-	spin_unlock_irq(&ctx->lock);
-	return ret;
+	return kaio_ctx_slot_error(ctx);
 }
 
-void kaio_ctx_unreserve(struct kaio_ctx *ctx)
+/**
+ * kaio_ctx_activate() - reserve a prepared request's ring slot and make it
+ *	visible to cancel and destroy
+ * @req: the request
+ *
+ * One irq-off section for both: the slot and ctx->active.
+ *
+ * Return: as kaio_ctx_may_reserve(); nothing is reserved on error.
+ */
+int kaio_ctx_activate(struct kaio_req *req)
 {
+	struct kaio_ctx *ctx = req->ctx;
+	int ret;
+
 	spin_lock_irq(&ctx->lock);
-	ctx->in_flight--;
+	ret = kaio_ctx_slot_error(ctx);
+	if (likely(!ret)) {
+		ctx->in_flight++;
+		list_add_tail(&req->node, &ctx->active);
+	}
 	spin_unlock_irq(&ctx->lock);
+	return ret;
 }
 
 /**
@@ -126,7 +147,13 @@ void kaio_ctx_post(struct kaio_req *req, long res)
 	ctx->in_flight--;
 	spin_unlock_irqrestore(&ctx->lock, flags);
 
-	wake_up(&ctx->wait);
+	/*
+	 * Most events are posted with nobody waiting (inline completions,
+	 * busy reapers): skip the waitqueue lock then. The full barrier of
+	 * wq_has_sleeper() pairs with prepare_to_wait()'s and poll's below.
+	 */
+	if (wq_has_sleeper(&ctx->wait))
+		wake_up(&ctx->wait);
 	if (req->eventfd)
 		eventfd_signal(req->eventfd, 1);
 }
@@ -340,6 +367,8 @@ static __poll_t kaio_ctx_poll(struct file *file, poll_table *pt)
 	struct kaio_ctx *ctx = file->private_data;
 
 	poll_wait(file, &ctx->wait, pt);
+	/* Queued before looking: pairs with kaio_ctx_post()'s barrier. */
+	smp_mb();
 	return kaio_ring_has_events(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 

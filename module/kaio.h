@@ -198,8 +198,8 @@ unsigned int kaio_limits_contexts(void);
 bool kaio_is_ctx_file(struct file *file);
 long kaio_ctx_setup(struct kaio_setup __user *uarg);
 void kaio_ctx_post(struct kaio_req *req, long res);
-int kaio_ctx_reserve(struct kaio_ctx *ctx);
-void kaio_ctx_unreserve(struct kaio_ctx *ctx);
+int kaio_ctx_may_reserve(struct kaio_ctx *ctx);
+int kaio_ctx_activate(struct kaio_req *req);
 
 /* stats.c: per-context counters, and module-wide totals per CPU */
 struct kaio_stat_totals {
@@ -238,7 +238,7 @@ void kaio_req_note_path(struct kaio_req *req, u8 path);
 int kaio_req_cache_init(void);
 void kaio_req_cache_exit(void);
 struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
-void kaio_req_free_unsubmitted(struct kaio_req *req, bool reserved);
+void kaio_req_free_unsubmitted(struct kaio_req *req);
 
 /* cancel.c */
 long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg);

@@ -115,16 +115,10 @@ void kaio_req_put(struct kaio_req *req)
 
 /**
  * kaio_req_free_unsubmitted() - undo a request that failed before issue
- * @req: the request, never seen by anyone but the submitter
- * @reserved: it holds a ring slot to give back
+ * @req: the request, never seen by anyone but the submitter, no ring slot
  */
-void kaio_req_free_unsubmitted(struct kaio_req *req, bool reserved)
+void kaio_req_free_unsubmitted(struct kaio_req *req)
 {
-	struct kaio_ctx *ctx = req->ctx;
-
-	/* The slot first: freeing may let a DESTROY free the context. */
-	if (reserved)
-		kaio_ctx_unreserve(ctx);
 	kaio_req_free(req);
 }
 

@@ -36,18 +36,16 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 		return -EINVAL;
 
 	/*
-	 * Counted in ctx->reqs before the reservation looks at ctx->dead:
+	 * Counted in ctx->reqs before kaio_ctx_activate() looks at ctx->dead:
 	 * a DESTROY that marked the context dead after our reservation must
 	 * then wait for this request too.
 	 */
 	req = kaio_req_alloc(ctx);
 	if (unlikely(!req))
 		return -EAGAIN;
-	ret = kaio_ctx_reserve(ctx);
-	if (unlikely(ret)) {
-		kaio_req_free_unsubmitted(req, false);
-		return ret;
-	}
+	ret = kaio_ctx_may_reserve(ctx);
+	if (unlikely(ret))
+		goto fail;
 
 	op = kaio_op_get(iocb.aio_lio_opcode);
 	/* fs/aio.c looks the file up before the opcode: EBADF wins. */
@@ -90,10 +88,9 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	if (unlikely(ret))
 		goto fail;
 	req->cred = get_current_cred();
-
-	spin_lock_irq(&ctx->lock);
-	list_add_tail(&req->node, &ctx->active);
-	spin_unlock_irq(&ctx->lock);
+	ret = kaio_ctx_activate(req);
+	if (unlikely(ret))
+		goto fail;
 	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
 	trace_kaio_submit(req, iocb.aio_lio_opcode, iocb.aio_fildes,
 			  iocb.aio_offset, iocb.aio_nbytes);
@@ -101,7 +98,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	return 0;
 
 fail:
-	kaio_req_free_unsubmitted(req, true);
+	kaio_req_free_unsubmitted(req);
 	return ret;
 }
 
