@@ -38,32 +38,16 @@ FIXTURE(slow) {
 	char *buf;
 };
 
-FIXTURE_VARIANT(slow) {
-	const char *env;
-};
-
-FIXTURE_VARIANT_ADD(slow, slow_ext4) {
-	.env = "KAIO_SLOW_EXT4_DIR",
-};
-
-FIXTURE_VARIANT_ADD(slow, slow_xfs) {
-	.env = "KAIO_SLOW_XFS_DIR",
-};
+KAIO_SLOW_FS_VARIANTS(slow);
 
 FIXTURE_SETUP(slow)
 {
-	char path[PATH_MAX];
 	const char *dir;
 
 	self->fd = -1;
 	KAIO_ENV_OR_SKIP(dir, variant->env);
 	KAIO_CTX_INIT(&self->c, 128, KAIO_SETUP_RES2_PATH);
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), FILE_SIZE, SEED));
-	self->fd = open(path, O_RDONLY);
-	unlink(path);
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, kaio_drop_file_cache(self->fd));
-	ASSERT_EQ(0, kaio_cached_pages(self->fd, FILE_SIZE));
+	KAIO_COLD_FILE(self->fd, dir, FILE_SIZE, SEED);
 	self->buf = kaio_alloc(64 * 4096);
 	memset(self->buf, 0xa5, 64 * 4096);
 }

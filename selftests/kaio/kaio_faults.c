@@ -63,14 +63,8 @@ static void expect_settled(struct __test_metadata *_metadata,
 			   const struct kaio_stats *g0, int ms)
 {
 	struct kaio_stats g;
-	int ret = kaio_module_settle(g0->contexts, ms, &g);
 
-	kaio_stats_log("module now", &g);
-	EXPECT_EQ(0, ret)
-		TH_LOG("not settled within %d ms: contexts %lld (started with %lld), pinned_pages_reserved %lld",
-		       ms, g.contexts, g0->contexts, g.pinned_pages_reserved);
-	EXPECT_EQ(g.submitted - g0->submitted, g.completed - g0->completed)
-		TH_LOG("requests submitted but never completed");
+	KAIO_EXPECT_SETTLED(&g, g0, ms);
 }
 
 #define BASELINE(g0) do {							\
@@ -118,22 +112,6 @@ static int run_cmd(const char *const argv[])
 	}
 	unlink(errpath);
 	return ret;
-}
-
-static int write_attr(const char *dir, const char *attr, const char *val)
-{
-	char path[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, attr);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
 }
 
 static bool wait_node(const char *path)
@@ -249,9 +227,9 @@ FIXTURE_SETUP(flakey)
 						      self->nb_dir, strerror(errno));
 	self->nb_made = true;
 	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
-		ASSERT_EQ(0, write_attr(self->nb_dir, attrs[i][0], attrs[i][1]))
+		ASSERT_EQ(0, kaio_write_file(self->nb_dir, attrs[i][0], attrs[i][1], 0))
 			TH_LOG("%s = %s", attrs[i][0], attrs[i][1]);
-	ASSERT_EQ(0, write_attr(self->nb_dir, "power", "1"));
+	ASSERT_EQ(0, kaio_write_file(self->nb_dir, "power", "1", 0));
 	self->nb_on = true;
 	ASSERT_TRUE(wait_node(self->nb_dev)) TH_LOG("%s did not appear", self->nb_dev);
 
@@ -284,7 +262,7 @@ FIXTURE_TEARDOWN(flakey)
 					       0, NULL, NULL); i++)
 			usleep(100000);
 	if (self->nb_on)
-		write_attr(self->nb_dir, "power", "0");
+		kaio_write_file(self->nb_dir, "power", "0", 0);
 	if (self->nb_made)
 		rmdir(self->nb_dir);
 }

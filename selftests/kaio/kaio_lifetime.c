@@ -59,17 +59,11 @@ static void expect_settled(struct __test_metadata *_metadata,
 			   const struct kaio_stats *g0, int ms)
 {
 	struct kaio_stats g;
-	int ret = kaio_module_settle(g0->contexts, ms, &g);
 
-	kaio_stats_log("module now", &g);
-	EXPECT_EQ(0, ret)
-		TH_LOG("not settled within %d ms: contexts %lld (started with %lld), pinned_pages_reserved %lld",
-		       ms, g.contexts, g0->contexts, g.pinned_pages_reserved);
+	KAIO_EXPECT_SETTLED(&g, g0, ms);
 	EXPECT_EQ(g0->contexts, g.contexts);
 	EXPECT_EQ(0, g.pinned_pages_reserved);
 	EXPECT_EQ(g0->events_reserved, g.events_reserved);
-	EXPECT_EQ(g.submitted - g0->submitted, g.completed - g0->completed)
-		TH_LOG("requests submitted but never completed");
 }
 
 /* /dev/kaio must be there (else skip) and its debugfs counters readable. */
@@ -83,13 +77,6 @@ static void expect_settled(struct __test_metadata *_metadata,
 } while (0)
 
 /* ---- resources ---------------------------------------------------------------- */
-
-static long long slow_lat_ns(void)
-{
-	const char *v = getenv("KAIO_SLOW_LAT_NS");
-
-	return v ? atoll(v) : 0;
-}
 
 /*
  * The files cold reads read: one per directory, made by the first test
@@ -483,7 +470,7 @@ static const char *mix_open(struct __test_metadata *_metadata, struct mix *m,
 		return "needs $KAIO_EXT4_DIR";
 	if (n->cold && !kaio_env_path(env[0]))
 		return "needs $KAIO_SLOW_EXT4_DIR";
-	if ((n->cold || n->direct) && slow_lat_ns() < 10000000)
+	if ((n->cold || n->direct) && kaio_slow_lat_ns() < 10000000)
 		return "needs $KAIO_SLOW_LAT_NS >= 10 ms";
 	batch_init(&m->b, 1024);
 	for (i = 0; i < 2 && n->cold; i++) {
@@ -731,17 +718,7 @@ FIXTURE(cold) {
 	int fd;
 };
 
-FIXTURE_VARIANT(cold) {
-	const char *env;
-};
-
-FIXTURE_VARIANT_ADD(cold, slow_ext4) {
-	.env = "KAIO_SLOW_EXT4_DIR",
-};
-
-FIXTURE_VARIANT_ADD(cold, slow_xfs) {
-	.env = "KAIO_SLOW_XFS_DIR",
-};
+KAIO_SLOW_FS_VARIANTS(cold);
 
 FIXTURE_SETUP(cold)
 {
@@ -751,7 +728,7 @@ FIXTURE_SETUP(cold)
 	self->c.fd = self->c.dev = self->c.nullfd = -1;
 	BASELINE(&self->g0);
 	KAIO_ENV_OR_SKIP(dir, variant->env);
-	if (slow_lat_ns() < 10000000)
+	if (kaio_slow_lat_ns() < 10000000)
 		SKIP(return, "needs $KAIO_SLOW_LAT_NS >= 10 ms");
 	self->fd = cold_file(dir);
 	ASSERT_LE(0, self->fd) TH_LOG("%s", strerror(-self->fd));
@@ -783,7 +760,7 @@ TEST_F_TIMEOUT(cold, cancel_page_waiting_EINPROGRESS_event_after_the_io_buffer_u
 	struct kaio_stats s0, s1, d;
 	struct io_event ev, early[4];
 	struct iocb cb;
-	long long lat = slow_lat_ns(), off = 0;
+	long long lat = kaio_slow_lat_ns(), off = 0;
 	uint64_t t0, t1, t2;
 	int attempt, caught = 0;
 	long r, i, n;
@@ -1336,6 +1313,26 @@ TEST_F_TIMEOUT(lt, submitter_thread_exits_waiting_thread_gets_every_event, 60)
 }
 
 /*
+ * One POLL pending on self->c, and a thread (@tw) in GETEVENTS waiting for
+ * it with @timeout (NULL: none) by the time this returns.
+ */
+static void poll_waiter_start(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(lt) *self, struct waiter *w,
+			      struct timespec *timeout, pthread_t *tw)
+{
+	batch_init(&self->m.b, 1);
+	ASSERT_EQ(0, add_polls(&self->m.b, 1));
+	batch_finish_prep(&self->m.b);
+	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->m.b.ptrs));
+	w->ctx = self->c.fd;
+	w->min_nr = 1;
+	w->ev = calloc(1, sizeof(*w->ev));
+	w->timeout = timeout;
+	ASSERT_EQ(0, pthread_create(tw, NULL, getevents_thread, w));
+	ASSERT_TRUE(wait_in_ioctl(w, 5000));
+}
+
+/*
  * close() of the fd while another thread is in GETEVENTS on it: the
  * ioctl holds its own reference, so close only removes the fd; the
  * context lives until the ioctl returns. A POLL that becomes ready after
@@ -1351,16 +1348,7 @@ TEST_F_TIMEOUT(lt, close_while_other_thread_in_getevents_event_still_delivered, 
 	KAIO_SKIPPED_IN_SETUP();
 	install_sigusr1();
 	KAIO_CTX_INIT(&self->c, 8, 0);
-	batch_init(&self->m.b, 1);
-	ASSERT_EQ(0, add_polls(&self->m.b, 1));
-	batch_finish_prep(&self->m.b);
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->m.b.ptrs));
-	w.ctx = self->c.fd;
-	w.min_nr = 1;
-	w.ev = calloc(1, sizeof(*w.ev));
-	w.timeout = &limit;
-	ASSERT_EQ(0, pthread_create(&tw, NULL, getevents_thread, &w));
-	ASSERT_TRUE(wait_in_ioctl(&w, 5000));
+	poll_waiter_start(_metadata, self, &w, &limit, &tw);
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
 	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
@@ -1384,16 +1372,7 @@ TEST_F_TIMEOUT(lt, close_while_other_thread_in_getevents_times_out_then_released
 	KAIO_SKIPPED_IN_SETUP();
 	install_sigusr1();
 	KAIO_CTX_INIT(&self->c, 8, 0);
-	batch_init(&self->m.b, 1);
-	ASSERT_EQ(0, add_polls(&self->m.b, 1));
-	batch_finish_prep(&self->m.b);
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->m.b.ptrs));
-	w.ctx = self->c.fd;
-	w.min_nr = 1;
-	w.ev = calloc(1, sizeof(*w.ev));
-	w.timeout = &limit;
-	ASSERT_EQ(0, pthread_create(&tw, NULL, getevents_thread, &w));
-	ASSERT_TRUE(wait_in_ioctl(&w, 5000));
+	poll_waiter_start(_metadata, self, &w, &limit, &tw);
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
 	EXPECT_TRUE(join_within(tw, 10000));
@@ -1413,15 +1392,7 @@ TEST_F_TIMEOUT(lt, destroy_wakes_thread_waiting_without_timeout, 60)
 	KAIO_SKIPPED_IN_SETUP();
 	install_sigusr1();
 	KAIO_CTX_INIT(&self->c, 8, 0);
-	batch_init(&self->m.b, 1);
-	ASSERT_EQ(0, add_polls(&self->m.b, 1));
-	batch_finish_prep(&self->m.b);
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->m.b.ptrs));
-	w.ctx = self->c.fd;
-	w.min_nr = 1;
-	w.ev = calloc(1, sizeof(*w.ev));
-	ASSERT_EQ(0, pthread_create(&tw, NULL, getevents_thread, &w));
-	ASSERT_TRUE(wait_in_ioctl(&w, 5000));
+	poll_waiter_start(_metadata, self, &w, NULL, &tw);
 	EXPECT_EQ(0, kaio_destroy(self->c.fd));
 	EXPECT_TRUE(join_within(tw, 5000)) TH_LOG("GETEVENTS still waiting after DESTROY");
 	EXPECT_TRUE(w.ret == -EINVAL || w.ret == 1) TH_LOG("GETEVENTS: %ld", w.ret);
@@ -1769,53 +1740,6 @@ TEST_F_TIMEOUT(lt, fork_child_copy_of_ring_mapping_keeps_context_until_it_exits,
 
 /* ==== 6. SCM_RIGHTS ==================================================================== */
 
-static int send_fd(int sock, int fd)
-{
-	char byte = 'k';
-	struct iovec iov = { &byte, 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
-static int recv_fd(int sock)
-{
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &msg, 0) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 /*
  * The owner sends the context fd to another process and closes its own:
  * the receiver, who may not use the context (EINVAL), now holds the last
@@ -1841,7 +1765,7 @@ TEST_F_TIMEOUT(lt, scm_rights_receiver_holds_last_reference_its_close_releases, 
 		int fd;
 
 		close(sv[0]);
-		fd = recv_fd(sv[1]);
+		fd = kaio_recv_fd(sv[1]);
 		if (fd < 0)
 			_exit(100);
 		r = kaio_getevents(fd, 0, 1, &cev, &zero);
@@ -1857,7 +1781,7 @@ TEST_F_TIMEOUT(lt, scm_rights_receiver_holds_last_reference_its_close_releases, 
 	close(sv[1]);
 	KAIO_CTX_INIT(&self->c, 512, 0);
 	ASSERT_EQ(self->m.b.n, kaio_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
-	ASSERT_EQ(0, send_fd(sv[0], self->c.fd));
+	ASSERT_EQ(0, kaio_send_fd(sv[0], self->c.fd));
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
 	ASSERT_EQ(sizeof(r), read(sv[0], &r, sizeof(r)));
@@ -1888,7 +1812,7 @@ TEST_F_TIMEOUT(lt, scm_rights_fd_never_received_freed_with_the_socket, 60)
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	KAIO_CTX_INIT(&self->c, 512, 0);
 	ASSERT_EQ(self->m.b.n, kaio_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
-	ASSERT_EQ(0, send_fd(sv[0], self->c.fd));
+	ASSERT_EQ(0, kaio_send_fd(sv[0], self->c.fd));
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
 	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));

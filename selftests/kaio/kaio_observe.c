@@ -142,20 +142,10 @@ FIXTURE(trace) {
 	bool touched;
 };
 
+/* O_TRUNC: writing "" to "trace" empties the buffer. */
 static int put(const char *root, const char *file, const char *val)
 {
-	char path[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", root, file);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
+	return kaio_write_file(root, file, val, O_TRUNC | O_CLOEXEC);
 }
 
 /* The whole of a tracefs file, NUL-terminated (malloc'd), or NULL. */

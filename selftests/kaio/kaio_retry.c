@@ -81,46 +81,22 @@ static long thread_sleeps(void)
 	return ru.ru_nvcsw;
 }
 
-/* The slow-device latency the rig reports, for the log: ns or 0. */
-static long long slow_lat_ns(void)
-{
-	const char *v = getenv("KAIO_SLOW_LAT_NS");
-
-	return v ? atoll(v) : 0;
-}
-
 FIXTURE(cold) {
 	struct kaio_ctx c;
 	int fd;
 };
 
-FIXTURE_VARIANT(cold) {
-	const char *env;
-};
-
-FIXTURE_VARIANT_ADD(cold, slow_ext4) {
-	.env = "KAIO_SLOW_EXT4_DIR",
-};
-
-FIXTURE_VARIANT_ADD(cold, slow_xfs) {
-	.env = "KAIO_SLOW_XFS_DIR",
-};
+KAIO_SLOW_FS_VARIANTS(cold);
 
 FIXTURE_SETUP(cold)
 {
-	char path[PATH_MAX];
 	const char *dir;
 
 	self->fd = -1;
 	KAIO_ENV_OR_SKIP(dir, variant->env);
 	KAIO_CTX_INIT(&self->c, 256, KAIO_SETUP_RES2_PATH);
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), FILE_SIZE, SEED));
-	self->fd = open(path, O_RDONLY);
-	unlink(path);
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, kaio_drop_file_cache(self->fd));
-	ASSERT_EQ(0, kaio_cached_pages(self->fd, FILE_SIZE));
-	TH_LOG("%s, slow latency %lld ns", dir, slow_lat_ns());
+	KAIO_COLD_FILE(self->fd, dir, FILE_SIZE, SEED);
+	TH_LOG("%s, slow latency %lld ns", dir, kaio_slow_lat_ns());
 }
 
 FIXTURE_TEARDOWN(cold)
@@ -527,22 +503,6 @@ FIXTURE(baddev) {
 	bool made, powered;
 };
 
-static int write_attr(const char *dir, const char *attr, const char *val)
-{
-	char path[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, attr);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 FIXTURE_SETUP(baddev)
 {
 	static const char *const attrs[][2] = {
@@ -574,7 +534,7 @@ FIXTURE_SETUP(baddev)
 						    strerror(errno));
 	self->made = true;
 	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
-		ASSERT_EQ(0, write_attr(self->dir, attrs[i][0], attrs[i][1]))
+		ASSERT_EQ(0, kaio_write_file(self->dir, attrs[i][0], attrs[i][1], 0))
 			TH_LOG("%s = %s", attrs[i][0], attrs[i][1]);
 	/*
 	 * Every sector bad, 512 at a time in ascending order: 6.1's
@@ -583,9 +543,10 @@ FIXTURE_SETUP(baddev)
 	 */
 	for (i = 0; i < (4 << 20) / 512; i += 512) {
 		snprintf(range, sizeof(range), "+%u-%u", i, i + 511);
-		ASSERT_EQ(0, write_attr(self->dir, "badblocks", range)) TH_LOG("%s", range);
+		ASSERT_EQ(0, kaio_write_file(self->dir, "badblocks", range, 0))
+			TH_LOG("%s", range);
 	}
-	ASSERT_EQ(0, write_attr(self->dir, "power", "1"));
+	ASSERT_EQ(0, kaio_write_file(self->dir, "power", "1", 0));
 	self->powered = true;
 	/* 6.1 names a configfs null_blk after its directory */
 	for (i = 0; i < 50 && access(self->dev, F_OK); i++)
@@ -604,7 +565,7 @@ FIXTURE_SETUP(baddev)
 FIXTURE_TEARDOWN(baddev)
 {
 	if (self->powered)
-		write_attr(self->dir, "power", "0");
+		kaio_write_file(self->dir, "power", "0", 0);
 	if (self->made)
 		rmdir(self->dir);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "kaio_util.h"
@@ -222,6 +223,83 @@ const char *kaio_env_path(const char *name)
 	if (!v || !*v || access(v, F_OK))
 		return NULL;
 	return v;
+}
+
+long long kaio_slow_lat_ns(void)
+{
+	const char *v = getenv("KAIO_SLOW_LAT_NS");
+
+	return v ? atoll(v) : 0;
+}
+
+int kaio_write_file(const char *dir, const char *name, const char *val,
+		    int oflags)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | oflags);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+/* One byte of data, and room for one fd as SCM_RIGHTS control data. */
+struct fd_msg {
+	struct msghdr msg;
+	struct iovec iov;
+	char byte;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+};
+
+static void fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->byte = 'k';
+	m->iov.iov_base = &m->byte;
+	m->iov.iov_len = 1;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->u.buf;
+	m->msg.msg_controllen = sizeof(m->u.buf);
+}
+
+int kaio_send_fd(int sock, int fd)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
+
+	fd_msg_init(&m);
+	cm = CMSG_FIRSTHDR(&m.msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m.msg, 0) == 1 ? 0 : -errno;
+}
+
+int kaio_recv_fd(int sock)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
+	int fd;
+
+	fd_msg_init(&m);
+	if (recvmsg(sock, &m.msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&m.msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
 }
 
 const char *kaio_test_dir(void)

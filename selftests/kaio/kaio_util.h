@@ -8,7 +8,7 @@
  *	ASSERT_EQ(-EINVAL, kaio_submit(ctx, -1, iocbs));
  *
  * Nothing here uses the harness; the macros at the bottom do, and are only
- * expanded inside TEST()/TEST_F() bodies.
+ * expanded in the tests: inside TEST()/TEST_F() bodies unless they say so.
  */
 #ifndef KAIO_SELFTEST_UTIL_H
 #define KAIO_SELFTEST_UTIL_H
@@ -99,6 +99,17 @@ void *kaio_alloc(size_t len);
 uint64_t kaio_now_ns(void);
 /* Environment variable naming an existing path, or NULL. */
 const char *kaio_env_path(const char *name);
+/* The slow devices' latency per I/O ($KAIO_SLOW_LAT_NS), ns; 0 if unset. */
+long long kaio_slow_lat_ns(void);
+
+/* Write @val to @dir/@name, opened O_WRONLY | @oflags: 0 or -errno. */
+int kaio_write_file(const char *dir, const char *name, const char *val,
+		    int oflags);
+
+/* Pass @fd over the unix socket @sock (SCM_RIGHTS): 0 or -errno. */
+int kaio_send_fd(int sock, int fd);
+/* The fd kaio_send_fd() sent on the other end of @sock, or -1. */
+int kaio_recv_fd(int sock);
 
 /*
  * Counters: a context's (/proc/self/fdinfo/<ctx fd>) or the module's
@@ -164,7 +175,7 @@ int kaio_drop_file_cache(int fd);
 /* Pages of the first @len bytes of @fd in the page cache (mincore), or -errno. */
 long kaio_cached_pages(int fd, size_t len);
 
-/* ---- harness glue: only for TEST()/TEST_F() bodies ---------------------- */
+/* ---- harness glue: only for the tests ----------------------------------- */
 
 /* Skip (never pass) when the module is absent; fail on any other error. */
 #define KAIO_CTX_INIT(c, nr, flags) do {					\
@@ -196,5 +207,53 @@ long kaio_cached_pages(int fd, size_t len);
 	if (_metadata->skip)							\
 		return;								\
 } while (0)
+
+/*
+ * A new file of @size pattern bytes (@seed) in @dir, unlinked, opened
+ * O_RDONLY into @fd and out of the page cache (mincore() agrees).
+ */
+#define KAIO_COLD_FILE(fd, dir, size, seed) do {				\
+	char __path[PATH_MAX];							\
+	ASSERT_EQ(0, kaio_make_file((dir), __path, sizeof(__path),		\
+				    (size), (seed)));				\
+	(fd) = open(__path, O_RDONLY);						\
+	unlink(__path);								\
+	ASSERT_LE(0, (fd));							\
+	ASSERT_EQ(0, kaio_drop_file_cache((fd)));				\
+	ASSERT_EQ(0, kaio_cached_pages((fd), (size)));				\
+} while (0)
+
+/*
+ * Expect the module back where @g0 was read within @ms (see
+ * kaio_module_settle(), which leaves its last reading in @g), and every
+ * request submitted since then completed. Also in helpers given _metadata.
+ */
+#define KAIO_EXPECT_SETTLED(g, g0, ms) do {					\
+	int __ret = kaio_module_settle((g0)->contexts, (ms), (g));		\
+										\
+	kaio_stats_log("module now", (g));					\
+	EXPECT_EQ(0, __ret)							\
+		TH_LOG("not settled within %d ms: contexts %lld (started with %lld), pinned_pages_reserved %lld", \
+		       (ms), (g)->contexts, (g0)->contexts,			\
+		       (g)->pinned_pages_reserved);				\
+	EXPECT_EQ((g)->submitted - (g0)->submitted,				\
+		  (g)->completed - (g0)->completed)				\
+		TH_LOG("requests submitted but never completed");		\
+} while (0)
+
+/*
+ * One variant of @fixture per slow file system: variant->env names the
+ * environment variable that holds its directory. At file scope.
+ */
+#define KAIO_SLOW_FS_VARIANTS(fixture)						\
+	FIXTURE_VARIANT(fixture) {						\
+		const char *env;						\
+	};									\
+	FIXTURE_VARIANT_ADD(fixture, slow_ext4) {				\
+		.env = "KAIO_SLOW_EXT4_DIR",					\
+	};									\
+	FIXTURE_VARIANT_ADD(fixture, slow_xfs) {				\
+		.env = "KAIO_SLOW_XFS_DIR",					\
+	}
 
 #endif /* KAIO_SELFTEST_UTIL_H */
