@@ -80,6 +80,9 @@ echo >$T/trace
 echo >$T/kprobe_events
 
 if command -v perf >/dev/null 2>&1; then
+	# Probe 2's writes are still being written back: not in the samples.
+	sync
+	sleep 2
 	echo "KAIO-PROBE: 3. perf: CPU by task, O_DIRECT 4 KiB random reads at QD1 (samples of all CPUs, idle left out)"
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
 	echo 0 >/proc/sys/kernel/kptr_restrict
