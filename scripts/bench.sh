@@ -45,6 +45,8 @@ wall=$(($(date +%s) - t0))
 
 command="make bench"
 [ $# -gt 0 ] && command="scripts/bench.sh $*"
+# What changes the image is part of the command too.
+[ -n "${KAIO_GUEST_BINS:-}" ] && command="KAIO_GUEST_BINS=$KAIO_GUEST_BINS ${command/#make bench/scripts/bench.sh}"
 echo
 echo "==== kaio benchmark (wall ${wall}s) ===="
 report=(python3 scripts/bench-report.py build/guest-bench.log --wall "$wall" --command "$command")
