@@ -13,8 +13,9 @@
  *    (FMODE_BUF_RASYNC) arm a page-wait callback (IOCB_WAITQ); its wake-up
  *    queues a retry that reads on from where the last attempt stopped;
  *  - everything else makes one blocking attempt on the bounded worker pool.
- * O_DIRECT stays on the user's iovec, as with native AIO; its rare blocking
- * attempt (the block layer refused NOWAIT) borrows the submitter's mm.
+ * O_DIRECT stays on the user's iovec, as with native AIO, and is pinned only
+ * when the block layer refuses NOWAIT inside SUBMIT; refused later, or with
+ * no pin budget left, its blocking attempt borrows the submitter's mm.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -59,9 +60,9 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res);
 
 /*
  * Whether this request will pin is known only later: reserve for it now.
- * Only buffered requests on files a worker may block on (block devices,
- * block file systems, tmpfs, ramfs) can pin; O_DIRECT never does (see
- * kaio_rw_issue()).
+ * Only requests on files a worker may block on (block devices, block file
+ * systems, tmpfs, ramfs) can pin. O_DIRECT rarely does and is charged when
+ * it does (kaio_rw_pin_for_punt()).
  */
 static int kaio_rw_charge_pin(struct kaio_req *req)
 {
@@ -246,10 +247,17 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 
 	/*
 	 * A NOWAIT attempt the block layer could not take without waiting:
-	 * again, blocking, from where it started, on a worker that borrows
-	 * the submitter's mm (O_DIRECT is never pinned).
+	 * again, blocking, from where it started. Usually the bio was ended
+	 * inside submit_bio() (bio-based dm, a full tag set), still within
+	 * kaio_rw_issue()'s call: give the request back to it, to pin the
+	 * buffer in the submitter's context. Refused later, the request goes
+	 * to a worker that borrows the submitter's mm.
 	 */
 	if (kaio_rw_nowait_refused(req, res) && kaio_rw_may_punt(req)) {
+		if (in_task() && READ_ONCE(rw->issuer) == current) {
+			rw->refused = true;
+			return;
+		}
 		rw->iter = rw->saved_iter;
 		kaio_req_punt(req);
 		return;
@@ -504,6 +512,29 @@ enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res)
 	return kaio_rw_waitq_loop(req, res);
 }
 
+/*
+ * Before a request leaves the submitter: pin what is left of its buffer, so
+ * that nothing after touches the submitter's memory map. O_DIRECT is not
+ * charged at prep (it pins only when the block layer refuses NOWAIT): it is
+ * charged here, and without budget it stays on the user's iovec and its
+ * worker borrows the mm (kaio_rw_work()).
+ */
+static int kaio_rw_pin_for_punt(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+	unsigned long nr_pages;
+
+	if (rw->pinned)
+		return 0;
+	if ((rw->base_flags & IOCB_DIRECT) && !rw->pin_charged) {
+		nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
+		if (kaio_limits_charge_pin(nr_pages))
+			return 0;
+		rw->pin_charged = nr_pages;
+	}
+	return kaio_rw_pin(rw);
+}
+
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
@@ -525,9 +556,14 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	rw->saved_iter = rw->iter;
 	before = iov_iter_count(&rw->iter);
 	kiocb->ki_flags = rw->base_flags | IOCB_NOWAIT;
+	WRITE_ONCE(rw->issuer, current);
 	ret = kaio_rw_call(req);
-	if (ret == -EIOCBQUEUED)
-		return KAIO_ISSUE_QUEUED;	/* ki_complete owns req now */
+	WRITE_ONCE(rw->issuer, NULL);
+	if (ret == -EIOCBQUEUED) {
+		if (!rw->refused)
+			return KAIO_ISSUE_QUEUED;	/* ki_complete owns req */
+		ret = -EAGAIN;	/* kaio_rw_complete() gave it back */
+	}
 
 	if (ret > 0) {
 		kaio_rw_advance(rw, before, ret);
@@ -547,17 +583,9 @@ punt:
 		ret = -EAGAIN;
 		goto done;
 	}
-	/*
-	 * O_DIRECT stays on the user's iovec, as with native AIO: the block
-	 * layer pins what it maps and dirties read pages itself, and the
-	 * worker borrows the submitter's mm (kaio_rw_work()). Pinning it here
-	 * would cost two allocations and a task-context unpin per request.
-	 */
-	if (!rw->pinned && !(rw->base_flags & IOCB_DIRECT)) {
-		ret = kaio_rw_pin(rw);
-		if (ret)
-			goto done;
-	}
+	ret = kaio_rw_pin_for_punt(req);
+	if (ret)
+		goto done;
 	if (kaio_rw_can_waitq(req))
 		return kaio_rw_waitq_loop(req, res);
 	return KAIO_ISSUE_PUNT;
@@ -608,7 +636,8 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
  * @req: the request
  *
  * Only unpinning the pages a read filled does: it dirties them under the
- * page lock. O_DIRECT, which completes in irq context, never pins.
+ * page lock. O_DIRECT, which completes in irq context, pins only after the
+ * block layer refused its NOWAIT bio.
  *
  * Return: true if it must.
  */

@@ -540,6 +540,45 @@ TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_nowait_worker_fills_user_buffers, 
 }
 
 /*
+ * Up, with no pin budget for the request: a 2 MiB O_DIRECT read through
+ * dm-flakey (NOWAIT refused) cannot be pinned (max_pinned_mb 1), so its
+ * blocking attempt runs on a worker that borrows the submitter's mm. The
+ * data still lands in the user's buffer, and nothing stays charged.
+ */
+TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_without_pin_budget_worker_borrows_mm, 60)
+{
+	const size_t len = 2 << 20;
+	char *buf = kaio_alloc(len), saved[32];
+	struct io_event ev = { 0 };
+	struct iocb cb;
+	int dfd, set;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, pattern_write(self->dm_dev, 0, len, OLD_SEED));
+	KAIO_CTX_INIT(&self->c, 8, KAIO_SETUP_RES2_PATH);
+	dfd = open(self->dm_dev, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, dfd);
+	memset(buf, 0xa5, len);
+	ASSERT_EQ(0, kaio_param_read("max_pinned_mb", saved, sizeof(saved)));
+	set = kaio_param_write("max_pinned_mb", "1");
+	kaio_prep_pread(&cb, dfd, buf, len, 0);
+	if (!set)
+		EXPECT_EQ(1, kaio_submit_one(self->c.fd, &cb));
+	if (!set)
+		EXPECT_EQ(1, kaio_wait(self->c.fd, &ev, 1, 20000));
+	/* Put the budget back before anything can end the test. */
+	ASSERT_EQ(0, kaio_param_write("max_pinned_mb", saved));
+	ASSERT_EQ(0, set);
+	EXPECT_EQ((long long)len, ev.res);
+	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
+	EXPECT_EQ(-1, kaio_check(buf, len, OLD_SEED, 0));
+	close(dfd);
+	kaio_ctx_close(&self->c);
+	munmap(buf, len);
+	expect_settled(_metadata, &self->g0, 2000);
+}
+
+/*
  * error_writes: writes fail, reads in the same batch do not. A buffered
  * RWF_DSYNC write learns of its writeback error through the file's error
  * sequence (errseq): with one open file per write, each sees its own

@@ -16,42 +16,6 @@
 #include "kselftest_harness.h"
 #include "kaio_util.h"
 
-#define PARAM_DIR	"/sys/module/kaio/parameters/"
-
-static int param_write(const char *name, const char *value)
-{
-	char path[128];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int param_read(const char *name, char *buf, size_t len)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 /* One "name:\tvalue" line of /sys/kernel/debug/kaio/stats, or -1. */
 static long long debugfs_value(const char *name)
 {
@@ -105,7 +69,7 @@ FIXTURE_TEARDOWN(param)
 	while (self->nfds > 0)
 		close(self->fds[--self->nfds]);
 	if (self->name[0])
-		param_write(self->name, self->saved);
+		kaio_param_write(self->name, self->saved);
 	if (self->dev >= 0)
 		close(self->dev);
 }
@@ -116,12 +80,12 @@ static int lower(struct _test_data_param *self, const char *name,
 	int ret;
 
 	snprintf(self->name, sizeof(self->name), "%s", name);
-	ret = param_read(name, self->saved, sizeof(self->saved));
+	ret = kaio_param_read(name, self->saved, sizeof(self->saved));
 	if (ret) {
 		self->name[0] = '\0';
 		return ret;
 	}
-	return param_write(name, value);
+	return kaio_param_write(name, value);
 }
 
 TEST_F(param, max_user_contexts_EAGAIN_then_freed_by_close)
@@ -199,10 +163,10 @@ TEST_F(param, zero_contexts_limit_refused_EINVAL)
 	char before[64], after[64];
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, param_read("max_contexts", before, sizeof(before)));
-	EXPECT_EQ(-EINVAL, param_write("max_contexts", "0"));
-	EXPECT_EQ(-EINVAL, param_write("max_user_contexts", "0"));
-	ASSERT_EQ(0, param_read("max_contexts", after, sizeof(after)));
+	ASSERT_EQ(0, kaio_param_read("max_contexts", before, sizeof(before)));
+	EXPECT_EQ(-EINVAL, kaio_param_write("max_contexts", "0"));
+	EXPECT_EQ(-EINVAL, kaio_param_write("max_user_contexts", "0"));
+	ASSERT_EQ(0, kaio_param_read("max_contexts", after, sizeof(after)));
 	EXPECT_STREQ(before, after);
 }
 
@@ -287,7 +251,7 @@ TEST(dev_node_mode_is_dev_mode_parameter)
 
 	if (stat("/dev/kaio", &sb))
 		SKIP(return, "/dev/kaio not available");
-	ASSERT_EQ(0, param_read("dev_mode", value, sizeof(value)));
+	ASSERT_EQ(0, kaio_param_read("dev_mode", value, sizeof(value)));
 	EXPECT_EQ(strtoul(value, NULL, 0), sb.st_mode & 07777);
 	EXPECT_EQ(0666, sb.st_mode & 07777);	/* the default */
 	EXPECT_TRUE(S_ISCHR(sb.st_mode));

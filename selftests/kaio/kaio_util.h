@@ -102,6 +102,11 @@ const char *kaio_env_path(const char *name);
 /* The slow devices' latency per I/O ($KAIO_SLOW_LAT_NS), ns; 0 if unset. */
 long long kaio_slow_lat_ns(void);
 
+/* kaio.ko's parameter @name into @buf (no newline): 0 or -errno. */
+int kaio_param_read(const char *name, char *buf, size_t len);
+/* Set kaio.ko's parameter @name to @value: 0 or -errno. */
+int kaio_param_write(const char *name, const char *value);
+
 /* Write @val to @dir/@name, opened O_WRONLY | @oflags: 0 or -errno. */
 int kaio_write_file(const char *dir, const char *name, const char *val,
 		    int oflags);
