@@ -8,7 +8,7 @@
 #   make fuzz       deps, all, the long kaio-fuzz and kaio-stress runs in the
 #                   guest (make check runs them short); build/guest-fuzz.log
 #   make bench      deps, all, the benchmark matrix in the guest; prints the
-#                   ratios and writes Documentation/performance.md (~15 min)
+#                   ratios and writes Documentation/performance.md (~10 min)
 #   make shell      all, then a shell in the guest (debugging)
 #   make module C=1 kaio.ko with sparse
 #   make deps | initramfs | clean
