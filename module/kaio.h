@@ -114,8 +114,6 @@ struct kaio_rw {
 	ssize_t			bytes_done;	/* progress of earlier attempts */
 	bool			is_write;
 	bool			pinned;		/* iter is the bvec of pages */
-	bool			refused;	/* NOWAIT refused inside issue */
-	struct task_struct	*issuer;	/* current while issue calls */
 	bool			write_started;	/* holds sb freeze protection */
 };
 

@@ -94,10 +94,11 @@ static void kaio_req_free_work(struct work_struct *work)
  * kaio_req_put() - drop a reference; the last one frees the request
  * @req: the request
  *
- * May be called from any context. Most requests are freed where the last
- * reference goes, O_DIRECT in its bio's irq completion too; only a cleanup
- * that sleeps (unpinning the pages a read filled dirties them under the
- * page lock) makes a free from irq context go to a worker.
+ * May be called from any context. Requests are freed where the last
+ * reference goes, O_DIRECT in its bio's irq completion too, unless the op
+ * says its cleanup must sleep (a read's page cleaned since it was pinned
+ * must be dirtied again, under the page lock): then from irq context the
+ * free goes to a worker.
  */
 void kaio_req_put(struct kaio_req *req)
 {
@@ -243,9 +244,9 @@ bool kaio_file_may_punt(struct file *file)
  * kaio_req_punt() - hand the request to the bounded blocking worker pool
  * @req: the request, owned by the caller; the worker item owns it after
  *
- * The worker has no mm of its own: the op's issue pinned the user buffer,
- * or its work borrows the submitter's mm (O_DIRECT). Any context, including
- * hardirq.
+ * Everything the blocking attempt needs must be process-context free by
+ * now (the op's issue pinned user buffers): workers never touch user memory.
+ * Any context, including hardirq.
  */
 void kaio_req_punt(struct kaio_req *req)
 {

@@ -3,27 +3,22 @@
  * PREAD, PWRITE, PREADV, PWRITEV.
  *
  * The first attempt runs in the submitter's context with IOCB_NOWAIT, on the
- * user's own iovec: page-cache hits complete there, O_DIRECT is queued to the
- * block layer and completes through ki_complete, in its bio's irq completion.
- * What would block is kept where it stopped (bytes_done, the iterator).
- * A buffered request then pins the rest of the user buffer and describes it
- * as a bvec iterator, so that nothing after the submitter touches its memory
- * map:
+ * user's own iovec: page-cache hits complete there. O_DIRECT is pinned first
+ * and queued to the block layer, and completes through ki_complete, in its
+ * bio's irq completion, where it is also freed. What would block is kept
+ * where it stopped (bytes_done, the iterator), and the rest of the user
+ * buffer is pinned and described as a bvec iterator, so that nothing after
+ * the submitter ever touches its memory map. Then:
  *  - buffered reads of files that can wait for pages asynchronously
  *    (FMODE_BUF_RASYNC) arm a page-wait callback (IOCB_WAITQ); its wake-up
  *    queues a retry that reads on from where the last attempt stopped;
  *  - everything else makes one blocking attempt on the bounded worker pool.
- * O_DIRECT stays on the user's iovec, as with native AIO, and is pinned only
- * when the block layer refuses NOWAIT inside SUBMIT; refused later, or with
- * no pin budget left, its blocking attempt borrows the submitter's mm.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
 #include <linux/ioprio.h>
 #include <linux/mm.h>
-#include <linux/kthread.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/bvec.h>
 #include "kaio.h"
@@ -60,9 +55,8 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res);
 
 /*
  * Whether this request will pin is known only later: reserve for it now.
- * Only requests on files a worker may block on (block devices, block file
- * systems, tmpfs, ramfs) can pin. O_DIRECT rarely does and is charged when
- * it does (kaio_rw_pin_for_punt()).
+ * Only requests that can pin (O_DIRECT, or a file a worker may block on;
+ * both need a block device, block file system, tmpfs or ramfs) count.
  */
 static int kaio_rw_charge_pin(struct kaio_req *req)
 {
@@ -70,8 +64,7 @@ static int kaio_rw_charge_pin(struct kaio_req *req)
 	unsigned long nr_pages;
 	int ret;
 
-	if ((rw->kiocb.ki_flags & IOCB_DIRECT) ||
-	    !kaio_file_may_punt(req->file))
+	if (!kaio_file_may_punt(req->file))
 		return 0;
 	nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
 	ret = kaio_limits_charge_pin(nr_pages);
@@ -247,17 +240,9 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 
 	/*
 	 * A NOWAIT attempt the block layer could not take without waiting:
-	 * again, blocking, from where it started. Usually the bio was ended
-	 * inside submit_bio() (bio-based dm, a full tag set), still within
-	 * kaio_rw_issue()'s call: give the request back to it, to pin the
-	 * buffer in the submitter's context. Refused later, the request goes
-	 * to a worker that borrows the submitter's mm.
+	 * again, blocking, from where it started. The buffer is pinned.
 	 */
 	if (kaio_rw_nowait_refused(req, res) && kaio_rw_may_punt(req)) {
-		if (in_task() && READ_ONCE(rw->issuer) == current) {
-			rw->refused = true;
-			return;
-		}
 		rw->iter = rw->saved_iter;
 		kaio_req_punt(req);
 		return;
@@ -285,6 +270,9 @@ static ssize_t kaio_rw_call(struct kaio_req *req)
 /*
  * Pin what is left of the user buffer and describe it as a bvec iterator,
  * so that a worker can finish the request without the submitter's mm.
+ * Pages a read will fill are dirtied now, in the submitter's context, as
+ * bio_set_pages_dirty() does for native AIO: the release can then skip the
+ * page lock wherever the request ends, irq context included.
  */
 static int kaio_rw_pin(struct kaio_rw *rw)
 {
@@ -360,6 +348,10 @@ static int kaio_rw_pin(struct kaio_rw *rw)
 	}
 	iov_iter_bvec(iter, iov_iter_rw(iter), rw->bvec, nr_bvec, count);
 	rw->pinned = true;
+	if (to_user)
+		for (pinned = 0; pinned < rw->nr_pages; pinned++)
+			if (!PageCompound(rw->pages[pinned]))
+				set_page_dirty_lock(rw->pages[pinned]);
 	return 0;
 }
 
@@ -512,29 +504,6 @@ enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res)
 	return kaio_rw_waitq_loop(req, res);
 }
 
-/*
- * Before a request leaves the submitter: pin what is left of its buffer, so
- * that nothing after touches the submitter's memory map. O_DIRECT is not
- * charged at prep (it pins only when the block layer refuses NOWAIT): it is
- * charged here, and without budget it stays on the user's iovec and its
- * worker borrows the mm (kaio_rw_work()).
- */
-static int kaio_rw_pin_for_punt(struct kaio_req *req)
-{
-	struct kaio_rw *rw = &req->rw;
-	unsigned long nr_pages;
-
-	if (rw->pinned)
-		return 0;
-	if ((rw->base_flags & IOCB_DIRECT) && !rw->pin_charged) {
-		nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
-		if (kaio_limits_charge_pin(nr_pages))
-			return 0;
-		rw->pin_charged = nr_pages;
-	}
-	return kaio_rw_pin(rw);
-}
-
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
@@ -546,6 +515,16 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	rw->base_flags = kiocb->ki_flags;
 	if (!user_nowait && !kaio_rw_nowait_ok(req))
 		goto punt;
+	/*
+	 * O_DIRECT may be queued and still be refused NOWAIT in ki_complete,
+	 * possibly in irq context: pin first, so that any context can punt
+	 * it. The block layer then takes the bvec as it is (no second pin).
+	 */
+	if (kiocb->ki_flags & IOCB_DIRECT) {
+		ret = kaio_rw_pin(rw);
+		if (ret)
+			goto done;
+	}
 	if (!kaio_rw_start_write(req, true)) {
 		ret = -EAGAIN;
 		if (user_nowait)
@@ -556,14 +535,9 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	rw->saved_iter = rw->iter;
 	before = iov_iter_count(&rw->iter);
 	kiocb->ki_flags = rw->base_flags | IOCB_NOWAIT;
-	WRITE_ONCE(rw->issuer, current);
 	ret = kaio_rw_call(req);
-	WRITE_ONCE(rw->issuer, NULL);
-	if (ret == -EIOCBQUEUED) {
-		if (!rw->refused)
-			return KAIO_ISSUE_QUEUED;	/* ki_complete owns req */
-		ret = -EAGAIN;	/* kaio_rw_complete() gave it back */
-	}
+	if (ret == -EIOCBQUEUED)
+		return KAIO_ISSUE_QUEUED;	/* ki_complete owns req now */
 
 	if (ret > 0) {
 		kaio_rw_advance(rw, before, ret);
@@ -583,35 +557,17 @@ punt:
 		ret = -EAGAIN;
 		goto done;
 	}
-	ret = kaio_rw_pin_for_punt(req);
-	if (ret)
-		goto done;
+	if (!rw->pinned) {
+		ret = kaio_rw_pin(rw);
+		if (ret)
+			goto done;
+	}
 	if (kaio_rw_can_waitq(req))
 		return kaio_rw_waitq_loop(req, res);
 	return KAIO_ISSUE_PUNT;
 done:
 	*res = kaio_rw_result(req, ret);
 	return KAIO_ISSUE_DONE;
-}
-
-/*
- * An attempt on the user's own addresses from a worker, as fs/aio.c's
- * retries once did (use_mm) and drivers/usb/gadget/function/f_fs.c still
- * does: a kworker is a kthread without an mm, so it may borrow the
- * submitter's. A process that is gone has no buffer left to fill.
- */
-static ssize_t kaio_rw_call_in_mm(struct kaio_req *req)
-{
-	struct mm_struct *mm = req->ctx->mm;
-	ssize_t ret;
-
-	if (!mmget_not_zero(mm))
-		return -EFAULT;
-	kthread_use_mm(mm);
-	ret = kaio_rw_call(req);
-	kthread_unuse_mm(mm);
-	mmput(mm);
-	return ret;
 }
 
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
@@ -621,29 +577,39 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 
 	kaio_rw_start_write(req, false);
 	rw->kiocb.ki_flags = rw->base_flags;
-	if (user_backed_iter(&rw->iter))
-		ret = kaio_rw_call_in_mm(req);
-	else
-		ret = kaio_rw_call(req);
+	ret = kaio_rw_call(req);
 	if (ret == -EIOCBQUEUED)
 		return KAIO_ISSUE_QUEUED;
 	*res = kaio_rw_result(req, ret);
 	return KAIO_ISSUE_DONE;
 }
 
+/* Are the pages a read filled still dirty, as kaio_rw_pin() left them? */
+static bool kaio_rw_pages_dirty(struct kaio_rw *rw)
+{
+	unsigned long i;
+
+	for (i = 0; i < rw->nr_pages; i++)
+		if (!PageDirty(rw->pages[i]) && !PageCompound(rw->pages[i]))
+			return false;
+	return true;
+}
+
 /**
  * kaio_rw_cleanup_sleeps() - must kaio_rw_cleanup() run in task context?
  * @req: the request
  *
- * Only unpinning the pages a read filled does: it dirties them under the
- * page lock. O_DIRECT, which completes in irq context, pins only after the
- * block layer refused its NOWAIT bio.
+ * Only when a page a read filled was cleaned (written back) since
+ * kaio_rw_pin() dirtied it: dirtying it again takes the page lock. This is
+ * bio_check_pages_dirty()'s test; it almost never holds.
  *
  * Return: true if it must.
  */
 bool kaio_rw_cleanup_sleeps(struct kaio_req *req)
 {
-	return req->rw.nr_pages && !req->rw.is_write;
+	struct kaio_rw *rw = &req->rw;
+
+	return rw->nr_pages && !rw->is_write && !kaio_rw_pages_dirty(rw);
 }
 
 void kaio_rw_cleanup(struct kaio_req *req)
@@ -651,8 +617,12 @@ void kaio_rw_cleanup(struct kaio_req *req)
 	struct kaio_rw *rw = &req->rw;
 
 	kaio_rw_end_write(req);
+	/*
+	 * In irq context kaio_req_put() found the pages still dirty; a page
+	 * cleaned since was written back with what the I/O put there.
+	 */
 	if (rw->nr_pages) {
-		if (rw->is_write)
+		if (rw->is_write || !in_task() || kaio_rw_pages_dirty(rw))
 			unpin_user_pages(rw->pages, rw->nr_pages);
 		else
 			unpin_user_pages_dirty_lock(rw->pages, rw->nr_pages,

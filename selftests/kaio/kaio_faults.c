@@ -482,9 +482,9 @@ TEST_F_TIMEOUT(flakey, raw_down_reads_and_writes_EIO_each_once_then_up_again_ok,
 
 /*
  * Up: bio-based dm refuses REQ_NOWAIT bios, so each O_DIRECT request here
- * makes its blocking attempt on a worker, on the user's own iovec: the
- * worker borrows the submitter's mm. The data reaches the user's buffers,
- * through iovec arrays too, and res2 says WORKER.
+ * makes its blocking attempt on a worker, from the pages pinned at SUBMIT.
+ * The data reaches the user's buffers, through iovec arrays too, and res2
+ * says WORKER.
  */
 TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_nowait_worker_fills_user_buffers, 60)
 {
@@ -536,45 +536,6 @@ TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_nowait_worker_fills_user_buffers, 
 	close(dfd);
 	kaio_ctx_close(&self->c);
 	munmap(buf, 16 * BS);
-	expect_settled(_metadata, &self->g0, 2000);
-}
-
-/*
- * Up, with no pin budget for the request: a 2 MiB O_DIRECT read through
- * dm-flakey (NOWAIT refused) cannot be pinned (max_pinned_mb 1), so its
- * blocking attempt runs on a worker that borrows the submitter's mm. The
- * data still lands in the user's buffer, and nothing stays charged.
- */
-TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_without_pin_budget_worker_borrows_mm, 60)
-{
-	const size_t len = 2 << 20;
-	char *buf = kaio_alloc(len), saved[32];
-	struct io_event ev = { 0 };
-	struct iocb cb;
-	int dfd, set;
-
-	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, pattern_write(self->dm_dev, 0, len, OLD_SEED));
-	KAIO_CTX_INIT(&self->c, 8, KAIO_SETUP_RES2_PATH);
-	dfd = open(self->dm_dev, O_RDONLY | O_DIRECT);
-	ASSERT_LE(0, dfd);
-	memset(buf, 0xa5, len);
-	ASSERT_EQ(0, kaio_param_read("max_pinned_mb", saved, sizeof(saved)));
-	set = kaio_param_write("max_pinned_mb", "1");
-	kaio_prep_pread(&cb, dfd, buf, len, 0);
-	if (!set)
-		EXPECT_EQ(1, kaio_submit_one(self->c.fd, &cb));
-	if (!set)
-		EXPECT_EQ(1, kaio_wait(self->c.fd, &ev, 1, 20000));
-	/* Put the budget back before anything can end the test. */
-	ASSERT_EQ(0, kaio_param_write("max_pinned_mb", saved));
-	ASSERT_EQ(0, set);
-	EXPECT_EQ((long long)len, ev.res);
-	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
-	EXPECT_EQ(-1, kaio_check(buf, len, OLD_SEED, 0));
-	close(dfd);
-	kaio_ctx_close(&self->c);
-	munmap(buf, len);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
