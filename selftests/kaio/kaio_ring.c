@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include <fcntl.h>
+
 #include "kselftest_harness.h"
 #include "kaio_util.h"
 
@@ -236,6 +238,55 @@ TEST(ring_bogus_head_then_submit_does_not_crash)
 	ASSERT_LE(0, ret);
 	EXPECT_GT(c.ring->nr, (unsigned int)ret);
 	EXPECT_EQ(0, kaio_destroy(c.fd));
+}
+
+/*
+ * A read into the mapped ring pins the ring's page. Closing the context
+ * while that read is in flight (on the slow device) must not hand the page
+ * to the next context: the read lands later, and a new ring that got the
+ * page would have its header overwritten. New contexts made meanwhile keep
+ * intact headers after the read completed.
+ */
+TEST(ring_page_pinned_by_read_outlives_its_context)
+{
+	const long long off = 300LL << 20;	/* inside the 512 MiB device */
+	struct kaio_ctx a, b, c[8];
+	struct io_event ev;
+	struct iocb cb;
+	const char *dev;
+	char *pattern;
+	int fd, i;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_SLOW_RAW_DEV");
+	fd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	pattern = kaio_alloc(4096);
+	kaio_fill(pattern, 4096, 0x5eed, off);
+	ASSERT_EQ(4096, pwrite(fd, pattern, 4096, off));
+	KAIO_CTX_INIT(&a, 8, 0);
+	ASSERT_EQ(0, kaio_ctx_map_ring(&a));
+	KAIO_CTX_INIT(&b, 8, 0);
+
+	/* O_DIRECT into a's ring page: pinned for the device's latency. */
+	kaio_prep_pread(&cb, fd, a.ring, 4096, off);
+	ASSERT_EQ(1, kaio_submit_one(b.fd, &cb));
+	kaio_ctx_close(&a);	/* munmap and close: a is freed now */
+	for (i = 0; i < 8; i++) {
+		KAIO_CTX_INIT(&c[i], 8, 0);
+		ASSERT_EQ(0, kaio_ctx_map_ring(&c[i]));
+	}
+	ASSERT_EQ(1, kaio_wait(b.fd, &ev, 1, 20000));
+	EXPECT_EQ(4096, ev.res);
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(KAIO_RING_MAGIC, c[i].ring->magic) TH_LOG("context %d", i);
+		EXPECT_EQ(c[i].cap + 1, c[i].ring->nr) TH_LOG("context %d", i);
+		EXPECT_EQ(sizeof(struct kaio_ring), c[i].ring->header_length);
+		EXPECT_EQ((unsigned int)c[i].fd, c[i].ring->id);
+		kaio_ctx_close(&c[i]);
+	}
+	kaio_ctx_close(&b);
+	close(fd);
+	munmap(pattern, 4096);
 }
 
 TEST_HARNESS_MAIN
