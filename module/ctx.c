@@ -375,9 +375,6 @@ static __poll_t kaio_ctx_poll(struct file *file, poll_table *pt)
 static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kaio_ctx *ctx = file->private_data;
-
-	if (current->mm != ctx->mm)
-		return -EINVAL;
 	unsigned long i;
 	int ret;
 
