@@ -478,6 +478,27 @@ void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via)
 		c.out.erase(it);
 }
 
+
+/* The /proc/self/maps line that holds @addr: what a failure was looking at. */
+static std::string maps_line(const void *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	std::string out = "(none)";
+	unsigned long a = (unsigned long)addr;
+	if (!f)
+		return "(no maps)";
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && a >= lo && a < hi) {
+			out = line;
+			break;
+		}
+	}
+	fclose(f);
+	return out;
+}
+
 /* Reap from the mmapped ring, as libaio does; under reap exclusive. */
 long ring_reap(Ctx &c, int slot)
 {
@@ -495,10 +516,10 @@ long ring_reap(Ctx &c, int slot)
 		   r->magic != KAIO_RING_MAGIC || r->header_length != sizeof(*r) ||
 		   r->compat_features != KAIO_RING_COMPAT_FEATURES ||
 		   r->incompat_features != KAIO_RING_INCOMPAT_FEATURES) {
-		fail("ring header", strf("ctx %d: nr=%u (want %u) head=%u tail=%u magic=0x%x header_length=%u compat=%u incompat=%u",
+		fail("ring header", strf("ctx %d: nr=%u (want %u) head=%u tail=%u magic=0x%x header_length=%u compat=%u incompat=%u fd=%d maps=%s",
 					 slot, nr, c.nr_events + 1, head, tail, r->magic,
 					 r->header_length, r->compat_features,
-					 r->incompat_features));
+					 r->incompat_features, c.fd, maps_line(r).c_str()));
 		return 0;
 	}
 	long n = 0;
@@ -597,9 +618,13 @@ Buf pick_buf(SubmitCtx &s, bool for_read, uint64_t len, bool direct)
 	case 5: return {LOWADDR + r.below(PAGE), B_LOW};
 	case 6: return {0x7ffffffff000ULL - r.below(PAGE), B_EDGE};
 	case 7:
-		/* Reads into a ring only on a chaos context, and only its own. */
-		if (s.c.chaos && s.c.ring_addr)
-			return {s.c.ring_addr + r.below(PAGE), B_RING};
+		/*
+		 * Reads into a ring only on a chaos context, only its own, and
+		 * only within its mapping: one that ran past the end would fill
+		 * whatever is mapped next, often another context's ring.
+		 */
+		if (s.c.chaos && s.c.ring_addr && len <= s.c.ring_len)
+			return {s.c.ring_addr + r.below(s.c.ring_len - len + 1), B_RING};
 		return {0, B_NULL};
 	default:
 		if (!for_read) {
@@ -1844,6 +1869,7 @@ void act_ring(Worker &w)
 		ring_reap(c, slot);
 	} else if (k < 6 && c.ring) {
 		/* Move it: fs/aio.c's ring may move, kaio's keeps its id. */
+		std::string before = maps_line(c.ring);
 		void *dst = mmap(nullptr, c.ring_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		void *p = mremap(c.ring, c.ring_len, c.ring_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 		count(p == MAP_FAILED ? "mremap " + errname(errno) : "mremap ok");
@@ -1853,8 +1879,8 @@ void act_ring(Worker &w)
 		} else {
 			set_ring(c, p, c.ring_len);
 			if (!c.chaos && (c.ring->magic != KAIO_RING_MAGIC || c.ring->id != (uint32_t)c.fd))
-				fail("ring after mremap", strf("magic=0x%x id=%u fd=%d", c.ring->magic,
-							       c.ring->id, c.fd));
+				fail("ring after mremap", strf("magic=0x%x id=%u fd=%d before=%s after=%s", c.ring->magic,
+							       c.ring->id, c.fd, before.c_str(), maps_line(c.ring).c_str()));
 		}
 	} else if (k == 6 && c.ring) {
 		/* It cannot grow (VM_DONTEXPAND). */
