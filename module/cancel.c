@@ -71,21 +71,25 @@ long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg)
 	if (unlikely(key != 0))
 		return -EINVAL;
 
+	/*
+	 * One iocb may have been submitted again while an earlier request
+	 * from it still runs: cancel the first that can be, as fs/aio.c,
+	 * whose list holds only cancellable requests, would find it.
+	 */
 	spin_lock_irq(&ctx->lock);
 	list_for_each_entry(req, &ctx->active, node) {
+		enum kaio_claim claim;
+
 		if (req->user_iocb != args.iocb)
 			continue;
-		switch (kaio_cancel_claim(req)) {
-		case KAIO_CLAIM_QUEUED:
-			found = req;
-			fallthrough;
-		case KAIO_CLAIM_MARKED:
-			ret = -EINPROGRESS;
-			break;
-		case KAIO_CLAIM_NONE:
+		claim = kaio_cancel_claim(req);
+		if (claim == KAIO_CLAIM_NONE) {
 			ret = -EAGAIN;
-			break;
+			continue;
 		}
+		if (claim == KAIO_CLAIM_QUEUED)
+			found = req;
+		ret = -EINPROGRESS;
 		break;
 	}
 	spin_unlock_irq(&ctx->lock);

@@ -7,10 +7,12 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "kselftest_harness.h"
 #include "kaio_util.h"
@@ -308,6 +310,54 @@ TEST_F_TIMEOUT(slow, cancel_queued_dsync_write_EINPROGRESS_and_not_written, 180)
 					 SEED : SEED + 1, (size_t)i * SZ))
 			TH_LOG("slot %d, cancel said %d", i, answers[i]);
 	}
+}
+
+/*
+ * One iocb submitted twice: first an O_DIRECT read of the slow device (in
+ * the block layer: not cancellable), then, reused, a POLL on an empty
+ * pipe. CANCEL of that iocb must find the POLL behind the read, as native
+ * AIO's io_cancel would (its list holds only cancellable requests), not
+ * answer EAGAIN for the read and leave the POLL waiting for ever. make
+ * fuzz found it: a POLL still outstanding 30 s after its CANCEL.
+ */
+TEST(cancel_reused_iocb_finds_the_cancellable_request)
+{
+	struct io_event ev[2];
+	struct kaio_ctx c;
+	struct iocb cb;
+	const char *dev;
+	int fd, p[2], i, cancelled = 0, read_ok = 0;
+	char *buf;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_SLOW_RAW_DEV");
+	fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pipe(p));
+	buf = kaio_alloc(4096);
+	KAIO_CTX_INIT(&c, 8, 0);
+
+	kaio_prep_pread(&cb, fd, buf, 4096, 0);
+	cb.aio_data = 1;
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	kaio_prep_poll(&cb, p[0], POLLIN);
+	cb.aio_data = 2;
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	EXPECT_EQ(-EINPROGRESS, kaio_cancel(c.fd, &cb));
+	ASSERT_EQ(2, kaio_wait(c.fd, ev, 2, 20000));
+	for (i = 0; i < 2; i++) {
+		/* A cancelled POLL reports res 0, as native AIO's. */
+		if (ev[i].data == 2 && ev[i].res == 0)
+			cancelled++;
+		if (ev[i].data == 1 && ev[i].res == 4096)
+			read_ok++;
+	}
+	EXPECT_EQ(1, cancelled);
+	EXPECT_EQ(1, read_ok);
+	kaio_ctx_close(&c);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	munmap(buf, 4096);
 }
 
 TEST_HARNESS_MAIN
