@@ -61,16 +61,6 @@ static bool kaio_ring_has_events(struct kaio_ctx *ctx)
 	return head != smp_load_acquire(&ctx->tail);
 }
 
-/* Why no ring slot is free for one more request: 0, -EINVAL or -EAGAIN. */
-static int kaio_ctx_slot_error(struct kaio_ctx *ctx)
-{
-	if (unlikely(READ_ONCE(ctx->dead)))
-		return -EINVAL;
-	if (kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) >= ctx->nr - 1)
-		return -EAGAIN;
-	return 0;
-}
-
 /**
  * kaio_ctx_may_reserve() - is a ring slot free for one more request?
  * @ctx: the context
@@ -84,7 +74,11 @@ static int kaio_ctx_slot_error(struct kaio_ctx *ctx)
  */
 int kaio_ctx_may_reserve(struct kaio_ctx *ctx)
 {
-	return kaio_ctx_slot_error(ctx);
+	if (unlikely(READ_ONCE(ctx->dead)))
+		return -EINVAL;
+	if (kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) >= ctx->nr - 1)
+		return -EAGAIN;
+	return 0;
 }
 
 /**
@@ -102,7 +96,7 @@ int kaio_ctx_activate(struct kaio_req *req)
 	int ret;
 
 	spin_lock_irq(&ctx->lock);
-	ret = kaio_ctx_slot_error(ctx);
+	ret = kaio_ctx_may_reserve(ctx);	/* now under the lock: final */
 	if (likely(!ret)) {
 		ctx->in_flight++;
 		list_add_tail(&req->node, &ctx->active);
@@ -317,9 +311,10 @@ static bool kaio_ctx_kill(struct kaio_ctx *ctx)
 	wake_up_all(&ctx->wait);
 
 	/*
-	 * A request a racing SUBMIT reserved before we marked the context
-	 * dead reaches ctx->active after our cancel: a POLL among them would
-	 * wait forever. Everything else ends by itself. Cancel again while
+	 * kaio_ctx_activate() sees dead under the same lock, so no request
+	 * joins ctx->active from now on; one that joined just before may
+	 * still be arming or be punted after our pass. A POLL would wait
+	 * forever; everything else ends by itself. Cancel again while
 	 * waiting.
 	 */
 	do {

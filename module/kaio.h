@@ -238,7 +238,6 @@ void kaio_req_note_path(struct kaio_req *req, u8 path);
 int kaio_req_cache_init(void);
 void kaio_req_cache_exit(void);
 struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
-void kaio_req_free_unsubmitted(struct kaio_req *req);
 
 /* cancel.c */
 long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg);

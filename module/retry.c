@@ -115,15 +115,6 @@ void kaio_req_put(struct kaio_req *req)
 }
 
 /**
- * kaio_req_free_unsubmitted() - undo a request that failed before issue
- * @req: the request, never seen by anyone but the submitter, no ring slot
- */
-void kaio_req_free_unsubmitted(struct kaio_req *req)
-{
-	kaio_req_free(req);
-}
-
-/**
  * kaio_req_note_path() - remember the slowest path a request took
  * @req: the request, owned by the caller
  * @path: KAIO_PATH_*, ordered from fastest to slowest
@@ -251,15 +242,15 @@ bool kaio_file_may_punt(struct file *file)
 void kaio_req_punt(struct kaio_req *req)
 {
 	struct workqueue_struct *wq = kaio_worker_wq;
-	struct inode *inode = req->file ? file_inode(req->file) : NULL;
 
 	/*
 	 * xfs showed why: sixteen workers writing one file hold its inode
 	 * lock in turn, so the next NOWAIT writes fail their trylock and
 	 * punt too. Serialised per file, one holds it at a time.
 	 */
-	if (req->op->hash_reg_file && inode && S_ISREG(inode->i_mode))
-		wq = kaio_write_wq[hash_ptr(inode, KAIO_WRITE_QUEUES_BITS)];
+	if (req->op->hash_reg_file && S_ISREG(file_inode(req->file)->i_mode))
+		wq = kaio_write_wq[hash_ptr(file_inode(req->file),
+					    KAIO_WRITE_QUEUES_BITS)];
 	/* The owner's writes before a canceller can see QUEUED. */
 	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
 	trace_kaio_punt(req);

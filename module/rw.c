@@ -267,6 +267,26 @@ static ssize_t kaio_rw_call(struct kaio_req *req)
 	return call_read_iter(req->file, &rw->kiocb, &rw->iter);
 }
 
+/* bio_set_pages_dirty() for the pinned pages; bio_check_pages_dirty() below. */
+static void kaio_rw_dirty_pages(struct kaio_rw *rw)
+{
+	unsigned long i;
+
+	for (i = 0; i < rw->nr_pages; i++)
+		if (!PageCompound(rw->pages[i]))
+			set_page_dirty_lock(rw->pages[i]);
+}
+
+static bool kaio_rw_pages_dirty(struct kaio_rw *rw)
+{
+	unsigned long i;
+
+	for (i = 0; i < rw->nr_pages; i++)
+		if (!PageDirty(rw->pages[i]) && !PageCompound(rw->pages[i]))
+			return false;
+	return true;
+}
+
 /*
  * Pin what is left of the user buffer and describe it as a bvec iterator,
  * so that a worker can finish the request without the submitter's mm.
@@ -349,9 +369,7 @@ static int kaio_rw_pin(struct kaio_rw *rw)
 	iov_iter_bvec(iter, iov_iter_rw(iter), rw->bvec, nr_bvec, count);
 	rw->pinned = true;
 	if (to_user)
-		for (pinned = 0; pinned < rw->nr_pages; pinned++)
-			if (!PageCompound(rw->pages[pinned]))
-				set_page_dirty_lock(rw->pages[pinned]);
+		kaio_rw_dirty_pages(rw);
 	return 0;
 }
 
@@ -584,17 +602,6 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 	return KAIO_ISSUE_DONE;
 }
 
-/* Are the pages a read filled still dirty, as kaio_rw_pin() left them? */
-static bool kaio_rw_pages_dirty(struct kaio_rw *rw)
-{
-	unsigned long i;
-
-	for (i = 0; i < rw->nr_pages; i++)
-		if (!PageDirty(rw->pages[i]) && !PageCompound(rw->pages[i]))
-			return false;
-	return true;
-}
-
 /**
  * kaio_rw_cleanup_sleeps() - must kaio_rw_cleanup() run in task context?
  * @req: the request
@@ -619,10 +626,11 @@ void kaio_rw_cleanup(struct kaio_req *req)
 	kaio_rw_end_write(req);
 	/*
 	 * In irq context kaio_req_put() found the pages still dirty; a page
-	 * cleaned since was written back with what the I/O put there.
+	 * cleaned since was written back with what the I/O put there. In a
+	 * task, unpin_user_pages_dirty_lock() locks only pages not dirty.
 	 */
 	if (rw->nr_pages) {
-		if (rw->is_write || !in_task() || kaio_rw_pages_dirty(rw))
+		if (rw->is_write || !in_task())
 			unpin_user_pages(rw->pages, rw->nr_pages);
 		else
 			unpin_user_pages_dirty_lock(rw->pages, rw->nr_pages,

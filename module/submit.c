@@ -98,7 +98,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	return 0;
 
 fail:
-	kaio_req_free_unsubmitted(req);
+	kaio_req_put(req);	/* the only reference: freed here */
 	return ret;
 }
 
