@@ -163,24 +163,23 @@ def group_rows(runs):
     return [Row(label, rows[label]) for label in order]
 
 
-def fmt_iops(v):
-    if v != v:
+def fmt_scaled(v, unit, unit_1000):
+    """v in unit, or in unit_1000 (thousands) from 1000 on; NaN/None: -."""
+    if v is None or v != v:
         return "-"
     if v >= 10000:
-        return f"{v / 1000:.1f}k"
+        return f"{v / 1000:.1f}{unit_1000}"
     if v >= 1000:
-        return f"{v / 1000:.2f}k"
-    return f"{v:.0f}"
+        return f"{v / 1000:.2f}{unit_1000}"
+    return f"{v:.0f}{unit}"
+
+
+def fmt_iops(v):
+    return fmt_scaled(v, "", "k")
 
 
 def fmt_us(v):
-    if v != v or v is None:
-        return "-"
-    if v >= 10000:
-        return f"{v / 1000:.1f} ms"
-    if v >= 1000:
-        return f"{v / 1000:.2f} ms"
-    return f"{v:.0f} µs"
+    return fmt_scaled(v, " µs", " ms")
 
 
 def fmt_ratio(v):

@@ -123,6 +123,15 @@ std::uint64_t parse_size(const std::string& flag, const std::string& text)
 	return value;
 }
 
+double parse_seconds(const std::string& flag, const std::string& text)
+{
+	char* end = nullptr;
+	const double value = std::strtod(text.c_str(), &end);
+	if (text.empty() || *end || value < 0)
+		usage("bad " + flag + " " + text);
+	return value;
+}
+
 std::vector<std::string> split(const std::string& text, char separator)
 {
 	std::vector<std::string> parts;
@@ -167,17 +176,9 @@ Options parse_options(int argc, char** argv)
 		} else if (flag == "--size") {
 			o.size = parse_size(flag, value());
 		} else if (flag == "--runtime") {
-			const std::string v = value();
-			char* end = nullptr;
-			o.runtime = std::strtod(v.c_str(), &end);
-			if (v.empty() || *end || o.runtime < 0)
-				usage("bad --runtime " + v);
+			o.runtime = parse_seconds(flag, value());
 		} else if (flag == "--warmup") {
-			const std::string v = value();
-			char* end = nullptr;
-			o.warmup = std::strtod(v.c_str(), &end);
-			if (v.empty() || *end || o.warmup < 0)
-				usage("bad --warmup " + v);
+			o.warmup = parse_seconds(flag, value());
 		} else if (flag == "--ops") {
 			o.ops = parse_size(flag, value());
 		} else if (flag == "--cache") {
