@@ -19,8 +19,9 @@
  * Checks: every read returns exactly the shadow's data; every request
  * completes once, with the full length (or 0, or a POLL mask); a request
  * whose CANCEL said EINPROGRESS completes with -ECANCELED, and a cancelled
- * write leaves the old data (read back at once); -ECANCELED never comes
- * without such a cancel. At the end everything is read back with pread,
+ * write leaves the old data (read back at once), unless it had moved bytes:
+ * then it reports them (short) and exactly those blocks are new; -ECANCELED
+ * never comes without such a cancel. At the end everything is read back with pread,
  * buffered and O_DIRECT after dropping the page cache, and (with
  * --check-leaks) the module must hold nothing.
  */
@@ -204,6 +205,7 @@ struct Thread {
 	uint64_t n[K_NR] = {};
 	uint64_t n_cancel_inprog = 0, n_cancel_again = 0, n_cancel_inval = 0;
 	uint64_t n_cancelled_writes = 0, bytes_verified = 0, n_eagain = 0;
+	uint64_t n_cut_short = 0;	/* cancelled after moving bytes */
 };
 std::vector<std::unique_ptr<Thread>> g_threads;
 std::vector<int> g_ctx;
@@ -395,7 +397,9 @@ void complete(Thread &t, Op *op, const struct io_event &ev)
 		fail(t.id, strf("-ECANCELED but CANCEL said %s: %s",
 				op->cancel ? errname(op->cancel).c_str() : "nothing (not cancelled)",
 				op->desc().c_str()));
-	if (inprog && op->kind != K_POLL && res != -ECANCELED)
+	/* Cancelled after moving bytes, a read or write reports them. */
+	const bool cut_short = inprog && (rd || wr) && res > 0 && res < len;
+	if (inprog && op->kind != K_POLL && res != -ECANCELED && !cut_short)
 		fail(t.id, strf("CANCEL said EINPROGRESS, res %s: %s", resname(res).c_str(),
 				op->desc().c_str()));
 
@@ -423,6 +427,31 @@ void complete(Thread &t, Op *op, const struct io_event &ev)
 				t.n_cancelled_writes++;
 				read_back(t, op->file, op->first, op->nblk, false,
 					  ("after a cancelled " + op->desc()).c_str());
+			}
+		} else if (cut_short) {
+			/* Whole blocks below res moved; a block it ends in may be either. */
+			const uint32_t whole = (uint32_t)(res / (long long)BS);
+			const uint32_t touched = (uint32_t)((res + (long long)BS - 1) / (long long)BS);
+			t.n_cut_short++;
+			if (rd) {
+				std::vector<uint8_t> got = gathered(op);
+				verify(t, op->file, op->first, whole, got.data(),
+				       ("cut short: " + op->desc()).c_str());
+			} else {
+				for (uint32_t i = 0; i < touched; i++) {
+					Blk &b = t.shadow[(size_t)op->file][op->first - t.base + i];
+					if (i < whole) {
+						b.ver = op->version;
+						b.alt = -1;
+					} else {
+						b.alt = op->version;
+					}
+				}
+				if (res % (long long)BS)
+					fail(t.id, strf("cancelled write cut short at %lld, inside a block: %s",
+							res, op->desc().c_str()));
+				read_back(t, op->file, op->first, op->nblk, false,
+					  ("after a write cut short by CANCEL: " + op->desc()).c_str());
 			}
 		} else if (res != len) {
 			fail(t.id, strf("res %s, want %lld: %s", resname(res).c_str(), len, op->desc().c_str()));
@@ -744,6 +773,7 @@ int main(int argc, char **argv)
 	close(dev);
 
 	uint64_t tot[K_NR] = {}, inprog = 0, again = 0, inval = 0, cw = 0, bytes = 0, eagain = 0;
+	uint64_t cut = 0;
 	for (auto &tp : g_threads) {
 		for (int k = 0; k < K_NR; k++)
 			tot[k] += tp->n[k];
@@ -751,16 +781,17 @@ int main(int argc, char **argv)
 		again += tp->n_cancel_again;
 		inval += tp->n_cancel_inval;
 		cw += tp->n_cancelled_writes;
+		cut += tp->n_cut_short;
 		bytes += tp->bytes_verified;
 		eagain += tp->n_eagain;
 	}
 	const uint64_t failed_run = g_failures;
 	say(strf("# requests: pread %llu pwrite %llu preadv %llu pwritev %llu fsync %llu fdsync %llu poll %llu noop %llu; "
-		 "cancel: EINPROGRESS %llu (writes %llu) EAGAIN %llu EINVAL %llu; ring full %llu; %llu bytes verified",
+		 "cancel: EINPROGRESS %llu (writes %llu, cut short %llu) EAGAIN %llu EINVAL %llu; ring full %llu; %llu bytes verified",
 		 (unsigned long long)tot[0], (unsigned long long)tot[1], (unsigned long long)tot[2],
 		 (unsigned long long)tot[3], (unsigned long long)tot[4], (unsigned long long)tot[5],
 		 (unsigned long long)tot[6], (unsigned long long)tot[7], (unsigned long long)inprog,
-		 (unsigned long long)cw, (unsigned long long)again, (unsigned long long)inval,
+		 (unsigned long long)cw, (unsigned long long)cut, (unsigned long long)again, (unsigned long long)inval,
 		 (unsigned long long)eagain, (unsigned long long)bytes));
 	say(strf("%s 1 stress seed=%llu ops=%llu threads=%llu contexts=%llu files=%s (%.1f s)",
 		 failed_run ? "not ok" : "ok", (unsigned long long)opt.seed,

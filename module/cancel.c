@@ -7,6 +7,11 @@
  * happens when the page's I/O ends. Ops that wait on something else (POLL)
  * get their own cancel hook. Once an attempt runs (in a worker or in
  * the block layer) it finishes normally; the caller is told -EAGAIN.
+ *
+ * -ECANCELED says that nothing moved. A read or write cancelled after an
+ * earlier attempt moved bytes (a short NOWAIT write before its punt, a
+ * read between two page waits) reports those bytes instead, as a read(2)
+ * interrupted by a signal does: the file may already hold them.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -43,7 +48,8 @@ static void kaio_cancel_finish(struct kaio_req *req)
 	if (cancel_work(&req->work))
 		kaio_req_put(req);
 	kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
-	kaio_req_complete(req, -ECANCELED);
+	kaio_req_complete(req, req->op->cancelled ?
+			  req->op->cancelled(req) : -ECANCELED);
 	kaio_req_put(req);
 }
 

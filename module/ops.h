@@ -26,6 +26,8 @@ enum kaio_issue {
  * @cancel: for requests that wait on something only the op can undo: ask
  *	it to complete early; called under ctx->lock with irqs off. Returns
  *	whether the request will complete soon.
+ * @cancelled: the event's result for a request cancelled between two
+ *	attempts, which may have moved bytes already; NULL: -ECANCELED.
  * @cleanup: release what @prep and the attempts took; runs in any context
  *	unless @cleanup_sleeps says it needs a task.
  * @cleanup_sleeps: whether @cleanup must sleep for this request; NULL: never.
@@ -39,6 +41,7 @@ struct kaio_op_def {
 	enum kaio_issue	(*work)(struct kaio_req *req, long *res);
 	enum kaio_issue	(*retry)(struct kaio_req *req, long *res);
 	bool		(*cancel)(struct kaio_req *req);
+	long		(*cancelled)(struct kaio_req *req);
 	void		(*cleanup)(struct kaio_req *req);
 	bool		(*cleanup_sleeps)(struct kaio_req *req);
 };
@@ -54,6 +57,7 @@ int kaio_prep_writev(struct kaio_req *req, const struct iocb *iocb);
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res);
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res);
 enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res);
+long kaio_rw_cancelled(struct kaio_req *req);
 void kaio_rw_cleanup(struct kaio_req *req);
 bool kaio_rw_cleanup_sleeps(struct kaio_req *req);
 

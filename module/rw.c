@@ -484,8 +484,12 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 
 		if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
 				   KAIO_REQ_RUNNING) != KAIO_REQ_WAIT_PAGE) {
+			/*
+			 * Reads only: what this attempt copied is dropped, so
+			 * EINPROGRESS never ends in a full result.
+			 */
 			kaio_stat_inc(ctx, KAIO_STAT_CANCELLED);
-			*res = -ECANCELED;
+			*res = kaio_rw_cancelled(req);
 			return KAIO_ISSUE_DONE;
 		}
 		if (ret > 0) {
@@ -516,10 +520,22 @@ enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res)
 	if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE, KAIO_REQ_RUNNING) !=
 	    KAIO_REQ_WAIT_PAGE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
-		*res = -ECANCELED;
+		*res = kaio_rw_cancelled(req);
 		return KAIO_ISSUE_DONE;
 	}
 	return kaio_rw_waitq_loop(req, res);
+}
+
+/**
+ * kaio_rw_cancelled() - the event's result for a cancelled read or write
+ * @req: the request, owned by the caller
+ *
+ * Return: -ECANCELED if no byte moved, else the bytes earlier attempts
+ * moved: a short result, as for a read(2) a signal interrupted.
+ */
+long kaio_rw_cancelled(struct kaio_req *req)
+{
+	return kaio_rw_result(req, -ECANCELED);
 }
 
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)

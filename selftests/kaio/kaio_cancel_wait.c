@@ -17,8 +17,10 @@
  *                answered EINVAL instead (and EAGAIN while a retry runs).
  *   EAGAIN       a retry is reading it: it completes normally (4096).
  *   EINVAL       already completed: its event (4096) is in the ring.
+ * A longer read cancelled after it moved bytes reports how many instead.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +131,59 @@ TEST_F_TIMEOUT(slow, cancel_page_waiting_reads_one_event_each, 120)
 	EXPECT_EQ(cancelled, d.cancelled);
 	/* a slow device: the last read cannot have been served already */
 	EXPECT_LE(1, inprogress);
+	EXPECT_EQ(0, d.worker);
+	EXPECT_EQ(0, s1.in_flight);
+}
+
+/*
+ * A read cancelled after it has moved bytes reports them, never -ECANCELED
+ * (which says nothing moved): pages 0-1 are cached, page 2 is not, so a
+ * 16 KiB read copies 8 KiB in SUBMIT and then waits for page 2. Cancelled
+ * there, its event says 8192, and the buffer holds exactly those bytes.
+ */
+TEST_F_TIMEOUT(slow, cancel_after_progress_reports_bytes_read, 60)
+{
+	const size_t len = 4 * 4096, warm = 2 * 4096;
+	struct kaio_stats s0, s1, d;
+	struct io_event ev;
+	struct iocb cb;
+	long answer;
+	int warm_fd;
+	char path[64];
+	size_t i;
+
+	KAIO_SKIPPED_IN_SETUP();
+	/* A second open file with FADV_RANDOM reads exactly what it asks. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->fd);
+	warm_fd = open(path, O_RDONLY);
+	ASSERT_LE(0, warm_fd);
+	ASSERT_EQ(0, posix_fadvise(warm_fd, 0, 0, POSIX_FADV_RANDOM));
+	ASSERT_EQ((ssize_t)warm, pread(warm_fd, self->buf, warm, 0));
+	close(warm_fd);
+	ASSERT_EQ(2, kaio_cached_pages(self->fd, FILE_SIZE));
+	memset(self->buf, 0xa5, len);
+
+	kaio_prep_pread(&cb, self->fd, self->buf, len, 0);
+	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
+	answer = kaio_cancel(self->c.fd, &cb);
+	/* a slow device: page 2 cannot have been read yet */
+	ASSERT_EQ(-EINPROGRESS, answer);
+	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, WAIT_MS));
+	EXPECT_EQ((uintptr_t)&cb, ev.obj);
+	EXPECT_EQ((long long)warm, ev.res);
+	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
+	EXPECT_EQ(-1, kaio_check(self->buf, warm, SEED, 0));
+	for (i = warm; i < len; i++)
+		if (self->buf[i] != (char)0xa5)
+			break;
+	EXPECT_EQ(len, i) TH_LOG("buffer written past the bytes reported");
+	EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, &cb));
+
+	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
+	d = kaio_stats_sub(&s1, &s0);
+	kaio_stats_log("delta", &d);
+	EXPECT_EQ(1, d.cancelled);
 	EXPECT_EQ(0, d.worker);
 	EXPECT_EQ(0, s1.in_flight);
 }

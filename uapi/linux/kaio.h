@@ -100,7 +100,8 @@ struct kaio_getevents {
  * @iocb: user address of the struct iocb that was submitted.
  * @result: ignored, as native AIO ignores io_cancel's result argument: the
  *	cancelled request's event arrives through the ring, with res =
- *	-ECANCELED (a cancelled POLL reports res = 0, as native AIO's does).
+ *	-ECANCELED (a cancelled POLL reports res = 0, as native AIO's does;
+ *	a read or write that had already moved bytes reports them, short).
  *
  * Fails with EINPROGRESS when the request was cancelled (as io_cancel does;
  * a read waiting for a page posts its event when that page's I/O ends),

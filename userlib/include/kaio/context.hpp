@@ -91,7 +91,8 @@ private:
 
 // What io_cancel(2) reported for a request that was still known.
 enum class CancelResult {
-	// Cancelled: its event (res = -ECANCELED) comes through the ring.
+	// Cancelled: its event (res = -ECANCELED, or the bytes it had already
+	// moved) comes through the ring.
 	cancelled,
 	// Already running and cannot be stopped: its normal event will come.
 	already_running,
