@@ -26,7 +26,9 @@
 #include "util.hpp"
 
 #include <algorithm>
+#include <execinfo.h>
 #include <atomic>
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <poll.h>
@@ -105,6 +107,39 @@ void fail(const std::string &sig, const std::string &msg)
 		say(strf("# FAIL seed=%llu proc=%d thread=%d iter=%llu: %s: %s",
 			 (unsigned long long)opt.seed, g_proc, t_id,
 			 (unsigned long long)t_iter, sig.c_str(), msg.c_str()));
+}
+
+/*
+ * A crash of the fuzzer itself (its processes run for minutes, under
+ * signals and forks): print where, so that addr2line on the host can say
+ * which line. Only async-signal-safe calls; the default action follows.
+ */
+void crash_handler(int sig, siginfo_t *si, void *)
+{
+	char line[160];
+	void *frames[48];
+	int n = backtrace(frames, 48);
+	int len = snprintf(line, sizeof(line),
+			   "# CRASH seed=%llu proc=%d thread=%d iter=%llu: signal %d at %p; backtrace (addr2line -e kaio-fuzz):\n",
+			   (unsigned long long)opt.seed, g_proc, t_id,
+			   (unsigned long long)t_iter, sig, si->si_addr);
+	if (write(STDOUT_FILENO, line, (size_t)len) < 0)
+		_exit(128 + sig);
+	backtrace_symbols_fd(frames, n, STDOUT_FILENO);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void install_crash_handler()
+{
+	struct sigaction sa = {};
+	void *warm[1];
+
+	backtrace(warm, 1);	/* loads the unwinder now, not in the handler */
+	sa.sa_sigaction = crash_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+	for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
+		sigaction(sig, &sa, nullptr);
 }
 
 /* ---- counters ----------------------------------------------------------- */
@@ -1072,10 +1107,16 @@ void act_submit(Worker &w)
 
 	/* Sometimes the buffers go away while the requests run. */
 	if (r.chance(1, 10)) {
+		/*
+		 * With a guard page: a read longer than what is left of it must
+		 * fault there, not fill whatever is mapped next (once a malloc
+		 * arena, whose zeroed tree nodes crashed the fuzzer).
+		 */
 		s.temp_len = (size_t)r.range(1, 16) * PAGE;
-		void *p = mmap(nullptr, s.temp_len, PROT_READ | PROT_WRITE,
+		void *p = mmap(nullptr, s.temp_len + PAGE, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != MAP_FAILED) {
+			mprotect((uint8_t *)p + s.temp_len, PAGE, PROT_NONE);
 			s.temp = (uint8_t *)p;
 			memset(s.temp, 0x5a, s.temp_len);
 		}
@@ -1126,7 +1167,7 @@ void act_submit(Worker &w)
 		ret = kioctl(c.fd, KAIO_IOC_SUBMIT, (void *)argaddr);
 	}
 	if (s.temp && r.chance(3, 4))
-		munmap(s.temp, s.temp_len);	/* while in flight */
+		munmap(s.temp, s.temp_len + PAGE);	/* while in flight */
 	else if (s.temp)
 		madvise(s.temp, s.temp_len, MADV_DONTNEED);
 
@@ -1637,6 +1678,17 @@ void cancel_polls(Ctx &c)
 	}
 	for (uint64_t p : polls) {
 		struct kaio_cancel ca = {p, 0};
+		/*
+		 * Pool slots are reused while a POLL waits: a later iocb built
+		 * over its slot may have left aio_key != 0 there, and CANCEL,
+		 * as io_cancel, then says EINVAL. A program cancelling its own
+		 * request has its iocb as SUBMIT left it: restore the key.
+		 */
+		auto *key = (uint32_t *)(p + offsetof(struct iocb, aio_key));
+		if (*key) {
+			*key = 0;
+			count("close: POLL iocb's key restored (slot reused)");
+		}
 		kioctl(c.fd, KAIO_IOC_CANCEL, &ca);
 	}
 }
@@ -2467,6 +2519,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = [](int) {};
 	sigaction(SIGUSR1, &sa, nullptr);	/* no SA_RESTART: GETEVENTS sees EINTR */
 	signal(SIGPIPE, SIG_IGN);
+	install_crash_handler();
 
 	const int64_t t0 = now_ns();
 	std::vector<pid_t> pids;
