@@ -26,9 +26,9 @@
 #include "util.hpp"
 
 #include <algorithm>
-#include <execinfo.h>
 #include <atomic>
 #include <cstddef>
+#include <execinfo.h>
 #include <map>
 #include <mutex>
 #include <poll.h>
@@ -112,7 +112,9 @@ void fail(const std::string &sig, const std::string &msg)
 /*
  * A crash of the fuzzer itself (its processes run for minutes, under
  * signals and forks): print where, so that addr2line on the host can say
- * which line. Only async-signal-safe calls; the default action follows.
+ * which line. backtrace() is loaded at install time and snprintf() formats
+ * integers only, so the handler allocates nothing; the default action
+ * follows.
  */
 void crash_handler(int sig, siginfo_t *si, void *)
 {
@@ -514,7 +516,6 @@ void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via)
 	if (--e.count == 0)
 		c.out.erase(it);
 }
-
 
 /* The /proc/self/maps line that holds @addr: what a failure was looking at. */
 static std::string maps_line(const void *addr)

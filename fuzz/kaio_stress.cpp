@@ -21,8 +21,8 @@
  * whose CANCEL said EINPROGRESS completes with -ECANCELED, and a cancelled
  * write leaves the old data (read back at once), unless it had moved bytes:
  * then it reports them (short) and exactly those blocks are new; -ECANCELED
- * never comes without such a cancel. At the end everything is read back with pread,
- * buffered and O_DIRECT after dropping the page cache, and (with
+ * never comes without such a cancel. At the end everything is read back
+ * with pread, buffered and O_DIRECT after dropping the page cache, and (with
  * --check-leaks) the module must hold nothing.
  */
 #include "util.hpp"
@@ -429,27 +429,25 @@ void complete(Thread &t, Op *op, const struct io_event &ev)
 					  ("after a cancelled " + op->desc()).c_str());
 			}
 		} else if (cut_short) {
-			/* Whole blocks below res moved; a block it ends in may be either. */
+			/* The whole blocks below res moved, nothing after them. */
 			const uint32_t whole = (uint32_t)(res / (long long)BS);
-			const uint32_t touched = (uint32_t)((res + (long long)BS - 1) / (long long)BS);
 			t.n_cut_short++;
 			if (rd) {
 				std::vector<uint8_t> got = gathered(op);
 				verify(t, op->file, op->first, whole, got.data(),
 				       ("cut short: " + op->desc()).c_str());
 			} else {
-				for (uint32_t i = 0; i < touched; i++) {
-					Blk &b = t.shadow[(size_t)op->file][op->first - t.base + i];
-					if (i < whole) {
-						b.ver = op->version;
-						b.alt = -1;
-					} else {
-						b.alt = op->version;
-					}
+				auto &sh = t.shadow[(size_t)op->file];
+				for (uint32_t i = 0; i < whole; i++) {
+					sh[op->first - t.base + i].ver = op->version;
+					sh[op->first - t.base + i].alt = -1;
 				}
-				if (res % (long long)BS)
+				if (res % (long long)BS) {
+					/* Page-sized copies never stop inside a block. */
 					fail(t.id, strf("cancelled write cut short at %lld, inside a block: %s",
 							res, op->desc().c_str()));
+					sh[op->first - t.base + whole].alt = op->version;
+				}
 				read_back(t, op->file, op->first, op->nblk, false,
 					  ("after a write cut short by CANCEL: " + op->desc()).c_str());
 			}
