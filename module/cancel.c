@@ -15,6 +15,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/sched.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include "kaio.h"
@@ -108,22 +109,27 @@ long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg)
 /**
  * kaio_cancel_all() - cancel every queued or page-waiting request
  * @ctx: the context, already marked dead
+ *
+ * One pass under the lock: the requests it claims leave ctx->active for a
+ * private list (only their canceller completes them), then each is
+ * completed with the lock dropped. The old rescan from the head after each
+ * cancel was quadratic with irqs off.
  */
 void kaio_cancel_all(struct kaio_ctx *ctx)
 {
-	struct kaio_req *req, *found;
+	struct kaio_req *req, *next;
+	LIST_HEAD(claimed);
 
-	do {
-		found = NULL;
-		spin_lock_irq(&ctx->lock);
-		list_for_each_entry(req, &ctx->active, node) {
-			if (kaio_cancel_claim(req) == KAIO_CLAIM_QUEUED) {
-				found = req;
-				break;
-			}
-		}
-		spin_unlock_irq(&ctx->lock);
-		if (found)
-			kaio_cancel_finish(found);
-	} while (found);
+	spin_lock_irq(&ctx->lock);
+	list_for_each_entry_safe(req, next, &ctx->active, node)
+		if (kaio_cancel_claim(req) == KAIO_CLAIM_QUEUED)
+			list_move_tail(&req->node, &claimed);
+	spin_unlock_irq(&ctx->lock);
+
+	while (!list_empty(&claimed)) {
+		req = list_first_entry(&claimed, struct kaio_req, node);
+		/* Posting takes it off the list, under ctx->lock. */
+		kaio_cancel_finish(req);
+		cond_resched();
+	}
 }

@@ -106,6 +106,21 @@ int kaio_ctx_activate(struct kaio_req *req)
 }
 
 /**
+ * kaio_ctx_deactivate() - undo kaio_ctx_activate() for a request whose
+ *	submission failed after all: it posts no event
+ * @req: the request, never posted
+ */
+void kaio_ctx_deactivate(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	spin_lock_irq(&ctx->lock);
+	list_del_init(&req->node);
+	ctx->in_flight--;
+	spin_unlock_irq(&ctx->lock);
+}
+
+/**
  * kaio_ctx_post() - put a request's event in the ring and wake its readers
  * @req: the request; its slot was reserved at submission
  * @res: io_event.res
@@ -296,11 +311,17 @@ static long kaio_getevents(struct kaio_ctx *ctx,
 	return ret;
 }
 
-/*
- * Stop submissions, cancel what is queued and wait for every request to be
- * freed. Returns whether the context was already dead.
+/**
+ * kaio_ctx_shutdown() - stop submissions and cancel what can be cancelled
+ * @ctx: the context
+ *
+ * Does not wait: requests that cannot be cancelled end by themselves.
+ * DESTROY and the last close wait for them (kaio_ctx_kill()); the owner
+ * mm's exit (mm.c) only shuts down, since others may still hold the fd.
+ *
+ * Return: whether the context was dead already.
  */
-static bool kaio_ctx_kill(struct kaio_ctx *ctx)
+bool kaio_ctx_shutdown(struct kaio_ctx *ctx)
 {
 	bool was_dead;
 
@@ -309,18 +330,28 @@ static bool kaio_ctx_kill(struct kaio_ctx *ctx)
 	ctx->dead = true;
 	spin_unlock_irq(&ctx->lock);
 	wake_up_all(&ctx->wait);
+	kaio_cancel_all(ctx);
+	return was_dead;
+}
+
+/*
+ * Stop submissions, cancel what is queued and wait for every request to be
+ * freed. Returns whether the context was already dead.
+ */
+static bool kaio_ctx_kill(struct kaio_ctx *ctx)
+{
+	bool was_dead = kaio_ctx_shutdown(ctx);
 
 	/*
 	 * kaio_ctx_activate() sees dead under the same lock, so no request
 	 * joins ctx->active from now on; one that joined just before may
-	 * still be arming or be punted after our pass. A POLL would wait
-	 * forever; everything else ends by itself. Cancel again while
+	 * still be arming or be punted after the first pass. A POLL would
+	 * wait forever; everything else ends by itself. Cancel again while
 	 * waiting.
 	 */
-	do {
+	while (!wait_var_event_timeout(&ctx->reqs, !atomic_read(&ctx->reqs),
+				       HZ / 10))
 		kaio_cancel_all(ctx);
-	} while (!wait_var_event_timeout(&ctx->reqs, !atomic_read(&ctx->reqs),
-					 HZ / 10));
 	return was_dead;
 }
 
@@ -367,11 +398,32 @@ static __poll_t kaio_ctx_poll(struct file *file, poll_table *pt)
 	return kaio_ring_has_events(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
+/*
+ * The ring's pages are faulted in, as fs/aio.c's ring (a page-cache mapping)
+ * is: a range zapped by MADV_DONTNEED comes back on the next touch instead
+ * of raising SIGBUS. The vma holds the context file, so the pages outlive
+ * every mapping of them.
+ */
+static vm_fault_t kaio_ring_fault(struct vm_fault *vmf)
+{
+	struct kaio_ctx *ctx = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff >= ctx->ring_size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	page = ctx->ring_pages[vmf->pgoff];
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct kaio_ring_vm_ops = {
+	.fault		= kaio_ring_fault,
+};
+
 static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kaio_ctx *ctx = file->private_data;
-	unsigned long i;
-	int ret;
 
 	if (current->mm != ctx->mm)
 		return -EINVAL;
@@ -379,12 +431,7 @@ static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	/* As fs/aio.c's ring: it may move (mremap) but never grow. */
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
-	for (i = 0; i < vma_pages(vma); i++) {
-		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
-				     ctx->ring_pages[i]);
-		if (ret)
-			return ret;
-	}
+	vma->vm_ops = &kaio_ring_vm_ops;
 	return 0;
 }
 
@@ -428,10 +475,11 @@ static void kaio_ring_free(struct kaio_ctx *ctx)
 
 static void kaio_ctx_free(struct kaio_ctx *ctx)
 {
+	kaio_mm_untrack(ctx);
 	kaio_ring_free(ctx);
 	mmdrop(ctx->mm);
 	kaio_events_uncharge(ctx->nr_events_charged);
-	kaio_limits_uncharge_ctx(ctx->uid);
+	kaio_limits_uncharge_ctx(ctx->user);
 	kfree(ctx);
 }
 
@@ -469,21 +517,29 @@ static const struct file_operations kaio_ctx_fops = {
  * failure they are given back here, later by kaio_ctx_free().
  */
 static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
-				       kuid_t uid)
+				       struct kaio_user *user)
 {
 	struct kaio_ctx *ctx;
 	size_t size;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx) {
-		kaio_limits_uncharge_ctx(uid);
+		kaio_limits_uncharge_ctx(user);
 		kaio_events_uncharge(nr_events);
 		return NULL;
 	}
-	ctx->uid = uid;
+	ctx->user = user;
 	ctx->nr_events_charged = nr_events;
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
+	INIT_LIST_HEAD(&ctx->active);
+	spin_lock_init(&ctx->lock);
+	mutex_init(&ctx->ring_lock);
+	init_waitqueue_head(&ctx->wait);
+	if (kaio_mm_track(ctx)) {
+		kaio_ctx_free(ctx);
+		return NULL;
+	}
 	size = PAGE_ALIGN(sizeof(struct kaio_ring) +
 			  (size_t)(nr_events + 1) * sizeof(struct io_event));
 	if (kaio_ring_alloc(ctx, size)) {
@@ -496,11 +552,6 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	ctx->ring->compat_features = KAIO_RING_COMPAT_FEATURES;
 	ctx->ring->incompat_features = KAIO_RING_INCOMPAT_FEATURES;
 	ctx->ring->header_length = sizeof(struct kaio_ring);
-
-	INIT_LIST_HEAD(&ctx->active);
-	spin_lock_init(&ctx->lock);
-	mutex_init(&ctx->ring_lock);
-	init_waitqueue_head(&ctx->wait);
 	ctx->res2_path = flags & KAIO_SETUP_RES2_PATH;
 	return ctx;
 }
@@ -514,6 +565,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 long kaio_ctx_setup(struct kaio_setup __user *uarg)
 {
 	kuid_t uid = current_uid();
+	struct kaio_user *user;
 	struct kaio_setup args;
 	struct kaio_ctx *ctx;
 	struct file *file;
@@ -528,12 +580,12 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 		return -EINVAL;
 	if (!kaio_events_charge(args.nr_events))
 		return -EAGAIN;
-	ret = kaio_limits_charge_ctx(uid);
+	ret = kaio_limits_charge_ctx(uid, &user);
 	if (ret)
 		goto out_uncharge;
 
 	ret = -ENOMEM;
-	ctx = kaio_ctx_alloc(args.nr_events, args.flags, uid);
+	ctx = kaio_ctx_alloc(args.nr_events, args.flags, user);
 	if (!ctx)
 		return ret;
 

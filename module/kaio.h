@@ -20,6 +20,7 @@
 #include <linux/kaio.h>
 
 struct kaio_op_def;
+struct kaio_mm;
 
 /* Per-context counters, shown in /proc/<pid>/fdinfo/<ctx fd>. */
 enum kaio_stat {
@@ -53,8 +54,11 @@ enum kaio_stat {
  * @reqs: requests alive (not freed); destroy waits for zero.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
+ * @mm_track: the mm's list of contexts to shut down when it exits (mm.c).
+ * @mm_node: on that list.
  * @nr_events_charged: what SETUP charged against the module-wide limit.
- * @uid: the creator, whose per-user context count this context holds.
+ * @user: the creator's accounting and queues; the context holds one of its
+ *	context counts.
  * @res2_path: report KAIO_PATH_* in io_event.res2.
  * @stats: counters.
  */
@@ -73,8 +77,10 @@ struct kaio_ctx {
 	bool			dead;
 	bool			res2_path;
 	struct mm_struct	*mm;
+	struct kaio_mm		*mm_track;
+	struct list_head	mm_node;
 	unsigned int		nr_events_charged;
-	kuid_t			uid;
+	struct kaio_user	*user;
 	atomic_long_t		stats[KAIO_STAT_NR];
 };
 
@@ -95,6 +101,13 @@ enum kaio_req_state {
 /* A 4 KiB buffer spans at most two pages. */
 #define KAIO_RW_INLINE_PAGES	2
 
+/* kaio_rw.issuing: an O_DIRECT refusal inside the issuing call. */
+enum {
+	KAIO_RW_RETURNED,	/* no issuing call in progress */
+	KAIO_RW_IN_CALL,	/* the first attempt's call has not returned */
+	KAIO_RW_REISSUE,	/* refused meanwhile: the issuer punts */
+};
+
 /* Per-request state of reads and writes. */
 struct kaio_rw {
 	struct kiocb		kiocb;
@@ -111,10 +124,12 @@ struct kaio_rw {
 	unsigned int		nr_pages;
 	unsigned long		pin_charged;	/* pages reserved at prep */
 	int			base_flags;	/* ki_flags every attempt starts from */
+	atomic_t		issuing;	/* KAIO_RW_* */
 	ssize_t			bytes_done;	/* progress of earlier attempts */
 	bool			is_write;
 	bool			pinned;		/* iter is the bvec of pages */
 	bool			write_started;	/* holds sb freeze protection */
+	bool			borrow_mm;	/* over the pin budget: no pins */
 };
 
 /* Per-request state of POLL; the fields are fs/aio.c's struct poll_iocb. */
@@ -123,6 +138,7 @@ struct kaio_poll {
 	struct wait_queue_entry	wait;
 	__poll_t		events;
 	bool			cancelled;
+	bool			completing;	/* off its waitqueue for good */
 	bool			work_scheduled;
 	bool			work_need_resched;
 };
@@ -139,6 +155,8 @@ struct kaio_poll {
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
  * @cred: submitter's credentials, used by workers.
+ * @memcg: submitter's memory cgroup, charged for what workers allocate.
+ * @blkcg: submitter's blkcg (io controller css), for workers' I/O.
  * @user_iocb: io_event.obj.
  * @user_data: io_event.data.
  * @work: blocking attempt or page-wait retry, by @state.
@@ -157,6 +175,8 @@ struct kaio_req {
 	struct file		*file;
 	struct eventfd_ctx	*eventfd;
 	const struct cred	*cred;
+	struct mem_cgroup	*memcg;
+	struct cgroup_subsys_state *blkcg;
 	u64			user_iocb;
 	u64			user_data;
 	struct work_struct	work;
@@ -171,10 +191,12 @@ struct kaio_req {
 /* main.c: module parameters and workqueues */
 extern unsigned int kaio_max_contexts;
 extern unsigned int kaio_max_user_contexts;
+extern unsigned int kaio_max_workers;
 unsigned long kaio_max_pinned_pages(void);
-extern struct workqueue_struct *kaio_worker_wq;
 extern struct workqueue_struct *kaio_cleanup_wq;
-extern struct workqueue_struct *kaio_retry_wq;
+extern unsigned int kaio_max_events;
+extern atomic_t kaio_events_total;
+
 /*
  * Blocking writes to regular files, one ordered queue per hash of the
  * inode: writes to one file wait for each other there instead of taking
@@ -182,13 +204,28 @@ extern struct workqueue_struct *kaio_retry_wq;
  */
 #define KAIO_WRITE_QUEUES_BITS	2
 #define KAIO_WRITE_QUEUES	(1 << KAIO_WRITE_QUEUES_BITS)
-extern struct workqueue_struct *kaio_write_wq[KAIO_WRITE_QUEUES];
-extern unsigned int kaio_max_events;
-extern atomic_t kaio_events_total;
+
+/**
+ * struct kaio_user - what one user's contexts share (limits.c)
+ * @node: in the table of users with contexts.
+ * @uid: the user.
+ * @contexts: contexts open; the last one frees the user.
+ * @worker_wq: blocking attempts, at most max_workers at once.
+ * @retry_wq: page-wait and poll retries.
+ * @write_wq: blocking writes to regular files, by hash of the inode.
+ */
+struct kaio_user {
+	struct hlist_node	node;
+	kuid_t			uid;
+	unsigned int		contexts;
+	struct workqueue_struct	*worker_wq;
+	struct workqueue_struct	*retry_wq;
+	struct workqueue_struct	*write_wq[KAIO_WRITE_QUEUES];
+};
 
 /* limits.c */
-int kaio_limits_charge_ctx(kuid_t uid);
-void kaio_limits_uncharge_ctx(kuid_t uid);
+int kaio_limits_charge_ctx(kuid_t uid, struct kaio_user **userp);
+void kaio_limits_uncharge_ctx(struct kaio_user *user);
 int kaio_limits_charge_pin(unsigned long nr_pages);
 void kaio_limits_uncharge_pin(unsigned long nr_pages);
 long kaio_limits_pinned_pages(void);
@@ -200,6 +237,13 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg);
 void kaio_ctx_post(struct kaio_req *req, long res);
 int kaio_ctx_may_reserve(struct kaio_ctx *ctx);
 int kaio_ctx_activate(struct kaio_req *req);
+void kaio_ctx_deactivate(struct kaio_req *req);
+bool kaio_ctx_shutdown(struct kaio_ctx *ctx);
+
+/* mm.c: contexts die with their mm */
+int kaio_mm_track(struct kaio_ctx *ctx);
+void kaio_mm_untrack(struct kaio_ctx *ctx);
+void kaio_mm_exit(void);
 
 /* stats.c: per-context counters, and module-wide totals per CPU */
 struct kaio_stat_totals {
@@ -228,12 +272,14 @@ void kaio_stats_exit(void);
 long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg);
 
 /* retry.c: the request's life after prep */
-void kaio_req_issue(struct kaio_req *req);
+int kaio_req_issue(struct kaio_req *req);
 bool kaio_file_may_punt(struct file *file);
 void kaio_req_punt(struct kaio_req *req);
 void kaio_req_continue(struct kaio_req *req, int how, long res);
 void kaio_req_complete(struct kaio_req *req, long res);
 void kaio_req_put(struct kaio_req *req);
+void kaio_req_put_callback(struct kaio_req *req);
+void kaio_req_get_submitter(struct kaio_req *req);
 void kaio_req_note_path(struct kaio_req *req, u8 path);
 int kaio_req_cache_init(void);
 void kaio_req_cache_exit(void);

@@ -15,12 +15,6 @@
 #include <linux/slab.h>
 #include "kaio.h"
 
-struct kaio_user {
-	struct hlist_node	node;
-	kuid_t			uid;
-	unsigned int		contexts;
-};
-
 static DEFINE_MUTEX(kaio_users_lock);
 static DEFINE_HASHTABLE(kaio_users, 6);
 static unsigned int kaio_contexts_total;	/* under kaio_users_lock */
@@ -36,13 +30,65 @@ static struct kaio_user *kaio_user_find(kuid_t uid)
 	return NULL;
 }
 
+/* Also undoes a kaio_user_alloc() that failed half-way. */
+static void kaio_user_free(struct kaio_user *user)
+{
+	int i;
+
+	/* Drains: a work item may still be returning from its last put. */
+	for (i = 0; i < KAIO_WRITE_QUEUES; i++)
+		if (user->write_wq[i])
+			destroy_workqueue(user->write_wq[i]);
+	if (user->retry_wq)
+		destroy_workqueue(user->retry_wq);
+	if (user->worker_wq)
+		destroy_workqueue(user->worker_wq);
+	kfree(user);
+}
+
+/*
+ * Each user's blocking attempts, retries and ordered writes run on queues
+ * of its own, so that one user whose requests block (on an inode lock held
+ * by a write(2) stuck in a FUSE fault, say) holds only its own share:
+ * max_workers blocking attempts, four write queues. Unbound workqueues with
+ * the same attributes share their kworkers, so this costs no threads.
+ */
+static struct kaio_user *kaio_user_alloc(kuid_t uid)
+{
+	unsigned int id = __kuid_val(uid);
+	struct kaio_user *user;
+	int i;
+
+	user = kzalloc(sizeof(*user), GFP_KERNEL_ACCOUNT);
+	if (!user)
+		return NULL;
+	user->uid = uid;
+	user->worker_wq = alloc_workqueue("kaio_worker/%u", WQ_UNBOUND,
+					  kaio_max_workers, id);
+	/* Retries do not block on I/O: not bounded like the workers. */
+	user->retry_wq = alloc_workqueue("kaio_retry/%u", WQ_UNBOUND, 0, id);
+	if (!user->worker_wq || !user->retry_wq)
+		goto fail;
+	for (i = 0; i < KAIO_WRITE_QUEUES; i++) {
+		user->write_wq[i] = alloc_ordered_workqueue("kaio_write/%u/%d",
+							    0, id, i);
+		if (!user->write_wq[i])
+			goto fail;
+	}
+	return user;
+fail:
+	kaio_user_free(user);
+	return NULL;
+}
+
 /**
  * kaio_limits_charge_ctx() - count a new context against the limits
  * @uid: the creating user
+ * @userp: the user's accounting and queues, for the context to hold
  *
  * Return: 0, -EAGAIN over max_contexts or max_user_contexts, -ENOMEM.
  */
-int kaio_limits_charge_ctx(kuid_t uid)
+int kaio_limits_charge_ctx(kuid_t uid, struct kaio_user **userp)
 {
 	struct kaio_user *user;
 	int ret = -EAGAIN;
@@ -53,42 +99,45 @@ int kaio_limits_charge_ctx(kuid_t uid)
 	user = kaio_user_find(uid);
 	if (!user) {
 		ret = -ENOMEM;
-		user = kzalloc(sizeof(*user), GFP_KERNEL_ACCOUNT);
+		user = kaio_user_alloc(uid);
 		if (!user)
 			goto out;
-		user->uid = uid;
 		hash_add(kaio_users, &user->node, __kuid_val(uid));
 	}
 	ret = -EAGAIN;
-	if (user->contexts >= kaio_max_user_contexts) {
-		if (!user->contexts) {
-			hash_del(&user->node);
-			kfree(user);
-		}
+	/* max_user_contexts is at least 1: a new user always gets here. */
+	if (user->contexts >= kaio_max_user_contexts)
 		goto out;
-	}
 	user->contexts++;
 	kaio_contexts_total++;
+	*userp = user;
 	ret = 0;
 out:
 	mutex_unlock(&kaio_users_lock);
 	return ret;
 }
 
-void kaio_limits_uncharge_ctx(kuid_t uid)
+/**
+ * kaio_limits_uncharge_ctx() - give back a context's charge; may sleep
+ * @user: what kaio_limits_charge_ctx() gave; no request of the context
+ *	may be left
+ */
+void kaio_limits_uncharge_ctx(struct kaio_user *user)
 {
-	struct kaio_user *user;
+	bool last;
 
 	mutex_lock(&kaio_users_lock);
-	user = kaio_user_find(uid);
-	if (!WARN_ON_ONCE(!user || !user->contexts)) {
-		kaio_contexts_total--;
-		if (!--user->contexts) {
-			hash_del(&user->node);
-			kfree(user);
-		}
+	if (WARN_ON_ONCE(!user->contexts)) {
+		mutex_unlock(&kaio_users_lock);
+		return;
 	}
+	kaio_contexts_total--;
+	last = !--user->contexts;
+	if (last)
+		hash_del(&user->node);
 	mutex_unlock(&kaio_users_lock);
+	if (last)
+		kaio_user_free(user);
 }
 
 /**

@@ -17,10 +17,7 @@
 #include "kaio.h"
 #include "ops.h"
 
-struct workqueue_struct *kaio_worker_wq;
 struct workqueue_struct *kaio_cleanup_wq;
-struct workqueue_struct *kaio_retry_wq;
-struct workqueue_struct *kaio_write_wq[KAIO_WRITE_QUEUES];
 atomic_t kaio_events_total = ATOMIC_INIT(0);
 
 static int kaio_param_set_positive(const char *val,
@@ -78,10 +75,10 @@ module_param_named(dev_mode, g_dev_mode, ushort, 0444);
 MODULE_PARM_DESC(dev_mode,
 		 "Mode of /dev/kaio: who may create contexts (default: 0666, as io_setup)");
 
-static unsigned int g_max_workers = 16;
-module_param_cb(max_workers, &kaio_positive_ops, &g_max_workers, 0444);
+unsigned int kaio_max_workers = 16;
+module_param_cb(max_workers, &kaio_positive_ops, &kaio_max_workers, 0444);
 MODULE_PARM_DESC(max_workers,
-		 "Blocking attempts running at once (default: 16)");
+		 "Blocking attempts running at once, per user (default: 16)");
 
 static long kaio_dev_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
@@ -108,7 +105,7 @@ static struct miscdevice kaio_miscdev = {
 
 static int __init kaio_init(void)
 {
-	int ret, i;
+	int ret;
 
 	ret = kaio_ops_init();
 	if (ret)
@@ -117,41 +114,22 @@ static int __init kaio_init(void)
 	if (ret)
 		return ret;
 	ret = -ENOMEM;
-	kaio_worker_wq = alloc_workqueue("kaio_worker", WQ_UNBOUND,
-					 g_max_workers);
-	if (!kaio_worker_wq)
-		goto out_cache;
+	/* Blocking attempts and retries run on each user's own queues. */
 	kaio_cleanup_wq = alloc_workqueue("kaio_cleanup", WQ_UNBOUND, 0);
 	if (!kaio_cleanup_wq)
-		goto out_worker_wq;
-	/* Retries do not block on I/O: not bounded like the workers. */
-	kaio_retry_wq = alloc_workqueue("kaio_retry", WQ_UNBOUND, 0);
-	if (!kaio_retry_wq)
-		goto out_cleanup_wq;
-	for (i = 0; i < KAIO_WRITE_QUEUES; i++) {
-		kaio_write_wq[i] = alloc_ordered_workqueue("kaio_write/%d", 0, i);
-		if (!kaio_write_wq[i])
-			goto out_write_wq;
-	}
+		goto out_cache;
 	kaio_stats_init();
 	kaio_miscdev.mode = g_dev_mode & 0777;
 	ret = misc_register(&kaio_miscdev);
 	if (ret)
 		goto out_stats;
-	pr_info("loaded: max_events=%u max_workers=%u\n", kaio_max_events,
-		g_max_workers);
+	pr_info("loaded: max_events=%u max_workers=%u per user\n",
+		kaio_max_events, kaio_max_workers);
 	return 0;
 
 out_stats:
 	kaio_stats_exit();
-out_write_wq:
-	while (i--)
-		destroy_workqueue(kaio_write_wq[i]);
-	destroy_workqueue(kaio_retry_wq);
-out_cleanup_wq:
 	destroy_workqueue(kaio_cleanup_wq);
-out_worker_wq:
-	destroy_workqueue(kaio_worker_wq);
 out_cache:
 	kaio_req_cache_exit();
 	return ret;
@@ -159,17 +137,16 @@ out_cache:
 
 static void __exit kaio_exit(void)
 {
-	int i;
-
 	misc_deregister(&kaio_miscdev);
 	kaio_stats_exit();
-	/* A completion in irq context may still be returning through us. */
+	/*
+	 * A completion in irq context may still be returning through us;
+	 * every user's queues were drained with its last context, and
+	 * completions in tasks free on the cleanup queue, drained here.
+	 */
 	synchronize_rcu();
-	for (i = 0; i < KAIO_WRITE_QUEUES; i++)
-		destroy_workqueue(kaio_write_wq[i]);
-	destroy_workqueue(kaio_retry_wq);
 	destroy_workqueue(kaio_cleanup_wq);
-	destroy_workqueue(kaio_worker_wq);
+	kaio_mm_exit();
 	kaio_req_cache_exit();
 }
 

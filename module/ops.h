@@ -9,6 +9,10 @@ enum kaio_issue {
 	KAIO_ISSUE_DONE,	/* finished: *res is the event's result */
 	KAIO_ISSUE_QUEUED,	/* a callback owns the request: do not touch */
 	KAIO_ISSUE_PUNT,	/* needs a blocking attempt on a worker */
+	KAIO_ISSUE_FAILED,	/* first attempt only: no event, the
+				 * submission fails with *res, as io_submit
+				 * fails for what native AIO refuses at once
+				 */
 };
 
 /**

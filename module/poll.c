@@ -36,17 +36,25 @@ static bool kaio_poll_locked(struct kaio_poll *p,
 			     void *arg)
 {
 	struct wait_queue_head *head;
+	unsigned long flags;
 	bool queued = false;
 
 	rcu_read_lock();
 	/* Pairs with the POLLFREE release in kaio_poll_wake(). */
 	head = smp_load_acquire(&p->head);
 	if (head) {
-		spin_lock(&head->lock);
+		/*
+		 * Irqs off: eventfds, sockets, timerfds and signalfds are woken
+		 * from irq context, whose wake-up takes this same lock.
+		 * fs/aio.c only takes it inside spin_lock_irq(&ctx->ctx_lock);
+		 * CANCEL calls this with irqs already off, SUBMIT and the retry
+		 * with them on.
+		 */
+		spin_lock_irqsave(&head->lock, flags);
 		queued = !list_empty(&p->wait.entry);
 		if (queued)
 			step(p, arg);
-		spin_unlock(&head->lock);
+		spin_unlock_irqrestore(&head->lock, flags);
 	}
 	rcu_read_unlock();
 	return queued;
@@ -68,7 +76,7 @@ static int kaio_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 		p->work_scheduled = true;
 		kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 		trace_kaio_wake(req);
-		queue_work(kaio_retry_wq, &req->work);
+		queue_work(req->ctx->user->retry_wq, &req->work);
 	}
 	if (mask & POLLFREE) {
 		/* The waitqueue goes away: leave it, never look at it again. */
@@ -139,6 +147,13 @@ static void kaio_poll_arm_decided(struct kaio_poll_arm *arm)
 	arm->mask = 0;
 }
 
+/* Under the waitqueue lock: from here CANCEL cannot make it res 0. */
+static void kaio_poll_set_completing(struct kaio_poll *p)
+{
+	WRITE_ONCE(p->completing, true);
+	list_del_init(&p->wait.entry);
+}
+
 static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
 {
 	struct kaio_poll_arm *arm = arg;
@@ -151,11 +166,38 @@ static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
 		arm->error = 0;
 	}
 	if (arm->mask || arm->error || arm->cancelled)
-		list_del_init(&p->wait.entry);	/* done here, not queued */
+		kaio_poll_set_completing(p);	/* done here, not queued */
 	else if (arm->cancel)
 		WRITE_ONCE(p->cancelled, true);
 }
 
+/*
+ * A file that never queued on a waitqueue is done now. CANCEL may have
+ * found the request on ctx->active meanwhile: ctx->lock orders the two, so
+ * EINPROGRESS always comes with res 0.
+ */
+static bool kaio_poll_unqueued_cancelled(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+	bool cancelled;
+
+	spin_lock_irq(&ctx->lock);
+	WRITE_ONCE(req->poll.completing, true);
+	cancelled = READ_ONCE(req->poll.cancelled);
+	spin_unlock_irq(&ctx->lock);
+	return cancelled;
+}
+
+/**
+ * kaio_poll_issue() - arm a POLL, or complete it if the file is ready
+ * @req: the request, owned by the caller
+ * @res: the event's result, or the submission's errno
+ *
+ * As fs/aio.c's aio_poll(), a file that cannot be waited for (a second
+ * waitqueue, or none while not ready) fails the submission itself.
+ *
+ * Return: KAIO_ISSUE_DONE, KAIO_ISSUE_QUEUED or KAIO_ISSUE_FAILED.
+ */
 enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 {
 	struct kaio_poll *p = &req->poll;
@@ -189,8 +231,16 @@ enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 		}
 		if (!arm.mask && !arm.error)
 			return KAIO_ISSUE_QUEUED;	/* the entry owns req */
+	} else if (kaio_poll_unqueued_cancelled(req)) {
+		kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+		*res = 0;
+		return KAIO_ISSUE_DONE;
 	}
-	*res = arm.mask ? mangle_poll(arm.mask) : arm.error;
+	if (!arm.mask) {
+		*res = arm.error;
+		return KAIO_ISSUE_FAILED;
+	}
+	*res = mangle_poll(arm.mask);
 	return KAIO_ISSUE_DONE;
 }
 
@@ -198,6 +248,7 @@ enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 struct kaio_poll_check {
 	__poll_t	mask;
 	bool		waiting;
+	bool		cancelled;
 };
 
 static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
@@ -209,14 +260,19 @@ static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
 		/* Not ready after all: wait on, or look again. */
 		if (p->work_need_resched) {
 			p->work_need_resched = false;
-			queue_work(kaio_retry_wq, &req->work);
+			queue_work(req->ctx->user->retry_wq, &req->work);
 		} else {
 			p->work_scheduled = false;
 		}
 		check->waiting = true;
 		return;
 	}
-	list_del_init(&p->wait.entry);
+	/* CANCEL said EINPROGRESS: what became ready meanwhile is not news. */
+	if (READ_ONCE(p->cancelled)) {
+		check->cancelled = true;
+		check->mask = 0;
+	}
+	kaio_poll_set_completing(p);
 }
 
 enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
@@ -226,14 +282,16 @@ enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
 	struct kaio_poll_check check = { };
 
 	if (READ_ONCE(p->cancelled))
-		kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+		check.cancelled = true;		/* POLLFREE, or CANCEL */
 	else
 		check.mask = vfs_poll(req->file, &pt) & p->events;
 	/* Not on the queue: POLLFREE took the entry off; complete. */
 	kaio_poll_locked(p, kaio_poll_retry_step, &check);
 	if (check.waiting)
 		return KAIO_ISSUE_QUEUED;
-	/* A cancelled poll reports what was ready, 0, as fs/aio.c. */
+	if (check.cancelled)
+		kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+	/* A cancelled poll reports 0, as fs/aio.c's. */
 	*res = mangle_poll(check.mask);
 	return KAIO_ISSUE_DONE;
 }
@@ -244,7 +302,7 @@ static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
 
 	if (!p->work_scheduled) {
 		p->work_scheduled = true;
-		queue_work(kaio_retry_wq, &req->work);
+		queue_work(req->ctx->user->retry_wq, &req->work);
 	}
 }
 
@@ -252,15 +310,24 @@ static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
  * Under ctx->lock with irqs off, as fs/aio.c's ki_cancel. Unlike fs/aio.c,
  * the request is findable while SUBMIT still arms it, so the mark comes
  * first: a request not on its waitqueue yet sees it when it gets there.
+ * One that left its waitqueue to complete with what was ready (marked
+ * completing under the same lock) is not cancelled: CANCEL says EAGAIN and
+ * the event carries the mask. So EINPROGRESS always means res 0.
  */
 bool kaio_poll_cancel(struct kaio_req *req)
 {
 	struct kaio_poll *p = &req->poll;
 
+	if (READ_ONCE(p->completing))
+		return false;
 	WRITE_ONCE(p->cancelled, true);
 	/* Pairs with smp_store_mb() in kaio_poll_queue_proc(). */
 	smp_mb();
-	/* Not queued: arming or completing, and it will see the mark. */
-	kaio_poll_locked(p, kaio_poll_cancel_step, NULL);
-	return true;
+	if (kaio_poll_locked(p, kaio_poll_cancel_step, NULL))
+		return true;
+	/*
+	 * Not queued: still arming (the arm step or the unqueued path sees
+	 * the mark, under a lock we order against), or completing.
+	 */
+	return !READ_ONCE(p->completing);
 }

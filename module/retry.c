@@ -18,6 +18,9 @@
 #include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/hash.h>
+#include <linux/kthread.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/sched.h>
 #include <linux/wait_bit.h>
 #include <uapi/linux/magic.h>
@@ -66,6 +69,33 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
 	return req;
 }
 
+/**
+ * kaio_req_get_submitter() - take what a worker needs to act as the submitter
+ * @req: a prepared request, in the submitter's context
+ *
+ * Native AIO does its blocking work in io_submit, as the submitter: its
+ * credentials, page cache charged to its memory cgroup, its I/O to its
+ * blkcg (so a container's memory.max and io.max hold). A worker or a retry
+ * puts these on for each attempt (kaio_req_work()). RLIMIT_FSIZE is applied
+ * at SUBMIT instead (rw.c).
+ */
+void kaio_req_get_submitter(struct kaio_req *req)
+{
+	req->cred = get_current_cred();
+	req->memcg = get_mem_cgroup_from_mm(current->mm);
+#ifdef CONFIG_BLK_CGROUP
+	req->blkcg = task_get_css(current, io_cgrp_id);
+#endif
+}
+
+/* Any context: css_put() only queues the release. */
+static void kaio_req_put_submitter(struct kaio_req *req)
+{
+	mem_cgroup_put(req->memcg);
+	if (req->blkcg)
+		css_put(req->blkcg);
+}
+
 static void kaio_req_free(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
@@ -78,6 +108,7 @@ static void kaio_req_free(struct kaio_req *req)
 		eventfd_ctx_put(req->eventfd);
 	if (req->cred)
 		put_cred(req->cred);
+	kaio_req_put_submitter(req);
 	kmem_cache_free(kaio_req_cache, req);
 
 	/* Last touch of ctx: destroy may free it as soon as this hits zero. */
@@ -94,11 +125,13 @@ static void kaio_req_free_work(struct work_struct *work)
  * kaio_req_put() - drop a reference; the last one frees the request
  * @req: the request
  *
- * May be called from any context. Requests are freed where the last
+ * From kaio's own contexts (the submitter, its workers, cancel and destroy),
+ * which may sleep, and from irq context. Requests are freed where the last
  * reference goes, O_DIRECT in its bio's irq completion too, unless the op
  * says its cleanup must sleep (a read's page cleaned since it was pinned
  * must be dirtied again, under the page lock): then from irq context the
- * free goes to a worker.
+ * free goes to a worker. Callbacks the rest of the kernel runs in its own
+ * tasks use kaio_req_put_callback().
  */
 void kaio_req_put(struct kaio_req *req)
 {
@@ -112,6 +145,30 @@ void kaio_req_put(struct kaio_req *req)
 		return;
 	}
 	queue_work(kaio_cleanup_wq, &req->free_work);
+}
+
+/**
+ * kaio_req_put_callback() - kaio_req_put() for a completion callback
+ * @req: the request
+ *
+ * ki_complete runs in hardirq or softirq context from bio completion, but
+ * also in tasks that are not kaio's: iomap's completion workqueue, or a
+ * task flushing its plug under rcu_read_lock() when the block layer fails a
+ * bio. There in_task() does not mean "may sleep", and the free's last touch
+ * (ctx->reqs) would let destroy, the context's release and rmmod go on while
+ * this task is still preemptible inside kaio's code. So a last reference
+ * dropped in a task is freed on kaio's cleanup workqueue, which module exit
+ * drains; in irq context it is freed here as before (synchronize_rcu() in
+ * module exit waits for irq-context code).
+ */
+void kaio_req_put_callback(struct kaio_req *req)
+{
+	if (!in_task()) {
+		kaio_req_put(req);
+		return;
+	}
+	if (refcount_dec_and_test(&req->refs))
+		queue_work(kaio_cleanup_wq, &req->free_work);
 }
 
 /**
@@ -158,6 +215,12 @@ void kaio_req_continue(struct kaio_req *req, int how, long res)
 	case KAIO_ISSUE_PUNT:
 		kaio_req_punt(req);
 		break;
+	case KAIO_ISSUE_FAILED:
+		/* Only a first attempt may refuse: a state bug. */
+		WARN_ON_ONCE(1);
+		kaio_req_complete(req, -EIO);
+		kaio_req_put(req);
+		break;
 	}
 }
 
@@ -171,6 +234,7 @@ static void kaio_req_work(struct work_struct *work)
 	struct kaio_req *req = container_of(work, struct kaio_req, work);
 	enum kaio_issue (*attempt)(struct kaio_req *req, long *res);
 	const struct cred *old_cred;
+	struct mem_cgroup *old_memcg;
 	long res = 0;
 	int how, old;
 
@@ -200,7 +264,11 @@ static void kaio_req_work(struct work_struct *work)
 	/* See kaio_req_issue(): ours until the attempt has returned. */
 	refcount_inc(&req->refs);
 	old_cred = override_creds(req->cred);
+	old_memcg = set_active_memcg(req->memcg);
+	kthread_associate_blkcg(req->blkcg);
 	how = attempt(req, &res);
+	kthread_associate_blkcg(NULL);
+	set_active_memcg(old_memcg);
 	revert_creds(old_cred);
 	kaio_req_continue(req, how, res);
 	kaio_req_put(req);
@@ -226,6 +294,9 @@ bool kaio_file_may_punt(struct file *file)
 		return true;
 	if (!S_ISREG(inode->i_mode))
 		return false;
+	/* fuseblk needs a device too, but its server may never answer. */
+	if (inode->i_sb->s_magic == FUSE_SUPER_MAGIC)
+		return false;
 	return (inode->i_sb->s_type->fs_flags & FS_REQUIRES_DEV) ||
 		inode->i_sb->s_magic == TMPFS_MAGIC ||
 		inode->i_sb->s_magic == RAMFS_MAGIC;
@@ -241,7 +312,8 @@ bool kaio_file_may_punt(struct file *file)
  */
 void kaio_req_punt(struct kaio_req *req)
 {
-	struct workqueue_struct *wq = kaio_worker_wq;
+	struct kaio_user *user = req->ctx->user;
+	struct workqueue_struct *wq = user->worker_wq;
 
 	/*
 	 * xfs showed why: sixteen workers writing one file hold its inode
@@ -249,8 +321,8 @@ void kaio_req_punt(struct kaio_req *req)
 	 * punt too. Serialised per file, one holds it at a time.
 	 */
 	if (req->op->hash_reg_file && S_ISREG(file_inode(req->file)->i_mode))
-		wq = kaio_write_wq[hash_ptr(file_inode(req->file),
-					    KAIO_WRITE_QUEUES_BITS)];
+		wq = user->write_wq[hash_ptr(file_inode(req->file),
+					     KAIO_WRITE_QUEUES_BITS)];
 	/* The owner's writes before a canceller can see QUEUED. */
 	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
 	trace_kaio_punt(req);
@@ -259,7 +331,7 @@ void kaio_req_punt(struct kaio_req *req)
 
 /**
  * kaio_req_issue() - first attempt, in the submitter's context
- * @req: a prepared request, owned by the caller
+ * @req: a prepared, activated request, owned by the caller
  *
  * The op's issue() must not block. After it, the request belongs to whoever
  * the result names; the submitter does not touch it again.
@@ -271,18 +343,28 @@ void kaio_req_punt(struct kaio_req *req)
  * iomap_dio_rw() returned, and POLL's issue still looks at its waitqueue.
  * So, as fs/aio.c's ki_refcnt, the attempt runs with a reference of its
  * own; whichever put is last frees.
+ *
+ * Return: 0, or the errno of an attempt that refused the request outright
+ * (KAIO_ISSUE_FAILED): it is no longer active and the caller still holds
+ * its one reference.
  */
-void kaio_req_issue(struct kaio_req *req)
+int kaio_req_issue(struct kaio_req *req)
 {
 	long res = 0;
 	int how;
 
 	refcount_inc(&req->refs);
 	how = req->op->issue(req, &res);
+	if (unlikely(how == KAIO_ISSUE_FAILED)) {
+		kaio_ctx_deactivate(req);
+		refcount_dec(&req->refs);
+		return res;
+	}
 	if (how == KAIO_ISSUE_DONE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
 		kaio_req_note_path(req, KAIO_PATH_INLINE);
 	}
 	kaio_req_continue(req, how, res);
 	kaio_req_put(req);
+	return 0;
 }

@@ -18,7 +18,10 @@
 
 #include <linux/fs.h>
 #include <linux/ioprio.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/bvec.h>
 #include "kaio.h"
@@ -57,20 +60,24 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res);
  * Whether this request will pin is known only later: reserve for it now.
  * Only requests that can pin (O_DIRECT, or a file a worker may block on;
  * both need a block device, block file system, tmpfs or ramfs) count.
+ *
+ * Native AIO never refuses a request for its size, so neither does kaio:
+ * a request the budget cannot hold pins nothing, and its blocking attempt
+ * borrows the submitter's mm instead (kaio_rw_work()), as io_uring's
+ * workers share their task's mm.
  */
-static int kaio_rw_charge_pin(struct kaio_req *req)
+static void kaio_rw_charge_pin(struct kaio_req *req)
 {
 	struct kaio_rw *rw = &req->rw;
 	unsigned long nr_pages;
-	int ret;
 
 	if (!kaio_file_may_punt(req->file))
-		return 0;
+		return;
 	nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
-	ret = kaio_limits_charge_pin(nr_pages);
-	if (!ret)
+	if (!kaio_limits_charge_pin(nr_pages))
 		rw->pin_charged = nr_pages;
-	return ret;
+	else
+		rw->borrow_mm = true;
 }
 static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 			     int sync, void *key);
@@ -140,7 +147,8 @@ static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
 			     iov_iter_count(&rw->iter));
 	if (ret)
 		return ret;
-	return kaio_rw_charge_pin(req);
+	kaio_rw_charge_pin(req);
+	return 0;
 }
 
 int kaio_prep_read(struct kaio_req *req, const struct iocb *iocb)
@@ -233,24 +241,44 @@ static bool kaio_rw_nowait_refused(struct kaio_req *req, long res)
 	return res == -EAGAIN || res == -EOPNOTSUPP;
 }
 
+/*
+ * Again, blocking, from where the refused attempt started. The buffer is
+ * pinned, or the worker borrows the mm. Freeze protection is dropped first
+ * and retaken by the worker, as io_uring does: held across the punt, a
+ * freeze waiting for it and the worker waiting for the thaw would wait for
+ * each other. Any context: file_end_write() is irq-safe (fs/aio.c ends
+ * writes in their bio's completion).
+ */
+static void kaio_rw_reissue(struct kaio_req *req)
+{
+	req->rw.iter = req->rw.saved_iter;
+	kaio_rw_end_write(req);
+	kaio_req_punt(req);
+}
+
 static void kaio_rw_complete(struct kiocb *kiocb, long res)
 {
 	struct kaio_req *req = container_of(kiocb, struct kaio_req, rw.kiocb);
 	struct kaio_rw *rw = &req->rw;
 
-	/*
-	 * A NOWAIT attempt the block layer could not take without waiting:
-	 * again, blocking, from where it started. The buffer is pinned.
-	 */
+	/* A NOWAIT attempt the block layer could not take without waiting. */
 	if (kaio_rw_nowait_refused(req, res) && kaio_rw_may_punt(req)) {
-		rw->iter = rw->saved_iter;
-		kaio_req_punt(req);
+		/*
+		 * Still inside the issuing ->read_iter/->write_iter (bio
+		 * submission can fail the bio at once): block/fops.c uses the
+		 * kiocb and iterator after it. The issuer punts once the call
+		 * returned, as io_uring's io_rw_should_reissue().
+		 */
+		if (atomic_cmpxchg(&rw->issuing, KAIO_RW_IN_CALL,
+				   KAIO_RW_REISSUE) == KAIO_RW_IN_CALL)
+			return;
+		kaio_rw_reissue(req);
 		return;
 	}
 	kaio_stat_inc(req->ctx, KAIO_STAT_ASYNC);
 	kaio_req_note_path(req, KAIO_PATH_ASYNC);
 	kaio_req_complete(req, kaio_rw_result(req, res));
-	kaio_req_put(req);
+	kaio_req_put_callback(req);
 }
 
 /*
@@ -395,15 +423,26 @@ static bool kaio_rw_may_punt(struct kaio_req *req)
 	return kaio_file_may_punt(req->file);
 }
 
-/* Can the first attempt use IOCB_NOWAIT and be trusted not to block? */
+/*
+ * Can the first attempt use IOCB_NOWAIT and be trusted not to block?
+ *
+ * Not for a buffered O_APPEND write: a NOWAIT attempt may write part of it
+ * and leave the rest to a worker, and another writer's append could land
+ * between the two. Native AIO writes it in one ->write_iter call under the
+ * inode lock; so does the worker. (Other buffered writes can be split the
+ * same way, as io_uring's are: a reader may see the first part before the
+ * rest; see Documentation/reliability.md.)
+ */
 static bool kaio_rw_nowait_ok(struct kaio_req *req)
 {
 	struct file *file = req->file;
+	int flags = req->rw.kiocb.ki_flags;
 
 	if (!(file->f_mode & FMODE_NOWAIT))
 		return false;
-	if (req->rw.is_write && !(req->rw.kiocb.ki_flags & IOCB_DIRECT))
-		return file->f_mode & FMODE_BUF_WASYNC;
+	if (req->rw.is_write && !(flags & IOCB_DIRECT))
+		return (file->f_mode & FMODE_BUF_WASYNC) &&
+			!(flags & IOCB_APPEND);
 	return true;
 }
 
@@ -429,7 +468,7 @@ static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 	list_del_init(&wait->entry);
 	kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 	trace_kaio_wake(req);
-	queue_work(kaio_retry_wq, &req->work);
+	queue_work(req->ctx->user->retry_wq, &req->work);
 	return 1;
 }
 
@@ -439,15 +478,17 @@ static bool kaio_rw_can_waitq(struct kaio_req *req)
 		(req->file->f_mode & FMODE_BUF_RASYNC);
 }
 
-/* Progress of an attempt: count it and keep the iterator where it ended. */
+/*
+ * Progress of an attempt: count it and keep the iterator where it ended.
+ * An iterator the file system shortened (generic_write_checks() cuts a
+ * write at s_maxbytes) stays short: what was cut must not be written later.
+ */
 static void kaio_rw_advance(struct kaio_rw *rw, size_t before, ssize_t ret)
 {
 	rw->bytes_done += ret;
 	/* Some ->read_iter()s don't advance the iterator: make it so. */
-	if (iov_iter_count(&rw->iter) != before - ret) {
-		rw->iter = rw->saved_iter;
+	if (iov_iter_count(&rw->iter) == before)
 		iov_iter_advance(&rw->iter, ret);
-	}
 }
 
 /*
@@ -538,23 +579,56 @@ long kaio_rw_cancelled(struct kaio_req *req)
 	return kaio_rw_result(req, -ECANCELED);
 }
 
+/*
+ * RLIMIT_FSIZE is the submitter's, so it is applied here, in its context,
+ * as generic_write_check_limits() would: a worker is a kthread, whose limit
+ * is infinite. Past the limit: SIGXFSZ to the submitter and -EFBIG, as
+ * native AIO's write in io_submit does; else the write is cut to fit. An
+ * O_APPEND write is measured from the size now; a file that grows before
+ * its worker runs may take it past the limit.
+ */
+static bool kaio_rw_fsize_exceeded(struct kaio_req *req)
+{
+	struct inode *inode = file_inode(req->file);
+	struct kaio_rw *rw = &req->rw;
+	unsigned long limit = rlimit(RLIMIT_FSIZE);
+	loff_t pos;
+
+	if (!rw->is_write || limit == RLIM_INFINITY || !S_ISREG(inode->i_mode))
+		return false;
+	pos = rw->kiocb.ki_flags & IOCB_APPEND ? i_size_read(inode) :
+						 rw->kiocb.ki_pos;
+	if (pos >= limit) {
+		send_sig(SIGXFSZ, current, 0);
+		return true;
+	}
+	iov_iter_truncate(&rw->iter, limit - pos);
+	return false;
+}
+
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
 	struct kiocb *kiocb = &rw->kiocb;
 	bool user_nowait = kiocb->ki_flags & IOCB_NOWAIT;
+	bool direct = kiocb->ki_flags & IOCB_DIRECT;
 	size_t before;
 	ssize_t ret;
 
 	rw->base_flags = kiocb->ki_flags;
+	if (unlikely(kaio_rw_fsize_exceeded(req))) {
+		ret = -EFBIG;
+		goto done;
+	}
 	if (!user_nowait && !kaio_rw_nowait_ok(req))
 		goto punt;
 	/*
 	 * O_DIRECT may be queued and still be refused NOWAIT in ki_complete,
 	 * possibly in irq context: pin first, so that any context can punt
 	 * it. The block layer then takes the bvec as it is (no second pin).
+	 * Without a worker to punt to, or a budget, the block layer pins.
 	 */
-	if (kiocb->ki_flags & IOCB_DIRECT) {
+	if (direct && kaio_rw_may_punt(req) && !rw->borrow_mm) {
 		ret = kaio_rw_pin(rw);
 		if (ret)
 			goto done;
@@ -569,9 +643,18 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	rw->saved_iter = rw->iter;
 	before = iov_iter_count(&rw->iter);
 	kiocb->ki_flags = rw->base_flags | IOCB_NOWAIT;
+	if (direct)
+		atomic_set(&rw->issuing, KAIO_RW_IN_CALL);
 	ret = kaio_rw_call(req);
-	if (ret == -EIOCBQUEUED)
-		return KAIO_ISSUE_QUEUED;	/* ki_complete owns req now */
+	if (ret == -EIOCBQUEUED) {
+		/* ki_complete owns req now, unless it left us a reissue. */
+		if (direct && atomic_xchg(&rw->issuing, KAIO_RW_RETURNED) ==
+			      KAIO_RW_REISSUE)
+			kaio_rw_reissue(req);
+		return KAIO_ISSUE_QUEUED;
+	}
+	if (direct)
+		atomic_set(&rw->issuing, KAIO_RW_RETURNED);
 
 	if (ret > 0) {
 		kaio_rw_advance(rw, before, ret);
@@ -591,6 +674,10 @@ punt:
 		ret = -EAGAIN;
 		goto done;
 	}
+	/* The worker takes freeze protection itself; see kaio_rw_reissue(). */
+	kaio_rw_end_write(req);
+	if (rw->borrow_mm)
+		return KAIO_ISSUE_PUNT;
 	if (!rw->pinned) {
 		ret = kaio_rw_pin(rw);
 		if (ret)
@@ -604,6 +691,26 @@ done:
 	return KAIO_ISSUE_DONE;
 }
 
+/*
+ * The blocking attempt of a request the pin budget could not hold, on the
+ * user's own iovec: the worker borrows the submitter's mm for the call, as
+ * io_uring's workers share their task's. An mm that has exited (its last
+ * user gone) has no buffer left to fill.
+ */
+static ssize_t kaio_rw_call_borrowed(struct kaio_req *req)
+{
+	struct mm_struct *mm = req->ctx->mm;
+	ssize_t ret;
+
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
+	kthread_use_mm(mm);
+	ret = kaio_rw_call(req);
+	kthread_unuse_mm(mm);
+	mmput(mm);
+	return ret;
+}
+
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
@@ -611,7 +718,10 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 
 	kaio_rw_start_write(req, false);
 	rw->kiocb.ki_flags = rw->base_flags;
-	ret = kaio_rw_call(req);
+	if (rw->borrow_mm)
+		ret = kaio_rw_call_borrowed(req);
+	else
+		ret = kaio_rw_call(req);
 	if (ret == -EIOCBQUEUED)
 		return KAIO_ISSUE_QUEUED;
 	*res = kaio_rw_result(req, ret);

@@ -87,14 +87,18 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	ret = op->prep(req, &iocb);
 	if (unlikely(ret))
 		goto fail;
-	req->cred = get_current_cred();
+	kaio_req_get_submitter(req);
 	ret = kaio_ctx_activate(req);
 	if (unlikely(ret))
 		goto fail;
 	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
 	trace_kaio_submit(req, iocb.aio_lio_opcode, iocb.aio_fildes,
 			  iocb.aio_offset, iocb.aio_nbytes);
-	kaio_req_issue(req);
+	ret = kaio_req_issue(req);
+	if (unlikely(ret)) {
+		kaio_stat_dec(ctx, KAIO_STAT_SUBMITTED);
+		goto fail;
+	}
 	return 0;
 
 fail:

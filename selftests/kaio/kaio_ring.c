@@ -289,4 +289,31 @@ TEST(ring_page_pinned_by_read_outlives_its_context)
 	munmap(pattern, 4096);
 }
 
+/*
+ * MADV_DONTNEED on the ring zaps its pages from the mapping; the next touch
+ * must map the same ring again, as it does for fs/aio.c's page-cache-backed
+ * ring. kaio's vm_insert_page()d ring raised SIGBUS there (safety review,
+ * finding 10). Events posted before and after are all there.
+ */
+TEST(ring_madv_dontneed_then_touch_maps_the_ring_again)
+{
+	struct iocb cbs[4];
+	struct kaio_ctx c;
+	struct kaio_ring *r;
+
+	KAIO_CTX_INIT(&c, 16, 0);
+	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	r = c.ring;
+	ASSERT_EQ(2, submit_noops(&c, cbs, 2, 100));
+	ASSERT_EQ(2, wait_ring_events(r, 2));
+	ASSERT_EQ(0, madvise(r, c.s.ring_size, MADV_DONTNEED));
+	EXPECT_EQ(KAIO_RING_MAGIC, r->magic);
+	EXPECT_EQ(c.cap + 1, r->nr);
+	ASSERT_EQ(2, submit_noops(&c, cbs + 2, 2, 102));
+	ASSERT_EQ(4, wait_ring_events(r, 4));
+	EXPECT_EQ(100, r->io_events[r->head].data);
+	EXPECT_EQ(103, r->io_events[(r->head + 3) % r->nr].data);
+	kaio_ctx_close(&c);
+}
+
 TEST_HARNESS_MAIN
