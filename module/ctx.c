@@ -521,12 +521,13 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 {
 	struct kaio_ctx *ctx;
 	size_t size;
+	int ret;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx) {
 		kaio_limits_uncharge_ctx(user);
 		kaio_events_uncharge(nr_events);
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	}
 	ctx->user = user;
 	ctx->nr_events_charged = nr_events;
@@ -536,15 +537,22 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	spin_lock_init(&ctx->lock);
 	mutex_init(&ctx->ring_lock);
 	init_waitqueue_head(&ctx->wait);
-	if (kaio_mm_track(ctx)) {
+	/*
+	 * The first context of an mm registers its notifier, which takes
+	 * every lock of the mm (mm_take_all_locks(), as fork's dup_mmap()
+	 * walks every vma) and gives up with -EINTR for a pending signal:
+	 * SETUP is restarted then, as io_setup's mmap of its ring would be.
+	 */
+	ret = kaio_mm_track(ctx);
+	if (ret) {
 		kaio_ctx_free(ctx);
-		return NULL;
+		return ERR_PTR(ret == -EINTR ? -ERESTARTNOINTR : ret);
 	}
 	size = PAGE_ALIGN(sizeof(struct kaio_ring) +
 			  (size_t)(nr_events + 1) * sizeof(struct io_event));
 	if (kaio_ring_alloc(ctx, size)) {
 		kaio_ctx_free(ctx);
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	}
 	ctx->nr = (size - sizeof(struct kaio_ring)) / sizeof(struct io_event);
 	ctx->ring->nr = ctx->nr;
@@ -584,10 +592,9 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 	if (ret)
 		goto out_uncharge;
 
-	ret = -ENOMEM;
 	ctx = kaio_ctx_alloc(args.nr_events, args.flags, user);
-	if (!ctx)
-		return ret;
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {

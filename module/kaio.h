@@ -129,7 +129,7 @@ struct kaio_rw {
 	bool			is_write;
 	bool			pinned;		/* iter is the bvec of pages */
 	bool			write_started;	/* holds sb freeze protection */
-	bool			borrow_mm;	/* over the pin budget: no pins */
+	bool			over_budget;	/* no pins: done in SUBMIT */
 };
 
 /* Per-request state of POLL; the fields are fs/aio.c's struct poll_iocb. */
@@ -139,6 +139,7 @@ struct kaio_poll {
 	__poll_t		events;
 	bool			cancelled;
 	bool			completing;	/* off its waitqueue for good */
+	bool			cancel_seen;	/* ... with CANCEL's mark: res 0 */
 	bool			work_scheduled;
 	bool			work_need_resched;
 };

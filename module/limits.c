@@ -65,8 +65,13 @@ static struct kaio_user *kaio_user_alloc(kuid_t uid)
 	user->uid = uid;
 	user->worker_wq = alloc_workqueue("kaio_worker/%u", WQ_UNBOUND,
 					  kaio_max_workers, id);
-	/* Retries do not block on I/O: not bounded like the workers. */
-	user->retry_wq = alloc_workqueue("kaio_retry/%u", WQ_UNBOUND, 0, id);
+	/*
+	 * Retries do not wait for I/O, but may for an inode lock (xfs takes
+	 * i_rwsem for reads): bounded like the workers, so that every user's
+	 * share of blocked kworkers stays max_workers per queue.
+	 */
+	user->retry_wq = alloc_workqueue("kaio_retry/%u", WQ_UNBOUND,
+					 kaio_max_workers, id);
 	if (!user->worker_wq || !user->retry_wq)
 		goto fail;
 	for (i = 0; i < KAIO_WRITE_QUEUES; i++) {

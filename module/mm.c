@@ -9,9 +9,12 @@
  * One mmu_notifier per mm (mmu_notifier_get()) lists the mm's contexts; its
  * ->release, called by exit_mmap() once the last user of the mm is gone,
  * shuts each one down: no more submissions, every cancellable request
- * cancelled. Requests that cannot be cancelled end by themselves (they hold
- * pinned pages, never the mm's page tables), and the context is freed when
- * its last fd goes.
+ * cancelled. Requests that cannot be cancelled end by themselves (workers
+ * hold pinned pages, never the mm), and the context is freed when its last
+ * fd goes.
+ *
+ * mmu_notifier_synchronize() at module exit waits for the SRCU callbacks
+ * that free the notifiers (kaio_mm_free()), as in-tree users rely on.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -147,10 +147,17 @@ static void kaio_poll_arm_decided(struct kaio_poll_arm *arm)
 	arm->mask = 0;
 }
 
-/* Under the waitqueue lock: from here CANCEL cannot make it res 0. */
-static void kaio_poll_set_completing(struct kaio_poll *p)
+/*
+ * Under the waitqueue lock (or ctx->lock, off any waitqueue): the request
+ * completes, with res 0 if @cancelled (it saw CANCEL's mark), else with what
+ * was ready. A CANCEL that comes later answers from this, so its answer and
+ * the event agree: EINPROGRESS and res 0, or EAGAIN and the mask.
+ */
+static void kaio_poll_set_completing(struct kaio_poll *p, bool cancelled)
 {
-	WRITE_ONCE(p->completing, true);
+	p->cancel_seen = cancelled;
+	/* Pairs with the acquire in kaio_poll_cancel(). */
+	smp_store_release(&p->completing, true);
 	list_del_init(&p->wait.entry);
 }
 
@@ -165,8 +172,8 @@ static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
 		arm->mask = 0;
 		arm->error = 0;
 	}
-	if (arm->mask || arm->error || arm->cancelled)
-		kaio_poll_set_completing(p);	/* done here, not queued */
+	if (arm->mask || arm->error || arm->cancelled)	/* done here */
+		kaio_poll_set_completing(p, arm->cancelled);
 	else if (arm->cancel)
 		WRITE_ONCE(p->cancelled, true);
 }
@@ -182,8 +189,8 @@ static bool kaio_poll_unqueued_cancelled(struct kaio_req *req)
 	bool cancelled;
 
 	spin_lock_irq(&ctx->lock);
-	WRITE_ONCE(req->poll.completing, true);
 	cancelled = READ_ONCE(req->poll.cancelled);
+	kaio_poll_set_completing(&req->poll, cancelled);
 	spin_unlock_irq(&ctx->lock);
 	return cancelled;
 }
@@ -272,7 +279,7 @@ static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
 		check->cancelled = true;
 		check->mask = 0;
 	}
-	kaio_poll_set_completing(p);
+	kaio_poll_set_completing(p, check->cancelled);
 }
 
 enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
@@ -285,8 +292,16 @@ enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
 		check.cancelled = true;		/* POLLFREE, or CANCEL */
 	else
 		check.mask = vfs_poll(req->file, &pt) & p->events;
-	/* Not on the queue: POLLFREE took the entry off; complete. */
-	kaio_poll_locked(p, kaio_poll_retry_step, &check);
+	/*
+	 * Not on the queue: POLLFREE took the entry off (and marked it
+	 * cancelled, maybe after vfs_poll() above); complete, ordered
+	 * against CANCEL by ctx->lock.
+	 */
+	if (!kaio_poll_locked(p, kaio_poll_retry_step, &check) &&
+	    kaio_poll_unqueued_cancelled(req)) {
+		check.cancelled = true;
+		check.mask = 0;
+	}
 	if (check.waiting)
 		return KAIO_ISSUE_QUEUED;
 	if (check.cancelled)
@@ -310,24 +325,29 @@ static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
  * Under ctx->lock with irqs off, as fs/aio.c's ki_cancel. Unlike fs/aio.c,
  * the request is findable while SUBMIT still arms it, so the mark comes
  * first: a request not on its waitqueue yet sees it when it gets there.
- * One that left its waitqueue to complete with what was ready (marked
- * completing under the same lock) is not cancelled: CANCEL says EAGAIN and
- * the event carries the mask. So EINPROGRESS always means res 0.
+ * One that left its waitqueue to complete (kaio_poll_set_completing())
+ * answers what its completion saw: EINPROGRESS if it saw the mark (res 0),
+ * EAGAIN if it completes with what was ready (the mask). So EINPROGRESS
+ * always means res 0.
  */
 bool kaio_poll_cancel(struct kaio_req *req)
 {
 	struct kaio_poll *p = &req->poll;
 
-	if (READ_ONCE(p->completing))
-		return false;
+	/* Pairs with kaio_poll_set_completing(): cancel_seen is set. */
+	if (smp_load_acquire(&p->completing))
+		return p->cancel_seen;
 	WRITE_ONCE(p->cancelled, true);
 	/* Pairs with smp_store_mb() in kaio_poll_queue_proc(). */
 	smp_mb();
 	if (kaio_poll_locked(p, kaio_poll_cancel_step, NULL))
-		return true;
+		return true;	/* its retry completes it, and sees the mark */
 	/*
-	 * Not queued: still arming (the arm step or the unqueued path sees
-	 * the mark, under a lock we order against), or completing.
+	 * Not queued: still arming (the arm step sees the mark), off its
+	 * queue by POLLFREE (its retry sees it under ctx->lock, which we
+	 * hold), or completing: then the step says whether it saw our mark.
 	 */
-	return !READ_ONCE(p->completing);
+	if (smp_load_acquire(&p->completing))
+		return p->cancel_seen;
+	return true;
 }

@@ -358,7 +358,8 @@ int kaio_req_issue(struct kaio_req *req)
 	if (unlikely(how == KAIO_ISSUE_FAILED)) {
 		kaio_ctx_deactivate(req);
 		refcount_dec(&req->refs);
-		return res;
+		/* 0 would make SUBMIT count a request nobody owns. */
+		return WARN_ON_ONCE(res >= 0) ? -EINVAL : res;
 	}
 	if (how == KAIO_ISSUE_DONE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);

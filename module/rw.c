@@ -18,9 +18,7 @@
 
 #include <linux/fs.h>
 #include <linux/ioprio.h>
-#include <linux/kthread.h>
 #include <linux/mm.h>
-#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/bvec.h>
@@ -62,9 +60,11 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res);
  * both need a block device, block file system, tmpfs or ramfs) count.
  *
  * Native AIO never refuses a request for its size, so neither does kaio:
- * a request the budget cannot hold pins nothing, and its blocking attempt
- * borrows the submitter's mm instead (kaio_rw_work()), as io_uring's
- * workers share their task's mm.
+ * a request the budget cannot hold pins nothing and is done as native AIO
+ * does it, in SUBMIT (kaio_rw_in_submit()). Never on a worker with the
+ * submitter's mm borrowed: a fault there can wait for ever on a FUSE or
+ * userfaultfd mapping the user controls, in a thread nobody can kill,
+ * holding the mm.
  */
 static void kaio_rw_charge_pin(struct kaio_req *req)
 {
@@ -77,7 +77,7 @@ static void kaio_rw_charge_pin(struct kaio_req *req)
 	if (!kaio_limits_charge_pin(nr_pages))
 		rw->pin_charged = nr_pages;
 	else
-		rw->borrow_mm = true;
+		rw->over_budget = true;
 }
 static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 			     int sync, void *key);
@@ -243,7 +243,7 @@ static bool kaio_rw_nowait_refused(struct kaio_req *req, long res)
 
 /*
  * Again, blocking, from where the refused attempt started. The buffer is
- * pinned, or the worker borrows the mm. Freeze protection is dropped first
+ * pinned. Freeze protection is dropped first
  * and retaken by the worker, as io_uring does: held across the punt, a
  * freeze waiting for it and the worker waiting for the thaw would wait for
  * each other. Any context: file_end_write() is irq-safe (fs/aio.c ends
@@ -272,7 +272,10 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 		if (atomic_cmpxchg(&rw->issuing, KAIO_RW_IN_CALL,
 				   KAIO_RW_REISSUE) == KAIO_RW_IN_CALL)
 			return;
+		/* The worker owns req from the punt: ours to the end. */
+		refcount_inc(&req->refs);
 		kaio_rw_reissue(req);
+		kaio_req_put_callback(req);
 		return;
 	}
 	kaio_stat_inc(req->ctx, KAIO_STAT_ASYNC);
@@ -480,15 +483,18 @@ static bool kaio_rw_can_waitq(struct kaio_req *req)
 
 /*
  * Progress of an attempt: count it and keep the iterator where it ended.
- * An iterator the file system shortened (generic_write_checks() cuts a
- * write at s_maxbytes) stays short: what was cut must not be written later.
+ * RLIMIT_FSIZE was applied at SUBMIT, so a length the file system cut
+ * (s_maxbytes) may come back here: the next attempt's own checks cut it
+ * again.
  */
 static void kaio_rw_advance(struct kaio_rw *rw, size_t before, ssize_t ret)
 {
 	rw->bytes_done += ret;
 	/* Some ->read_iter()s don't advance the iterator: make it so. */
-	if (iov_iter_count(&rw->iter) == before)
+	if (iov_iter_count(&rw->iter) != before - ret) {
+		rw->iter = rw->saved_iter;
 		iov_iter_advance(&rw->iter, ret);
+	}
 }
 
 /*
@@ -584,8 +590,8 @@ long kaio_rw_cancelled(struct kaio_req *req)
  * as generic_write_check_limits() would: a worker is a kthread, whose limit
  * is infinite. Past the limit: SIGXFSZ to the submitter and -EFBIG, as
  * native AIO's write in io_submit does; else the write is cut to fit. An
- * O_APPEND write is measured from the size now; a file that grows before
- * its worker runs may take it past the limit.
+ * O_APPEND write is not measured here: its position is only known under
+ * the inode lock, so it is done in SUBMIT (kaio_rw_in_submit()).
  */
 static bool kaio_rw_fsize_exceeded(struct kaio_req *req)
 {
@@ -594,7 +600,8 @@ static bool kaio_rw_fsize_exceeded(struct kaio_req *req)
 	unsigned long limit = rlimit(RLIMIT_FSIZE);
 	loff_t pos;
 
-	if (!rw->is_write || limit == RLIM_INFINITY || !S_ISREG(inode->i_mode))
+	if (!rw->is_write || limit == RLIM_INFINITY ||
+	    !S_ISREG(inode->i_mode) || !iov_iter_count(&rw->iter))
 		return false;
 	pos = rw->kiocb.ki_flags & IOCB_APPEND ? i_size_read(inode) :
 						 rw->kiocb.ki_pos;
@@ -604,6 +611,26 @@ static bool kaio_rw_fsize_exceeded(struct kaio_req *req)
 	}
 	iov_iter_truncate(&rw->iter, limit - pos);
 	return false;
+}
+
+/*
+ * Requests done as native AIO does them, with one blocking attempt inside
+ * SUBMIT, in the submitter (which a fatal signal can stop): those the pin
+ * budget cannot hold, and O_APPEND writes under a finite RLIMIT_FSIZE,
+ * whose limit is checked against the size under the inode lock. A worker
+ * could do neither safely. RWF_NOWAIT still gets one NOWAIT attempt.
+ */
+static bool kaio_rw_in_submit(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+	int flags = rw->kiocb.ki_flags;
+
+	if ((flags & IOCB_NOWAIT) || !kaio_rw_may_punt(req))
+		return false;
+	if (rw->over_budget)
+		return true;
+	return rw->is_write && (flags & IOCB_APPEND) &&
+		rlimit(RLIMIT_FSIZE) != RLIM_INFINITY;
 }
 
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
@@ -616,6 +643,8 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	ssize_t ret;
 
 	rw->base_flags = kiocb->ki_flags;
+	if (unlikely(kaio_rw_in_submit(req)))
+		return kaio_rw_work(req, res);
 	if (unlikely(kaio_rw_fsize_exceeded(req))) {
 		ret = -EFBIG;
 		goto done;
@@ -628,7 +657,7 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	 * it. The block layer then takes the bvec as it is (no second pin).
 	 * Without a worker to punt to, or a budget, the block layer pins.
 	 */
-	if (direct && kaio_rw_may_punt(req) && !rw->borrow_mm) {
+	if (direct && kaio_rw_may_punt(req) && !rw->over_budget) {
 		ret = kaio_rw_pin(rw);
 		if (ret)
 			goto done;
@@ -653,8 +682,12 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 			kaio_rw_reissue(req);
 		return KAIO_ISSUE_QUEUED;
 	}
-	if (direct)
-		atomic_set(&rw->issuing, KAIO_RW_RETURNED);
+	/* A ki_complete that also returned a result: finish it here. */
+	if (direct && WARN_ON_ONCE(atomic_xchg(&rw->issuing, KAIO_RW_RETURNED) ==
+				   KAIO_RW_REISSUE)) {
+		kaio_rw_reissue(req);
+		return KAIO_ISSUE_QUEUED;
+	}
 
 	if (ret > 0) {
 		kaio_rw_advance(rw, before, ret);
@@ -676,8 +709,6 @@ punt:
 	}
 	/* The worker takes freeze protection itself; see kaio_rw_reissue(). */
 	kaio_rw_end_write(req);
-	if (rw->borrow_mm)
-		return KAIO_ISSUE_PUNT;
 	if (!rw->pinned) {
 		ret = kaio_rw_pin(rw);
 		if (ret)
@@ -692,25 +723,9 @@ done:
 }
 
 /*
- * The blocking attempt of a request the pin budget could not hold, on the
- * user's own iovec: the worker borrows the submitter's mm for the call, as
- * io_uring's workers share their task's. An mm that has exited (its last
- * user gone) has no buffer left to fill.
+ * The blocking attempt: on a worker, on the pinned buffer; or inside SUBMIT
+ * (kaio_rw_in_submit()), on the user's own.
  */
-static ssize_t kaio_rw_call_borrowed(struct kaio_req *req)
-{
-	struct mm_struct *mm = req->ctx->mm;
-	ssize_t ret;
-
-	if (!mmget_not_zero(mm))
-		return -EFAULT;
-	kthread_use_mm(mm);
-	ret = kaio_rw_call(req);
-	kthread_unuse_mm(mm);
-	mmput(mm);
-	return ret;
-}
-
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
@@ -718,10 +733,7 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 
 	kaio_rw_start_write(req, false);
 	rw->kiocb.ki_flags = rw->base_flags;
-	if (rw->borrow_mm)
-		ret = kaio_rw_call_borrowed(req);
-	else
-		ret = kaio_rw_call(req);
+	ret = kaio_rw_call(req);
 	if (ret == -EIOCBQUEUED)
 		return KAIO_ISSUE_QUEUED;
 	*res = kaio_rw_result(req, ret);
