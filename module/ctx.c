@@ -561,6 +561,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	ctx->ring->incompat_features = KAIO_RING_INCOMPAT_FEATURES;
 	ctx->ring->header_length = sizeof(struct kaio_ring);
 	ctx->res2_path = flags & KAIO_SETUP_RES2_PATH;
+	ctx->writes_in_submit = flags & KAIO_SETUP_WRITES_IN_SUBMIT;
 	return ctx;
 }
 
@@ -612,7 +613,8 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 	args.nr_events = ctx->nr - 1;
 	args.ring_size = ctx->ring_size;
 	args.features = KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD |
-			KAIO_FEAT_RW_FLAGS | KAIO_FEAT_IOPRIO;
+			KAIO_FEAT_RW_FLAGS | KAIO_FEAT_IOPRIO |
+			KAIO_FEAT_WRITES_IN_SUBMIT;
 	if (copy_to_user(uarg, &args, sizeof(args))) {
 		put_unused_fd(fd);
 		fput(file);	/* release frees ctx and gives back charges */

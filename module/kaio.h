@@ -60,6 +60,7 @@ enum kaio_stat {
  * @user: the creator's accounting and queues; the context holds one of its
  *	context counts.
  * @res2_path: report KAIO_PATH_* in io_event.res2.
+ * @writes_in_submit: KAIO_SETUP_WRITES_IN_SUBMIT.
  * @stats: counters.
  */
 struct kaio_ctx {
@@ -76,6 +77,7 @@ struct kaio_ctx {
 	atomic_t		reqs;
 	bool			dead;
 	bool			res2_path;
+	bool			writes_in_submit;
 	struct mm_struct	*mm;
 	struct kaio_mm		*mm_track;
 	struct list_head	mm_node;

@@ -633,6 +633,19 @@ static bool kaio_rw_in_submit(struct kaio_req *req)
 		rlimit(RLIMIT_FSIZE) != RLIM_INFINITY;
 }
 
+/*
+ * KAIO_SETUP_WRITES_IN_SUBMIT: a buffered write that cannot finish inline
+ * without blocking finishes inside SUBMIT, as native AIO's does, rather
+ * than on a worker. The NOWAIT attempt comes first, as for any write.
+ */
+static bool kaio_rw_write_in_submit(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+
+	return req->ctx->writes_in_submit && rw->is_write &&
+		!(rw->base_flags & (IOCB_DIRECT | IOCB_NOWAIT));
+}
+
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 {
 	struct kaio_rw *rw = &req->rw;
@@ -707,6 +720,8 @@ punt:
 		ret = -EAGAIN;
 		goto done;
 	}
+	if (kaio_rw_write_in_submit(req))
+		return kaio_rw_work(req, res);
 	/* The worker takes freeze protection itself; see kaio_rw_reissue(). */
 	kaio_rw_end_write(req);
 	if (!rw->pinned) {

@@ -193,4 +193,64 @@ TEST(without_flag_res2_is_0)
 	kaio_ctx_close(&c);
 }
 
+/*
+ * KAIO_SETUP_WRITES_IN_SUBMIT: native AIO's completion point for buffered
+ * writes. The event is in the ring when SUBMIT returns (programs reap it
+ * with min_nr 0, as libaio's harness does), on ext4 (no async buffered
+ * writes) and on xfs alike; reads keep kaio's point (a cold read waits
+ * for its page on the retry path, never in SUBMIT).
+ */
+static void write_in_submit(struct __test_metadata *_metadata, const char *env)
+{
+	struct timespec zero = { 0, 0 };
+	char path[PATH_MAX], *buf = kaio_alloc(65536), *back = kaio_alloc(65536);
+	struct kaio_stats s0, s1, d;
+	struct io_event ev;
+	struct kaio_ctx c;
+	struct iocb cb;
+	const char *dir;
+	int fd;
+
+	KAIO_ENV_OR_SKIP(dir, env);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH | KAIO_SETUP_WRITES_IN_SUBMIT);
+	EXPECT_TRUE(c.s.features & KAIO_FEAT_WRITES_IN_SUBMIT);
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 1 << 20, SEED));
+	fd = open(path, O_RDWR);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kaio_drop_file_cache(fd));
+
+	kaio_fill(buf, 65536, SEED + 2, 0);
+	kaio_prep_pwrite(&cb, fd, buf, 65536, 0);
+	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s0));
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, kaio_getevents(c.fd, 0, 1, &ev, &zero));
+	EXPECT_EQ(65536, ev.res);
+	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
+	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s1));
+	d = kaio_stats_sub(&s1, &s0);
+	EXPECT_EQ(0, d.worker);
+	ASSERT_EQ(65536, pread(fd, back, 65536, 0));
+	EXPECT_EQ(-1, kaio_check(back, 65536, SEED + 2, 0));
+
+	/* A cold read still waits for its page outside SUBMIT. */
+	kaio_prep_pread(&cb, fd, back, 4096, 512 << 10);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 10000));
+	EXPECT_EQ(4096, ev.res);
+	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
+	close(fd);
+	kaio_ctx_close(&c);
+}
+
+TEST(ext4_buffered_write_in_submit_INLINE)
+{
+	write_in_submit(_metadata, "KAIO_EXT4_DIR");
+}
+
+TEST(xfs_buffered_write_in_submit_INLINE)
+{
+	write_in_submit(_metadata, "KAIO_XFS_DIR");
+}
+
 TEST_HARNESS_MAIN

@@ -134,7 +134,7 @@ TEST(setup_nr_events_above_max_events_EAGAIN)
 
 TEST(setup_flags_unknown_bit_EINVAL)
 {
-	struct kaio_setup s = { .nr_events = 8, .flags = KAIO_SETUP_RES2_PATH << 1 };
+	struct kaio_setup s = { .nr_events = 8, .flags = KAIO_SETUP_WRITES_IN_SUBMIT << 1 };
 	int dev;
 
 	KAIO_DEV_OPEN(dev);

@@ -22,10 +22,20 @@
 #define KAIO_FEAT_EVENTFD	(1ULL << 1)	/* IOCB_FLAG_RESFD */
 #define KAIO_FEAT_RW_FLAGS	(1ULL << 2)	/* aio_rw_flags (RWF_*) */
 #define KAIO_FEAT_IOPRIO	(1ULL << 3)	/* IOCB_FLAG_IOPRIO */
+#define KAIO_FEAT_WRITES_IN_SUBMIT (1ULL << 4)	/* KAIO_SETUP_WRITES_IN_SUBMIT */
 
 /* kaio_setup.flags */
 #define KAIO_SETUP_RES2_PATH	(1U << 0)	/* io_event.res2 = KAIO_PATH_* */
-#define KAIO_SETUP_FLAGS	KAIO_SETUP_RES2_PATH
+/*
+ * Buffered writes (not O_DIRECT) that cannot complete without blocking are
+ * done inside SUBMIT, as native AIO does them, instead of on a worker: their
+ * event is in the ring when SUBMIT returns. For programs written against
+ * native AIO that count on it (libaio's own harness reaps a write's event
+ * with min_nr 0). Reads keep kaio's completion point: a cold read never
+ * sleeps in SUBMIT. RWF_NOWAIT writes still get one NOWAIT attempt.
+ */
+#define KAIO_SETUP_WRITES_IN_SUBMIT (1U << 1)
+#define KAIO_SETUP_FLAGS	(KAIO_SETUP_RES2_PATH | KAIO_SETUP_WRITES_IN_SUBMIT)
 
 /*
  * With KAIO_SETUP_RES2_PATH, res2 of each event tells the slowest path the
