@@ -22,20 +22,32 @@
 # (several engineers, one tree) are serialised with flock and the image is
 # replaced atomically, so a QEMU already booting keeps its old copy.
 # Usage: scripts/mkinitramfs.sh [-f]   (-f: rebuild unconditionally)
+# Environment (make check-debug builds a second image for its own kernel;
+# the defaults are the normal guest):
+#   KVER                 kernel release (default: scripts/kver.sh)
+#   KAIO_GUEST_MODROOT   root of that kernel's module tree
+#                        (DIR/lib/modules/KVER; default: the host's /)
+#   KAIO_GUEST_KO        kaio.ko to put in (default: module/kaio.ko)
+#   KAIO_INITRAMFS       the image (default: build/initramfs.cpio); its
+#                        stamp, staging tree and lock sit next to it
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 KVER=$(scripts/kver.sh)
-MODDIR=/lib/modules/$KVER
+MODROOT=${KAIO_GUEST_MODROOT:-}
+MODROOT=${MODROOT%/}
+MODDIR=$MODROOT/lib/modules/$KVER
 BUILD=$top/build
-OUT=$BUILD/initramfs.cpio
-STAMP=$BUILD/initramfs.inputs
-ROOT=$BUILD/initramfs.root
+OUT=${KAIO_INITRAMFS:-$BUILD/initramfs.cpio}
+OUTDIR=$(dirname "$OUT")
+STAMP=${OUT%.cpio}.inputs
+ROOT=${OUT%.cpio}.root
+LOCK=$OUTDIR/.$(basename "$OUT" .cpio).lock
 
 MODULES="null_blk ext4 xfs dm-mod dm-flakey ${KAIO_GUEST_MODULES:-}"
 BINS="/sbin/mke2fs /sbin/mkfs.xfs /sbin/dmsetup /usr/bin/fio ${KAIO_GUEST_BINS:-}"
-KO=$top/module/kaio.ko
+KO=${KAIO_GUEST_KO:-$top/module/kaio.ko}
 
 force=0
 [ "${1:-}" = "-f" ] && force=1
@@ -50,7 +62,7 @@ for b in $BINS; do [ -x "$b" ] || die "$b missing (run scripts/deps.sh)"; done
 
 # ---- has anything changed? ------------------------------------------------
 inputs() {
-	echo "kver $KVER modules=$MODULES bins=$BINS"
+	echo "kver $KVER modroot=$MODROOT modules=$MODULES bins=$BINS"
 	stat -L -c '%n %s %Y' scripts/mkinitramfs.sh scripts/kver.sh scripts/guest/* "$busybox" $BINS \
 		"$MODDIR/modules.dep" /etc/mke2fs.conf 2>&1 || true
 	if [ -f "$KO" ]; then stat -c '%n %s %Y' "$KO"; else echo "no kaio.ko"; fi
@@ -63,8 +75,8 @@ up_to_date() {
 }
 new_inputs=$(inputs)
 up_to_date && exit 0
-mkdir -p "$BUILD"
-exec 9>"$BUILD/.initramfs.lock"
+mkdir -p "$OUTDIR"
+exec 9>"$LOCK"
 flock 9
 up_to_date && exit 0 # built by someone else while we waited
 
@@ -83,10 +95,11 @@ norm() {
 	esac
 }
 
-# Copy a host file (following links) to the same (normalised) guest path.
+# Copy a host file (following links) to the same (normalised) guest path,
+# or to the path given second.
 put() {
 	local dst
-	dst=$ROOT$(norm "$1")
+	dst=$ROOT$(norm "${2:-$1}")
 	[ -e "$dst" ] && return 0
 	mkdir -p "$(dirname "$dst")"
 	cp -L --preserve=mode "$1" "$dst"
@@ -121,11 +134,13 @@ mods=()
 for m in $MODULES; do
 	while read -r kind path _; do
 		[ "$kind" = insmod ] && mods+=("$path")
-	done < <(modprobe -S "$KVER" --show-depends "$m" || die "cannot resolve module $m")
+	done < <(modprobe -S "$KVER" ${MODROOT:+-d "$MODROOT"} --show-depends "$m" ||
+		die "cannot resolve module $m")
 done
-for f in $(printf '%s\n' "${mods[@]}" | sort -u); do put "$f"; done
+# A module tree outside / lands at /lib/modules/KVER in the guest.
+for f in $(printf '%s\n' "${mods[@]}" | sort -u); do put "$f" "${f#"$MODROOT"}"; done
 for f in modules.order modules.builtin modules.builtin.modinfo; do
-	[ -f "$MODDIR/$f" ] && put "$MODDIR/$f"
+	[ -f "$MODDIR/$f" ] && put "$MODDIR/$f" "/lib/modules/$KVER/$f"
 done
 depmod -b "$ROOT" "$KVER"
 

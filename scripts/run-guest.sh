@@ -17,6 +17,10 @@
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
 #   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 500 ms).
 #   KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
+# Another kernel (make check-debug, scripts/check-debug.sh): KAIO_GUEST_KERNEL
+#   is the image to boot, KVER its release; KAIO_INITRAMFS, KAIO_GUEST_KO and
+#   KAIO_GUEST_MODROOT go to scripts/mkinitramfs.sh; KAIO_GUEST_LOGDIR holds
+#   the console log and summary (default build/).
 # The console is kept in build/guest-<mode>.log. Exit status is non-zero on
 # any failed case, on a guest crash/panic/timeout (no KAIO-DONE), or when no
 # case ran at all.
@@ -40,8 +44,9 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 KVER=$(scripts/kver.sh)
 VMLINUZ=/boot/vmlinuz-$KVER
-INITRD=build/initramfs.cpio
-LOG=build/guest-$mode.log
+INITRD=${KAIO_INITRAMFS:-build/initramfs.cpio}
+LOGDIR=${KAIO_GUEST_LOGDIR:-build}
+LOG=$LOGDIR/guest-$mode.log
 
 # Boot the uncompressed vmlinux through its PVH entry point rather than the
 # bzImage: QEMU then skips the real-mode setup and the in-guest xz
@@ -71,8 +76,13 @@ guest_kernel() {
 }
 
 scripts/mkinitramfs.sh
-[ -r "$VMLINUZ" ] || { echo "run-guest.sh: cannot read $VMLINUZ" >&2; exit 1; }
-KERNEL=$(guest_kernel)
+if [ -n "${KAIO_GUEST_KERNEL:-}" ]; then
+	KERNEL=$KAIO_GUEST_KERNEL
+	[ -r "$KERNEL" ] || { echo "run-guest.sh: cannot read $KERNEL" >&2; exit 1; }
+else
+	[ -r "$VMLINUZ" ] || { echo "run-guest.sh: cannot read $VMLINUZ" >&2; exit 1; }
+	KERNEL=$(guest_kernel)
+fi
 
 # cryptomgr.notests: the crypto self-tests are ~2 s of TCG boot and test
 # nothing kaio depends on. no_timer_check: on a loaded host TCG delivers the
@@ -106,7 +116,8 @@ echo "run-guest.sh: booting $KERNEL (TCG), mode $mode, limit ${limit}s, log $LOG
 t0=$(date +%s)
 # A private log while running: another run of the same mode in this tree
 # must not mix into the console being judged.
-tmplog=$(mktemp build/guest-$mode.XXXXXX.log)
+mkdir -p "$LOGDIR"
+tmplog=$(mktemp "$LOGDIR/guest-$mode.XXXXXX.log")
 set +e
 # No stdin: QEMU must not wait on (or eat) the terminal. The guest powers
 # off itself; timeout -k is the backstop for a hung guest.
@@ -157,6 +168,6 @@ grep '^not ok ' <<<"$results" || true
 for e in "${extra[@]}"; do echo "$e"; done
 summary="$pass passed, $fail failed"
 [ "$skip" -gt 0 ] && summary="$summary, $skip skipped"
-printf '%s\n' "$summary" >build/guest-$mode.summary
+printf '%s\n' "$summary" >"$LOGDIR/guest-$mode.summary"
 echo "$summary"
 [ "$fail" -eq 0 ]
