@@ -3,8 +3,13 @@
 #	KAIO-RESULT: ok|not ok|skip <name>[ # reason]
 # which run-guest.sh counts on the host.
 
-# What in dmesg means the kernel is unhappy (module or otherwise).
-KAIO_DMESG_BAD='BUG:|WARNING:|Oops|general protection|kaio.*(error|leak)'
+# What in dmesg means the kernel is unhappy (module or otherwise). The debug
+# kernel of make check-debug reports through the same words (lockdep's
+# "WARNING: possible circular locking dependency", "BUG: KASAN: ...", "BUG:
+# sleeping function called from invalid context", debugobjects' WARNING),
+# except lockdep's "INFO: trying to register non-static key" (a lock used
+# uninitialised) and debugobjects running out of memory ("ODEBUG: ...").
+KAIO_DMESG_BAD='BUG:|WARNING:|Oops|general protection|kaio.*(error|leak)|non-static key|ODEBUG:'
 
 result() { # result ok|"not ok"|skip NAME [REASON]
 	if [ -n "${3:-}" ]; then
@@ -32,7 +37,8 @@ dmesg_check() {
 }
 
 # finish: the end of every mode: kaio must unload cleanly (no leaked
-# references, requests or contexts) and leave nothing in dmesg.
+# references, requests or contexts) and leave nothing in dmesg; on the debug
+# kernel, kmemleak must find nothing and lockdep must still be on.
 finish() {
 	if grep -q '^kaio ' /proc/modules; then
 		if rmmod kaio >/tmp/kaio.rmmod 2>&1; then
@@ -43,7 +49,66 @@ finish() {
 			result "not ok" "rmmod kaio" "$(head -n1 /tmp/kaio.rmmod)"
 		fi
 	fi
+	kmemleak_check
+	lockdep_check
 	dmesg_check "final" || true
+}
+
+# ---- debug kernel (make check-debug); no-ops on Debian's kernel ----------
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# kmemleak_reset: after the setup, before any test: scan, then forget what
+# was found, so that objects the boot and the setup left looking
+# unreferenced (kmemleak's false positives there) are not blamed on kaio.
+kmemleak_reset() {
+	[ -e $KMEMLEAK ] || return 0
+	sleep 5 # objects younger than 5 s are not reported, so not forgotten
+	if echo scan >$KMEMLEAK && echo clear >$KMEMLEAK; then
+		echo "KAIO: kmemleak: baseline taken at $(cut -d' ' -f1 /proc/uptime)s uptime"
+	else
+		result "not ok" "kmemleak: baseline" "cannot scan: kmemleak disabled itself (see dmesg)"
+	fi
+}
+
+# kmemleak_check: after rmmod kaio, every object kmemleak finds unreferenced
+# since kmemleak_reset fails the case, not only those whose allocation
+# backtrace names kaio: a reference kaio takes and never drops (a file, a
+# page, an mm) leaks an object the rest of the kernel allocated, with no kaio
+# frame in its backtrace, and kaio's own frames print as bare addresses once
+# the module is gone. What else ran meanwhile was the tests' own syscalls.
+kmemleak_check() {
+	local n k
+	[ -e $KMEMLEAK ] || return 0
+	sleep 6 # kmemleak does not report objects younger than 5 s
+	if ! echo scan >$KMEMLEAK; then
+		result "not ok" "kmemleak: no leaks" "cannot scan: kmemleak disabled itself (see dmesg)"
+		return 0
+	fi
+	cat $KMEMLEAK >/tmp/kaio.kmemleak
+	n=$(grep -c '^unreferenced object' /tmp/kaio.kmemleak)
+	if [ "$n" -eq 0 ]; then
+		result ok "kmemleak: no leaks"
+		return 0
+	fi
+	echo "# ---- kmemleak: $n unreferenced objects ----"
+	sed 's/^/# kmemleak: /' /tmp/kaio.kmemleak
+	echo "# ---- end of kmemleak ----"
+	# Entries with a frame in kaio: "[kaio]", or a bare address (in no
+	# loaded module: kaio's, after the rmmod).
+	k=$(awk '/^unreferenced object/ { e++ } /\[kaio\]|\] 0x[0-9a-f]+$/ { k[e] = 1 }
+		END { n = 0; for (i in k) n++; print n }' /tmp/kaio.kmemleak)
+	result "not ok" "kmemleak: no leaks" "$n unreferenced objects ($k allocated in kaio); first: $(grep -m1 '^unreferenced object' /tmp/kaio.kmemleak)"
+}
+
+# lockdep_check: lockdep turns itself off for good after its first report
+# (or when a table fills up); from then on nothing was checked.
+lockdep_check() {
+	[ -r /proc/lockdep_stats ] || return 0
+	if awk '$1 == "debug_locks:" { on = $2 } END { exit on != 1 }' /proc/lockdep_stats; then
+		result ok "lockdep: on to the end"
+	else
+		result "not ok" "lockdep: on to the end" "lockdep turned itself off (after a report or a full table: see the log); what ran after went unchecked"
+	fi
 }
 
 # drop_caches: write back, then empty the page cache, dentries and inodes, so
