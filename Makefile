@@ -9,6 +9,9 @@
 #                   guest (make check runs them short); build/guest-fuzz.log
 #   make bench      deps, all, the benchmark matrix in the guest; prints the
 #                   ratios and writes Documentation/performance.md (~10 min)
+#   make check-debug  deps, all, make check's guest suite on a debug kernel
+#                   (lockdep, KASAN, kmemleak; built once into build/debug/);
+#                   not in CI: run it before closing an issue about module/
 #   make shell      all, then a shell in the guest (debugging)
 #   make module C=1 kaio.ko with sparse
 #   make deps | initramfs | clean
@@ -36,7 +39,7 @@ JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: install all deps module userlib selftests tests tools examples fuzzers initramfs run check fuzz bench shell clean
+.PHONY: install all deps module userlib selftests tests tools examples fuzzers initramfs run check check-debug fuzz bench shell clean
 
 all: module userlib selftests tests tools examples fuzzers
 
@@ -123,6 +126,13 @@ check: deps
 	@scripts/static-checks.sh || true
 	@scripts/install-check.sh >>build/static-checks.results || true
 	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
+
+# The debug kernel and kaio.ko built against it live in build/debug/
+# (scripts/debug-kernel.sh, scripts/check-debug.sh); console in
+# build/debug/guest-check.log.
+check-debug: deps
+	@$(MAKE) $(JOBS) all
+	@scripts/check-debug.sh check
 
 run: deps
 	@$(MAKE) $(JOBS) all
