@@ -234,6 +234,7 @@ static void write_in_submit(struct __test_metadata *_metadata, const char *env)
 	EXPECT_EQ(-1, kaio_check(back, 65536, SEED + 2, 0));
 
 	/* A cold read still waits for its page outside SUBMIT. */
+	ASSERT_EQ(0, kaio_drop_file_cache(fd));
 	kaio_prep_pread(&cb, fd, back, 4096, 512 << 10);
 	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
 	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 10000));
