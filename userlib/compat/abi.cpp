@@ -4,8 +4,7 @@
  * under the same symbol versions (libaio.map, and symver attributes for the
  * LIBAIO_0.1 compatibility entries), with libaio's semantics: a result or
  * -errno is returned and errno is left as it was. The contexts themselves are
- * kaio's, or native AIO's where kaio is not there (backend.cpp).
- * Documentation/compat.md is the user's view.
+ * kaio's (backend.cpp). Documentation/compat.md is the user's view.
  *
  * The prototypes are the system's <libaio.h>, never a copy: each definition
  * whose name differs from the header's (the versioned ones) is checked
@@ -48,10 +47,10 @@ static_assert(sizeof(struct io_event) == 32);
 static_assert(sizeof(struct iocb) == 64);
 
 int getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events,
-	      struct timespec *timeout)
+	      struct timespec *timeout, const sigset_t *sigmask = nullptr)
 {
 	SavedErrno keep;
-	return compat::getevents(ctx, min_nr, nr, events, timeout);
+	return compat::getevents(ctx, min_nr, nr, events, timeout, sigmask);
 }
 
 } // namespace
@@ -101,8 +100,7 @@ KAIO_EXPORT int io_pgetevents(io_context_t ctx, long min_nr, long nr,
 			      struct io_event *events, struct timespec *timeout,
 			      sigset_t *sigmask)
 {
-	SavedErrno keep;
-	return compat::pgetevents(ctx, min_nr, nr, events, timeout, sigmask);
+	return getevents(ctx, min_nr, nr, events, timeout, sigmask);
 }
 
 /* ---- the io_queue_* wrappers ----------------------------------------- */
