@@ -197,8 +197,9 @@ TEST(without_flag_res2_is_0)
  * KAIO_SETUP_WRITES_IN_SUBMIT: native AIO's completion point for buffered
  * writes. The event is in the ring when SUBMIT returns (programs reap it
  * with min_nr 0, as libaio's harness does), on ext4 (no async buffered
- * writes) and on xfs alike; reads keep kaio's point (a cold read waits
- * for its page on the retry path, never in SUBMIT).
+ * writes) and on xfs alike. (Reads keep kaio's point; on this 100 us
+ * device a cold read may finish inside SUBMIT anyway, its page arriving
+ * before the wait is armed, so kaio_retry shows that on the slow ones.)
  */
 static void write_in_submit(struct __test_metadata *_metadata, const char *env)
 {
@@ -232,14 +233,6 @@ static void write_in_submit(struct __test_metadata *_metadata, const char *env)
 	EXPECT_EQ(0, d.worker);
 	ASSERT_EQ(65536, pread(fd, back, 65536, 0));
 	EXPECT_EQ(-1, kaio_check(back, 65536, SEED + 2, 0));
-
-	/* A cold read still waits for its page outside SUBMIT. */
-	ASSERT_EQ(0, kaio_drop_file_cache(fd));
-	kaio_prep_pread(&cb, fd, back, 4096, 512 << 10);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 10000));
-	EXPECT_EQ(4096, ev.res);
-	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
 	close(fd);
 	kaio_ctx_close(&c);
 }
