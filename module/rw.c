@@ -614,11 +614,27 @@ static bool kaio_rw_fsize_exceeded(struct kaio_req *req)
 }
 
 /*
+ * KAIO_SETUP_WRITES_IN_SUBMIT: a buffered write is done inside SUBMIT, as
+ * native AIO's is, rather than on a worker. With no NOWAIT attempt before
+ * it: that one ->write_iter call under the inode lock is what makes native
+ * AIO's buffered write atomic to readers that take the lock and to other
+ * O_APPEND writers (a NOWAIT attempt that stopped part way would split it).
+ */
+static bool kaio_rw_write_in_submit(struct kaio_req *req)
+{
+	struct kaio_rw *rw = &req->rw;
+
+	return req->ctx->writes_in_submit && rw->is_write &&
+		!(rw->kiocb.ki_flags & IOCB_DIRECT);
+}
+
+/*
  * Requests done as native AIO does them, with one blocking attempt inside
  * SUBMIT, in the submitter (which a fatal signal can stop): those the pin
- * budget cannot hold, and O_APPEND writes under a finite RLIMIT_FSIZE,
- * whose limit is checked against the size under the inode lock. A worker
- * could do neither safely. RWF_NOWAIT still gets one NOWAIT attempt.
+ * budget cannot hold, O_APPEND writes under a finite RLIMIT_FSIZE, whose
+ * limit is checked against the size under the inode lock, and buffered
+ * writes of a KAIO_SETUP_WRITES_IN_SUBMIT context. A worker could do the
+ * first two neither safely. RWF_NOWAIT still gets one NOWAIT attempt.
  */
 static bool kaio_rw_in_submit(struct kaio_req *req)
 {
@@ -627,23 +643,10 @@ static bool kaio_rw_in_submit(struct kaio_req *req)
 
 	if ((flags & IOCB_NOWAIT) || !kaio_rw_may_punt(req))
 		return false;
-	if (rw->over_budget)
+	if (rw->over_budget || kaio_rw_write_in_submit(req))
 		return true;
 	return rw->is_write && (flags & IOCB_APPEND) &&
 		rlimit(RLIMIT_FSIZE) != RLIM_INFINITY;
-}
-
-/*
- * KAIO_SETUP_WRITES_IN_SUBMIT: a buffered write that cannot finish inline
- * without blocking finishes inside SUBMIT, as native AIO's does, rather
- * than on a worker. The NOWAIT attempt comes first, as for any write.
- */
-static bool kaio_rw_write_in_submit(struct kaio_req *req)
-{
-	struct kaio_rw *rw = &req->rw;
-
-	return req->ctx->writes_in_submit && rw->is_write &&
-		!(rw->base_flags & (IOCB_DIRECT | IOCB_NOWAIT));
 }
 
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
@@ -720,8 +723,6 @@ punt:
 		ret = -EAGAIN;
 		goto done;
 	}
-	if (kaio_rw_write_in_submit(req))
-		return kaio_rw_work(req, res);
 	/* The worker takes freeze protection itself; see kaio_rw_reissue(). */
 	kaio_rw_end_write(req);
 	if (!rw->pinned) {

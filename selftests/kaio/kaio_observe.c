@@ -148,32 +148,6 @@ static int put(const char *root, const char *file, const char *val)
 	return kaio_write_file(root, file, val, O_TRUNC | O_CLOEXEC);
 }
 
-/* The whole of a tracefs file, NUL-terminated (malloc'd), or NULL. */
-static char *slurp(const char *root, const char *file)
-{
-	size_t len = 0, cap = 1 << 16;
-	char path[256], *s = malloc(cap);
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", root, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !s) {
-		free(s);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((n = read(fd, s + len, cap - len - 1)) > 0) {
-		len += n;
-		if (cap - len < 4096)
-			s = realloc(s, cap *= 2);
-	}
-	close(fd);
-	s[len] = 0;
-	return s;
-}
-
 static bool exists(const char *root, const char *file)
 {
 	char path[256];
@@ -206,12 +180,12 @@ FIXTURE_SETUP(trace)
 	ASSERT_TRUE(exists(self->root, "events/kaio"))
 		TH_LOG("%s/events/kaio missing: kaio has no tracepoints",
 		       self->root);
-	b = slurp(self->root, "tracing_on");
+	b = kaio_read_whole(self->root, "tracing_on");
 	ASSERT_NE(NULL, b);
 	snprintf(self->saved_on, sizeof(self->saved_on), "%d", atoi(b));
 	free(b);
 	/* "[local] global counter ...": the bracketed one is in use */
-	clock = slurp(self->root, "trace_clock");
+	clock = kaio_read_whole(self->root, "trace_clock");
 	ASSERT_NE(NULL, clock);
 	b = strchr(clock, '[');
 	e = b ? strchr(b, ']') : NULL;
@@ -247,7 +221,7 @@ static char *trace_of(FIXTURE_DATA(trace) *self, struct iocb *cb)
 
 	put(self->root, "tracing_on", "0");
 	put(self->root, "events/kaio/enable", "0");
-	all = slurp(self->root, "trace");
+	all = kaio_read_whole(self->root, "trace");
 	if (!all)
 		return NULL;
 	out = calloc(1, strlen(all) + 1);

@@ -249,6 +249,38 @@ int kaio_write_file(const char *dir, const char *name, const char *val,
 	return n;
 }
 
+char *kaio_read_whole(const char *dir, const char *name)
+{
+	size_t len = 0, cap = 1 << 16;
+	char path[256], *s = malloc(cap), *t;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !s) {
+		free(s);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, s + len, cap - len - 1)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			t = realloc(s, cap *= 2);
+			if (!t) {
+				free(s);
+				close(fd);
+				return NULL;
+			}
+			s = t;
+		}
+	}
+	close(fd);
+	s[len] = 0;
+	return s;
+}
+
 /* One byte of data, and room for one fd as SCM_RIGHTS control data. */
 struct fd_msg {
 	struct msghdr msg;

@@ -111,6 +111,9 @@ int kaio_param_write(const char *name, const char *value);
 int kaio_write_file(const char *dir, const char *name, const char *val,
 		    int oflags);
 
+/* The whole of @dir/@name, NUL-terminated (malloc'd), or NULL. */
+char *kaio_read_whole(const char *dir, const char *name);
+
 /* Pass @fd over the unix socket @sock (SCM_RIGHTS): 0 or -errno. */
 int kaio_send_fd(int sock, int fd);
 /* The fd kaio_send_fd() sent on the other end of @sock, or -1. */
