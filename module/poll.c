@@ -76,7 +76,7 @@ static int kaio_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 		p->work_scheduled = true;
 		kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 		trace_kaio_wake(req);
-		queue_work(req->ctx->user->retry_wq, &req->work);
+		queue_work(kaio_poll_wq, &req->work);
 	}
 	if (mask & POLLFREE) {
 		/* The waitqueue goes away: leave it, never look at it again. */
@@ -103,14 +103,19 @@ static void kaio_poll_queue_proc(struct file *file,
 	}
 	apt->queued = true;
 	apt->error = 0;
-	add_wait_queue(head, &p->wait);
 	/*
-	 * Published after the entry is queued, then a full barrier before
-	 * kaio_poll_arm_step() reads p->cancelled: pairs with the one in
-	 * kaio_poll_cancel(). A canceller either finds the entry queued here
-	 * or the arm step finds its mark.
+	 * Published before the entry is queued, as fs/aio.c and io_uring do:
+	 * a wake-up (from irq, on another CPU) may queue the retry as soon as
+	 * the entry is on the waitqueue, and the retry must find the head to
+	 * lock it; with no head it would take the entry for one POLLFREE took
+	 * off. Then a full barrier before kaio_poll_arm_step() reads
+	 * p->cancelled: pairs with the one in kaio_poll_cancel(). A canceller
+	 * either finds the entry queued here or the arm step finds its mark.
 	 */
-	smp_store_mb(p->head, head);
+	WRITE_ONCE(p->head, head);
+	add_wait_queue(head, &p->wait);
+	/* Pairs with the smp_mb() in kaio_poll_cancel(). */
+	smp_mb();
 }
 
 int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb)
@@ -153,11 +158,17 @@ static void kaio_poll_arm_decided(struct kaio_poll_arm *arm)
  * was ready. A CANCEL that comes later answers from this, so its answer and
  * the event agree: EINPROGRESS and res 0, or EAGAIN and the mask.
  */
-static void kaio_poll_set_completing(struct kaio_poll *p, bool cancelled)
+static void kaio_poll_mark_completing(struct kaio_poll *p, bool cancelled)
 {
 	p->cancel_seen = cancelled;
 	/* Pairs with the acquire in kaio_poll_cancel(). */
 	smp_store_release(&p->completing, true);
+}
+
+/* Under the waitqueue lock: off the waitqueue, to complete. */
+static void kaio_poll_set_completing(struct kaio_poll *p, bool cancelled)
+{
+	kaio_poll_mark_completing(p, cancelled);
 	list_del_init(&p->wait.entry);
 }
 
@@ -179,18 +190,21 @@ static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
 }
 
 /*
- * A file that never queued on a waitqueue is done now. CANCEL may have
- * found the request on ctx->active meanwhile: ctx->lock orders the two, so
- * EINPROGRESS always comes with res 0.
+ * A request on no waitqueue (its file never queued it, or POLLFREE took it
+ * off under the waitqueue's lock) is done now. CANCEL may have found the
+ * request on ctx->active meanwhile: ctx->lock orders the two, so
+ * EINPROGRESS always comes with res 0. The entry is never unlinked here,
+ * without the waitqueue's lock: it must be on no list.
  */
 static bool kaio_poll_unqueued_cancelled(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
 	bool cancelled;
 
+	WARN_ON_ONCE(!list_empty_careful(&req->poll.wait.entry));
 	spin_lock_irq(&ctx->lock);
 	cancelled = READ_ONCE(req->poll.cancelled);
-	kaio_poll_set_completing(&req->poll, cancelled);
+	kaio_poll_mark_completing(&req->poll, cancelled);
 	spin_unlock_irq(&ctx->lock);
 	return cancelled;
 }
@@ -267,7 +281,7 @@ static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
 		/* Not ready after all: wait on, or look again. */
 		if (p->work_need_resched) {
 			p->work_need_resched = false;
-			queue_work(req->ctx->user->retry_wq, &req->work);
+			queue_work(kaio_poll_wq, &req->work);
 		} else {
 			p->work_scheduled = false;
 		}
@@ -317,7 +331,7 @@ static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
 
 	if (!p->work_scheduled) {
 		p->work_scheduled = true;
-		queue_work(req->ctx->user->retry_wq, &req->work);
+		queue_work(kaio_poll_wq, &req->work);
 	}
 }
 
@@ -338,7 +352,7 @@ bool kaio_poll_cancel(struct kaio_req *req)
 	if (smp_load_acquire(&p->completing))
 		return p->cancel_seen;
 	WRITE_ONCE(p->cancelled, true);
-	/* Pairs with smp_store_mb() in kaio_poll_queue_proc(). */
+	/* Pairs with smp_mb() in kaio_poll_queue_proc(). */
 	smp_mb();
 	if (kaio_poll_locked(p, kaio_poll_cancel_step, NULL))
 		return true;	/* its retry completes it, and sees the mark */
