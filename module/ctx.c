@@ -11,6 +11,7 @@
 #include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -28,6 +29,7 @@
 #define KAIO_NR_EVENTS_MAX	(0x10000000U / sizeof(struct io_event) / 2)
 
 static const struct file_operations kaio_ctx_fops;
+static void kaio_ctx_free(struct kaio_ctx *ctx);
 
 static bool kaio_events_charge(unsigned int nr)
 {
@@ -316,7 +318,8 @@ static long kaio_getevents(struct kaio_ctx *ctx,
  * @ctx: the context
  *
  * Does not wait: requests that cannot be cancelled end by themselves.
- * DESTROY and the last close wait for them (kaio_ctx_kill()); the owner
+ * DESTROY and the owner's last close wait for them (kaio_ctx_wait_reqs()),
+ * any other last close has them reaped (kaio_ctx_reap_work()); the owner
  * mm's exit (mm.c) only shuts down, since others may still hold the fd.
  *
  * Return: whether the context was dead already.
@@ -334,14 +337,30 @@ bool kaio_ctx_shutdown(struct kaio_ctx *ctx)
 	return was_dead;
 }
 
-/*
- * Stop submissions, cancel what is queued and wait for every request to be
- * freed. Returns whether the context was already dead.
- */
-static bool kaio_ctx_kill(struct kaio_ctx *ctx)
+static void kaio_ctx_shutdown_work(struct work_struct *work)
 {
-	bool was_dead = kaio_ctx_shutdown(ctx);
+	kaio_ctx_shutdown(container_of(work, struct kaio_ctx, shutdown_work));
+}
 
+/**
+ * kaio_ctx_shutdown_async() - kaio_ctx_shutdown() on kaio_cleanup_wq
+ * @ctx: the context, which kaio_ctx_free() keeps until the work has run
+ *
+ * For the mm's exit (mm.c), whose notifier runs inside the SRCU read side
+ * every mmu_notifier of the system shares: cancelling may free requests,
+ * and a free may sleep on a page lock.
+ */
+void kaio_ctx_shutdown_async(struct kaio_ctx *ctx)
+{
+	queue_work(kaio_cleanup_wq, &ctx->shutdown_work);
+}
+
+/*
+ * Wait until every request of a dead context is freed: 0, or -EINTR on a
+ * fatal signal if @killable (checked every 100 ms).
+ */
+static int kaio_ctx_wait_reqs(struct kaio_ctx *ctx, bool killable)
+{
 	/*
 	 * kaio_ctx_activate() sees dead under the same lock, so no request
 	 * joins ctx->active from now on; one that joined just before may
@@ -350,9 +369,32 @@ static bool kaio_ctx_kill(struct kaio_ctx *ctx)
 	 * waiting.
 	 */
 	while (!wait_var_event_timeout(&ctx->reqs, !atomic_read(&ctx->reqs),
-				       HZ / 10))
+				       HZ / 10)) {
+		if (killable && fatal_signal_pending(current))
+			return -EINTR;
 		kaio_cancel_all(ctx);
-	return was_dead;
+	}
+	return 0;
+}
+
+/*
+ * A released context whose requests are not all gone: cancelled again and
+ * looked at every 100 ms, freed once they are. Holds a module reference,
+ * taken by kaio_ctx_release(); module exit drains kaio_cleanup_wq, so this
+ * may return through module code after module_put().
+ */
+static void kaio_ctx_reap_work(struct work_struct *work)
+{
+	struct kaio_ctx *ctx = container_of(to_delayed_work(work),
+					    struct kaio_ctx, reap_work);
+
+	if (atomic_read(&ctx->reqs)) {
+		kaio_cancel_all(ctx);
+		queue_delayed_work(kaio_cleanup_wq, &ctx->reap_work, HZ / 10);
+		return;
+	}
+	kaio_ctx_free(ctx);
+	module_put(THIS_MODULE);
 }
 
 static long kaio_ctx_ioctl(struct file *file, unsigned int cmd,
@@ -384,7 +426,9 @@ static long kaio_ctx_ioctl(struct file *file, unsigned int cmd,
 	case KAIO_IOC_CANCEL:
 		return kaio_cancel(ctx, argp);
 	default:
-		return kaio_ctx_kill(ctx) ? -EINVAL : 0;
+		if (kaio_ctx_shutdown(ctx))
+			return -EINVAL;
+		return kaio_ctx_wait_reqs(ctx, true);
 	}
 }
 
@@ -476,19 +520,46 @@ static void kaio_ring_free(struct kaio_ctx *ctx)
 static void kaio_ctx_free(struct kaio_ctx *ctx)
 {
 	kaio_mm_untrack(ctx);
+	/* Off the mm's list: no shutdown can be queued any more. */
+	cancel_work_sync(&ctx->shutdown_work);
 	kaio_ring_free(ctx);
 	mmdrop(ctx->mm);
+	put_pid(ctx->owner_tgid);
 	kaio_events_uncharge(ctx->nr_events_charged);
 	kaio_limits_uncharge_ctx(ctx->user);
 	kfree(ctx);
 }
 
+/*
+ * The owner's last close waits for the requests, as native AIO's
+ * io_destroy() and exit_aio() do in the owner: close returns, and the
+ * process's exit ends, with everything freed. The exit's wait is
+ * uninterruptible, as exit_aio()'s (a killed process has SIGKILL pending);
+ * a close is killable. Nobody else's last close waits: a request can block
+ * for as long as its user wants (a worker on an inode lock held through a
+ * FUSE fault), and the wait would be in another process that was sent the
+ * fd, or in a kernel thread (the system's one delayed-fput worker,
+ * io_uring's exit work). Those contexts, and a killed owner's close, are
+ * reaped on kaio_cleanup_wq.
+ */
 static int kaio_ctx_release(struct inode *inode, struct file *file)
 {
 	struct kaio_ctx *ctx = file->private_data;
+	bool owner = false, exiting = false;
 
-	kaio_ctx_kill(ctx);
-	kaio_ctx_free(ctx);
+	if (!(current->flags & PF_KTHREAD)) {
+		/* At exit the mm is gone already (exit_mm() before exit_files()). */
+		exiting = (current->flags & PF_EXITING) && !current->mm &&
+			  task_tgid(current) == ctx->owner_tgid;
+		owner = exiting || current->mm == ctx->mm;
+	}
+	kaio_ctx_shutdown(ctx);
+	if (owner && !kaio_ctx_wait_reqs(ctx, !exiting)) {
+		kaio_ctx_free(ctx);
+		return 0;
+	}
+	__module_get(THIS_MODULE);
+	queue_delayed_work(kaio_cleanup_wq, &ctx->reap_work, 0);
 	return 0;
 }
 
@@ -533,10 +604,13 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	ctx->nr_events_charged = nr_events;
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
+	ctx->owner_tgid = get_pid(task_tgid(current));
 	INIT_LIST_HEAD(&ctx->active);
 	spin_lock_init(&ctx->lock);
 	mutex_init(&ctx->ring_lock);
 	init_waitqueue_head(&ctx->wait);
+	INIT_DELAYED_WORK(&ctx->reap_work, kaio_ctx_reap_work);
+	INIT_WORK(&ctx->shutdown_work, kaio_ctx_shutdown_work);
 	/*
 	 * The first context of an mm registers its notifier, which takes
 	 * every lock of the mm (mm_take_all_locks(), as fork's dup_mmap()

@@ -54,11 +54,15 @@ enum kaio_stat {
  * @reqs: requests alive (not freed); destroy waits for zero.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
+ * @owner_tgid: the creating process, whose exit waits for the requests.
  * @mm_track: the mm's list of contexts to shut down when it exits (mm.c).
  * @mm_node: on that list.
  * @nr_events_charged: what SETUP charged against the module-wide limit.
  * @user: the creator's accounting and queues; the context holds one of its
  *	context counts.
+ * @shutdown_work: kaio_ctx_shutdown_async(), for the mm's exit.
+ * @reap_work: frees a context released with requests left, when the last
+ *	close was not the owner's (kaio_ctx_release()).
  * @res2_path: report KAIO_PATH_* in io_event.res2.
  * @writes_in_submit: KAIO_SETUP_WRITES_IN_SUBMIT.
  * @stats: counters.
@@ -79,10 +83,13 @@ struct kaio_ctx {
 	bool			res2_path;
 	bool			writes_in_submit;
 	struct mm_struct	*mm;
+	struct pid		*owner_tgid;
 	struct kaio_mm		*mm_track;
 	struct list_head	mm_node;
 	unsigned int		nr_events_charged;
 	struct kaio_user	*user;
+	struct work_struct	shutdown_work;
+	struct delayed_work	reap_work;
 	atomic_long_t		stats[KAIO_STAT_NR];
 };
 
@@ -197,6 +204,7 @@ extern unsigned int kaio_max_user_contexts;
 extern unsigned int kaio_max_workers;
 unsigned long kaio_max_pinned_pages(void);
 extern struct workqueue_struct *kaio_cleanup_wq;
+extern struct workqueue_struct *kaio_poll_wq;
 extern unsigned int kaio_max_events;
 extern atomic_t kaio_events_total;
 
@@ -214,7 +222,8 @@ extern atomic_t kaio_events_total;
  * @uid: the user.
  * @contexts: contexts open; the last one frees the user.
  * @worker_wq: blocking attempts, at most max_workers at once.
- * @retry_wq: page-wait and poll retries.
+ * @retry_wq: page-wait retries of reads, which may wait for an inode lock
+ *	(POLLs use kaio_poll_wq, which never blocks).
  * @write_wq: blocking writes to regular files, by hash of the inode.
  */
 struct kaio_user {
@@ -242,6 +251,7 @@ int kaio_ctx_may_reserve(struct kaio_ctx *ctx);
 int kaio_ctx_activate(struct kaio_req *req);
 void kaio_ctx_deactivate(struct kaio_req *req);
 bool kaio_ctx_shutdown(struct kaio_ctx *ctx);
+void kaio_ctx_shutdown_async(struct kaio_ctx *ctx);
 
 /* mm.c: contexts die with their mm */
 int kaio_mm_track(struct kaio_ctx *ctx);

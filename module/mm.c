@@ -8,13 +8,15 @@
  *
  * One mmu_notifier per mm (mmu_notifier_get()) lists the mm's contexts; its
  * ->release, called by exit_mmap() once the last user of the mm is gone,
- * shuts each one down: no more submissions, every cancellable request
- * cancelled. Requests that cannot be cancelled end by themselves (workers
+ * has each one shut down (on kaio_cleanup_wq): no more submissions, every
+ * cancellable request cancelled. Requests that cannot be cancelled end by themselves (workers
  * hold pinned pages, never the mm), and the context is freed when its last
  * fd goes.
  *
- * mmu_notifier_synchronize() at module exit waits for the SRCU callbacks
- * that free the notifiers (kaio_mm_free()), as in-tree users rely on.
+ * The notifier stays registered for the mm's life (kaio_mms, below). At
+ * module exit the kept ones are put, and mmu_notifier_synchronize() waits
+ * for the SRCU callbacks that free them (kaio_mm_free()), as in-tree
+ * users rely on.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -28,7 +30,38 @@ struct kaio_mm {
 	struct mmu_notifier	mn;
 	struct mutex		lock;	/* protects ctxs */
 	struct list_head	ctxs;	/* kaio_ctx.mm_node */
+	/* Under kaio_mms_lock: */
+	bool			fresh;	/* registered, not yet kept */
+	bool			kept;	/* holds the mm-lifetime reference */
+	struct list_head	node;	/* on kaio_mms while kept */
 };
+
+/*
+ * Registering takes every lock of the mm at once (mm_take_all_locks(),
+ * under the global mm_all_locks_mutex), so it is done once in an mm's
+ * life, not once per SETUP: a notifier keeps one reference of its own from
+ * its registration to the mm's exit (or module unload), whether or not any
+ * context is left. A SETUP/close loop then costs nothing of the kind.
+ */
+static DEFINE_MUTEX(kaio_mms_lock);
+static LIST_HEAD(kaio_mms);
+
+/* Give up the mm-lifetime reference, if it is still held. */
+static void kaio_mm_unkeep(struct kaio_mm *kmm)
+{
+	bool put;
+
+	mutex_lock(&kaio_mms_lock);
+	put = kmm->kept;
+	if (put) {
+		kmm->kept = false;
+		list_del(&kmm->node);
+	}
+	mutex_unlock(&kaio_mms_lock);
+	/* The last put frees kmm after an SRCU grace period. */
+	if (put)
+		mmu_notifier_put(&kmm->mn);
+}
 
 static struct mmu_notifier *kaio_mm_alloc(struct mm_struct *mm)
 {
@@ -38,6 +71,8 @@ static struct mmu_notifier *kaio_mm_alloc(struct mm_struct *mm)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&kmm->lock);
 	INIT_LIST_HEAD(&kmm->ctxs);
+	INIT_LIST_HEAD(&kmm->node);
+	kmm->fresh = true;
 	return &kmm->mn;
 }
 
@@ -47,10 +82,11 @@ static void kaio_mm_free(struct mmu_notifier *mn)
 }
 
 /*
- * exit_mmap(), or never: SRCU read side, may sleep. A context on the list
- * cannot be freed meanwhile: kaio_mm_untrack() takes the same mutex, and no
- * fput() done here releases a file synchronously (task work, or the delayed
- * fput worker).
+ * exit_mmap(), or never: inside the SRCU read side that every mmu_notifier
+ * of the system shares, so the shutdown itself (cancels, frees that may
+ * sleep on a page lock) is queued, not done here. A context on the list
+ * cannot be freed meanwhile: kaio_mm_untrack() takes the same mutex, and
+ * kaio_ctx_free() waits for a queued shutdown.
  */
 static void kaio_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
@@ -59,8 +95,14 @@ static void kaio_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 
 	mutex_lock(&kmm->lock);
 	list_for_each_entry(ctx, &kmm->ctxs, mm_node)
-		kaio_ctx_shutdown(ctx);
+		kaio_ctx_shutdown_async(ctx);
 	mutex_unlock(&kmm->lock);
+	/*
+	 * Safe inside ->release: the notifier is unhashed and freed after
+	 * an SRCU grace period, while mn_hlist_release() is still in its
+	 * read side.
+	 */
+	kaio_mm_unkeep(kmm);
 }
 
 static const struct mmu_notifier_ops kaio_mm_ops = {
@@ -80,10 +122,26 @@ int kaio_mm_track(struct kaio_ctx *ctx)
 	struct mmu_notifier *mn;
 	struct kaio_mm *kmm;
 
+	bool keep;
+
 	mn = mmu_notifier_get(&kaio_mm_ops, current->mm);
 	if (IS_ERR(mn))
 		return PTR_ERR(mn);
 	kmm = container_of(mn, struct kaio_mm, mn);
+	mutex_lock(&kaio_mms_lock);
+	keep = kmm->fresh;
+	kmm->fresh = false;
+	mutex_unlock(&kaio_mms_lock);
+	if (keep) {
+		/* Found now, no new registration: a second reference. */
+		mn = mmu_notifier_get(&kaio_mm_ops, current->mm);
+		if (!IS_ERR(mn)) {
+			mutex_lock(&kaio_mms_lock);
+			kmm->kept = true;
+			list_add(&kmm->node, &kaio_mms);
+			mutex_unlock(&kaio_mms_lock);
+		}
+	}
 	mutex_lock(&kmm->lock);
 	list_add(&ctx->mm_node, &kmm->ctxs);
 	mutex_unlock(&kmm->lock);
@@ -110,9 +168,20 @@ void kaio_mm_untrack(struct kaio_ctx *ctx)
 }
 
 /**
- * kaio_mm_exit() - at module unload, wait for kaio_mm_free() calls in flight
+ * kaio_mm_exit() - at module unload, give up the notifiers kept for live
+ * mms and wait for kaio_mm_free() calls in flight
  */
 void kaio_mm_exit(void)
 {
+	struct kaio_mm *kmm;
+
+	mutex_lock(&kaio_mms_lock);
+	while (!list_empty(&kaio_mms)) {
+		kmm = list_first_entry(&kaio_mms, struct kaio_mm, node);
+		kmm->kept = false;
+		list_del(&kmm->node);
+		mmu_notifier_put(&kmm->mn);
+	}
+	mutex_unlock(&kaio_mms_lock);
 	mmu_notifier_synchronize();
 }

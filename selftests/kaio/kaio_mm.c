@@ -6,14 +6,18 @@
  * memory to another. Threads share the mm and may use the context.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+
+#include <linux/fs.h>
 
 #include "kselftest_harness.h"
 #include "kaio_util.h"
@@ -354,6 +358,107 @@ TEST(exit_frees_context_held_by_its_own_poll_through_scm_rights)
 		EXPECT_EQ(g0.contexts, g1.contexts);
 		EXPECT_EQ(g0.events_reserved, g1.events_reserved);
 	}
+}
+
+/*
+ * Wait up to @ms for child @pid: its exit status, 1000 + signal if it was
+ * killed, -1 if it is still running.
+ */
+static int wait_child_ms(pid_t pid, int ms)
+{
+	int status;
+
+	for (; ms > 0; ms -= 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+						   1000 + WTERMSIG(status);
+		usleep(10000);
+	}
+	return -1;
+}
+
+/*
+ * A request that runs until the test lets it go: a buffered ext4 write
+ * goes to a worker, which waits in sb_start_write() while the file system
+ * is frozen. Freezes $KAIO_EXT4_DIR's file system; the caller thaws it.
+ * The write's fd is returned in *@fd.
+ */
+static void submit_write_blocked_by_freeze(struct __test_metadata *_metadata,
+					   struct kaio_ctx *c, const char *dir,
+					   int *dirfd, int *fd, struct iocb *cb,
+					   void *buf)
+{
+	char path[PATH_MAX];
+
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 4096, 1));
+	*fd = open(path, O_RDWR);
+	unlink(path);
+	ASSERT_LE(0, *fd);
+	*dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, *dirfd);
+	ASSERT_EQ(0, ioctl(*dirfd, FIFREEZE, 0));
+	memset(buf, 0x5a, 4096);
+	kaio_prep_pwrite(cb, *fd, buf, 4096, 0);
+	ASSERT_EQ(1, kaio_submit_one(c->fd, cb));
+}
+
+/*
+ * The last close of a context by a process that does not own it (it was
+ * sent the fd, or inherited it) never waits for the context's requests:
+ * a request can block for as long as its user wants, and the wait would
+ * be in somebody else's close(), or in the system's delayed-fput worker
+ * (safety review 2, BUG 2). The owner's close still waits, as native
+ * AIO's io_destroy() does. Here the owner's write waits for a thaw; a
+ * forked child holds the last fd, closes it while the file system is
+ * still frozen, and must return at once. Before, it waited for the thaw.
+ */
+TEST(foreign_last_close_does_not_wait_for_requests)
+{
+	struct kaio_stats g0, g1;
+	struct kaio_ctx c;
+	struct iocb cb;
+	const char *dir;
+	void *buf = kaio_alloc(4096);
+	char back[4096], byte;
+	int p[2], dirfd = -1, fd = -1, status;
+	pid_t pid;
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g0));
+	ASSERT_EQ(0, pipe(p));
+	submit_write_blocked_by_freeze(_metadata, &c, dir, &dirfd, &fd, &cb,
+				       buf);
+	pid = fork();
+	if (!pid) {
+		/* wait for the owner's close: then ours is the last */
+		close(p[1]);
+		if (read(p[0], &byte, 1) != 1)
+			_exit(10);
+		close(c.fd);
+		_exit(0);
+	}
+	close(p[0]);
+	if (pid < 0)
+		ioctl(dirfd, FITHAW, 0);
+	ASSERT_LE(0, pid);
+	close(c.fd);			/* not the last: the child's is */
+	EXPECT_EQ(1, write(p[1], "x", 1));
+	/* The child's close ends while the file system is still frozen. */
+	status = wait_child_ms(pid, 20000);
+	EXPECT_EQ(0, status) TH_LOG("the foreign close waited for the request");
+	ASSERT_EQ(0, ioctl(dirfd, FITHAW, 0));
+	if (status)
+		waitpid(pid, &status, 0);
+	/* The write ends with the thaw, and the reaper frees the context. */
+	ASSERT_EQ(0, kaio_module_settle(g0.contexts - 1, 10000, &g1))
+		TH_LOG("contexts %lld, pinned %lld", g1.contexts,
+		       g1.pinned_pages_reserved);
+	ASSERT_EQ(4096, pread(fd, back, 4096, 0));
+	EXPECT_EQ(0x5a, back[4095]);
+	close(fd);
+	close(dirfd);
+	close(p[1]);
 }
 
 TEST_HARNESS_MAIN
