@@ -313,6 +313,19 @@ static long kaio_getevents(struct kaio_ctx *ctx,
 	return ret;
 }
 
+/* No more submissions; wake GETEVENTS waiters. Returns whether it was dead. */
+static bool kaio_ctx_mark_dead(struct kaio_ctx *ctx)
+{
+	bool was_dead;
+
+	spin_lock_irq(&ctx->lock);
+	was_dead = ctx->dead;
+	ctx->dead = true;
+	spin_unlock_irq(&ctx->lock);
+	wake_up_all(&ctx->wait);
+	return was_dead;
+}
+
 /**
  * kaio_ctx_shutdown() - stop submissions and cancel what can be cancelled
  * @ctx: the context
@@ -326,13 +339,8 @@ static long kaio_getevents(struct kaio_ctx *ctx,
  */
 bool kaio_ctx_shutdown(struct kaio_ctx *ctx)
 {
-	bool was_dead;
+	bool was_dead = kaio_ctx_mark_dead(ctx);
 
-	spin_lock_irq(&ctx->lock);
-	was_dead = ctx->dead;
-	ctx->dead = true;
-	spin_unlock_irq(&ctx->lock);
-	wake_up_all(&ctx->wait);
 	kaio_cancel_all(ctx);
 	return was_dead;
 }
@@ -548,15 +556,25 @@ static int kaio_ctx_release(struct inode *inode, struct file *file)
 	bool owner = false, exiting = false;
 
 	if (!(current->flags & PF_KTHREAD)) {
-		/* At exit the mm is gone already (exit_mm() before exit_files()). */
+		/*
+		 * At exit the mm is gone already (exit_mm() before
+		 * exit_files()). The exec id tells the owner's image from a
+		 * program it exec'd with the fd still open.
+		 */
 		exiting = (current->flags & PF_EXITING) && !current->mm &&
-			  task_tgid(current) == ctx->owner_tgid;
+			  task_tgid(current) == ctx->owner_tgid &&
+			  current->self_exec_id == ctx->owner_exec_id;
 		owner = exiting || current->mm == ctx->mm;
 	}
-	kaio_ctx_shutdown(ctx);
-	if (owner && !kaio_ctx_wait_reqs(ctx, !exiting)) {
-		kaio_ctx_free(ctx);
-		return 0;
+	if (owner) {
+		kaio_ctx_shutdown(ctx);
+		if (!kaio_ctx_wait_reqs(ctx, !exiting)) {
+			kaio_ctx_free(ctx);
+			return 0;
+		}
+	} else {
+		/* Not even the cancels here: a free may sleep on a page lock. */
+		kaio_ctx_mark_dead(ctx);
 	}
 	__module_get(THIS_MODULE);
 	queue_delayed_work(kaio_cleanup_wq, &ctx->reap_work, 0);
@@ -605,6 +623,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
 	ctx->owner_tgid = get_pid(task_tgid(current));
+	ctx->owner_exec_id = current->self_exec_id;
 	INIT_LIST_HEAD(&ctx->active);
 	spin_lock_init(&ctx->lock);
 	mutex_init(&ctx->ring_lock);

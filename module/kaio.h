@@ -55,6 +55,7 @@ enum kaio_stat {
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
  * @owner_tgid: the creating process, whose exit waits for the requests.
+ * @owner_exec_id: its self_exec_id then: a program it exec'd is not it.
  * @mm_track: the mm's list of contexts to shut down when it exits (mm.c).
  * @mm_node: on that list.
  * @nr_events_charged: what SETUP charged against the module-wide limit.
@@ -84,6 +85,7 @@ struct kaio_ctx {
 	bool			writes_in_submit;
 	struct mm_struct	*mm;
 	struct pid		*owner_tgid;
+	u64			owner_exec_id;
 	struct kaio_mm		*mm_track;
 	struct list_head	mm_node;
 	unsigned int		nr_events_charged;
@@ -204,7 +206,6 @@ extern unsigned int kaio_max_user_contexts;
 extern unsigned int kaio_max_workers;
 unsigned long kaio_max_pinned_pages(void);
 extern struct workqueue_struct *kaio_cleanup_wq;
-extern struct workqueue_struct *kaio_poll_wq;
 extern unsigned int kaio_max_events;
 extern atomic_t kaio_events_total;
 
@@ -222,8 +223,10 @@ extern atomic_t kaio_events_total;
  * @uid: the user.
  * @contexts: contexts open; the last one frees the user.
  * @worker_wq: blocking attempts, at most max_workers at once.
- * @retry_wq: page-wait retries of reads, which may wait for an inode lock
- *	(POLLs use kaio_poll_wq, which never blocks).
+ * @retry_wq: page-wait retries of reads, which may wait for an inode lock.
+ * @poll_wq: POLL wake-ups, retries and cancels: apart from @retry_wq, so
+ *	that blocked read retries cannot hold them up; per user, since a
+ *	FUSE file's ->poll() can wait for its server.
  * @write_wq: blocking writes to regular files, by hash of the inode.
  */
 struct kaio_user {
@@ -232,6 +235,7 @@ struct kaio_user {
 	unsigned int		contexts;
 	struct workqueue_struct	*worker_wq;
 	struct workqueue_struct	*retry_wq;
+	struct workqueue_struct	*poll_wq;
 	struct workqueue_struct	*write_wq[KAIO_WRITE_QUEUES];
 };
 

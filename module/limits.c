@@ -39,6 +39,8 @@ static void kaio_user_free(struct kaio_user *user)
 	for (i = 0; i < KAIO_WRITE_QUEUES; i++)
 		if (user->write_wq[i])
 			destroy_workqueue(user->write_wq[i]);
+	if (user->poll_wq)
+		destroy_workqueue(user->poll_wq);
 	if (user->retry_wq)
 		destroy_workqueue(user->retry_wq);
 	if (user->worker_wq)
@@ -72,7 +74,10 @@ static struct kaio_user *kaio_user_alloc(kuid_t uid)
 	 */
 	user->retry_wq = alloc_workqueue("kaio_retry/%u", WQ_UNBOUND,
 					 kaio_max_workers, id);
-	if (!user->worker_wq || !user->retry_wq)
+	/* Bounded too: a FUSE file's ->poll() may wait for its server. */
+	user->poll_wq = alloc_workqueue("kaio_poll/%u", WQ_UNBOUND,
+					kaio_max_workers, id);
+	if (!user->worker_wq || !user->retry_wq || !user->poll_wq)
 		goto fail;
 	for (i = 0; i < KAIO_WRITE_QUEUES; i++) {
 		user->write_wq[i] = alloc_ordered_workqueue("kaio_write/%u/%d",

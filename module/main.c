@@ -18,7 +18,6 @@
 #include "ops.h"
 
 struct workqueue_struct *kaio_cleanup_wq;
-struct workqueue_struct *kaio_poll_wq;
 atomic_t kaio_events_total = ATOMIC_INIT(0);
 
 static int kaio_param_set_positive(const char *val,
@@ -119,14 +118,7 @@ static int __init kaio_init(void)
 	kaio_cleanup_wq = alloc_workqueue("kaio_cleanup", WQ_UNBOUND, 0);
 	if (!kaio_cleanup_wq)
 		goto out_cache;
-	/*
-	 * POLL wake-ups, retries and cancels only call ->poll(): they never
-	 * block, so they share one queue, apart from the retries of reads
-	 * that may wait for an inode lock (a user's retry_wq is bounded).
-	 */
-	kaio_poll_wq = alloc_workqueue("kaio_poll", WQ_UNBOUND, 0);
-	if (!kaio_poll_wq)
-		goto out_cleanup;
+
 	kaio_stats_init();
 	kaio_miscdev.mode = g_dev_mode & 0777;
 	ret = misc_register(&kaio_miscdev);
@@ -138,8 +130,6 @@ static int __init kaio_init(void)
 
 out_stats:
 	kaio_stats_exit();
-	destroy_workqueue(kaio_poll_wq);
-out_cleanup:
 	destroy_workqueue(kaio_cleanup_wq);
 out_cache:
 	kaio_req_cache_exit();
@@ -156,7 +146,6 @@ static void __exit kaio_exit(void)
 	 * completions in tasks free on the cleanup queue, drained here.
 	 */
 	synchronize_rcu();
-	destroy_workqueue(kaio_poll_wq);
 	destroy_workqueue(kaio_cleanup_wq);
 	kaio_mm_exit();
 	kaio_req_cache_exit();

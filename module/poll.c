@@ -76,7 +76,7 @@ static int kaio_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 		p->work_scheduled = true;
 		kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 		trace_kaio_wake(req);
-		queue_work(kaio_poll_wq, &req->work);
+		queue_work(req->ctx->user->poll_wq, &req->work);
 	}
 	if (mask & POLLFREE) {
 		/* The waitqueue goes away: leave it, never look at it again. */
@@ -281,7 +281,7 @@ static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
 		/* Not ready after all: wait on, or look again. */
 		if (p->work_need_resched) {
 			p->work_need_resched = false;
-			queue_work(kaio_poll_wq, &req->work);
+			queue_work(req->ctx->user->poll_wq, &req->work);
 		} else {
 			p->work_scheduled = false;
 		}
@@ -331,7 +331,7 @@ static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
 
 	if (!p->work_scheduled) {
 		p->work_scheduled = true;
-		queue_work(kaio_poll_wq, &req->work);
+		queue_work(req->ctx->user->poll_wq, &req->work);
 	}
 }
 

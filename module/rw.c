@@ -66,12 +66,15 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res);
  * userfaultfd mapping the user controls, in a thread nobody can kill,
  * holding the mm.
  */
+static bool kaio_rw_write_in_submit(struct kaio_req *req);
+
 static void kaio_rw_charge_pin(struct kaio_req *req)
 {
 	struct kaio_rw *rw = &req->rw;
 	unsigned long nr_pages;
 
-	if (!kaio_file_may_punt(req->file))
+	/* A write done in SUBMIT never pins: it must hold no budget. */
+	if (!kaio_file_may_punt(req->file) || kaio_rw_write_in_submit(req))
 		return;
 	nr_pages = iov_iter_npages(&rw->iter, INT_MAX);
 	if (!kaio_limits_charge_pin(nr_pages))
