@@ -6,6 +6,8 @@
  * its share of the max_events limit.
  */
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -205,6 +207,90 @@ TEST(close_all_contexts_frees_whole_max_events)
 	fd = kaio_setup_raw(dev, &s);
 	EXPECT_LE(0, fd);
 	EXPECT_LE(65536, s.nr_events);
+}
+
+/*
+ * libaio's harness case 18, kaio's way: many threads of one process each
+ * set up a one-event context, submit one O_DIRECT read of a page of an xfs
+ * file and destroy the context at once, a thousand times over. The reads
+ * compete for the device's tags, so NOWAIT refusals punt some of them to a
+ * worker while DESTROY cancels. A read that DESTROY waited for has ended:
+ * the buffer, overwritten after DESTROY, must stay as written. In the
+ * harness this panicked the guest once in four runs (a request freed
+ * while still on ctx->active, found by kaio_cancel_all()).
+ */
+#define RACE_THREADS	32
+#define RACE_ROUNDS	300
+
+struct race_arg {
+	int fd;
+	int bad;
+};
+
+static void *destroy_race_thread(void *p)
+{
+	struct race_arg *a = p;
+	unsigned char *buf = kaio_alloc(4096);
+	struct kaio_ctx c;
+	struct iocb cb;
+	int i, j;
+
+	for (i = 0; i < RACE_ROUNDS && !a->bad; i++) {
+		if (kaio_ctx_init(&c, 1, 0)) {
+			a->bad = 1;
+			break;
+		}
+		memset(buf, '0', 4096);
+		kaio_prep_pread(&cb, a->fd, buf, 4096, 0);
+		if (kaio_submit_one(c.fd, &cb) != 1)
+			a->bad = 2;
+		if (kaio_destroy(c.fd))
+			a->bad = 3;
+		memset(buf, '2', 4096);
+		for (j = 0; j < 4096; j++)
+			if (buf[j] != '2')
+				a->bad = 4;
+		kaio_ctx_close(&c);
+	}
+	return NULL;
+}
+
+FIXTURE(race) {
+	int unused;
+};
+
+FIXTURE_SETUP(race)
+{
+}
+
+FIXTURE_TEARDOWN(race)
+{
+}
+
+TEST_F_TIMEOUT(race, destroy_racing_odirect_reads_from_many_threads, 900)
+{
+	struct race_arg a[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	char path[PATH_MAX];
+	const char *dir;
+	int fd, i;
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_XFS_DIR");
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 4096, 18));
+	fd = open(path, O_RDONLY | O_DIRECT);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < RACE_THREADS; i++) {
+		a[i].fd = fd;
+		a[i].bad = 0;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, destroy_race_thread,
+					    &a[i]));
+	}
+	for (i = 0; i < RACE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, a[i].bad) TH_LOG("thread %d", i);
+	}
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
