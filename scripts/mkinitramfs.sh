@@ -5,7 +5,7 @@
 # Contents:
 #   busybox-static with applet links, /init (scripts/guest/init), the runner
 #   scripts (scripts/guest/*) at /kaio/rig/;
-#   kernel modules null_blk ext4 xfs dm-mod dm-flakey (+ KAIO_GUEST_MODULES)
+#   kernel modules null_blk ext4 xfs dm-mod dm-flakey loop (+ KAIO_GUEST_MODULES)
 #   from /lib/modules/$KVER with their dependencies and softdeps, as resolved by
 #   the host's `modprobe -S $KVER --show-depends` (reads files, loads nothing),
 #   then `depmod -b` so modprobe works in the guest;
@@ -45,7 +45,9 @@ STAMP=${OUT%.cpio}.inputs
 ROOT=${OUT%.cpio}.root
 LOCK=$OUTDIR/.$(basename "$OUT" .cpio).lock
 
-MODULES="null_blk ext4 xfs dm-mod dm-flakey ${KAIO_GUEST_MODULES:-}"
+# loop: libaio's harness mounts its ext2 images (tests/libaio-harness); it
+# loads the module itself.
+MODULES="null_blk ext4 xfs dm-mod dm-flakey loop ${KAIO_GUEST_MODULES:-}"
 BINS="/sbin/mke2fs /sbin/mkfs.xfs /sbin/dmsetup /usr/bin/fio ${KAIO_GUEST_BINS:-}"
 KO=${KAIO_GUEST_KO:-$top/module/kaio.ko}
 

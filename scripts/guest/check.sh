@@ -2,7 +2,10 @@
 # kaio.mode=check: run every executable in /kaio/tests (sorted by name) and
 # turn its output into KAIO-RESULT lines for the host. Sourced environment:
 # KAIO_* device variables from /init, KAIO_TEST_TIMEOUT (seconds per program),
-# KAIO_TEST_FILTER (shell glob on program names).
+# KAIO_TEST_FILTER (shell glob on program names). A test script that needs
+# longer says so in its first 40 lines: "# kaio-timeout: SECONDS" (the larger
+# of that and KAIO_TEST_TIMEOUT applies, and the program gets it as its
+# KAIO_TEST_TIMEOUT); libaio's harness runs do.
 #
 # Cases are counted from the program's output:
 #   kselftest TAP   ok N name / not ok N name / ok N [name] # SKIP reason
@@ -23,12 +26,13 @@ export GTEST_COLOR=no
 # open). If it cannot be killed, a task is stuck in the kernel: dump the
 # blocked tasks and end the run with a failure rather than hang until the
 # host's timeout.
-watchdog() { # NAME
+watchdog() { # NAME LIMIT
+	t=$2
 	i=0
-	lim=$((T * 5))
+	lim=$((t * 5))
 	while [ ! -e /tmp/kaio.rc ]; do
 		if [ $i -eq $lim ]; then
-			echo "# kaio: $1 still running after ${T}s; killing it"
+			echo "# kaio: $1 still running after ${t}s; killing it"
 			: >/tmp/kaio.timedout
 			kill -TERM -"$(cat /tmp/kaio.pgid)" 2>/dev/null
 		elif [ $i -eq $((lim + 10)) ]; then
@@ -37,7 +41,7 @@ watchdog() { # NAME
 			echo "# kaio: $1 did not die 30s after SIGKILL: stuck in the kernel"
 			echo w >/proc/sysrq-trigger
 			dmesg | tail -n 200 | sed 's/^/# dmesg: /'
-			result "not ok" "$1" "timed out after ${T}s and could not be killed (task stuck in kernel)"
+			result "not ok" "$1" "timed out after ${t}s and could not be killed (task stuck in kernel)"
 			echo "KAIO-DONE"
 			poweroff -f
 		fi
@@ -90,18 +94,27 @@ count() { # NAME < output: print KAIO-RESULT lines, counts to /tmp/kaio.counts
 	'
 }
 
+# limit_of NAME: the program's time limit (see the top).
+limit_of() {
+	own=
+	[ "$(head -c2 "/kaio/tests/$1")" = "#!" ] &&
+		own=$(head -n 40 "/kaio/tests/$1" | sed -n 's/^# kaio-timeout: *\([0-9][0-9]*\) *$/\1/p' | head -n1)
+	if [ -n "$own" ] && [ "$own" -gt "$T" ]; then echo "$own"; else echo "$T"; fi
+}
+
 run_one() { # NAME
 	name=$1
+	tl=$(limit_of "$name")
 	out=/tmp/kaio.out
 	rm -f /tmp/kaio.rc /tmp/kaio.pgid /tmp/kaio.timedout /tmp/kaio.counts
 	echo "# ==== running $name ===="
 	start=$(cut -d' ' -f1 /proc/uptime)
-	watchdog "$name" &
+	watchdog "$name" "$tl" &
 	wpid=$!
 	# setsid: the program leads its own process group, so the watchdog
 	# can kill it together with its children.
 	{
-		cd /tmp && setsid sh -c 'echo $$ >/tmp/kaio.pgid; exec "$@"' sh "/kaio/tests/$name" </dev/null 2>&1
+		cd /tmp && KAIO_TEST_TIMEOUT=$tl setsid sh -c 'echo $$ >/tmp/kaio.pgid; exec "$@"' sh "/kaio/tests/$name" </dev/null 2>&1
 		echo $? >/tmp/kaio.rc
 	} | tee "$out"
 	wait $wpid
@@ -113,7 +126,7 @@ run_one() { # NAME
 	set -- $(cat /tmp/kaio.counts 2>/dev/null || echo 0 0 0)
 	np=$1 nf=$2 ns=$3
 	if [ -e /tmp/kaio.timedout ]; then
-		result "not ok" "$name" "timed out after ${T}s (killed)"
+		result "not ok" "$name" "timed out after ${tl}s (killed)"
 	elif [ $((np + nf + ns)) -eq 0 ]; then
 		case $rc in
 		0) result ok "$name" ;;

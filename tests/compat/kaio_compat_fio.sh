@@ -17,6 +17,11 @@
 # reap from the ring in user space (fio's userspace_reap), one batches
 # submissions, one runs two threads with a context each.
 #
+# The runs named *-fallback are kaio's libaio.so.1 where /dev/kaio is missing
+# (KAIO_COMPAT_DEVICE names a node that is not there): the library falls back
+# to native AIO, so there kaio's counter must not move and fs.aio-nr must be
+# seen non-zero; one of them reaps the native ring in user space.
+#
 # Environment: KAIO_EXT4_DIR, KAIO_XFS_DIR, KAIO_RAW_DEV (overwritten),
 # KAIO_FIO (default /usr/bin/fio).
 
@@ -43,6 +48,8 @@ raw-randwrite-direct-qd64 raw randwrite 1 64
 raw-randread-buffered-qd8-batched raw randread 0 8 --iodepth_batch_submit=8 --iodepth_batch_complete_min=4
 raw-randrw-buffered-qd1 raw randrw 0 1
 raw-randread-direct-qd1-userspace-reap raw randread 1 1 --userspace_reap=1 --iodepth_batch_complete_min=0
+ext4-randrw-buffered-qd8-fallback ext4 randrw 0 8
+xfs-randread-direct-qd8-userspace-reap-fallback xfs randread 1 8 --userspace_reap=1 --iodepth_batch_complete_min=0
 '
 
 stat_submitted() {
@@ -121,6 +128,16 @@ while read -r name target rw direct qd extra; do
 		echo "ok $i $name # SKIP $target not available"
 		continue
 	fi
+	case $name in
+	*-fallback)
+		fallback=1
+		export KAIO_COMPAT_DEVICE=/nonexistent/kaio
+		;;
+	*)
+		fallback=0
+		unset KAIO_COMPAT_DEVICE
+		;;
+	esac
 	before=$(stat_submitted)
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	# shellcheck disable=SC2086
@@ -138,6 +155,14 @@ while read -r name target rw direct qd extra; do
 		why="fio issued no I/O"
 	elif [ "$before" -lt 0 ] || [ "$after" -lt 0 ]; then
 		why="no 'submitted' counter in $STATS"
+	elif [ $fallback = 1 ]; then
+		if [ $((after - before)) != 0 ]; then
+			why="kaio submitted $((after - before)) requests where the library was to fall back to native AIO"
+		elif [ ! -s "$TMP.aionr" ]; then
+			why="fs.aio-nr stayed 0: the fallback did not use native AIO"
+		elif [ "$(cat $AIO_NR)" != 0 ]; then
+			why="fs.aio-nr is $(cat $AIO_NR) after fio exited"
+		fi
 	elif [ $((after - before)) -lt "$ios" ]; then
 		why="kaio submitted $((after - before)) requests, fio issued $ios"
 	elif [ -s "$TMP.aionr" ]; then
@@ -146,7 +171,7 @@ while read -r name target rw direct qd extra; do
 		why="fs.aio-nr is $(cat $AIO_NR)"
 	fi
 	iops=$(sed -n 's/^ *\(read\|write\): IOPS=\([^,]*\),.*/\1 \2/p' "$TMP.out" | tr '\n' ' ')
-	echo "# $name: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s, fio issued $ios I/Os, kaio submitted $((after - before)); IOPS: $iops"
+	echo "# $name: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s, fio issued $ios I/Os, kaio submitted $((after - before))$([ $fallback = 1 ] && echo ", fs.aio-nr up to $(sort -n "$TMP.aionr" 2>/dev/null | tail -n1)"); IOPS: $iops"
 	if [ -z "$why" ]; then
 		echo "ok $i $name"
 	else

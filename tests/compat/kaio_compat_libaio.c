@@ -4,14 +4,19 @@
  * against the system's libaio (-laio, the Debian package) and is run by a
  * wrapper with LD_LIBRARY_PATH at kaio's libaio.so.1, with no rebuild.
  *
- * The same binary is the reference: with KAIO_COMPAT_NATIVE=1 it expects the
- * real libaio on native AIO (run it so on any Linux machine, no kaio needed:
- * `make -C tests/compat native-check`). Every case that is not marked kaio
- * only passes on both, so each errno checked here is native AIO's.
+ * The same binary is the reference: with KAIO_COMPAT_NATIVE=1 it expects
+ * native AIO, from the real libaio (run it so on any Linux machine, no kaio
+ * needed: `make -C tests/compat native-check`) or from kaio's libaio.so.1
+ * where it falls back to native AIO (KAIO_COMPAT_LIBDIR set too: `make -C
+ * tests/compat fallback-check`, and the guest's _fallback runs). Every case
+ * that is not marked kaio only passes on both, so each errno checked here is
+ * native AIO's.
  *
- * Environment: KAIO_COMPAT_NATIVE=1 (reference run), KAIO_COMPAT_LIBDIR (the
- * directory the wrapper put first in LD_LIBRARY_PATH), KAIO_EXT4_DIR (a
- * directory that takes O_DIRECT; else $TMPDIR, else /tmp).
+ * Environment: KAIO_COMPAT_NATIVE=1 (the contexts are native AIO's),
+ * KAIO_COMPAT_LIBDIR (the directory the wrapper put first in
+ * LD_LIBRARY_PATH: kaio's libaio.so.1 is the one mapped), KAIO_EXT4_DIR (a
+ * directory that takes O_DIRECT; else $TMPDIR, else /tmp). The library's own
+ * KAIO_COMPAT_* variables (Documentation/compat.md) pass through to it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,9 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -64,13 +71,15 @@ struct aio_ring {
 	struct io_event io_events[];
 };
 
-static bool native;	/* KAIO_COMPAT_NATIVE=1: the real libaio, native AIO */
+static bool native;	/* KAIO_COMPAT_NATIVE=1: contexts on native AIO */
+static const char *libdir;	/* KAIO_COMPAT_LIBDIR: kaio's libaio.so.1 */
 
 __attribute__((constructor)) static void read_mode(void)
 {
 	const char *e = getenv("KAIO_COMPAT_NATIVE");
 
 	native = e && strcmp(e, "1") == 0;
+	libdir = getenv("KAIO_COMPAT_LIBDIR");
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -190,22 +199,59 @@ static int fd_count(void)
 	return n;
 }
 
-/* io_setup, or skip where there is no kaio (the library says ENOSYS). */
-#define SETUP_CTX(n, ctxp) do {							\
-	int __r = io_setup((n), (ctxp));					\
-	if (__r == -ENOSYS)							\
-		SKIP(return, "io_setup: %s (no %s)", strerror(-__r),		\
-		     native ? "native AIO" : "/dev/kaio");			\
-	ASSERT_EQ(0, __r);							\
-} while (0)
+/* The name /proc/self/maps gives the mapping at @addr ("" if none). */
+static void mapping_name(const void *addr, char *name, size_t len)
+{
+	char line[PATH_MAX + 128];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	name[0] = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		int pos = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &pos) < 2 ||
+		    (uintptr_t)addr < lo || (uintptr_t)addr >= hi)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(name, len, "%s", pos ? line + pos : "");
+		break;
+	}
+	fclose(f);
+}
+
+/* How /proc/self/maps names a ring: what tells the two AIOs apart. */
+#define NATIVE_RING_NAME "/[aio] (deleted)"
+#define KAIO_RING_NAME "anon_inode:[kaio]"
+
+static bool env_is(const char *name, const char *value)
+{
+	const char *e = getenv(name);
+
+	return e && strcmp(e, value) == 0;
+}
 
 /*
- * For cases the kernel decides: on kaio, skip without the module (the
- * library then fails every io_setup with ENOSYS before the kernel looks).
+ * For cases that need the AIO the run expects: on kaio, skip without the
+ * module (the library would fall back to native AIO, or with
+ * KAIO_COMPAT_BACKEND=kaio fail every io_setup with ENOSYS).
  */
 #define NEED_KERNEL() do {							\
 	if (!native && access("/dev/kaio", F_OK) != 0)				\
 		SKIP(return, "no /dev/kaio");					\
+} while (0)
+
+/* io_setup, or skip where there is no such AIO. */
+#define SETUP_CTX(n, ctxp) do {							\
+	int __r;								\
+	NEED_KERNEL();								\
+	__r = io_setup((n), (ctxp));						\
+	if (__r == -ENOSYS)							\
+		SKIP(return, "io_setup: %s (no %s)", strerror(-__r),		\
+		     native ? "native AIO" : "/dev/kaio");			\
+	ASSERT_EQ(0, __r);							\
 } while (0)
 
 /* On kaio, native AIO must never have been used: fs.aio-nr stays 0. */
@@ -226,7 +272,6 @@ static int fd_count(void)
 TEST(libaio_mapped_is_the_expected_one)
 {
 	char line[PATH_MAX + 128], found[PATH_MAX] = "", want[PATH_MAX] = "";
-	const char *libdir = getenv("KAIO_COMPAT_LIBDIR");
 	FILE *f = fopen("/proc/self/maps", "r");
 	int libs = 0;
 
@@ -245,15 +290,15 @@ TEST(libaio_mapped_is_the_expected_one)
 	fclose(f);
 	TH_LOG("libaio mapped from %s", found);
 	ASSERT_EQ(1, libs);
-	if (native) {
-		EXPECT_TRUE(strncmp(found, "/usr/lib", 8) == 0 ||
-			    strncmp(found, "/lib", 4) == 0);
-	} else if (libdir) {
+	if (libdir) {
 		char path[PATH_MAX];
 
 		snprintf(path, sizeof(path), "%s/libaio.so.1", libdir);
 		ASSERT_NE(NULL, realpath(path, want));
 		EXPECT_STREQ(want, found);
+	} else if (native) {
+		EXPECT_TRUE(strncmp(found, "/usr/lib", 8) == 0 ||
+			    strncmp(found, "/lib", 4) == 0);
 	} else {
 		EXPECT_FALSE(strncmp(found, "/usr/lib", 8) == 0 ||
 			     strncmp(found, "/lib", 4) == 0);
@@ -298,6 +343,217 @@ TEST(ctx_is_the_ring_address)
 		EXPECT_STREQ("anon_inode:[kaio]", target);
 	}
 	DESTROY_CTX(ctx);
+}
+
+/*
+ * Which AIO a context is on, as a user tells (Documentation/compat.md): the
+ * ring's mapping. The fallback runs count on this case to show that their
+ * contexts are native AIO's, the kaio run that they are kaio's.
+ */
+TEST(ring_mapping_names_the_aio)
+{
+	io_context_t ctx = 0;
+	char name[PATH_MAX];
+
+	SETUP_CTX(8, &ctx);
+	mapping_name(ctx, name, sizeof(name));
+	TH_LOG("ring %p: %s", ctx, name);
+	EXPECT_STREQ(native ? NATIVE_RING_NAME : KAIO_RING_NAME, name);
+	DESTROY_CTX(ctx);
+}
+
+/*
+ * What KAIO_COMPAT_DEBUG=1 makes kaio's library print on stderr for one
+ * io_setup(): into @log. The io_setup() result.
+ */
+static int setup_logged(io_context_t *ctx, int n, char *log, size_t len)
+{
+	int p[2], saved, r;
+	ssize_t got;
+
+	if (pipe(p) < 0)
+		return -errno;
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(p[1], STDERR_FILENO);
+	setenv("KAIO_COMPAT_DEBUG", "1", 1);
+	r = io_setup(n, ctx);
+	unsetenv("KAIO_COMPAT_DEBUG");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[1]);
+	got = read(p[0], log, len - 1);
+	log[got > 0 ? got : 0] = 0;
+	close(p[0]);
+	return r;
+}
+
+/* KAIO_COMPAT_DEBUG=1: kaio's library says which AIO each context got. */
+TEST(debug_says_which_aio)
+{
+	io_context_t ctx = 0;
+	char log[1024], want[64];
+	int r;
+
+	if (!libdir)
+		SKIP(return, "the system's libaio");
+	NEED_KERNEL();
+	r = setup_logged(&ctx, 8, log, sizeof(log));
+	TH_LOG("%s", log);
+	if (r == -ENOSYS)
+		SKIP(return, "no /dev/kaio, KAIO_COMPAT_BACKEND=kaio");
+	ASSERT_EQ(0, r);
+	EXPECT_NE(NULL, strstr(log, native ? "native AIO context" : "kaio context"));
+	snprintf(want, sizeof(want), " %p ", ctx);
+	EXPECT_NE(NULL, strstr(log, want));
+	DESTROY_CTX(ctx);
+}
+
+/*
+ * kaio's library asks kaio.ko to complete buffered writes in io_submit(),
+ * as native AIO does, unless KAIO_COMPAT_ASYNC_WRITES=1.
+ */
+TEST(debug_says_how_buffered_writes_complete)
+{
+	io_context_t ctx = 0;
+	char log[1024];
+
+	if (!libdir || native || access("/dev/kaio", F_OK) != 0)
+		SKIP(return, "kaio's library on kaio only");
+	unsetenv("KAIO_COMPAT_ASYNC_WRITES");
+	ASSERT_EQ(0, setup_logged(&ctx, 8, log, sizeof(log)));
+	TH_LOG("%s", log);
+	EXPECT_NE(NULL, strstr(log, "buffered writes complete in io_submit"));
+	DESTROY_CTX(ctx);
+	ctx = 0;
+	setenv("KAIO_COMPAT_ASYNC_WRITES", "1", 1);
+	ASSERT_EQ(0, setup_logged(&ctx, 8, log, sizeof(log)));
+	TH_LOG("%s", log);
+	EXPECT_NE(NULL, strstr(log, "buffered writes asynchronous (KAIO_COMPAT_ASYNC_WRITES=1)"));
+	DESTROY_CTX(ctx);
+}
+
+/* ---- kaio's library without kaio: native AIO --------------------------------- */
+
+struct fallback_case {
+	const char *name;
+	const char *device;	/* KAIO_COMPAT_DEVICE, or unset */
+	const char *backend;	/* KAIO_COMPAT_BACKEND, or unset */
+	bool as_nobody;		/* drop root first: root opens any file */
+	int want;		/* 0: native AIO, 1: kaio, < 0: io_setup's -errno */
+};
+
+/* In a child (no /dev/kaio fd open yet): set up, check, use, destroy. */
+static int fallback_child(const struct fallback_case *c, int fd)
+{
+	io_context_t ctx = 0;
+	struct iocb cb, *cbs[1] = { &cb };
+	struct io_event ev;
+	unsigned char buf[4096];
+	char name[PATH_MAX];
+	int r;
+
+	if (c->device)
+		setenv("KAIO_COMPAT_DEVICE", c->device, 1);
+	else
+		unsetenv("KAIO_COMPAT_DEVICE");
+	if (c->backend)
+		setenv("KAIO_COMPAT_BACKEND", c->backend, 1);
+	else
+		unsetenv("KAIO_COMPAT_BACKEND");
+	if (c->as_nobody && geteuid() == 0 && (setgid(65534) || setuid(65534)))
+		return 10;
+	if (c->device && c->as_nobody && access(c->device, R_OK | W_OK) == 0)
+		return 11;	/* still allowed: nothing to test */
+	r = io_setup(4, &ctx);
+	if (c->want < 0)
+		return r == c->want ? 0 : 12;
+	if (r != 0)
+		return 13;
+	mapping_name(ctx, name, sizeof(name));
+	if (strcmp(name, c->want ? KAIO_RING_NAME : NATIVE_RING_NAME) != 0) {
+		fprintf(stderr, "# %s: ring %p is %s\n", c->name, (void *)ctx, name);
+		return 14;
+	}
+	io_prep_pread(&cb, fd, buf, sizeof(buf), 4096);
+	if (io_submit(ctx, 1, cbs) != 1 || wait_events(ctx, &ev, 1) != 1 ||
+	    ev.res != sizeof(buf) || !check_pattern(buf, sizeof(buf), 4096, 4))
+		return 15;
+	return io_destroy(ctx) == 0 ? 0 : 16;
+}
+
+/*
+ * Where /dev/kaio is missing (no such node), refuses (a node with no driver
+ * behind it: ENXIO, as a socket gives; no permission: EACCES) or is not
+ * wanted (KAIO_COMPAT_BACKEND=native), kaio's library sets up a native AIO
+ * context instead, so installing it never breaks a program; with
+ * KAIO_COMPAT_BACKEND=kaio it says ENOSYS, as before. KAIO_COMPAT_DEVICE
+ * points the library at each kind of node. Where /dev/kaio is there, the
+ * library picks it.
+ */
+TEST(kaio_missing_or_refused_falls_back_to_native)
+{
+	char missing[PATH_MAX], sock_path[64], locked[64];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	bool have_kaio = access("/dev/kaio", F_OK) == 0;
+	int fd = make_file(65536, 4, 0), sock, lockfd;
+
+	if (!libdir)
+		SKIP(return, "the system's libaio");
+	ASSERT_LE(0, fd);
+	snprintf(missing, sizeof(missing), "%s/kaio-compat-no-such-kaio", test_dir());
+	snprintf(sock_path, sizeof(sock_path), "/tmp/kaio-compat-sock.%d", getpid());
+	snprintf(locked, sizeof(locked), "/tmp/kaio-compat-locked.%d", getpid());
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, sock);
+	unlink(sock_path);
+	ASSERT_EQ(0, bind(sock, (struct sockaddr *)&sun, sizeof(sun)));
+	lockfd = open(locked, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
+	ASSERT_LE(0, lockfd);
+	close(lockfd);
+
+	const struct fallback_case cases[] = {
+		{ "no such node", missing, NULL, false, 0 },
+		{ "node without a driver (ENXIO)", sock_path, NULL, false, 0 },
+		{ "no permission (EACCES)", locked, NULL, true, 0 },
+		{ "KAIO_COMPAT_BACKEND=native", NULL, "native", false, 0 },
+		{ "KAIO_COMPAT_BACKEND=kaio, no such node", missing, "kaio", false, -ENOSYS },
+		{ "KAIO_COMPAT_BACKEND=auto", NULL, "auto", false, have_kaio },
+		{ "KAIO_COMPAT_BACKEND unset", NULL, NULL, false, have_kaio },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct fallback_case *c = &cases[i];
+		int status;
+		pid_t pid;
+
+		if (c->device && !c->as_nobody) {
+			int dev = open(c->device, O_RDWR | O_CLOEXEC);
+
+			TH_LOG("%s: open(%s): %s", c->name, c->device,
+			       strerror(dev < 0 ? errno : 0));
+			if (dev >= 0)
+				close(dev);
+		}
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			_exit(fallback_child(c, fd));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		if (WEXITSTATUS(status) == 11) {
+			TH_LOG("%s: not refused here (privileged): not checked", c->name);
+			continue;
+		}
+		EXPECT_EQ(0, WEXITSTATUS(status)) {
+			TH_LOG("%s: %s, exit status %d", c->name,
+			       c->want < 0 ? "io_setup's errno" :
+			       c->want ? "kaio" : "native AIO", WEXITSTATUS(status));
+		}
+	}
+	close(sock);
+	unlink(sock_path);
+	unlink(locked);
 }
 
 /* ---- io_setup, io_queue_init: errno parity --------------------------------- */
@@ -389,8 +645,10 @@ TEST(queue_init_zero_or_negative_EINVAL)
 TEST(queue_init_ignores_old_ctx_value)
 {
 	io_context_t ctx = (io_context_t)0x1000;
-	int r = io_queue_init(16, &ctx);
+	int r;
 
+	NEED_KERNEL();
+	r = io_queue_init(16, &ctx);
 	if (r == -ENOSYS)
 		SKIP(return, "no AIO");
 	ASSERT_EQ(0, r);
@@ -682,6 +940,43 @@ TEST_F(ctx, pwritev_preadv_fsync_round_trip)
 	EXPECT_EQ(0, memcmp(r1, a, 100));
 	EXPECT_EQ(0, memcmp(r1 + 100, b, 3000));
 	EXPECT_EQ(0, memcmp(r1 + 3100, c, 996));
+}
+
+/*
+ * A buffered write's event is in the ring when io_submit() returns, as with
+ * native AIO, where programs (libaio's own harness among them) reap it with
+ * min_nr 0 at once: kaio's library asks kaio.ko for that unless
+ * KAIO_COMPAT_ASYNC_WRITES=1. Parts of pages not in the page cache, so each
+ * write must first read its page: kaio would leave that to a worker.
+ */
+TEST_F(ctx, buffered_writes_complete_in_io_submit)
+{
+	struct iocb cb[8], *cbs[8];
+	struct io_event ev[8];
+	unsigned char data[100], back[8192];
+	int i, n;
+
+	SKIPPED_IN_SETUP();
+	if (env_is("KAIO_COMPAT_ASYNC_WRITES", "1"))
+		SKIP(return, "KAIO_COMPAT_ASYNC_WRITES=1");
+	memset(data, 0xab, sizeof(data));
+	ASSERT_EQ(0, fsync(self->file));
+	ASSERT_EQ(0, posix_fadvise(self->file, 0, 0, POSIX_FADV_DONTNEED));
+	for (i = 0; i < 8; i++) {
+		io_prep_pwrite(&cb[i], self->file, data, sizeof(data), i * 8192 + 10);
+		cbs[i] = &cb[i];
+	}
+	ASSERT_EQ(8, io_submit(self->ctx, 8, cbs));
+	n = io_getevents(self->ctx, 0, 8, ev, NULL);
+	EXPECT_EQ(8, n);
+	if (n >= 0 && n < 8)
+		ASSERT_EQ(8 - n, wait_events(self->ctx, ev + n, 8 - n));
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(sizeof(data), ev[i].res);
+	ASSERT_EQ(sizeof(back), pread(self->file, back, sizeof(back), 8192));
+	EXPECT_TRUE(check_pattern(back, 10, 8192, 1));
+	EXPECT_EQ(0, memcmp(back + 10, data, sizeof(data)));
+	EXPECT_TRUE(check_pattern(back + 110, sizeof(back) - 110, 8192 + 110, 1));
 }
 
 TEST_F(ctx, read_past_eof_is_short)
@@ -1144,6 +1439,121 @@ TEST_F(ctx, ring_moved_with_mremap_still_works)
 	EXPECT_TRUE(check_pattern(self->buf, 8 * 4096, 0, 1));
 	/* the old address is nothing now (and unmapped) */
 	EXPECT_EQ(-EINVAL, submit_reads(old, self->file, self->buf, cb, 1));
+}
+
+/* The ring's pages: header and nr events, rounded up (both AIOs). */
+static size_t ring_bytes(io_context_t ctx)
+{
+	const struct aio_ring *ring = (const struct aio_ring *)ctx;
+	size_t page = getpagesize();
+
+	return (ring->header_length + ring->nr * sizeof(struct io_event) +
+		page - 1) & ~(page - 1);
+}
+
+/*
+ * mremap() the ring of @ctx to @to, or (@to NULL) to a new address: the new
+ * context, or NULL. A new address may be one another ring just left.
+ */
+static io_context_t move_ring(io_context_t ctx, void *to)
+{
+	size_t size = ring_bytes(ctx);
+	void *spot = to;
+
+	if (!spot) {
+		spot = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (spot == MAP_FAILED)
+			return NULL;
+	}
+	if (mremap(ctx, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, spot) != spot)
+		return NULL;
+	return (io_context_t)spot;
+}
+
+/* One 4 KiB read of @fd (pattern @seed) on @ctx, checked: 0 or a step. */
+static int read_one(io_context_t ctx, int fd, unsigned seed)
+{
+	unsigned char buf[4096];
+	struct iocb cb, *cbs[1] = { &cb };
+	struct io_event ev;
+
+	io_prep_pread(&cb, fd, buf, sizeof(buf), 8192);
+	if (io_submit(ctx, 1, cbs) != 1)
+		return 1;
+	if (wait_events(ctx, &ev, 1) != 1 || ev.obj != &cb || ev.res != sizeof(buf))
+		return 2;
+	return check_pattern(buf, sizeof(buf), 8192, seed) ? 0 : 3;
+}
+
+/*
+ * kaio and native contexts in one process (kaio's library, native AIO asked
+ * for with KAIO_COMPAT_BACKEND=native for some): each call reaches its own
+ * AIO, also after mremap() moved the rings -- where a native ring's header,
+ * which looks like a kaio ring's, carries as its id the number of a kaio
+ * context's fd, and where the kaio ring moves to the address the native
+ * ring left (the library still has it as that native ring's; mmap() hands
+ * out such a hole again readily, so it is taken on purpose here).
+ */
+TEST(kaio_and_native_contexts_side_by_side)
+{
+	enum { N = 32 };
+	io_context_t nat[N], k = 0, home_n, home_k, moved_n, moved_k;
+	char name[PATH_MAX];
+	int fd = make_file(65536, 5, 0), twin = -1, i;
+	unsigned kid;
+
+	if (!libdir || native)
+		SKIP(return, "kaio's library on kaio only");
+	NEED_KERNEL();
+	ASSERT_LE(0, fd);
+	setenv("KAIO_COMPAT_BACKEND", "native", 1);
+	for (i = 0; i < N; i++) {
+		nat[i] = 0;
+		ASSERT_EQ(0, io_setup(2, &nat[i]));
+	}
+	unsetenv("KAIO_COMPAT_BACKEND");
+	ASSERT_EQ(0, io_setup(2, &k));
+	/* native ids count from 0, kaio's id is its fd: find the twin */
+	kid = ((struct aio_ring *)k)->id;
+	for (i = 0; i < N; i++)
+		if (((struct aio_ring *)nat[i])->id == kid)
+			twin = i;
+	TH_LOG("kaio context fd %u, native context %d has that id", kid, twin);
+	ASSERT_LE(0, twin);
+	mapping_name(k, name, sizeof(name));
+	EXPECT_STREQ(KAIO_RING_NAME, name);
+	mapping_name(nat[twin], name, sizeof(name));
+	EXPECT_STREQ(NATIVE_RING_NAME, name);
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, read_one(nat[i], fd, 5));
+	ASSERT_EQ(0, read_one(k, fd, 5));
+
+	/* the native twin moves; the kaio ring is still at home */
+	home_n = nat[twin];
+	home_k = k;
+	/* the kaio ring must fit the native ring's place exactly */
+	ASSERT_EQ(ring_bytes(home_n), ring_bytes(home_k));
+	moved_n = move_ring(home_n, NULL);
+	ASSERT_NE(NULL, moved_n);
+	EXPECT_EQ(0, read_one(moved_n, fd, 5));
+	EXPECT_EQ(0, read_one(k, fd, 5));
+	/* the kaio ring moves into the native ring's old place: both away */
+	moved_k = move_ring(home_k, home_n);
+	ASSERT_EQ(home_n, moved_k);
+	EXPECT_EQ(0, read_one(moved_n, fd, 5));
+	EXPECT_EQ(0, read_one(moved_k, fd, 5));
+	mapping_name(moved_k, name, sizeof(name));
+	EXPECT_STREQ(KAIO_RING_NAME, name);
+	mapping_name(moved_n, name, sizeof(name));
+	EXPECT_STREQ(NATIVE_RING_NAME, name);
+	/* the kaio ring's old address is no context now */
+	EXPECT_EQ(-EINVAL, io_destroy(home_k));
+	EXPECT_EQ(0, io_destroy(moved_k));
+	EXPECT_EQ(0, io_destroy(moved_n));
+	EXPECT_EQ(-EINVAL, io_destroy(moved_k));
+	for (i = 0; i < N; i++)
+		if (i != twin)
+			EXPECT_EQ(0, io_destroy(nat[i]));
 }
 
 /* ---- processes, threads, many contexts --------------------------------------- */

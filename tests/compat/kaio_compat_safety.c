@@ -3,12 +3,15 @@
  * What a security review of kaio found, as libaio programs meet it: each case
  * does something an unprivileged program may do, and expects what native AIO
  * does. Linked against the system's libaio (-laio); the guest runs this one
- * binary twice, on native AIO (tests/kaio_compat_safety_native, which sets
- * KAIO_COMPAT_NATIVE=1) and on kaio (tests/kaio_compat_safety, with
- * LD_LIBRARY_PATH at kaio's libaio.so.1). Native AIO needs no kaio: run the
- * reference anywhere with `make -C tests/compat native-check`.
+ * binary three times: on native AIO (tests/kaio_compat_safety_native, which
+ * sets KAIO_COMPAT_NATIVE=1), on kaio (tests/kaio_compat_safety, with
+ * LD_LIBRARY_PATH at kaio's libaio.so.1), and on kaio's library falling back
+ * to native AIO (tests/kaio_compat_safety_fallback: both). Native AIO needs
+ * no kaio: run the reference anywhere with `make -C tests/compat
+ * native-check`, the fallback with `make -C tests/compat fallback-check`.
  *
- * Environment: KAIO_COMPAT_NATIVE=1 (reference run), KAIO_EXT4_DIR (a
+ * Environment: KAIO_COMPAT_NATIVE=1 (the contexts are native AIO's),
+ * KAIO_COMPAT_LIBDIR (kaio's libaio.so.1 is the one mapped), KAIO_EXT4_DIR (a
  * directory on ext4 that takes O_DIRECT; else $TMPDIR, else /tmp),
  * KAIO_SAFETY_SECONDS (how long the eventfd/POLL storm runs, default 5),
  * KAIO_SAFETY_HUGE_MB (size of each huge request, default 768).
@@ -196,9 +199,20 @@ static int submit1(io_context_t ctx, struct iocb *cb)
 	return io_submit(ctx, 1, &cb);
 }
 
-/* io_setup, or skip where there is no AIO (kaio's library: no /dev/kaio). */
+/*
+ * On kaio, skip without the module (kaio's library would fall back to
+ * native AIO, or with KAIO_COMPAT_BACKEND=kaio say ENOSYS).
+ */
+#define NEED_KAIO() do {							\
+	if (!native && access("/dev/kaio", F_OK) != 0)				\
+		SKIP(return, "no /dev/kaio");					\
+} while (0)
+
+/* io_setup, or skip where there is no such AIO. */
 #define SETUP_CTX(n, ctxp) do {							\
-	int __r = io_setup((n), (ctxp));					\
+	int __r;								\
+	NEED_KAIO();								\
+	__r = io_setup((n), (ctxp));						\
 	if (__r == -ENOSYS)							\
 		SKIP(return, "io_setup: %s (no %s)", strerror(-__r),		\
 		     native ? "native AIO" : "/dev/kaio");			\
@@ -219,8 +233,10 @@ FIXTURE_TEARDOWN(slow) { (void)self; }
 /* ---- which library ------------------------------------------------------------ */
 
 /*
- * The same binary runs twice: make sure each run is on the AIO it reports
- * for (kaio's libaio.so.1 from KAIO_COMPAT_LIBDIR, or the system's).
+ * The same binary runs three times: make sure each run is on the library it
+ * reports for (kaio's libaio.so.1 from KAIO_COMPAT_LIBDIR, or the system's)
+ * and on the AIO it expects: /proc/self/maps names a native ring
+ * "/[aio] (deleted)", a kaio ring "anon_inode:[kaio]".
  */
 TEST(libaio_mapped_is_the_expected_one)
 {
@@ -242,15 +258,40 @@ TEST(libaio_mapped_is_the_expected_one)
 	TH_LOG("libaio mapped from %s", found);
 	ASSERT_NE(0, found[0]);
 	system_lib = strncmp(found, "/usr/lib", 8) == 0 || strncmp(found, "/lib", 4) == 0;
-	if (native) {
-		EXPECT_TRUE(system_lib);
-	} else if (libdir) {
+	if (libdir) {
 		snprintf(line, sizeof(line), "%s/libaio.so.1", libdir);
 		ASSERT_NE(NULL, realpath(line, want));
 		EXPECT_STREQ(want, found);
+	} else if (native) {
+		EXPECT_TRUE(system_lib);
 	} else {
 		EXPECT_FALSE(system_lib);
 	}
+}
+
+TEST(contexts_are_on_the_expected_aio)
+{
+	char line[PATH_MAX + 128], name[PATH_MAX] = "";
+	io_context_t ctx = 0;
+	FILE *f;
+
+	SETUP_CTX(8, &ctx);
+	f = fopen("/proc/self/maps", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		int pos = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &pos) == 2 &&
+		    (uintptr_t)ctx >= lo && (uintptr_t)ctx < hi) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(name, sizeof(name), "%s", pos ? line + pos : "");
+		}
+	}
+	fclose(f);
+	TH_LOG("ring %p: %s", ctx, name);
+	EXPECT_STREQ(native ? "/[aio] (deleted)" : "anon_inode:[kaio]", name);
+	EXPECT_EQ(0, io_destroy(ctx));
 }
 
 /* ---- RLIMIT_FSIZE on buffered writes ------------------------------------------ */
@@ -324,7 +365,18 @@ static int fsize_open(struct fsize_file *f)
 }
 
 /* SIGXFSZ's disposition, a file and a context, then the limit. */
-#define FSIZE_SETUP(f, disposition) do {						int __r;																			signal(SIGXFSZ, (disposition));							__r = fsize_open(f);								if (__r == -ENOSYS)									SKIP(return, "io_setup: ENOSYS (no %s)",					     native ? "native AIO" : "/dev/kaio");				ASSERT_EQ(0, __r);								set_fsize_limit(_metadata);							xfsz_count = 0;								} while (0)
+#define FSIZE_SETUP(f, disposition) do {				\
+	int __r;							\
+	NEED_KAIO();							\
+	signal(SIGXFSZ, (disposition));					\
+	__r = fsize_open(f);						\
+	if (__r == -ENOSYS)						\
+		SKIP(return, "io_setup: ENOSYS (no %s)",		\
+		     native ? "native AIO" : "/dev/kaio");		\
+	ASSERT_EQ(0, __r);						\
+	set_fsize_limit(_metadata);					\
+	xfsz_count = 0;							\
+} while (0)
 
 /* Run pwrite and pwritev at 7681 (511 fit) and at 8192, 9000 (nothing fits). */
 static void fsize_writes(struct __test_metadata *_metadata,

@@ -4,7 +4,8 @@
  * under the same symbol versions (libaio.map, and symver attributes for the
  * LIBAIO_0.1 compatibility entries), with libaio's semantics: a result or
  * -errno is returned and errno is left as it was. The contexts themselves are
- * kaio's (backend.cpp). Documentation/compat.md is the user's view.
+ * kaio's, or native AIO's where kaio is not there (backend.cpp).
+ * Documentation/compat.md is the user's view.
  *
  * The prototypes are the system's <libaio.h>, never a copy: each definition
  * whose name differs from the header's (the versioned ones) is checked
@@ -47,10 +48,10 @@ static_assert(sizeof(struct io_event) == 32);
 static_assert(sizeof(struct iocb) == 64);
 
 int getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events,
-	      struct timespec *timeout, const sigset_t *sigmask = nullptr)
+	      struct timespec *timeout)
 {
 	SavedErrno keep;
-	return compat::getevents(ctx, min_nr, nr, events, timeout, sigmask);
+	return compat::getevents(ctx, min_nr, nr, events, timeout);
 }
 
 } // namespace
@@ -100,7 +101,8 @@ KAIO_EXPORT int io_pgetevents(io_context_t ctx, long min_nr, long nr,
 			      struct io_event *events, struct timespec *timeout,
 			      sigset_t *sigmask)
 {
-	return getevents(ctx, min_nr, nr, events, timeout, sigmask);
+	SavedErrno keep;
+	return compat::pgetevents(ctx, min_nr, nr, events, timeout, sigmask);
 }
 
 /* ---- the io_queue_* wrappers ----------------------------------------- */

@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * libaio.so.1 on kaio: contexts on /dev/kaio (Documentation/abi.md).
+ * libaio.so.1 on kaio: contexts on /dev/kaio (Documentation/abi.md), or on
+ * native AIO where /dev/kaio is missing or refuses the process.
  *
- * A context is a context fd from KAIO_IOC_SETUP and its completion ring,
+ * A kaio context is a context fd from KAIO_IOC_SETUP and its completion ring,
  * mapped once. The io_context_t handed out is the ring's user address, as
  * with native AIO, so programs that reap events from the ring themselves
- * (fio's userspace_reap) work unchanged.
+ * (fio's userspace_reap) work unchanged. A native context is what io_setup(2)
+ * returned, also its ring's address; native.cpp makes its system calls.
  *
- * From an io_context_t back to the fd: a table of the rings this library
- * mapped (address -> fd, size), read without locks on every call. An address
- * that is not in it (never set up, destroyed, garbage) gets EINVAL, as native
- * AIO answers for an unknown context, and the library never dereferences it
- * on the way. The one legitimate miss is a ring moved with mremap(): its
- * header is then read with process_vm_readv() (a bad address is an error,
- * not a crash), and the header's id -- the context fd, written by kaio --
- * names the entry, which moves to the new address.
+ * From an io_context_t back to its backend: a table of the contexts this
+ * library set up (ring address -> kaio fd and ring size, or "native"), read
+ * without locks on every call. An address that is not in it goes to native
+ * AIO, as libaio would pass it: the kernel answers for it (EINVAL for one
+ * that is no context), and the library never dereferences it on the way. The
+ * one miss that is kaio's is a ring moved with mremap(): its header is then
+ * read with process_vm_readv() (a bad address is an error, not a crash), and
+ * the header's id -- the context fd, written by kaio -- names the entry,
+ * which moves to the new address. A native ring's header looks the same, so
+ * where the process has native contexts the kernel is asked first.
  *
  * Built without exceptions, RTTI or libstdc++ (only header-only parts of the
  * C++ library are used): the shared object needs libc and nothing else, like
@@ -23,8 +27,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -40,6 +46,7 @@
 #include <new>
 
 #include "backend.hpp"
+#include "native.hpp"
 
 namespace kaio::compat {
 namespace {
@@ -97,10 +104,66 @@ bool copy_out(void *addr, const void *buf, size_t len)
 	return n == static_cast<ssize_t>(len);
 }
 
-/* ---- the table of rings ------------------------------------------------ */
+/* ---- what the environment asks for ------------------------------------- */
 
 /*
- * Open addressing with linear probing. A slot's ring is published last
+ * Read at each io_setup(), so a test can change them between contexts.
+ * secure_getenv(): a set-user-ID program ignores them, as the loader ignores
+ * LD_LIBRARY_PATH there; installed system-wide, the library must not let a
+ * user point a privileged program's AIO somewhere else.
+ */
+bool env_is(const char *name, const char *value)
+{
+	const char *e = secure_getenv(name);
+
+	return e && strcmp(e, value) == 0;
+}
+
+enum class Backend { automatic, kaio, native };
+
+/* KAIO_COMPAT_BACKEND=kaio|native|auto (anything else is auto). */
+Backend backend_wanted()
+{
+	if (env_is("KAIO_COMPAT_BACKEND", "kaio"))
+		return Backend::kaio;
+	if (env_is("KAIO_COMPAT_BACKEND", "native"))
+		return Backend::native;
+	return Backend::automatic;
+}
+
+/* KAIO_COMPAT_DEVICE: another device node, or none (tests of the fallback). */
+const char *device_path()
+{
+	const char *e = secure_getenv("KAIO_COMPAT_DEVICE");
+
+	return e && *e ? e : KAIO_DEVICE_PATH;
+}
+
+/* KAIO_COMPAT_DEBUG=1: one line on stderr per io_setup(), saying which AIO. */
+__attribute__((format(printf, 1, 2))) void debug(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (!env_is("KAIO_COMPAT_DEBUG", "1"))
+		return;
+	n = snprintf(line, sizeof(line), "kaio-compat[%d]: ", getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	if (n > static_cast<int>(sizeof(line)) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write(), so lines from several threads do not interleave. */
+	ssize_t written = write(STDERR_FILENO, line, n);
+	(void)written;	/* no stderr: nothing to tell */
+}
+
+/* ---- the table of contexts --------------------------------------------- */
+
+/*
+ * Open addressing with linear probing. A slot's key is published last
  * (release) and read first (acquire), so a reader that finds an address sees
  * the fd and size stored with it. Removed entries become tombstones (the
  * probe chains through them stay intact) and are reused by later inserts.
@@ -108,14 +171,34 @@ bool copy_out(void *addr, const void *buf, size_t len)
  * may still be walking it (the tables leaked add up to less than the last
  * one). Writers hold g_lock.
  *
- * A call racing with io_destroy() of the same context may see the entry
- * just before it goes, and then use a closed fd or, once the slot or the
- * number is reused, another one: with native AIO the same race is harmless
- * (the kernel holds a reference), here it is the caller's bug to avoid.
+ * A call racing with io_destroy() of the same kaio context may see the
+ * entry just before it goes, and then use a closed fd or, once the slot or
+ * the number is reused, another one: with native AIO the same race is
+ * harmless (the kernel holds a reference), here it is the caller's bug to
+ * avoid.
+ *
+ * Native entries are hints: an address that is not a kaio entry goes to
+ * native AIO anyway. They tell adopt_moved_ring() that the process has
+ * native contexts, and libaio's look at the ring that its header is mapped.
+ * A native ring moved with mremap() (the kernel follows it) leaves a stale
+ * entry at its old address, which a new ring mapped there replaces, and
+ * which a kaio ring moved there overrides (route()).
  */
 constexpr uintptr_t kEmpty = 0;
 constexpr uintptr_t kTombstone = 1;	/* never a ring address: not page-aligned */
 constexpr uintptr_t kMinPageSize = 4096;
+constexpr int kNativeFd = -1;		/* the fd of a native context: none */
+
+/*
+ * The key of a kaio context whose ring was moved away with mremap() and
+ * whose old address went to a new ring before the moved one was used: not
+ * page-aligned, so no lookup by address finds it, but slot_of_fd_locked()
+ * does and the ring is adopted at its new address as usual.
+ */
+uintptr_t lost_key(int fd)
+{
+	return (static_cast<uintptr_t>(fd) << 12) | 2;
+}
 
 struct Slot {
 	std::atomic<uintptr_t> ring{kEmpty};
@@ -128,10 +211,15 @@ struct Table {
 	Slot *slots;
 };
 
+/* A context: a kaio context fd and its ring's size, or native AIO. */
 struct Ring {
 	int fd;
 	size_t size;
+
+	bool native() const { return fd == kNativeFd; }
 };
+
+constexpr Ring kNative = {kNativeFd, 0};
 
 constexpr size_t kFirstSlots = 64;
 Slot g_first_slots[kFirstSlots];
@@ -140,8 +228,13 @@ std::atomic<Table *> g_table{&g_first_table};
 
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 size_t g_live;		/* entries in the table; under g_lock */
+/* Entries of each kind; written under g_lock, read as hints without it. */
+std::atomic<size_t> g_kaio_live{0};
+std::atomic<size_t> g_native_live{0};
 int g_dev = -1;		/* this process's /dev/kaio; under g_lock */
 dev_t g_dev_rdev;	/* its device number, to recognise it */
+/* The module behind g_dev refused KAIO_SETUP_WRITES_IN_SUBMIT (too old). */
+std::atomic<bool> g_dev_no_writes_in_submit{false};
 
 size_t home_slot(uintptr_t ring, size_t mask)
 {
@@ -169,9 +262,9 @@ bool find(uintptr_t ring, Ring *out)
 	return false;
 }
 
-void put_locked(Table *t, uintptr_t ring, const Ring &r)
+void put_locked(Table *t, uintptr_t key, const Ring &r)
 {
-	size_t i = home_slot(ring, t->mask);
+	size_t i = home_slot(key, t->mask);
 
 	for (;; i = (i + 1) & t->mask) {
 		uintptr_t cur = t->slots[i].ring.load(std::memory_order_relaxed);
@@ -181,39 +274,64 @@ void put_locked(Table *t, uintptr_t ring, const Ring &r)
 	}
 	t->slots[i].fd.store(r.fd, std::memory_order_relaxed);
 	t->slots[i].size.store(r.size, std::memory_order_relaxed);
-	t->slots[i].ring.store(ring, std::memory_order_release);
+	t->slots[i].ring.store(key, std::memory_order_release);
 }
 
-/* At most half full, so probe chains stay short and always end. */
-int insert_locked(uintptr_t ring, const Ring &r)
+/*
+ * Room for @n more entries, the table staying at most half full (probe
+ * chains stay short and always end). Growing moves every entry: a Slot *
+ * taken before this is stale after it.
+ */
+int reserve_locked(size_t n)
 {
 	Table *t = g_table.load(std::memory_order_relaxed);
 
-	if ((g_live + 1) * 2 > t->mask + 1) {
-		size_t n = (t->mask + 1) * 2;
-		void *mem = malloc(sizeof(Table) + n * sizeof(Slot));
+	if ((g_live + n) * 2 <= t->mask + 1)
+		return 0;
+	size_t slots = (t->mask + 1) * 2;
+	while ((g_live + n) * 2 > slots)
+		slots *= 2;
+	void *mem = malloc(sizeof(Table) + slots * sizeof(Slot));
 
-		if (!mem)
-			return -ENOMEM;
-		auto *bigger = new (mem) Table{n - 1, nullptr};
-		bigger->slots = reinterpret_cast<Slot *>(bigger + 1);
-		for (size_t i = 0; i < n; i++)
-			new (&bigger->slots[i]) Slot;
-		for (size_t i = 0; i <= t->mask; i++) {
-			const Slot &s = t->slots[i];
-			uintptr_t addr = s.ring.load(std::memory_order_relaxed);
+	if (!mem)
+		return -ENOMEM;
+	auto *bigger = new (mem) Table{slots - 1, nullptr};
+	bigger->slots = reinterpret_cast<Slot *>(bigger + 1);
+	for (size_t i = 0; i < slots; i++)
+		new (&bigger->slots[i]) Slot;
+	for (size_t i = 0; i <= t->mask; i++) {
+		const Slot &s = t->slots[i];
+		uintptr_t key = s.ring.load(std::memory_order_relaxed);
 
-			if (addr != kEmpty && addr != kTombstone)
-				put_locked(bigger, addr,
-					   {s.fd.load(std::memory_order_relaxed),
-					    s.size.load(std::memory_order_relaxed)});
-		}
-		g_table.store(bigger, std::memory_order_release);
-		t = bigger;
+		if (key != kEmpty && key != kTombstone)
+			put_locked(bigger, key,
+				   {s.fd.load(std::memory_order_relaxed),
+				    s.size.load(std::memory_order_relaxed)});
 	}
-	put_locked(t, ring, r);
-	g_live++;
+	g_table.store(bigger, std::memory_order_release);
 	return 0;
+}
+
+std::atomic<size_t> &live_of(const Ring &r)
+{
+	return r.native() ? g_native_live : g_kaio_live;
+}
+
+/* A new entry; reserve_locked() made room. */
+void add_locked(uintptr_t key, const Ring &r)
+{
+	put_locked(g_table.load(std::memory_order_relaxed), key, r);
+	g_live++;
+	live_of(r).fetch_add(1, std::memory_order_relaxed);
+}
+
+void remove_locked(Slot *s)
+{
+	Ring r = {s->fd.load(std::memory_order_relaxed), 0};
+
+	s->ring.store(kTombstone, std::memory_order_release);
+	g_live--;
+	live_of(r).fetch_sub(1, std::memory_order_relaxed);
 }
 
 Slot *slot_of_locked(uintptr_t ring)
@@ -232,11 +350,13 @@ Slot *slot_of_locked(uintptr_t ring)
 	return nullptr;
 }
 
-/* The live entry of context fd @fd, wherever its ring is now. */
+/* The live entry of kaio context fd @fd, wherever its ring is now. */
 Slot *slot_of_fd_locked(int fd)
 {
 	Table *t = g_table.load(std::memory_order_relaxed);
 
+	if (fd < 0)
+		return nullptr;
 	for (size_t i = 0; i <= t->mask; i++) {
 		uintptr_t r = t->slots[i].ring.load(std::memory_order_relaxed);
 
@@ -247,10 +367,23 @@ Slot *slot_of_fd_locked(int fd)
 	return nullptr;
 }
 
-void remove_locked(Slot *s)
+/*
+ * A ring just mapped at @addr (reserve_locked(2) made room). Whatever the
+ * table still has there is stale: a native ring that moved away, or a kaio
+ * ring that moved away and was not used at its new address yet -- that one
+ * stays findable by its fd.
+ */
+void place_locked(uintptr_t addr, const Ring &r)
 {
-	s->ring.store(kTombstone, std::memory_order_release);
-	g_live--;
+	if (Slot *old = slot_of_locked(addr)) {
+		Ring moved = {old->fd.load(std::memory_order_relaxed),
+			      old->size.load(std::memory_order_relaxed)};
+
+		remove_locked(old);
+		if (!moved.native())
+			add_locked(lost_key(moved.fd), moved);
+	}
+	add_locked(addr, r);
 }
 
 class Locked {
@@ -272,40 +405,113 @@ __attribute__((constructor)) void init_fork_handlers()
 		       [] { pthread_mutex_init(&g_lock, nullptr); });
 }
 
-/*
- * @addr is no ring this library mapped there. If it is one of ours moved with
- * mremap(), adopt the new address; anything else is no context: EINVAL.
- */
-int adopt_moved_ring(uintptr_t addr, Ring *r)
+/* The ring header at @addr, read without faulting; false if it is none. */
+bool ring_header(uintptr_t addr, struct kaio_ring *hdr)
 {
-	struct kaio_ring hdr;
-	Slot *s;
-
-	if (!copy_in(&hdr, reinterpret_cast<void *>(addr), sizeof(hdr)) ||
-	    hdr.magic != KAIO_RING_MAGIC)
-		return -EINVAL;
-
-	Locked lock;
-	s = slot_of_fd_locked(static_cast<int>(hdr.id));
-	if (!s)
-		return -EINVAL;
-	r->fd = static_cast<int>(hdr.id);
-	r->size = s->size.load(std::memory_order_relaxed);
-	/* One out, one in: no growth, so this cannot fail. */
-	remove_locked(s);
-	return insert_locked(addr, *r);
+	return copy_in(hdr, reinterpret_cast<void *>(addr), sizeof(*hdr)) &&
+	       hdr->magic == KAIO_RING_MAGIC;
 }
 
-int resolve(void *ctx, Ring *r)
+/*
+ * @addr is no kaio ring this library mapped there (a native ring, a stale
+ * native entry, or nothing). If it is one of our kaio rings
+ * moved with mremap(), adopt the new address and return true; anything else
+ * is native AIO's to answer for.
+ */
+bool adopt_moved_ring(uintptr_t addr, Ring *r)
+{
+	struct kaio_ring hdr, old_hdr;
+	int fd;
+
+	/* No kaio context, none that could have moved (the common native case). */
+	if (g_kaio_live.load(std::memory_order_relaxed) == 0 ||
+	    !ring_header(addr, &hdr) || static_cast<int>(hdr.id) < 0)
+		return false;
+	fd = static_cast<int>(hdr.id);
+
+	Locked lock;
+	Slot *s = slot_of_fd_locked(fd);
+	if (!s)
+		return false;
+	uintptr_t old = s->ring.load(std::memory_order_relaxed);
+	/* Still answering at its old address: it did not move, @addr is a copy. */
+	if (old % kMinPageSize == 0 && ring_header(old, &old_hdr) && old_hdr.id == hdr.id)
+		return false;
+	/*
+	 * A native ring has the same header, its id a small index that may
+	 * equal one of our fds: where the process has native contexts, ask the
+	 * kernel whether @addr is one.
+	 */
+	if (g_native_live.load(std::memory_order_relaxed) > 0 &&
+	    native::is_context(reinterpret_cast<void *>(addr)))
+		return false;
+	r->fd = fd;
+	r->size = s->size.load(std::memory_order_relaxed);
+	/* Without room to move the entry, it stays put: the next call adopts. */
+	if (reserve_locked(2) == 0) {
+		remove_locked(slot_of_fd_locked(fd));
+		place_locked(addr, *r);
+	}
+	return true;
+}
+
+/* Where a call on @ctx goes. */
+struct Route {
+	Ring ring;	/* a kaio context, or kNative */
+	bool known;	/* set up by this library: its ring header is mapped */
+};
+
+/*
+ * A kaio entry decides at once. Anything else is native AIO's, unless it is
+ * a kaio ring moved there -- also over a stale native entry, so where the
+ * process has kaio contexts, native calls pay for that look (a header read,
+ * and a question to the kernel when the header's id is a kaio fd's); a
+ * process with contexts of one kind only never does.
+ */
+Route route(void *ctx)
 {
 	auto addr = reinterpret_cast<uintptr_t>(ctx);
+	bool native_entry;
+	Ring r;
 
-	/* A ring is page-aligned; this also keeps kEmpty and kTombstone out. */
+	/* A ring is page-aligned; this also keeps the keys that are no address out. */
 	if (addr == 0 || addr % kMinPageSize != 0)
-		return -EINVAL;
-	if (find(addr, r))
-		return 0;
-	return adopt_moved_ring(addr, r);
+		return {kNative, false};
+	if (find(addr, &r)) {
+		if (!r.native())
+			return {r, true};
+		native_entry = true;
+	} else {
+		native_entry = false;
+	}
+	if (adopt_moved_ring(addr, &r))
+		return {r, true};
+	return {kNative, native_entry};
+}
+
+/*
+ * libaio's shortcut (aio_ring_is_empty()), kept for its exact behaviour:
+ * when only looking (zero timeout) at an empty ring, return 0 without a
+ * system call -- even for arguments the call would refuse. libaio reads the
+ * header of whatever it is given; one this library did not set up is read
+ * with copy_in(), so a bad address gets the system call's EINVAL, not a
+ * crash. (A native ring's old address after mremap() is still read
+ * directly, as libaio would.)
+ */
+bool empty_at_a_glance(void *ctx, const struct timespec *timeout, bool mapped)
+{
+	struct kaio_ring hdr;
+
+	if (!timeout || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
+		return false;
+	if (!mapped)
+		return ring_header(reinterpret_cast<uintptr_t>(ctx), &hdr) &&
+		       hdr.head == hdr.tail;
+	auto *ring = static_cast<struct kaio_ring *>(ctx);
+	return std::atomic_ref(ring->magic).load(std::memory_order_relaxed) ==
+		       KAIO_RING_MAGIC &&
+	       std::atomic_ref(ring->head).load(std::memory_order_relaxed) ==
+		       std::atomic_ref(ring->tail).load(std::memory_order_acquire);
 }
 
 /* ---- /dev/kaio ---------------------------------------------------------- */
@@ -315,7 +521,8 @@ int resolve(void *ctx, Ring *r)
  * on, so a process that later chroots or sandboxes itself can still create
  * contexts. If that number was closed behind the library's back it may now
  * be someone else's file: it is recognised by its device number, and
- * replaced (never closed) when it is not /dev/kaio any more.
+ * replaced (never closed) when it is not /dev/kaio any more. -errno of the
+ * open() when there is none.
  */
 int device_fd_locked()
 {
@@ -325,13 +532,9 @@ int device_fd_locked()
 	if (g_dev >= 0 && fstat(g_dev, &st) == 0 && S_ISCHR(st.st_mode) &&
 	    st.st_rdev == g_dev_rdev)
 		return g_dev;
-	fd = open(KAIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		/* No kaio here: what libaio says where the kernel has no AIO. */
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
-			return -ENOSYS;
+	fd = open(device_path(), O_RDWR | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	}
 	if (fstat(fd, &st) < 0) {
 		int err = -errno;
 
@@ -340,7 +543,21 @@ int device_fd_locked()
 	}
 	g_dev = fd;
 	g_dev_rdev = st.st_rdev;
+	/* Perhaps another module now: ask it for every SETUP flag again. */
+	g_dev_no_writes_in_submit.store(false, std::memory_order_relaxed);
 	return fd;
+}
+
+/* open() of the device failed so: kaio is not there (not loaded) ... */
+bool kaio_missing(int err)
+{
+	return err == ENOENT || err == ENXIO || err == ENODEV;
+}
+
+/* ... or not for this process: then native AIO serves it instead. */
+bool kaio_refused(int err)
+{
+	return kaio_missing(err) || err == EACCES || err == EPERM;
 }
 
 int ioctl_result(int ret)
@@ -348,30 +565,65 @@ int ioctl_result(int ret)
 	return ret < 0 ? -errno : ret;
 }
 
-} // namespace
+/* ---- the kaio backend -------------------------------------------------- */
 
-int setup(int maxevents, void **ctxp)
+/*
+ * SETUP, asking for KAIO_SETUP_WRITES_IN_SUBMIT unless the user opted out:
+ * a buffered write's event is then in the ring when io_submit() returns, as
+ * with native AIO, which programs count on (they reap it with min_nr 0). A
+ * module older than the flag refuses it with EINVAL: SETUP again without.
+ */
+int kaio_setup_ioctl(int dev, int maxevents, struct kaio_setup *s, const char **writes)
 {
-	struct kaio_setup s = {};
-	void *old, *ring;
-	int dev, fd, err;
+	bool async = env_is("KAIO_COMPAT_ASYNC_WRITES", "1");
+	int fd;
 
-	/* io_setup(2)'s order: ctxp readable, then *ctxp == 0 and maxevents. */
+	*s = {};
+	/* Negative counts become huge ones: EINVAL, as from io_setup(2). */
+	s->nr_events = static_cast<__u32>(maxevents);
+	if (!async && !g_dev_no_writes_in_submit.load(std::memory_order_relaxed))
+		s->flags = KAIO_SETUP_WRITES_IN_SUBMIT;
+	fd = ioctl(dev, KAIO_IOC_SETUP, s);
+	if (fd < 0 && errno == EINVAL && s->flags) {
+		*s = {};
+		s->nr_events = static_cast<__u32>(maxevents);
+		fd = ioctl(dev, KAIO_IOC_SETUP, s);
+		/* EINVAL for the flag, not the count: remember it. */
+		if (fd >= 0)
+			g_dev_no_writes_in_submit.store(true, std::memory_order_relaxed);
+	}
+	if (fd >= 0)
+		*writes = s->flags ? "complete in io_submit" :
+			  async ? "asynchronous (KAIO_COMPAT_ASYNC_WRITES=1)" :
+				  "asynchronous (kaio.ko without KAIO_SETUP_WRITES_IN_SUBMIT)";
+	return fd < 0 ? -errno : fd;
+}
+
+/* io_setup(2)'s first checks, in its order: ctxp readable, then *ctxp == 0 and maxevents. */
+int check_setup_args(int maxevents, void **ctxp)
+{
+	void *old;
+
 	if (!copy_in(&old, ctxp, sizeof(old)))
 		return -EFAULT;
 	if (old || maxevents == 0)
 		return -EINVAL;
-	{
-		Locked lock;
-		dev = device_fd_locked();
-	}
-	if (dev < 0)
-		return dev;
-	/* Negative counts become huge ones: EINVAL, as from io_setup(2). */
-	s.nr_events = static_cast<__u32>(maxevents);
-	fd = ioctl(dev, KAIO_IOC_SETUP, &s);
+	return 0;
+}
+
+int kaio_setup(int dev, int maxevents, void **ctxp)
+{
+	struct kaio_setup s;
+	const char *writes = "";
+	void *ring;
+	int fd, err;
+
+	err = check_setup_args(maxevents, ctxp);
+	if (err)
+		return err;
+	fd = kaio_setup_ioctl(dev, maxevents, &s, &writes);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ring = mmap(nullptr, s.ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ring == MAP_FAILED) {
 		err = -errno;
@@ -381,7 +633,9 @@ int setup(int maxevents, void **ctxp)
 	auto addr = reinterpret_cast<uintptr_t>(ring);
 	{
 		Locked lock;
-		err = insert_locked(addr, {fd, s.ring_size});
+		err = reserve_locked(2);
+		if (!err)
+			place_locked(addr, {fd, s.ring_size});
 	}
 	/* io_setup(2) too creates the context before it stores the id. */
 	if (!err && !copy_out(ctxp, &ring, sizeof(ring))) {
@@ -394,6 +648,8 @@ int setup(int maxevents, void **ctxp)
 		close(fd);
 		return err;
 	}
+	debug("io_setup(%d): kaio context %p (fd %d, %u events), buffered writes %s",
+	      maxevents, ring, fd, s.nr_events, writes);
 	return 0;
 }
 
@@ -402,13 +658,8 @@ int setup(int maxevents, void **ctxp)
  * and io_destroy(2) ends the context whoever else holds it. It cancels what
  * it can and waits for the rest, as io_destroy(2) does.
  */
-int destroy(void *ctx)
+int kaio_destroy(void *ctx, const Ring &r)
 {
-	Ring r;
-	int err = resolve(ctx, &r);
-
-	if (err)
-		return err;
 	if (ioctl(r.fd, KAIO_IOC_DESTROY) < 0)
 		return -errno;	/* not this process's, or destroyed already */
 	{
@@ -423,52 +674,9 @@ int destroy(void *ctx)
 	return 0;
 }
 
-int submit(void *ctx, long nr, void *iocbpp)
+int kaio_getevents(int fd, long min_nr, long nr, void *events,
+		   struct timespec *timeout, const sigset_t *sigmask)
 {
-	Ring r;
-	int err = resolve(ctx, &r);
-
-	if (err)
-		return err;
-	struct kaio_submit s = {nr, reinterpret_cast<uintptr_t>(iocbpp)};
-	return ioctl_result(ioctl(r.fd, KAIO_IOC_SUBMIT, &s));
-}
-
-/* EINPROGRESS on success, as io_cancel(2); the event comes through the ring. */
-int cancel(void *ctx, void *iocb, void *event)
-{
-	Ring r;
-	int err = resolve(ctx, &r);
-
-	if (err)
-		return err;
-	struct kaio_cancel c = {reinterpret_cast<uintptr_t>(iocb),
-				reinterpret_cast<uintptr_t>(event)};
-	return ioctl_result(ioctl(r.fd, KAIO_IOC_CANCEL, &c));
-}
-
-int getevents(void *ctx, long min_nr, long nr, void *events,
-	      struct timespec *timeout, const sigset_t *sigmask)
-{
-	Ring r;
-	int err = resolve(ctx, &r);
-
-	if (err)
-		return err;
-	/*
-	 * libaio's shortcut, kept for its exact behaviour: when only looking
-	 * (zero timeout) at an empty ring, return 0 without a system call --
-	 * even for arguments the call would refuse.
-	 */
-	if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0) {
-		auto *ring = static_cast<struct kaio_ring *>(ctx);
-
-		if (std::atomic_ref(ring->magic).load(std::memory_order_relaxed) ==
-			    KAIO_RING_MAGIC &&
-		    std::atomic_ref(ring->head).load(std::memory_order_relaxed) ==
-			    std::atomic_ref(ring->tail).load(std::memory_order_acquire))
-			return 0;
-	}
 	struct kaio_getevents g = {
 		.min_nr = min_nr,
 		.nr = nr,
@@ -477,7 +685,136 @@ int getevents(void *ctx, long min_nr, long nr, void *events,
 		.sigmask = reinterpret_cast<uintptr_t>(sigmask),
 		.sigsetsize = kSigsetSize,
 	};
-	return ioctl_result(ioctl(r.fd, KAIO_IOC_GETEVENTS, &g));
+	return ioctl_result(ioctl(fd, KAIO_IOC_GETEVENTS, &g));
+}
+
+/* ---- the native backend ------------------------------------------------- */
+
+/* io_setup(2) itself, so every errno is native AIO's; @why for the log. */
+int native_setup(int maxevents, void **ctxp, const char *why)
+{
+	void *ring = nullptr;
+	int err = native::setup(maxevents, ctxp);
+
+	if (err) {
+		debug("io_setup(%d) on native AIO (%s): %s", maxevents, why, strerror(-err));
+		return err;
+	}
+	/* The table only speeds routing up: without room, the miss routes here too. */
+	if (copy_in(&ring, ctxp, sizeof(ring))) {
+		Locked lock;
+
+		if (reserve_locked(2) == 0)
+			place_locked(reinterpret_cast<uintptr_t>(ring), kNative);
+	}
+	debug("io_setup(%d): native AIO context %p (%s)", maxevents, ring, why);
+	return 0;
+}
+
+int native_destroy(void *ctx)
+{
+	int err = native::destroy(ctx);
+
+	if (!err) {
+		Locked lock;
+		Slot *s = slot_of_locked(reinterpret_cast<uintptr_t>(ctx));
+
+		/* Only a native entry: a kaio ring may be there since. */
+		if (s && s->fd.load(std::memory_order_relaxed) == kNativeFd)
+			remove_locked(s);
+	}
+	return err;
+}
+
+} // namespace
+
+int setup(int maxevents, void **ctxp)
+{
+	Backend want = backend_wanted();
+	char why[256];
+	int dev;
+
+	if (want == Backend::native)
+		return native_setup(maxevents, ctxp, "KAIO_COMPAT_BACKEND=native");
+	{
+		Locked lock;
+		dev = device_fd_locked();
+	}
+	if (dev >= 0) {
+		int err = kaio_setup(dev, maxevents, ctxp);
+
+		if (err)
+			debug("io_setup(%d) on kaio: %s", maxevents, strerror(-err));
+		return err;
+	}
+	snprintf(why, sizeof(why), "%s: %s", device_path(), strerror(-dev));
+	if (want == Backend::automatic && kaio_refused(-dev))
+		return native_setup(maxevents, ctxp, why);
+	debug("io_setup(%d): no kaio (%s)%s", maxevents, why,
+	      want == Backend::kaio ? ", KAIO_COMPAT_BACKEND=kaio" : "");
+	if (want == Backend::automatic)
+		return dev;
+	/*
+	 * KAIO_COMPAT_BACKEND=kaio: arguments io_setup(2) would refuse first
+	 * get its errno, then what libaio says where the kernel has no AIO.
+	 */
+	int err = check_setup_args(maxevents, ctxp);
+	return err ? err : kaio_missing(-dev) ? -ENOSYS : dev;
+}
+
+int destroy(void *ctx)
+{
+	Route r = route(ctx);
+
+	if (r.ring.native())
+		return native_destroy(ctx);
+	return kaio_destroy(ctx, r.ring);
+}
+
+int submit(void *ctx, long nr, void *iocbpp)
+{
+	Route r = route(ctx);
+
+	if (r.ring.native())
+		return native::submit(ctx, nr, iocbpp);
+	struct kaio_submit s = {nr, reinterpret_cast<uintptr_t>(iocbpp)};
+	return ioctl_result(ioctl(r.ring.fd, KAIO_IOC_SUBMIT, &s));
+}
+
+/* EINPROGRESS on success, as io_cancel(2); the event comes through the ring. */
+int cancel(void *ctx, void *iocb, void *event)
+{
+	Route r = route(ctx);
+
+	if (r.ring.native())
+		return native::cancel(ctx, iocb, event);
+	struct kaio_cancel c = {reinterpret_cast<uintptr_t>(iocb),
+				reinterpret_cast<uintptr_t>(event)};
+	return ioctl_result(ioctl(r.ring.fd, KAIO_IOC_CANCEL, &c));
+}
+
+int getevents(void *ctx, long min_nr, long nr, void *events,
+	      struct timespec *timeout)
+{
+	Route r = route(ctx);
+
+	if (empty_at_a_glance(ctx, timeout, r.known))
+		return 0;
+	if (r.ring.native())
+		return native::getevents(ctx, min_nr, nr, events, timeout);
+	return kaio_getevents(r.ring.fd, min_nr, nr, events, timeout, nullptr);
+}
+
+int pgetevents(void *ctx, long min_nr, long nr, void *events,
+	       struct timespec *timeout, const sigset_t *sigmask)
+{
+	Route r = route(ctx);
+
+	if (empty_at_a_glance(ctx, timeout, r.known))
+		return 0;
+	if (r.ring.native())
+		return native::pgetevents(ctx, min_nr, nr, events, timeout, sigmask);
+	return kaio_getevents(r.ring.fd, min_nr, nr, events, timeout, sigmask);
 }
 
 } // namespace kaio::compat

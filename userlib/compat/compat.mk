@@ -13,7 +13,7 @@ COMPAT_OUT := $(OUT)/compat
 COMPAT_SONAME := libaio.so.1
 COMPAT_LIB := $(COMPAT_OUT)/$(COMPAT_SONAME)
 COMPAT_GUEST := $(BUILD)/guest/lib/compat/$(COMPAT_SONAME)
-COMPAT_SRCS := compat/abi.cpp compat/backend.cpp
+COMPAT_SRCS := compat/abi.cpp compat/backend.cpp compat/native.cpp
 COMPAT_OBJS := $(COMPAT_SRCS:compat/%.cpp=$(COMPAT_OUT)/obj/%.o)
 COMPAT_REF ?= $(shell $(CC) -print-file-name=$(COMPAT_SONAME))
 
