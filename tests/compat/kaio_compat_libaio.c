@@ -1486,15 +1486,45 @@ static int read_one(io_context_t ctx, int fd, unsigned seed)
 }
 
 /*
+ * One 4 KiB read submitted on @ctx through the library, its event reaped
+ * from the ring mapped at @ctx in user space: 0 only if the request went to
+ * the context whose ring is at @ctx now (misrouted to another context, the
+ * event lands in that one's ring); else a step.
+ */
+static int read_in_ring(io_context_t ctx, int fd, unsigned seed)
+{
+	unsigned char buf[4096];
+	struct iocb cb, *cbs[1] = { &cb };
+	struct io_event ev;
+
+	io_prep_pread(&cb, fd, buf, sizeof(buf), 8192);
+	if (io_submit(ctx, 1, cbs) != 1)
+		return 1;
+	if (reap_ring_wait((struct aio_ring *)ctx, &ev, 1) != 1)
+		return 2;
+	if (ev.obj != &cb || ev.res != sizeof(buf))
+		return 3;
+	return check_pattern(buf, sizeof(buf), 8192, seed) ? 0 : 4;
+}
+
+/*
  * kaio and native contexts in one process (kaio's library, native AIO asked
  * for with KAIO_COMPAT_BACKEND=native for some): each call reaches its own
- * AIO, also after mremap() moved the rings -- where a native ring's header,
- * which looks like a kaio ring's, carries as its id the number of a kaio
- * context's fd, and where the kaio ring moves to the address the native
- * ring left (the library still has it as that native ring's; mmap() hands
- * out such a hole again readily, so it is taken on purpose here).
+ * AIO, also after mremap() moved the rings onto addresses the library had
+ * for the other kind. A native ring's header looks like a kaio ring's, and
+ * one carries as its id the number of the kaio context's fd (the "twin"):
+ * nothing in the ring tells them apart, the library has to know.
+ *   kaio_onto_native_*: the twin moves away, the kaio ring moves to the
+ *     address the twin left (the library still has it as the twin's);
+ *     the moved rings are used in one order or the other;
+ *   native_onto_kaio: the kaio ring moves away, the twin moves to the
+ *     address the kaio ring left (the library still has it as kaio's), and
+ *     is used there before the kaio ring is at its new address.
  */
-TEST(kaio_and_native_contexts_side_by_side)
+enum side_by_side { KAIO_ONTO_NATIVE_KAIO_FIRST, KAIO_ONTO_NATIVE_NATIVE_FIRST,
+		    NATIVE_ONTO_KAIO };
+
+static void side_by_side(struct __test_metadata *_metadata, enum side_by_side how)
 {
 	enum { N = 32 };
 	io_context_t nat[N], k = 0, home_n, home_k, moved_n, moved_k;
@@ -1525,35 +1555,65 @@ TEST(kaio_and_native_contexts_side_by_side)
 	mapping_name(nat[twin], name, sizeof(name));
 	EXPECT_STREQ(NATIVE_RING_NAME, name);
 	for (i = 0; i < N; i++)
-		ASSERT_EQ(0, read_one(nat[i], fd, 5));
-	ASSERT_EQ(0, read_one(k, fd, 5));
+		ASSERT_EQ(0, read_in_ring(nat[i], fd, 5));
+	ASSERT_EQ(0, read_in_ring(k, fd, 5));
 
-	/* the native twin moves; the kaio ring is still at home */
 	home_n = nat[twin];
 	home_k = k;
-	/* the kaio ring must fit the native ring's place exactly */
+	/* each ring must fit the other's place exactly */
 	ASSERT_EQ(ring_bytes(home_n), ring_bytes(home_k));
-	moved_n = move_ring(home_n, NULL);
-	ASSERT_NE(NULL, moved_n);
-	EXPECT_EQ(0, read_one(moved_n, fd, 5));
-	EXPECT_EQ(0, read_one(k, fd, 5));
-	/* the kaio ring moves into the native ring's old place: both away */
-	moved_k = move_ring(home_k, home_n);
-	ASSERT_EQ(home_n, moved_k);
-	EXPECT_EQ(0, read_one(moved_n, fd, 5));
-	EXPECT_EQ(0, read_one(moved_k, fd, 5));
+	if (how == NATIVE_ONTO_KAIO) {
+		moved_k = move_ring(home_k, NULL);
+		ASSERT_NE(NULL, moved_k);
+		moved_n = move_ring(home_n, home_k);
+		ASSERT_EQ(home_k, moved_n);
+		/* the twin where the library had the kaio ring: native's now */
+		EXPECT_EQ(0, read_in_ring(moved_n, fd, 5));
+		EXPECT_EQ(0, read_in_ring(moved_k, fd, 5));
+		EXPECT_EQ(0, read_in_ring(moved_n, fd, 5));
+	} else {
+		moved_n = move_ring(home_n, NULL);
+		ASSERT_NE(NULL, moved_n);
+		moved_k = move_ring(home_k, home_n);
+		ASSERT_EQ(home_n, moved_k);
+		/* the kaio ring where the library had the twin: kaio's now */
+		if (how == KAIO_ONTO_NATIVE_NATIVE_FIRST)
+			EXPECT_EQ(0, read_in_ring(moved_n, fd, 5));
+		EXPECT_EQ(0, read_in_ring(moved_k, fd, 5));
+		EXPECT_EQ(0, read_in_ring(moved_n, fd, 5));
+		EXPECT_EQ(0, read_in_ring(moved_k, fd, 5));
+	}
 	mapping_name(moved_k, name, sizeof(name));
 	EXPECT_STREQ(KAIO_RING_NAME, name);
 	mapping_name(moved_n, name, sizeof(name));
 	EXPECT_STREQ(NATIVE_RING_NAME, name);
-	/* the kaio ring's old address is no context now */
-	EXPECT_EQ(-EINVAL, io_destroy(home_k));
+	/* through the library's own reaping too */
+	EXPECT_EQ(0, read_one(moved_k, fd, 5));
+	EXPECT_EQ(0, read_one(moved_n, fd, 5));
+	/* the old address that no ring took is no context now */
+	EXPECT_EQ(-EINVAL, io_destroy(how == NATIVE_ONTO_KAIO ? home_n : home_k));
 	EXPECT_EQ(0, io_destroy(moved_k));
 	EXPECT_EQ(0, io_destroy(moved_n));
 	EXPECT_EQ(-EINVAL, io_destroy(moved_k));
 	for (i = 0; i < N; i++)
 		if (i != twin)
 			EXPECT_EQ(0, io_destroy(nat[i]));
+	close(fd);
+}
+
+TEST(kaio_onto_native_kaio_used_first)
+{
+	side_by_side(_metadata, KAIO_ONTO_NATIVE_KAIO_FIRST);
+}
+
+TEST(kaio_onto_native_native_used_first)
+{
+	side_by_side(_metadata, KAIO_ONTO_NATIVE_NATIVE_FIRST);
+}
+
+TEST(native_onto_kaio)
+{
+	side_by_side(_metadata, NATIVE_ONTO_KAIO);
 }
 
 /* ---- processes, threads, many contexts --------------------------------------- */

@@ -11,14 +11,15 @@
  *
  * From an io_context_t back to its backend: a table of the contexts this
  * library set up (ring address -> kaio fd and ring size, or "native"), read
- * without locks on every call. An address that is not in it goes to native
- * AIO, as libaio would pass it: the kernel answers for it (EINVAL for one
- * that is no context), and the library never dereferences it on the way. The
- * one miss that is kaio's is a ring moved with mremap(): its header is then
- * read with process_vm_readv() (a bad address is an error, not a crash), and
- * the header's id -- the context fd, written by kaio -- names the entry,
- * which moves to the new address. A native ring's header looks the same, so
- * where the process has native contexts the kernel is asked first.
+ * without locks on every call, never a guess from the value or from the
+ * ring's contents (a kaio ring's header looks like a native one's, ids
+ * included). An address that is not in it goes to native AIO, as libaio
+ * would pass it: the kernel answers for it (EINVAL for one that is no
+ * context), and the library never dereferences it on the way -- unless it
+ * is a kaio ring of ours moved with mremap(), which the kernel's name of
+ * the mapping there tells (route() has the rules, also for a process with
+ * contexts of both kinds, where rings moved onto each other's old
+ * addresses).
  *
  * Built without exceptions, RTTI or libstdc++ (only header-only parts of the
  * C++ library are used): the shared object needs libc and nothing else, like
@@ -177,12 +178,12 @@ __attribute__((format(printf, 1, 2))) void debug(const char *fmt, ...)
  * harmless (the kernel holds a reference), here it is the caller's bug to
  * avoid.
  *
- * Native entries are hints: an address that is not a kaio entry goes to
- * native AIO anyway. They tell adopt_moved_ring() that the process has
- * native contexts, and libaio's look at the ring that its header is mapped.
- * A native ring moved with mremap() (the kernel follows it) leaves a stale
- * entry at its old address, which a new ring mapped there replaces, and
- * which a kaio ring moved there overrides (route()).
+ * Native entries only tell libaio's look at the ring (getevents' shortcut)
+ * that the header is mapped; native AIO's kernel has the last word on
+ * native contexts (route()). A native ring moved with mremap() (the kernel
+ * follows it) leaves a stale entry at its old address, which a new ring
+ * mapped there replaces, and which route() drops once native AIO disowns
+ * the address.
  */
 constexpr uintptr_t kEmpty = 0;
 constexpr uintptr_t kTombstone = 1;	/* never a ring address: not page-aligned */
@@ -228,9 +229,14 @@ std::atomic<Table *> g_table{&g_first_table};
 
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 size_t g_live;		/* entries in the table; under g_lock */
-/* Entries of each kind; written under g_lock, read as hints without it. */
+/* kaio contexts in the table; written under g_lock, read without it. */
 std::atomic<size_t> g_kaio_live{0};
-std::atomic<size_t> g_native_live{0};
+/*
+ * Native contexts this library set up and did not destroy yet, wherever
+ * their rings are (the table's native entries may be stale or dropped).
+ * Written under g_lock.
+ */
+std::atomic<size_t> g_native_contexts{0};
 int g_dev = -1;		/* this process's /dev/kaio; under g_lock */
 dev_t g_dev_rdev;	/* its device number, to recognise it */
 /* The module behind g_dev refused KAIO_SETUP_WRITES_IN_SUBMIT (too old). */
@@ -312,17 +318,14 @@ int reserve_locked(size_t n)
 	return 0;
 }
 
-std::atomic<size_t> &live_of(const Ring &r)
-{
-	return r.native() ? g_native_live : g_kaio_live;
-}
 
 /* A new entry; reserve_locked() made room. */
 void add_locked(uintptr_t key, const Ring &r)
 {
 	put_locked(g_table.load(std::memory_order_relaxed), key, r);
 	g_live++;
-	live_of(r).fetch_add(1, std::memory_order_relaxed);
+	if (!r.native())
+		g_kaio_live.fetch_add(1, std::memory_order_relaxed);
 }
 
 void remove_locked(Slot *s)
@@ -331,7 +334,8 @@ void remove_locked(Slot *s)
 
 	s->ring.store(kTombstone, std::memory_order_release);
 	g_live--;
-	live_of(r).fetch_sub(1, std::memory_order_relaxed);
+	if (!r.native())
+		g_kaio_live.fetch_sub(1, std::memory_order_relaxed);
 }
 
 Slot *slot_of_locked(uintptr_t ring)
@@ -413,46 +417,132 @@ bool ring_header(uintptr_t addr, struct kaio_ring *hdr)
 }
 
 /*
- * @addr is no kaio ring this library mapped there (a native ring, a stale
- * native entry, or nothing). If it is one of our kaio rings
- * moved with mremap(), adopt the new address and return true; anything else
- * is native AIO's to answer for.
+ * Whether a mapping of a kaio context file starts at @addr, as the kernel
+ * names it in /proc/self/maps ("anon_inode:[kaio]"; a native ring is
+ * "/[aio] (deleted)"). The kernel's word, not a guess from the ring's
+ * contents, which look the same for both. Read with plain open()/read(): no
+ * stdio buffer, no allocation. Only asked for an address the table does not
+ * vouch for, i.e. a ring moved with mremap().
+ */
+bool kaio_mapping_at(uintptr_t addr)
+{
+	static const char kName[] = "anon_inode:[kaio]";
+	char buf[4096];
+	size_t have = 0;
+	bool eof = false, found = false;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	while (!found) {
+		char *nl = static_cast<char *>(memchr(buf, '\n', have));
+
+		if (!nl) {
+			if (eof || have == sizeof(buf)) {
+				/* a line longer than buf (a long path): not ours */
+				if (eof || have == 0)
+					break;
+				have = 0;
+				continue;
+			}
+			ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+
+			if (n <= 0)
+				eof = true;
+			else
+				have += n;
+			if (eof && have > 0 && have < sizeof(buf))
+				buf[have++] = '\n';
+			continue;
+		}
+		*nl = 0;
+		/* "lo-hi perms offset dev inode    name" */
+		char *end;
+		unsigned long lo = strtoul(buf, &end, 16);
+
+		if (end != buf && *end == '-' && lo == addr) {
+			const char *name = nullptr;
+			int field = 0;
+
+			for (char *p = buf; *p && !name; field++) {
+				while (*p && *p != ' ')
+					p++;
+				while (*p == ' ')
+					p++;
+				if (field == 4)
+					name = p;
+			}
+			found = name && strcmp(name, kName) == 0;
+			break;
+		}
+		size_t used = nl + 1 - buf;
+		memmove(buf, nl + 1, have - used);
+		have -= used;
+	}
+	close(fd);
+	return found;
+}
+
+/*
+ * Whether native AIO knows @ctx as one of this process's contexts. The
+ * kernel answers exactly: it looks the context up by the id in the ring
+ * header at @ctx and checks that the context's ring is at @ctx now (it
+ * follows its rings through mremap()).
+ */
+bool native_context(uintptr_t addr)
+{
+	return native::is_context(reinterpret_cast<void *>(addr));
+}
+
+/*
+ * @addr is not where this library knows a kaio ring to be. If a kaio
+ * context of ours has its ring mapped there now (moved with mremap()),
+ * adopt the new address and return true; anything else is native AIO's to
+ * answer for. A ring is ours when the kernel says a kaio context file is
+ * mapped at @addr and its header's id -- written by kaio.ko: the context fd
+ * SETUP returned -- is one of the kaio contexts in the table.
  */
 bool adopt_moved_ring(uintptr_t addr, Ring *r)
 {
-	struct kaio_ring hdr, old_hdr;
+	struct kaio_ring hdr;
 	int fd;
 
-	/* No kaio context, none that could have moved (the common native case). */
-	if (g_kaio_live.load(std::memory_order_relaxed) == 0 ||
-	    !ring_header(addr, &hdr) || static_cast<int>(hdr.id) < 0)
+	if (!ring_header(addr, &hdr) || static_cast<int>(hdr.id) < 0 ||
+	    !kaio_mapping_at(addr))
 		return false;
 	fd = static_cast<int>(hdr.id);
 
 	Locked lock;
 	Slot *s = slot_of_fd_locked(fd);
-	if (!s)
-		return false;
-	uintptr_t old = s->ring.load(std::memory_order_relaxed);
-	/* Still answering at its old address: it did not move, @addr is a copy. */
-	if (old % kMinPageSize == 0 && ring_header(old, &old_hdr) && old_hdr.id == hdr.id)
-		return false;
-	/*
-	 * A native ring has the same header, its id a small index that may
-	 * equal one of our fds: where the process has native contexts, ask the
-	 * kernel whether @addr is one.
-	 */
-	if (g_native_live.load(std::memory_order_relaxed) > 0 &&
-	    native::is_context(reinterpret_cast<void *>(addr)))
+	if (!s || s->fd.load(std::memory_order_relaxed) == kNativeFd)
 		return false;
 	r->fd = fd;
 	r->size = s->size.load(std::memory_order_relaxed);
-	/* Without room to move the entry, it stays put: the next call adopts. */
+	/*
+	 * The entry moves to @addr, over whatever the table still had there
+	 * (a native ring that moved away). Without room to move it, it stays
+	 * put: the next call adopts again.
+	 */
 	if (reserve_locked(2) == 0) {
 		remove_locked(slot_of_fd_locked(fd));
-		place_locked(addr, *r);
+		if (Slot *old = slot_of_locked(addr))
+			remove_locked(old);
+		add_locked(addr, *r);
 	}
 	return true;
+}
+
+/*
+ * The native entry at @addr is stale: native AIO has no ring there now (it
+ * moved or was unmapped). Forget it, so it decides nothing any more.
+ */
+void drop_stale_native(uintptr_t addr)
+{
+	Locked lock;
+	Slot *s = slot_of_locked(addr);
+
+	if (s && s->fd.load(std::memory_order_relaxed) == kNativeFd)
+		remove_locked(s);
 }
 
 /* Where a call on @ctx goes. */
@@ -462,31 +552,61 @@ struct Route {
 };
 
 /*
- * A kaio entry decides at once. Anything else is native AIO's, unless it is
- * a kaio ring moved there -- also over a stale native entry, so where the
- * process has kaio contexts, native calls pay for that look (a header read,
- * and a question to the kernel when the header's id is a kaio fd's); a
- * process with contexts of one kind only never does.
+ * Routing never guesses from the value of @ctx or from the ring's contents:
+ * a kaio ring and a native one look the same (fs/aio.c's header; kaio's id
+ * is its fd, native AIO's a small index, so they collide), and
+ * io_context_t is just the ring's address. What decides:
+ *
+ *  - the table: every context this library set up, with its backend, at
+ *    the address io_setup() handed out (or where a moved kaio ring was
+ *    adopted);
+ *  - native AIO's kernel, for native contexts: it tracks its rings through
+ *    mremap(), so it knows exactly whether @ctx is one of them now;
+ *  - for a kaio ring moved with mremap() (which the table cannot follow by
+ *    itself), the kernel's name of the mapping at @ctx (adopt_moved_ring()).
+ *
+ * The table can only go stale when rings are moved, and a kaio entry only
+ * matters against a native ring moved onto its old address. So:
+ *
+ *  - a process with contexts of one kind only routes on the table alone, as
+ *    before the fallback existed: a kaio entry is kaio, anything else native
+ *    AIO's (the kernel says EINVAL for what is no context of its own);
+ *  - where it has both, a kaio entry is kaio unless native AIO claims @ctx;
+ *    anything else is native AIO's if it claims @ctx, else a moved kaio
+ *    ring of ours if the mapping is one, else native AIO's to refuse. That
+ *    costs one extra system call per call in such a process.
  */
 Route route(void *ctx)
 {
 	auto addr = reinterpret_cast<uintptr_t>(ctx);
-	bool native_entry;
+	bool native_entry = false;
 	Ring r;
 
 	/* A ring is page-aligned; this also keeps the keys that are no address out. */
 	if (addr == 0 || addr % kMinPageSize != 0)
 		return {kNative, false};
-	if (find(addr, &r)) {
-		if (!r.native())
+	bool hit = find(addr, &r);
+	bool mixed = g_native_contexts.load(std::memory_order_relaxed) > 0 &&
+		     g_kaio_live.load(std::memory_order_relaxed) > 0;
+
+	if (hit && !r.native()) {
+		if (!mixed || !native_context(addr))
 			return {r, true};
-		native_entry = true;
-	} else {
-		native_entry = false;
+		/* our kaio ring moved away, a native one moved here */
+		return {kNative, true};
 	}
+	if (hit)
+		native_entry = true;
+	if (g_kaio_live.load(std::memory_order_relaxed) == 0)
+		return {kNative, native_entry};
+	if (native_context(addr))
+		return {kNative, true};
+	if (native_entry)
+		drop_stale_native(addr);
 	if (adopt_moved_ring(addr, &r))
 		return {r, true};
-	return {kNative, native_entry};
+	/* no context at all now: native AIO refuses it (EINVAL) */
+	return {kNative, false};
 }
 
 /*
@@ -700,11 +820,15 @@ int native_setup(int maxevents, void **ctxp, const char *why)
 		debug("io_setup(%d) on native AIO (%s): %s", maxevents, why, strerror(-err));
 		return err;
 	}
-	/* The table only speeds routing up: without room, the miss routes here too. */
-	if (copy_in(&ring, ctxp, sizeof(ring))) {
+	/*
+	 * The entry only speeds routing up (and lets getevents' shortcut read
+	 * the ring directly): without room, the miss routes here too.
+	 */
+	{
 		Locked lock;
 
-		if (reserve_locked(2) == 0)
+		g_native_contexts.fetch_add(1, std::memory_order_relaxed);
+		if (copy_in(&ring, ctxp, sizeof(ring)) && reserve_locked(2) == 0)
 			place_locked(reinterpret_cast<uintptr_t>(ring), kNative);
 	}
 	debug("io_setup(%d): native AIO context %p (%s)", maxevents, ring, why);
@@ -722,6 +846,9 @@ int native_destroy(void *ctx)
 		/* Only a native entry: a kaio ring may be there since. */
 		if (s && s->fd.load(std::memory_order_relaxed) == kNativeFd)
 			remove_locked(s);
+		/* not below 0 for a context some other code set up */
+		if (g_native_contexts.load(std::memory_order_relaxed) > 0)
+			g_native_contexts.fetch_sub(1, std::memory_order_relaxed);
 	}
 	return err;
 }
