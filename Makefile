@@ -12,6 +12,8 @@
 #   make check-debug  deps, all, make check's guest suite on a debug kernel
 #                   (lockdep, KASAN, kmemleak; built once into build/debug/);
 #                   not in CI: run it before closing an issue about module/
+#   make check-libaio  deps, all, libaio's own regression harness in the
+#                   guest on kaio's libaio.so.1 (~50 min; not in CI)
 #   make shell      all, then a shell in the guest (debugging)
 #   make module C=1 kaio.ko with sparse
 #   make deps | initramfs | clean
@@ -39,7 +41,7 @@ JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: install all deps module userlib selftests tests tools examples fuzzers initramfs run check check-debug fuzz bench shell clean
+.PHONY: install all deps module userlib selftests tests tools examples fuzzers initramfs run check check-debug check-libaio fuzz bench shell clean
 
 all: module userlib selftests tests tools examples fuzzers
 
@@ -141,6 +143,15 @@ run: deps
 fuzz: deps
 	@$(MAKE) $(JOBS) all
 	@scripts/run-guest.sh fuzz
+
+# libaio's own regression harness (tests/libaio-harness), unmodified, on
+# kaio's libaio.so.1: every case on ext4 and on xfs, and the quick ones on
+# the native AIO fallback. Not in make check: ~50 min under TCG here.
+check-libaio: deps
+	@scripts/deps.sh --deb-src
+	@$(MAKE) $(JOBS) all
+	@$(MAKE) -C tests libaio-harness BUILD=$(abspath build)
+	@KAIO_GUEST_TIMEOUT=$${KAIO_GUEST_TIMEOUT:-4800} scripts/run-guest.sh check kaio.testdir=libaio-tests
 
 bench: deps
 	@$(MAKE) $(JOBS) all

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages kaio needs to build, test and boot its QEMU
-# guest, and make sure apt can fetch source packages (`make check` builds
-# libaio's own test harness from `apt-get source libaio`). Only what is
+# guest; with --deb-src also make sure apt can fetch source packages (`make
+# check-libaio` builds libaio's own test harness from `apt-get source
+# libaio`). Only what is
 # missing is installed or added, so a second run makes no network access at
 # all and returns in well under a second (it is a dependency of `make
 # check`/`make run`, which must stay cheap to re-run).
@@ -60,6 +61,10 @@ if [ ${#missing[@]} -ne 0 ]; then
 	updated=1
 	$SUDO "${APT[@]}" install -y --no-install-recommends "${missing[@]}"
 fi
+
+# The rest only for `scripts/deps.sh --deb-src` (make check-libaio): make
+# check and make run leave apt's sources alone.
+[ "${1:-}" = --deb-src ] || exit 0
 
 # ---- deb-src for Debian's own suites ----------------------------------------
 # A fresh Debian 12 has binary entries only: deb822 stanzas "Types: deb" in

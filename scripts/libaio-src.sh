@@ -9,7 +9,7 @@
 # the ones written for it. An upgraded libaio-dev fetches again; otherwise
 # nothing is downloaded and the stamp is left alone (make rebuilds the
 # harness only when it changes). The source comes from Debian, never from
-# git: scripts/deps.sh adds the deb-src entries apt needs for it.
+# git: `scripts/deps.sh --deb-src` adds the deb-src entries apt needs for it.
 # Usage: scripts/libaio-src.sh [DIR]
 set -euo pipefail
 

@@ -19,6 +19,8 @@
 
 T=${KAIO_TEST_TIMEOUT:-600}
 FILTER=${KAIO_TEST_FILTER:-*}
+# kaio.testdir=NAME (make check-libaio: libaio-tests) runs /kaio/NAME instead.
+TD=/kaio/${KAIO_TEST_DIR:-tests}
 export GTEST_COLOR=no
 
 # Watch one program: kill its whole process group when it runs too long, and
@@ -97,8 +99,8 @@ count() { # NAME < output: print KAIO-RESULT lines, counts to /tmp/kaio.counts
 # limit_of NAME: the program's time limit (see the top).
 limit_of() {
 	own=
-	[ "$(head -c2 "/kaio/tests/$1")" = "#!" ] &&
-		own=$(head -n 40 "/kaio/tests/$1" | sed -n 's/^# kaio-timeout: *\([0-9][0-9]*\) *$/\1/p' | head -n1)
+	[ "$(head -c2 "$TD/$1")" = "#!" ] &&
+		own=$(head -n 40 "$TD/$1" | sed -n 's/^# kaio-timeout: *\([0-9][0-9]*\) *$/\1/p' | head -n1)
 	if [ -n "$own" ] && [ "$own" -gt "$T" ]; then echo "$own"; else echo "$T"; fi
 }
 
@@ -114,7 +116,7 @@ run_one() { # NAME
 	# setsid: the program leads its own process group, so the watchdog
 	# can kill it together with its children.
 	{
-		cd /tmp && KAIO_TEST_TIMEOUT=$tl setsid sh -c 'echo $$ >/tmp/kaio.pgid; exec "$@"' sh "/kaio/tests/$name" </dev/null 2>&1
+		cd /tmp && KAIO_TEST_TIMEOUT=$tl setsid sh -c 'echo $$ >/tmp/kaio.pgid; exec "$@"' sh "$TD/$name" </dev/null 2>&1
 		echo $? >/tmp/kaio.rc
 	} | tee "$out"
 	wait $wpid
@@ -141,13 +143,13 @@ run_one() { # NAME
 
 dmesg -c >/dev/null
 n=0
-for name in $(ls /kaio/tests 2>/dev/null | LC_ALL=C sort); do
-	[ -f "/kaio/tests/$name" ] && [ -x "/kaio/tests/$name" ] || continue
+for name in $(ls $TD 2>/dev/null | LC_ALL=C sort); do
+	[ -f "$TD/$name" ] && [ -x "$TD/$name" ] || continue
 	case "$name" in $FILTER) ;; *) continue ;; esac
 	n=$((n + 1))
 	run_one "$name"
 done
 if [ $n -eq 0 ]; then
-	result "not ok" "tests" "no test program in /kaio/tests matches '$FILTER'"
+	result "not ok" "tests" "no test program in $TD matches '$FILTER'"
 fi
 finish
