@@ -139,6 +139,8 @@ void kaio_ctx_post(struct kaio_req *req, long res)
 	/* Counted first: whoever reaps the event must see it counted. */
 	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
 	spin_lock_irqsave(&ctx->lock, flags);
+	/* Exactly one event per request: a second post is an owner bug. */
+	WARN_ON_ONCE(list_empty(&req->node));
 	list_del_init(&req->node);
 	tail = ctx->tail;
 	ev = &ctx->ring->io_events[tail];

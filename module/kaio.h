@@ -136,6 +136,7 @@ struct kaio_rw {
 	unsigned long		pin_charged;	/* pages reserved at prep */
 	int			base_flags;	/* ki_flags every attempt starts from */
 	atomic_t		issuing;	/* KAIO_RW_* */
+	atomic_t		ki_pending;	/* ki_complete calls still due */
 	ssize_t			bytes_done;	/* progress of earlier attempts */
 	bool			is_write;
 	bool			pinned;		/* iter is the bvec of pages */

@@ -100,6 +100,8 @@ static void kaio_req_free(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
 
+	/* Freed before its event was posted: someone put a reference twice. */
+	WARN_ON_ONCE(!list_empty(&req->node));
 	if (req->op && req->op->cleanup)
 		req->op->cleanup(req);
 	if (req->file)

@@ -264,6 +264,8 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 	struct kaio_req *req = container_of(kiocb, struct kaio_req, rw.kiocb);
 	struct kaio_rw *rw = &req->rw;
 
+	WARN_ON_ONCE(atomic_dec_return(&rw->ki_pending) < 0);
+
 	/* A NOWAIT attempt the block layer could not take without waiting. */
 	if (kaio_rw_nowait_refused(req, res) && kaio_rw_may_punt(req)) {
 		/*
@@ -295,10 +297,23 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 static ssize_t kaio_rw_call(struct kaio_req *req)
 {
 	struct kaio_rw *rw = &req->rw;
+	/* Buffered I/O's -EIOCBQUEUED is an armed page wait, not ki_complete. */
+	bool direct = rw->kiocb.ki_flags & IOCB_DIRECT;
+	ssize_t ret;
 
+	/*
+	 * Counted before the call: ki_complete may run before it returns.
+	 * kaio_rw_cleanup() checks that none is due when the request is freed.
+	 */
+	if (direct)
+		atomic_inc(&rw->ki_pending);
 	if (rw->is_write)
-		return call_write_iter(req->file, &rw->kiocb, &rw->iter);
-	return call_read_iter(req->file, &rw->kiocb, &rw->iter);
+		ret = call_write_iter(req->file, &rw->kiocb, &rw->iter);
+	else
+		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
+	if (direct && ret != -EIOCBQUEUED)
+		atomic_dec(&rw->ki_pending);
+	return ret;
 }
 
 /* bio_set_pages_dirty() for the pinned pages; bio_check_pages_dirty() below. */
@@ -567,13 +582,22 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
  */
 enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res)
 {
-	if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE, KAIO_REQ_RUNNING) !=
-	    KAIO_REQ_WAIT_PAGE) {
-		kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
-		*res = kaio_rw_cancelled(req);
-		return KAIO_ISSUE_DONE;
-	}
-	return kaio_rw_waitq_loop(req, res);
+	int old = atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
+				 KAIO_REQ_RUNNING);
+
+	if (old == KAIO_REQ_WAIT_PAGE)
+		return kaio_rw_waitq_loop(req, res);
+	/*
+	 * Only the armed callback queues a retry. Anything else means the
+	 * work ran for a request some other owner holds (an attempt in the
+	 * block layer): completing it here would free it under that owner.
+	 */
+	if (WARN_ONCE(old != KAIO_REQ_WAIT_CANCELLED,
+		      "kaio: retry of a request in state %d\n", old))
+		return KAIO_ISSUE_QUEUED;
+	kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
+	*res = kaio_rw_cancelled(req);
+	return KAIO_ISSUE_DONE;
 }
 
 /**
@@ -780,6 +804,8 @@ void kaio_rw_cleanup(struct kaio_req *req)
 {
 	struct kaio_rw *rw = &req->rw;
 
+	/* Freed while the file system still owns the kiocb: a refcount bug. */
+	WARN_ON_ONCE(atomic_read(&rw->ki_pending));
 	kaio_rw_end_write(req);
 	/*
 	 * In irq context kaio_req_put() found the pages still dirty; a page
