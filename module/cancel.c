@@ -43,15 +43,15 @@ static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 	return KAIO_CLAIM_NONE;
 }
 
-/*
- * The worker item is left queued: it runs, sees CANCELLED and drops its own
- * reference. Taking it back with cancel_work() raced with the punt: its
- * try_to_grab_pending() briefly marks an idle item pending, and a
- * queue_work() in that window is lost, and with it the worker's reference
- * (the context's requests never reach zero; DESTROY and close wait forever).
- */
 static void kaio_cancel_finish(struct kaio_req *req)
 {
+	/*
+	 * If the worker item never ran, its reference is ours to drop. A
+	 * punt racing this may find the item marked pending by the grab
+	 * and not queue it: then kaio_req_punt() drops that reference.
+	 */
+	if (cancel_work(&req->work))
+		kaio_req_put(req);
 	kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
 	kaio_req_complete(req, req->op->cancelled ?
 			  req->op->cancelled(req) : -ECANCELED);

@@ -328,7 +328,13 @@ void kaio_req_punt(struct kaio_req *req)
 	/* The owner's writes before a canceller can see QUEUED. */
 	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
 	trace_kaio_punt(req);
-	queue_work(wq, &req->work);
+	/*
+	 * Pending already: a canceller's cancel_work() is grabbing the idle
+	 * item and will not drop the item's reference, so we do. Never the
+	 * last: every caller holds a reference of its own across the punt.
+	 */
+	if (!queue_work(wq, &req->work))
+		refcount_dec(&req->refs);
 }
 
 /**
