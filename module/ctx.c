@@ -111,15 +111,18 @@ int kaio_ctx_activate(struct kaio_req *req)
  * kaio_ctx_deactivate() - undo kaio_ctx_activate() for a request whose
  *	submission failed after all: it posts no event
  * @req: the request, never posted
+ *
+ * Any context: also how kaio_req_free() unlists a request freed unposted.
  */
 void kaio_ctx_deactivate(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
+	unsigned long flags;
 
-	spin_lock_irq(&ctx->lock);
+	spin_lock_irqsave(&ctx->lock, flags);
 	list_del_init(&req->node);
 	ctx->in_flight--;
-	spin_unlock_irq(&ctx->lock);
+	spin_unlock_irqrestore(&ctx->lock, flags);
 }
 
 /**
@@ -139,8 +142,14 @@ void kaio_ctx_post(struct kaio_req *req, long res)
 	/* Counted first: whoever reaps the event must see it counted. */
 	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
 	spin_lock_irqsave(&ctx->lock, flags);
-	/* Exactly one event per request: a second post is an owner bug. */
-	WARN_ON_ONCE(list_empty(&req->node));
+	/*
+	 * Exactly one event per request: a second post is an owner bug.
+	 * Posting it anyway would take a slot and in_flight twice.
+	 */
+	if (WARN_ON_ONCE(list_empty(&req->node))) {
+		spin_unlock_irqrestore(&ctx->lock, flags);
+		return;
+	}
 	list_del_init(&req->node);
 	tail = ctx->tail;
 	ev = &ctx->ring->io_events[tail];

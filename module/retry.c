@@ -100,8 +100,12 @@ static void kaio_req_free(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
 
-	/* Freed before its event was posted: someone put a reference twice. */
-	WARN_ON_ONCE(!list_empty(&req->node));
+	/*
+	 * Freed before its event was posted: someone put a reference twice.
+	 * Unlisted, so that cancel and destroy never meet freed memory.
+	 */
+	if (WARN_ON_ONCE(!list_empty(&req->node)))
+		kaio_ctx_deactivate(req);
 	if (req->op && req->op->cleanup)
 		req->op->cleanup(req);
 	if (req->file)
