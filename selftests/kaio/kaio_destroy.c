@@ -293,4 +293,91 @@ TEST_F_TIMEOUT(race, destroy_racing_odirect_reads_from_many_threads, 900)
 	close(fd);
 }
 
+/*
+ * The same race where every read is punted: each thread first rewrites its
+ * own block of the file with a buffered write, so the O_DIRECT read's NOWAIT
+ * attempt finds a dirty page and refuses, and the read goes to a worker
+ * (which writes the page back first) while DESTROY cancels it. Each round
+ * then meets one of: cancelled while queued (the buffer untouched), taken
+ * by the worker first (DESTROY waits for it: the round's data), or the
+ * canceller and the worker's dequeue at once. The buffer is checked after
+ * DESTROY, then overwritten and checked again, as above.
+ */
+#define PUNT_ROUNDS	100
+
+struct punt_arg {
+	int bfd, dfd, block, bad;
+};
+
+static void *destroy_punt_thread(void *p)
+{
+	struct punt_arg *a = p;
+	unsigned char *buf = kaio_alloc(4096), *data = kaio_alloc(4096);
+	long long off = a->block * 4096LL;
+	struct kaio_ctx c;
+	struct iocb cb;
+	int i, j;
+
+	for (i = 0; i < PUNT_ROUNDS && !a->bad; i++) {
+		memset(data, 'a' + i % 26, 4096);
+		if (pwrite(a->bfd, data, 4096, off) != 4096) {
+			a->bad = 5;
+			break;
+		}
+		if (kaio_ctx_init(&c, 1, 0)) {
+			a->bad = 1;
+			break;
+		}
+		memset(buf, '0', 4096);
+		kaio_prep_pread(&cb, a->dfd, buf, 4096, off);
+		if (kaio_submit_one(c.fd, &cb) != 1)
+			a->bad = 2;
+		if (kaio_destroy(c.fd))
+			a->bad = 3;
+		/* all of the round's data, or (cancelled) nothing */
+		if (memcmp(buf, data, 4096) && buf[0] != '0')
+			a->bad = 6;
+		for (j = 1; j < 4096; j++)
+			if (buf[j] != buf[0])
+				a->bad = 6;
+		memset(buf, '2', 4096);
+		for (j = 0; j < 4096; j++)
+			if (buf[j] != '2')
+				a->bad = 4;
+		kaio_ctx_close(&c);
+	}
+	munmap(buf, 4096);
+	munmap(data, 4096);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(race, destroy_racing_punted_odirect_reads_of_dirty_pages, 900)
+{
+	struct punt_arg a[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	char path[PATH_MAX];
+	const char *dir;
+	int bfd, dfd, i;
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_XFS_DIR");
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path),
+				    RACE_THREADS * 4096, 19));
+	bfd = open(path, O_WRONLY);
+	dfd = open(path, O_RDONLY | O_DIRECT);
+	unlink(path);
+	ASSERT_LE(0, bfd);
+	ASSERT_LE(0, dfd);
+	for (i = 0; i < RACE_THREADS; i++) {
+		a[i] = (struct punt_arg){ .bfd = bfd, .dfd = dfd, .block = i };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, destroy_punt_thread,
+					    &a[i]));
+	}
+	for (i = 0; i < RACE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, a[i].bad) TH_LOG("thread %d", i);
+	}
+	close(bfd);
+	close(dfd);
+}
+
 TEST_HARNESS_MAIN
