@@ -42,6 +42,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "setup_shim.h"
 
 /* The LIBAIO_0.1 entries, which programs linked before libaio 0.4 call. */
 __asm__(".symver io_getevents_v01, io_getevents@LIBAIO_0.1");
@@ -431,6 +432,45 @@ TEST(debug_says_how_buffered_writes_complete)
 	TH_LOG("%s", log);
 	EXPECT_NE(NULL, strstr(log, "buffered writes asynchronous (KAIO_COMPAT_ASYNC_WRITES=1)"));
 	DESTROY_CTX(ctx);
+}
+
+/*
+ * On a module that refuses KAIO_SETUP_WRITES_IN_SUBMIT (older than the
+ * flag; played by setup_shim.c) the library sets up again without it,
+ * says so, and asks only once per process: the next io_setup goes straight
+ * to the flagless SETUP. Writes then complete later, but complete.
+ */
+TEST(module_without_writes_in_submit_setup_again_without_it)
+{
+	io_context_t ctx = 0, ctx2 = 0;
+	struct iocb cb, *cbs[1] = { &cb };
+	struct io_event ev;
+	char log[1024], buf[512];
+	int fd;
+
+	if (!libdir || native || access("/dev/kaio", F_OK) != 0)
+		SKIP(return, "kaio's library on kaio only");
+	unsetenv("KAIO_COMPAT_ASYNC_WRITES");
+	shim_refuse_writes_in_submit = true;
+	shim_setup_calls = 0;
+	ASSERT_EQ(0, setup_logged(&ctx, 8, log, sizeof(log)));
+	TH_LOG("%s", log);
+	EXPECT_EQ(2, shim_setup_calls);
+	EXPECT_NE(NULL, strstr(log, "buffered writes asynchronous (kaio.ko without KAIO_SETUP_WRITES_IN_SUBMIT)"));
+	ASSERT_EQ(0, io_setup(8, &ctx2));
+	EXPECT_EQ(3, shim_setup_calls);
+
+	fd = make_file(0, 0, 0);
+	ASSERT_LE(0, fd);
+	memset(buf, 'w', sizeof(buf));
+	io_prep_pwrite(&cb, fd, buf, sizeof(buf), 0);
+	ASSERT_EQ(1, io_submit(ctx, 1, cbs));
+	ASSERT_EQ(1, io_getevents(ctx, 1, 1, &ev, NULL));
+	EXPECT_EQ(sizeof(buf), ev.res);
+	close(fd);
+	DESTROY_CTX(ctx);
+	DESTROY_CTX(ctx2);
+	shim_refuse_writes_in_submit = false;
 }
 
 /* ---- kaio's library without kaio: native AIO --------------------------------- */
