@@ -355,6 +355,7 @@ TEST_F_TIMEOUT(race, destroy_racing_punted_odirect_reads_of_dirty_pages, 900)
 {
 	struct punt_arg a[RACE_THREADS];
 	pthread_t t[RACE_THREADS];
+	struct kaio_stats s0, s1, d;
 	char path[PATH_MAX];
 	const char *dir;
 	int bfd, dfd, i;
@@ -367,6 +368,7 @@ TEST_F_TIMEOUT(race, destroy_racing_punted_odirect_reads_of_dirty_pages, 900)
 	unlink(path);
 	ASSERT_LE(0, bfd);
 	ASSERT_LE(0, dfd);
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &s0));
 	for (i = 0; i < RACE_THREADS; i++) {
 		a[i] = (struct punt_arg){ .bfd = bfd, .dfd = dfd, .block = i };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, destroy_punt_thread,
@@ -376,6 +378,17 @@ TEST_F_TIMEOUT(race, destroy_racing_punted_odirect_reads_of_dirty_pages, 900)
 		pthread_join(t[i], NULL);
 		EXPECT_EQ(0, a[i].bad) TH_LOG("thread %d", i);
 	}
+	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &s1));
+	d = kaio_stats_sub(&s1, &s0);
+	kaio_stats_log("module", &d);
+	/*
+	 * The race was run: every read went to a worker or was cancelled
+	 * waiting for one (a read the flusher cleaned first may not), and
+	 * both happened.
+	 */
+	EXPECT_LE(RACE_THREADS * PUNT_ROUNDS * 9 / 10, d.worker + d.cancelled);
+	EXPECT_LE(1, d.worker);
+	EXPECT_LE(1, d.cancelled);
 	close(bfd);
 	close(dfd);
 }
