@@ -2,8 +2,9 @@
 # to the module sources (kbuild's choice: module/kaio.ko); see README.md.
 #
 #   make            module userlib selftests tests tools examples fuzzers
-#   make check      deps, all, boot the QEMU guest and run every test there;
-#                   last line "N passed, M failed"; non-zero exit on failure
+#   make check      deps, all, boot the QEMU guest and run every test there
+#                   (libaio's own harness included); last line
+#                   "N passed, M failed"; non-zero exit on failure
 #   make run        deps, all, boot the guest and run the demo
 #   make fuzz       deps, all, the long kaio-fuzz and kaio-stress runs in the
 #                   guest (make check runs them short); build/guest-fuzz.log
@@ -12,8 +13,8 @@
 #   make check-debug  deps, all, make check's guest suite on a debug kernel
 #                   (lockdep, KASAN, kmemleak; built once into build/debug/);
 #                   not in CI: run it before closing an issue about module/
-#   make check-libaio  deps, all, libaio's own regression harness in the
-#                   guest on kaio's libaio.so.1 (~50 min; not in CI)
+#   make check-libaio  deps, all, only libaio's own regression harness in
+#                   the guest on kaio's libaio.so.1
 #   make shell      all, then a shell in the guest (debugging)
 #   make module C=1 kaio.ko with sparse
 #   make deps | initramfs | clean
@@ -124,7 +125,9 @@ install: module userlib
 # The static checks (sparse, checkpatch) run on the host first; their
 # results join the guest's in the summary line.
 check: deps
+	@scripts/deps.sh --deb-src
 	@$(MAKE) $(JOBS) all
+	@$(MAKE) -C tests libaio-harness BUILD=$(abspath build)
 	@scripts/static-checks.sh || true
 	@scripts/install-check.sh >>build/static-checks.results || true
 	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
@@ -146,12 +149,13 @@ fuzz: deps
 
 # libaio's own regression harness (tests/libaio-harness), unmodified, on
 # kaio's libaio.so.1: every case on ext4 and on xfs, and the quick ones on
-# the native AIO fallback. Not in make check: ~50 min under TCG here.
+# the native AIO fallback. make check runs it after the project's tests;
+# this runs it alone.
 check-libaio: deps
 	@scripts/deps.sh --deb-src
 	@$(MAKE) $(JOBS) all
 	@$(MAKE) -C tests libaio-harness BUILD=$(abspath build)
-	@KAIO_GUEST_TIMEOUT=$${KAIO_GUEST_TIMEOUT:-4800} scripts/run-guest.sh check kaio.testdir=libaio-tests
+	@scripts/run-guest.sh check kaio.testdir=libaio-tests
 
 bench: deps
 	@$(MAKE) $(JOBS) all

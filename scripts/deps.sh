@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages kaio needs to build, test and boot its QEMU
 # guest; with --deb-src also make sure apt can fetch source packages (`make
-# check-libaio` builds libaio's own test harness from `apt-get source
-# libaio`). Only what is
+# check` and `make check-libaio` build libaio's own test harness from
+# `apt-get source libaio`). Only what is
 # missing is installed or added, so a second run makes no network access at
 # all and returns in well under a second (it is a dependency of `make
 # check`/`make run`, which must stay cheap to re-run).
@@ -62,8 +62,8 @@ if [ ${#missing[@]} -ne 0 ]; then
 	$SUDO "${APT[@]}" install -y --no-install-recommends "${missing[@]}"
 fi
 
-# The rest only for `scripts/deps.sh --deb-src` (make check-libaio): make
-# check and make run leave apt's sources alone.
+# The rest only for `scripts/deps.sh --deb-src` (make check, make
+# check-libaio): make run and the other targets leave apt's sources alone.
 [ "${1:-}" = --deb-src ] || exit 0
 
 # ---- deb-src for Debian's own suites ----------------------------------------

@@ -19,8 +19,10 @@
 
 T=${KAIO_TEST_TIMEOUT:-600}
 FILTER=${KAIO_TEST_FILTER:-*}
-# kaio.testdir=NAME (make check-libaio: libaio-tests) runs /kaio/NAME instead.
-TD=/kaio/${KAIO_TEST_DIR:-tests}
+# The directories under /kaio whose programs run, in this order: tests (the
+# project's own), then libaio-tests (libaio's harness, tests/libaio-harness).
+# kaio.testdir=NAME[,NAME] runs only those (check-libaio, check-debug).
+TESTDIRS=$(echo "${KAIO_TEST_DIR:-tests,libaio-tests}" | tr , ' ')
 export GTEST_COLOR=no
 
 # Watch one program: kill its whole process group when it runs too long, and
@@ -143,13 +145,16 @@ run_one() { # NAME
 
 dmesg -c >/dev/null
 n=0
-for name in $(ls $TD 2>/dev/null | LC_ALL=C sort); do
-	[ -f "$TD/$name" ] && [ -x "$TD/$name" ] || continue
-	case "$name" in $FILTER) ;; *) continue ;; esac
-	n=$((n + 1))
-	run_one "$name"
+for dir in $TESTDIRS; do
+	TD=/kaio/$dir
+	for name in $(ls $TD 2>/dev/null | LC_ALL=C sort); do
+		[ -f "$TD/$name" ] && [ -x "$TD/$name" ] || continue
+		case "$name" in $FILTER) ;; *) continue ;; esac
+		n=$((n + 1))
+		run_one "$name"
+	done
 done
 if [ $n -eq 0 ]; then
-	result "not ok" "tests" "no test program in $TD matches '$FILTER'"
+	result "not ok" "tests" "no test program in /kaio/{$(echo $TESTDIRS | tr ' ' ,)} matches '$FILTER'"
 fi
 finish
