@@ -48,7 +48,8 @@ enum kaio_stat {
  *	ring never more than @nr - 1, so posting never overflows.
  * @active: requests not yet posted, for cancel and destroy.
  * @lock: protects @tail, @in_flight, @active, @dead; irq-safe because
- *	completions arrive from bio end_io.
+ *	completions arrive from bio end_io. Never drop a request reference
+ *	under it: a free of a request still listed takes it again.
  * @ring_lock: serialises GETEVENTS readers of the ring.
  * @wait: GETEVENTS waiters and poll().
  * @reqs: requests alive (not freed); destroy waits for zero.
