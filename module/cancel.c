@@ -27,7 +27,11 @@ enum kaio_claim {
 	KAIO_CLAIM_MARKED,	/* its page-wait retry completes it */
 };
 
-/* Under ctx->lock, where the request cannot be freed under us. */
+/*
+ * Under ctx->lock. A listed request cannot be freed under us: even one
+ * whose count a refcount bug took to 0 waits in kaio_req_free(), which
+ * unlists it under this lock before anything else.
+ */
 static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 {
 	/*

@@ -102,7 +102,8 @@ static void kaio_req_free(struct kaio_req *req)
 
 	/*
 	 * Freed before its event was posted: someone put a reference twice.
-	 * Unlisted, so that cancel and destroy never meet freed memory.
+	 * Unlisted first, under ctx->lock, before anything is released:
+	 * kaio_cancel_claim() relies on that order to skip it safely.
 	 */
 	if (WARN_ON_ONCE(!list_empty(&req->node)))
 		kaio_ctx_deactivate(req);
