@@ -18,6 +18,7 @@
 #   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
 #   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 500 ms).
+#   kaio.repeat=20 (each matched program 20 times: hunting a rare race).
 #   KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
 # Another kernel (make check-debug, scripts/check-debug.sh): KAIO_GUEST_KERNEL
 #   is the image to boot, KVER its release; KAIO_INITRAMFS, KAIO_GUEST_KO and

@@ -23,6 +23,9 @@ FILTER=${KAIO_TEST_FILTER:-*}
 # project's own), then libaio-tests (libaio's harness, tests/libaio-harness).
 # kaio.testdir=NAME[,NAME] runs only those (check-libaio, check-debug).
 TESTDIRS=$(echo "${KAIO_TEST_DIR:-tests,libaio-tests}" | tr , ' ')
+# kaio.repeat=N: each program N times in a row, for a race seen once in many
+# runs; every run's cases count.
+REPEAT=${KAIO_TEST_REPEAT:-1}
 export GTEST_COLOR=no
 
 # Watch one program: kill its whole process group when it runs too long, and
@@ -150,8 +153,13 @@ for dir in $TESTDIRS; do
 	for name in $(ls $TD 2>/dev/null | LC_ALL=C sort); do
 		[ -f "$TD/$name" ] && [ -x "$TD/$name" ] || continue
 		case "$name" in $FILTER) ;; *) continue ;; esac
-		n=$((n + 1))
-		run_one "$name"
+		r=0
+		while [ $r -lt "$REPEAT" ]; do
+			n=$((n + 1))
+			r=$((r + 1))
+			[ "$REPEAT" -gt 1 ] && echo "# ==== $name: run $r of $REPEAT ===="
+			run_one "$name"
+		done
 	done
 done
 if [ $n -eq 0 ]; then
