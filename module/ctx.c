@@ -139,17 +139,19 @@ void kaio_ctx_post(struct kaio_req *req, long res)
 	unsigned long flags;
 	unsigned int tail;
 
-	/* Counted first: whoever reaps the event must see it counted. */
-	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
 	spin_lock_irqsave(&ctx->lock, flags);
 	/*
 	 * Exactly one event per request: a second post is an owner bug.
-	 * Posting it anyway would take a slot and in_flight twice.
+	 * Posting it anyway would take a slot and in_flight twice. Warned
+	 * about with the lock dropped: the console may be slow.
 	 */
-	if (WARN_ON_ONCE(list_empty(&req->node))) {
+	if (unlikely(list_empty(&req->node))) {
 		spin_unlock_irqrestore(&ctx->lock, flags);
+		WARN_ON_ONCE(1);
 		return;
 	}
+	/* Before the tail moves: whoever reaps the event sees it counted. */
+	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
 	list_del_init(&req->node);
 	tail = ctx->tail;
 	ev = &ctx->ring->io_events[tail];
