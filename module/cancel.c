@@ -28,25 +28,36 @@ enum kaio_claim {
 };
 
 /*
- * Under ctx->lock. A listed request cannot be freed under us: even one
- * whose count a refcount bug took to 0 waits in kaio_req_free(), which
- * unlists it under this lock before anything else.
+ * Under ctx->lock. A listed request holds its owner's reference: the owner
+ * posts, which unlists it under this lock, before it puts.
  */
 static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 {
 	/*
-	 * No reference left yet still listed: a refcount bug (open, see
-	 * Documentation/reliability.md) is freeing it, and kaio_req_free()
-	 * warns and unlists it once we drop ctx->lock. Leave it alone
-	 * rather than complete freed memory.
+	 * Our reference first, CANCELLED second: a worker that dequeues the
+	 * request and sees CANCELLED drops the work item's reference at
+	 * once, and that is the last one unless we hold ours. The other
+	 * order freed a request under its canceller (traced in the guest:
+	 * the worker ran between the cmpxchg and the increment).
+	 *
+	 * None left at all: a refcount bug is freeing it, and
+	 * kaio_req_free() warns and unlists it once we drop ctx->lock.
+	 * Leave it alone in every state: no mark, no cancel hook.
 	 */
 	if (unlikely(!refcount_read(&req->refs)))
 		return KAIO_CLAIM_NONE;
-	if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_CANCELLED) ==
-	    KAIO_REQ_QUEUED) {
-		if (unlikely(!refcount_inc_not_zero(&req->refs)))
-			return KAIO_CLAIM_NONE;
-		return KAIO_CLAIM_QUEUED;
+	if (atomic_read(&req->state) == KAIO_REQ_QUEUED &&
+	    refcount_inc_not_zero(&req->refs)) {
+		if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED,
+				   KAIO_REQ_CANCELLED) == KAIO_REQ_QUEUED)
+			return KAIO_CLAIM_QUEUED;
+		/*
+		 * The worker took it first and still holds the item's, which
+		 * it lets go of only by posting, under ctx->lock: never the
+		 * last, so no put (a free here would take ctx->lock again).
+		 */
+		refcount_dec(&req->refs);
+		return KAIO_CLAIM_NONE;
 	}
 	if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
 			   KAIO_REQ_WAIT_CANCELLED) == KAIO_REQ_WAIT_PAGE)

@@ -48,8 +48,9 @@ enum kaio_stat {
  *	ring never more than @nr - 1, so posting never overflows.
  * @active: requests not yet posted, for cancel and destroy.
  * @lock: protects @tail, @in_flight, @active, @dead; irq-safe because
- *	completions arrive from bio end_io. Never drop a request reference
- *	under it: a free of a request still listed takes it again.
+ *	completions arrive from bio end_io. Never drop a request's last
+ *	reference under it (a free of a request still listed takes it
+ *	again): only refcount_dec() of one known not to be the last.
  * @ring_lock: serialises GETEVENTS readers of the ring.
  * @wait: GETEVENTS waiters and poll().
  * @reqs: requests alive (not freed); destroy waits for zero.

@@ -102,8 +102,9 @@ static void kaio_req_free(struct kaio_req *req)
 
 	/*
 	 * Freed before its event was posted: someone put a reference twice.
-	 * Unlisted first, under ctx->lock, before anything is released:
-	 * kaio_cancel_claim() relies on that order to skip it safely.
+	 * Unlisted first, under ctx->lock, before anything is released: a
+	 * canceller looking at it meanwhile finds no reference to take
+	 * (kaio_cancel_claim()) and leaves it alone.
 	 */
 	if (WARN_ON_ONCE(!list_empty(&req->node)))
 		kaio_ctx_deactivate(req);
