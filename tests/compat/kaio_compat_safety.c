@@ -564,18 +564,22 @@ TEST_F_TIMEOUT(slow, huge_requests_never_EAGAIN, 480)
 	fd = make_file(0, 0, 0);
 	ASSERT_LE(0, fd);
 	SETUP_CTX(N, &ctx);
+	/* each step's time: a timeout then shows which step was slow */
+	TH_LOG("buffer filled: %.1f s", (now_ms() - t0) / 1000);
 
 	/* write, then read back into a zeroed buffer: both reaped */
 	io_prep_pwrite(&cb[0], fd, buf, size, 0);
 	ASSERT_EQ(1, submit1(ctx, &cb[0]));
 	ASSERT_EQ(1, io_getevents(ctx, 1, 1, ev, &minutes));
 	EXPECT_EQ(size, ev[0].res);
+	TH_LOG("first write reaped: %.1f s", (now_ms() - t0) / 1000);
 	memset(buf, 0, size);
 	io_prep_pread(&cb[1], fd, buf, size, 0);
 	ASSERT_EQ(1, submit1(ctx, &cb[1]));
 	ASSERT_EQ(1, io_getevents(ctx, 1, 1, ev, &minutes));
 	EXPECT_EQ(size, ev[0].res);
 	EXPECT_TRUE(huge_check(buf, words));
+	TH_LOG("first read reaped: %.1f s", (now_ms() - t0) / 1000);
 
 	/* eight more, write/read alternating, all before any is reaped */
 	for (i = 2; i < N; i++) {
@@ -586,6 +590,7 @@ TEST_F_TIMEOUT(slow, huge_requests_never_EAGAIN, 480)
 		cb[i].data = (void *)(uintptr_t)i;
 		ASSERT_EQ(1, submit1(ctx, &cb[i])) TH_LOG("request %d of %d", i + 1, N);
 	}
+	TH_LOG("eight more submitted: %.1f s", (now_ms() - t0) / 1000);
 	for (n = 0; n < N - 2; ) {
 		int got = io_getevents(ctx, 1, N - 2 - n, ev, &minutes);
 
