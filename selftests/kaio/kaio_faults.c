@@ -24,9 +24,11 @@
  * layer's "I/O error, dev flk..." and "Buffer I/O error on dev dm-N",
  * ext4's "EXT4-fs error (device dm-N)": all expected here).
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,8 +176,9 @@ FIXTURE(flakey) {
 	char nb_dir[128], nb_dev[64];
 	char dm_name[64], dm_dev[128];
 	char mnt[64];
+	char slow_dir[128];	/* a second null_blk, if a test makes one */
 	unsigned long long sectors;
-	bool nb_made, nb_on, dm_made, mounted;
+	bool nb_made, nb_on, dm_made, mounted, suspended, slow_made, slow_on;
 };
 
 /* Swap the table: suspend (no fs freeze), load, resume. 0 or -errno. */
@@ -213,6 +216,7 @@ FIXTURE_SETUP(flakey)
 
 	self->c.fd = self->c.dev = self->c.nullfd = -1;
 	self->nb_made = self->nb_on = self->dm_made = self->mounted = false;
+	self->suspended = self->slow_made = self->slow_on = false;
 	BASELINE(&self->g0);
 	if (access(DM_CONTROL, F_OK))
 		SKIP(return, "%s missing (dm-mod not loaded?)", DM_CONTROL);
@@ -250,7 +254,13 @@ FIXTURE_TEARDOWN(flakey)
 {
 	int i;
 
+	if (self->suspended)	/* a test that failed half-way */
+		dm_ioctl(DM_DEV_SUSPEND, self->dm_name, 0, 0, NULL, NULL);
 	kaio_ctx_close(&self->c);
+	if (self->slow_on)
+		kaio_write_file(self->slow_dir, "power", "0", 0);
+	if (self->slow_made)
+		rmdir(self->slow_dir);
 	if (self->mounted) {
 		flakey_set(self, T_UP);	/* unmount writes the superblock */
 		for (i = 0; i < 50 && umount2(self->mnt, 0); i++)
@@ -267,11 +277,15 @@ FIXTURE_TEARDOWN(flakey)
 		rmdir(self->nb_dir);
 }
 
-/* ext4 on the flakey device (while up), mounted: 0 or skip/fail. */
-#define FLAKEY_EXT4(self) do {							\
+/*
+ * ext4 on the flakey device (while up), mounted: 0 or skip/fail.
+ * FLAKEY_EXT4_FEATURES: with mke2fs -O @features ("^has_journal": none).
+ */
+#define FLAKEY_EXT4(self) FLAKEY_EXT4_FEATURES(self, "has_journal")
+#define FLAKEY_EXT4_FEATURES(self, features) do {				\
 	const char *__mkfs[] = { MKE2FS, "-q", "-F", "-t", "ext4", "-b", "4096",\
 		"-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1",	\
-		(self)->dm_dev, NULL };						\
+		"-O", (features), (self)->dm_dev, NULL };			\
 	if (access(MKE2FS, X_OK))						\
 		SKIP(return, "%s missing", MKE2FS);				\
 	ASSERT_EQ(0, run_cmd(__mkfs));						\
@@ -826,6 +840,236 @@ TEST_F_TIMEOUT(flakey, ext4_error_writes_each_write_fails_once_reads_work, 90)
 	close(rfd);
 	kaio_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
+}
+
+/* ---- frees that wait for a page lock ------------------------------------------- */
+
+/* Does task @tid (of this process, or any if @any) have @a and @b on its stack? */
+static bool task_stack_has(pid_t tid, bool any, const char *a, const char *b)
+{
+	char path[64], stack[8192];
+	ssize_t n;
+	int fd;
+
+	if (any)
+		snprintf(path, sizeof(path), "/proc/%d/stack", tid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, stack, sizeof(stack) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stack[n] = 0;
+	return strstr(stack, a) && strstr(stack, b);
+}
+
+/* Is some task of the system (a kworker, say) in both @a and @b? */
+static bool any_task_stack_has(const char *a, const char *b)
+{
+	struct dirent *d;
+	DIR *proc = opendir("/proc");
+	bool found = false;
+
+	if (!proc)
+		return false;
+	while (!found && (d = readdir(proc)))
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9')
+			found = task_stack_has(atoi(d->d_name), true, a, b);
+	closedir(proc);
+	return found;
+}
+
+struct truncator {
+	int fd;
+	pid_t tid;
+	int ret;
+};
+
+static void *truncate_thread(void *p)
+{
+	struct truncator *t = p;
+
+	__atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
+	t->ret = ftruncate(t->fd, 0) ? -errno : 0;
+	return NULL;
+}
+
+/*
+ * Another user (uid 1001): an O_DIRECT overwrite of @fd, whose completion
+ * iomap runs on its own workqueue (the request is freed from a task that
+ * is not kaio's), then the owner's close, which waits for the free.
+ */
+static int other_user_write_and_close(int fd)
+{
+	struct io_event ev;
+	struct kaio_ctx c;
+	struct iocb cb;
+	char *buf;
+
+	if (setgid(1001) || setuid(1001))
+		return 10;
+	if (kaio_ctx_init(&c, 8, 0))
+		return 11;
+	buf = kaio_alloc(BS);
+	memset(buf, 'o', BS);
+	kaio_prep_pwrite(&cb, fd, buf, BS, 0);
+	if (kaio_submit_one(c.fd, &cb) != 1)
+		return 12;
+	if (kaio_wait(c.fd, &ev, 1, 20000) != 1 || ev.res != BS)
+		return 13;
+	kaio_ctx_close(&c);
+	return 0;
+}
+
+/*
+ * A read's page cleaned while the read was in flight is dirtied again when
+ * the request is freed, under the page lock, which a user can hold for as
+ * long as it likes (FUSE's ->page_mkwrite waits for its server with it).
+ * Here: 300 O_DIRECT reads from a slow device into one page of an ext4
+ * file mapping; while they are in flight the page is written back into a
+ * suspended device (clean, under writeback) and truncated (truncate waits
+ * for that writeback with the page locked). The reads end, and each free
+ * waits for the page lock until the device resumes. Those frees are that
+ * user's: another user's request, freed from iomap's completion task, and
+ * its close must not wait behind them. With kaio's one global cleanup
+ * queue (256 running items) they did, until the device came back.
+ */
+TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 150)
+{
+	enum { N = 300 };
+	struct truncator tr = { .fd = -1, .tid = 0, .ret = 1 };
+	struct iocb *cbs = calloc(N, sizeof(*cbs)), **ptrs = calloc(N, sizeof(*ptrs));
+	struct io_event *ev = calloc(N, sizeof(*ev));
+	static const char *const attrs[][2] = {
+		{ "size", "16" },		/* MiB */
+		{ "blocksize", "4096" },
+		{ "memory_backed", "0" },	/* reads return no data: none checked */
+		{ "irqmode", "2" },
+		{ "completion_nsec", "4000000000" },	/* 4 s: all of it happens meanwhile */
+	};
+	char path[PATH_MAX], slow_dev[64], *page, *wbuf;
+	const char *other_dir;
+	bool other_done = false;
+	pthread_t tr_t;
+	int fd, sfd, ofd, status, i, ms;
+	unsigned int k;
+	pid_t pid;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_TRUE(cbs && ptrs && ev);
+	KAIO_ENV_OR_SKIP(other_dir, "KAIO_EXT4_DIR");
+	if (getuid())
+		SKIP(return, "needs root to run a second user");
+	/* no journal: the truncate must need no I/O of its own */
+	FLAKEY_EXT4_FEATURES(self, "^has_journal");
+
+	/* the slow device the reads come from */
+	snprintf(self->slow_dir, sizeof(self->slow_dir), NULLB_CFG "/slw%d", getpid());
+	snprintf(slow_dev, sizeof(slow_dev), "/dev/slw%d", getpid());
+	ASSERT_EQ(0, mkdir(self->slow_dir, 0755));
+	self->slow_made = true;
+	for (k = 0; k < sizeof(attrs) / sizeof(attrs[0]); k++)
+		ASSERT_EQ(0, kaio_write_file(self->slow_dir, attrs[k][0], attrs[k][1], 0))
+			TH_LOG("null_blk attribute %u", k);
+	ASSERT_EQ(0, kaio_write_file(self->slow_dir, "power", "1", 0));
+	self->slow_on = true;
+	ASSERT_TRUE(wait_node(slow_dev));
+	sfd = open(slow_dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, sfd);
+
+	/* the page: one block of a file on the flakey ext4, allocated, mapped */
+	snprintf(path, sizeof(path), "%s/mapped", self->mnt);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	wbuf = kaio_alloc(BS);
+	memset(wbuf, 'm', BS);
+	ASSERT_EQ(BS, pwrite(fd, wbuf, BS, 0));
+	ASSERT_EQ(0, fsync(fd));
+	page = mmap(NULL, BS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	page[0] = 'd';		/* dirty, writable: pinned without a fault */
+
+	/* the other user's file: allocated, so its write is an overwrite */
+	snprintf(path, sizeof(path), "%s/kaio-other-XXXXXX", other_dir);
+	ofd = mkstemp(path);
+	ASSERT_LE(0, ofd);
+	ASSERT_EQ(BS, pwrite(ofd, wbuf, BS, 0));
+	ASSERT_EQ(0, fsync(ofd));
+	close(ofd);
+	ofd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	unlink(path);
+	ASSERT_LE(0, ofd);
+
+	KAIO_CTX_INIT(&self->c, 512, 0);
+	for (i = 0; i < N; i++) {
+		kaio_prep_pread(&cbs[i], sfd, page, BS, (long long)(i % 64) * BS);
+		cbs[i].aio_data = i;
+		ptrs[i] = &cbs[i];
+	}
+	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
+
+	/* clean: written back into the suspended device, which holds it */
+	ASSERT_EQ(0, dm_ioctl(DM_DEV_SUSPEND, self->dm_name,
+			      DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG, 0, NULL, NULL));
+	self->suspended = true;
+	ASSERT_EQ(0, sync_file_range(fd, 0, BS, SYNC_FILE_RANGE_WRITE));
+	/* locked: truncate waits for that writeback holding the page lock */
+	tr.fd = fd;
+	ASSERT_EQ(0, pthread_create(&tr_t, NULL, truncate_thread, &tr));
+	for (ms = 0; ms < 3000; ms += 10) {
+		pid_t tid = __atomic_load_n(&tr.tid, __ATOMIC_ACQUIRE);
+
+		if (tid && task_stack_has(tid, false, "truncate_inode_pages_range",
+					  "folio_wait_writeback"))
+			break;
+		usleep(10000);
+	}
+	EXPECT_GT(3000, ms) TH_LOG("truncate did not wait for the writeback");
+
+	/* the reads end (their events come before their frees) */
+	EXPECT_EQ(N, kaio_wait(self->c.fd, ev, N, 30000));
+	/* and their frees wait for the page lock */
+	for (ms = 0; ms < 10000; ms += 100) {
+		if (any_task_stack_has("kaio_rw_cleanup", "unpin_user_pages_dirty_lock"))
+			break;
+		usleep(100000);
+	}
+	EXPECT_GT(10000, ms) TH_LOG("no free waits for the page lock");
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(other_user_write_and_close(ofd));
+	for (ms = 0; ms < 30000 && !other_done; ms += 50) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			other_done = true;
+		else
+			usleep(50000);
+	}
+
+	/* let it all go, and see everything freed */
+	ASSERT_EQ(0, dm_ioctl(DM_DEV_SUSPEND, self->dm_name, 0, 0, NULL, NULL));
+	self->suspended = false;
+	pthread_join(tr_t, NULL);
+	EXPECT_EQ(0, tr.ret);
+	if (!other_done)
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(other_done)
+		TH_LOG("the other user's close waited for this user's frees");
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("other user: status %#x", status);
+	kaio_ctx_close(&self->c);
+	munmap(page, BS);
+	close(fd);
+	close(ofd);
+	close(sfd);
+	expect_settled(_metadata, &self->g0, 5000);
+	free(cbs);
+	free(ptrs);
+	free(ev);
 }
 
 /* ==== $KAIO_ERROR_DEV: dm-error, every bio fails =================================== */
