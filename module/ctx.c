@@ -368,8 +368,8 @@ static void kaio_ctx_shutdown_work(struct work_struct *work)
  * @ctx: the context, which kaio_ctx_free() keeps until the work has run
  *
  * For the mm's exit (mm.c), whose notifier runs inside the SRCU read side
- * every mmu_notifier of the system shares: cancelling may free requests,
- * and a free may sleep on a page lock.
+ * every mmu_notifier of the system shares: cancelling scans the context
+ * and frees requests, which has no business there.
  */
 void kaio_ctx_shutdown_async(struct kaio_ctx *ctx)
 {
@@ -586,7 +586,10 @@ static int kaio_ctx_release(struct inode *inode, struct file *file)
 			return 0;
 		}
 	} else {
-		/* Not even the cancels here: a free may sleep on a page lock. */
+		/*
+		 * Not even the cancels here: this may be a kernel thread
+		 * others wait for (the one delayed-fput worker).
+		 */
 		kaio_ctx_mark_dead(ctx);
 	}
 	__module_get(THIS_MODULE);

@@ -144,6 +144,7 @@ struct kaio_rw {
 	bool			pinned;		/* iter is the bvec of pages */
 	bool			write_started;	/* holds sb freeze protection */
 	bool			over_budget;	/* no pins: done in SUBMIT */
+	bool			redirty;	/* cleanup dirties pages again */
 };
 
 /* Per-request state of POLL; the fields are fs/aio.c's struct poll_iocb. */
@@ -240,6 +241,14 @@ struct kaio_user {
 	struct workqueue_struct	*retry_wq;
 	struct workqueue_struct	*poll_wq;
 	struct workqueue_struct	*write_wq[KAIO_WRITE_QUEUES];
+	/*
+	 * Frees that must sleep (a read's page cleaned since it was pinned
+	 * is dirtied again under its page lock, which the user can hold for
+	 * as long as it likes: a FUSE page in ->page_mkwrite) and frees from
+	 * other subsystems' tasks. Per user, so that one user's stuck frees
+	 * never hold up another's, nor kaio_cleanup_wq's reaping.
+	 */
+	struct workqueue_struct	*free_wq;
 };
 
 /* limits.c */

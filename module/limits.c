@@ -35,7 +35,10 @@ static void kaio_user_free(struct kaio_user *user)
 {
 	int i;
 
-	/* Drains: a work item may still be returning from its last put. */
+	/*
+	 * Drains: a work item may still be returning from its last put.
+	 * free_wq last: the others' items may have queued a free on it.
+	 */
 	for (i = 0; i < KAIO_WRITE_QUEUES; i++)
 		if (user->write_wq[i])
 			destroy_workqueue(user->write_wq[i]);
@@ -45,6 +48,8 @@ static void kaio_user_free(struct kaio_user *user)
 		destroy_workqueue(user->retry_wq);
 	if (user->worker_wq)
 		destroy_workqueue(user->worker_wq);
+	if (user->free_wq)
+		destroy_workqueue(user->free_wq);
 	kfree(user);
 }
 
@@ -77,7 +82,11 @@ static struct kaio_user *kaio_user_alloc(kuid_t uid)
 	/* Bounded too: a FUSE file's ->poll() may wait for its server. */
 	user->poll_wq = alloc_workqueue("kaio_poll/%u", WQ_UNBOUND,
 					kaio_max_workers, id);
-	if (!user->worker_wq || !user->retry_wq || !user->poll_wq)
+	/* Bounded too: a free may wait on a page lock the user holds. */
+	user->free_wq = alloc_workqueue("kaio_free/%u", WQ_UNBOUND,
+					kaio_max_workers, id);
+	if (!user->worker_wq || !user->retry_wq || !user->poll_wq ||
+	    !user->free_wq)
 		goto fail;
 	for (i = 0; i < KAIO_WRITE_QUEUES; i++) {
 		user->write_wq[i] = alloc_ordered_workqueue("kaio_write/%u/%d",

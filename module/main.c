@@ -114,7 +114,11 @@ static int __init kaio_init(void)
 	if (ret)
 		return ret;
 	ret = -ENOMEM;
-	/* Blocking attempts and retries run on each user's own queues. */
+	/*
+	 * Reaping and shutting down contexts only, none of which sleeps for
+	 * long: blocking attempts, retries and frees that may sleep run on
+	 * each user's own queues.
+	 */
 	kaio_cleanup_wq = alloc_workqueue("kaio_cleanup", WQ_UNBOUND, 0);
 	if (!kaio_cleanup_wq)
 		goto out_cache;
@@ -141,9 +145,9 @@ static void __exit kaio_exit(void)
 	misc_deregister(&kaio_miscdev);
 	kaio_stats_exit();
 	/*
-	 * A completion in irq context may still be returning through us;
-	 * every user's queues were drained with its last context, and
-	 * completions in tasks free on the cleanup queue, drained here.
+	 * A completion in irq context, or in another subsystem's task
+	 * inside kaio_rw_complete()'s RCU read side, may still be returning
+	 * through us; every user's queues were drained with its last context.
 	 */
 	synchronize_rcu();
 	destroy_workqueue(kaio_cleanup_wq);

@@ -33,8 +33,10 @@ enum kaio_issue {
  * @cancelled: the event's result for a request cancelled between two
  *	attempts, which may have moved bytes already; NULL: -ECANCELED.
  * @cleanup: release what @prep and the attempts took; runs in any context
- *	unless @cleanup_sleeps says it needs a task.
- * @cleanup_sleeps: whether @cleanup must sleep for this request; NULL: never.
+ *	unless @cleanup_sleeps said it needs a task, and then on the owner's
+ *	free_wq only.
+ * @cleanup_sleeps: whether @cleanup must sleep for this request, asked once
+ *	at the last put; @cleanup acts on that answer. NULL: never.
  */
 struct kaio_op_def {
 	const char	*name;

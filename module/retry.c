@@ -129,30 +129,47 @@ static void kaio_req_free_work(struct work_struct *work)
 	kaio_req_free(container_of(work, struct kaio_req, free_work));
 }
 
+/* Decides, once, whether the free must sleep; the op's cleanup acts on it. */
+static bool kaio_req_free_sleeps(struct kaio_req *req)
+{
+	const struct kaio_op_def *op = req->op;
+
+	return op && op->cleanup_sleeps && op->cleanup_sleeps(req);
+}
+
+/*
+ * On the owner's own queue: the request holds ctx->reqs, so the context,
+ * its user and the queue outlive the work (kaio_limits_uncharge_ctx()
+ * drains it before the user goes).
+ */
+static void kaio_req_free_async(struct kaio_req *req)
+{
+	queue_work(req->ctx->user->free_wq, &req->free_work);
+}
+
 /**
  * kaio_req_put() - drop a reference; the last one frees the request
  * @req: the request
  *
- * From kaio's own contexts (the submitter, its workers, cancel and destroy),
- * which may sleep, and from irq context. Requests are freed where the last
- * reference goes, O_DIRECT in its bio's irq completion too, unless the op
- * says its cleanup must sleep (a read's page cleaned since it was pinned
- * must be dirtied again, under the page lock): then from irq context the
- * free goes to a worker. Callbacks the rest of the kernel runs in its own
- * tasks use kaio_req_put_callback().
+ * From kaio's own contexts (the submitter, its workers, cancel, destroy and
+ * the reaping of a released context) and from irq context. Requests are
+ * freed where the last reference goes, O_DIRECT in its bio's irq completion
+ * too, unless the op says its cleanup must sleep (a read's page cleaned
+ * since it was pinned must be dirtied again, under the page lock): that
+ * free goes to the owner's free_wq from any context, since the page lock
+ * may be held for as long as a user wants, and cancel, destroy and reaping
+ * must not wait for it (a reap stuck on kaio_cleanup_wq would hold up every
+ * user's). Callbacks the rest of the kernel runs in its own tasks use
+ * kaio_req_put_callback().
  */
 void kaio_req_put(struct kaio_req *req)
 {
-	const struct kaio_op_def *op = req->op;
-
 	if (!refcount_dec_and_test(&req->refs))
 		return;
-	if (in_task() || !op || !op->cleanup_sleeps ||
-	    !op->cleanup_sleeps(req)) {
+	if (kaio_req_free_sleeps(req))
+		kaio_req_free_async(req);
+	else
 		kaio_req_free(req);
-		return;
-	}
-	queue_work(kaio_cleanup_wq, &req->free_work);
 }
 
 /**
@@ -165,9 +182,10 @@ void kaio_req_put(struct kaio_req *req)
  * bio. There in_task() does not mean "may sleep", and the free's last touch
  * (ctx->reqs) would let destroy, the context's release and rmmod go on while
  * this task is still preemptible inside kaio's code. So a last reference
- * dropped in a task is freed on kaio's cleanup workqueue, which module exit
- * drains; in irq context it is freed here as before (synchronize_rcu() in
- * module exit waits for irq-context code).
+ * dropped in a task is freed on the owner's free_wq, which goes (drained)
+ * before the context's module reference; in irq context it is freed as by
+ * kaio_req_put() (synchronize_rcu() in module exit waits for irq-context
+ * code, and for the RCU read side kaio_rw_complete() runs in).
  */
 void kaio_req_put_callback(struct kaio_req *req)
 {
@@ -175,8 +193,10 @@ void kaio_req_put_callback(struct kaio_req *req)
 		kaio_req_put(req);
 		return;
 	}
-	if (refcount_dec_and_test(&req->refs))
-		queue_work(kaio_cleanup_wq, &req->free_work);
+	if (refcount_dec_and_test(&req->refs)) {
+		kaio_req_free_sleeps(req);	/* the cleanup's decision */
+		kaio_req_free_async(req);
+	}
 }
 
 /**

@@ -259,9 +259,8 @@ static void kaio_rw_reissue(struct kaio_req *req)
 	kaio_req_punt(req);
 }
 
-static void kaio_rw_complete(struct kiocb *kiocb, long res)
+static void __kaio_rw_complete(struct kaio_req *req, long res)
 {
-	struct kaio_req *req = container_of(kiocb, struct kaio_req, rw.kiocb);
 	struct kaio_rw *rw = &req->rw;
 
 	WARN_ON_ONCE(atomic_dec_return(&rw->ki_pending) < 0);
@@ -287,6 +286,19 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 	kaio_req_note_path(req, KAIO_PATH_ASYNC);
 	kaio_req_complete(req, kaio_rw_result(req, res));
 	kaio_req_put_callback(req);
+}
+
+/*
+ * ki_complete. Also called in other subsystems' tasks (iomap's completion
+ * workqueue), preemptible: the RCU read side lets module exit's
+ * synchronize_rcu() wait for such a task to leave kaio's code, after its
+ * last put let the context, and with it the module, go.
+ */
+static void kaio_rw_complete(struct kiocb *kiocb, long res)
+{
+	rcu_read_lock();
+	__kaio_rw_complete(container_of(kiocb, struct kaio_req, rw.kiocb), res);
+	rcu_read_unlock();
 }
 
 /*
@@ -784,12 +796,16 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 }
 
 /**
- * kaio_rw_cleanup_sleeps() - must kaio_rw_cleanup() run in task context?
- * @req: the request
+ * kaio_rw_cleanup_sleeps() - must kaio_rw_cleanup() sleep? Decided here
+ * @req: the request, whose last reference is gone
  *
  * Only when a page a read filled was cleaned (written back) since
  * kaio_rw_pin() dirtied it: dirtying it again takes the page lock. This is
- * bio_check_pages_dirty()'s test; it almost never holds.
+ * bio_check_pages_dirty()'s test; it almost never holds. The answer is
+ * kept for kaio_rw_cleanup(), which may run in a context that must not
+ * sleep on a page lock: a page still dirty now, after the I/O ended, needs
+ * nothing more even if writeback cleans it meanwhile (that writeback
+ * writes what the I/O put there).
  *
  * Return: true if it must.
  */
@@ -797,7 +813,8 @@ bool kaio_rw_cleanup_sleeps(struct kaio_req *req)
 {
 	struct kaio_rw *rw = &req->rw;
 
-	return rw->nr_pages && !rw->is_write && !kaio_rw_pages_dirty(rw);
+	rw->redirty = rw->nr_pages && !rw->is_write && !kaio_rw_pages_dirty(rw);
+	return rw->redirty;
 }
 
 void kaio_rw_cleanup(struct kaio_req *req)
@@ -808,16 +825,16 @@ void kaio_rw_cleanup(struct kaio_req *req)
 	WARN_ON_ONCE(atomic_read(&rw->ki_pending));
 	kaio_rw_end_write(req);
 	/*
-	 * In irq context kaio_req_put() found the pages still dirty; a page
-	 * cleaned since was written back with what the I/O put there. In a
-	 * task, unpin_user_pages_dirty_lock() locks only pages not dirty.
+	 * As kaio_rw_cleanup_sleeps() decided: only then on the owner's
+	 * free_wq, where unpin_user_pages_dirty_lock() locks the pages not
+	 * dirty. Otherwise they were all dirty after the I/O ended.
 	 */
 	if (rw->nr_pages) {
-		if (rw->is_write || !in_task())
-			unpin_user_pages(rw->pages, rw->nr_pages);
-		else
+		if (rw->redirty)
 			unpin_user_pages_dirty_lock(rw->pages, rw->nr_pages,
 						    true);
+		else
+			unpin_user_pages(rw->pages, rw->nr_pages);
 	}
 	if (rw->pages != rw->inline_pages) {
 		kvfree(rw->pages);
