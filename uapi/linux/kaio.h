@@ -31,8 +31,10 @@
  * done inside SUBMIT, as native AIO does them, instead of on a worker: their
  * event is in the ring when SUBMIT returns. For programs written against
  * native AIO that count on it (libaio's own harness reaps a write's event
- * with min_nr 0). Reads keep kaio's completion point: a cold read never
- * sleeps in SUBMIT. RWF_NOWAIT writes still get one NOWAIT attempt.
+ * with min_nr 0). Reads keep kaio's completion point: SUBMIT never waits
+ * for a cold read's data (it may still wait for an inode lock or for the
+ * file's block map, as io_uring's first attempt does). RWF_NOWAIT writes
+ * still get one NOWAIT attempt.
  */
 #define KAIO_SETUP_WRITES_IN_SUBMIT (1U << 1)
 #define KAIO_SETUP_FLAGS	(KAIO_SETUP_RES2_PATH | KAIO_SETUP_WRITES_IN_SUBMIT)
