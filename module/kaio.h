@@ -232,6 +232,11 @@ extern atomic_t kaio_events_total;
  *	that blocked read retries cannot hold them up; per user, since a
  *	FUSE file's ->poll() can wait for its server.
  * @write_wq: blocking writes to regular files, by hash of the inode.
+ * @free_wq: frees that must sleep (a read's page cleaned since it was
+ *	pinned is dirtied again under its page lock, which the user can hold
+ *	for as long as it likes: a FUSE page in ->page_mkwrite) and frees
+ *	from other subsystems' tasks. Per user, so that one user's stuck
+ *	frees never hold up another's, nor kaio_cleanup_wq's reaping.
  */
 struct kaio_user {
 	struct hlist_node	node;
@@ -241,13 +246,6 @@ struct kaio_user {
 	struct workqueue_struct	*retry_wq;
 	struct workqueue_struct	*poll_wq;
 	struct workqueue_struct	*write_wq[KAIO_WRITE_QUEUES];
-	/*
-	 * Frees that must sleep (a read's page cleaned since it was pinned
-	 * is dirtied again under its page lock, which the user can hold for
-	 * as long as it likes: a FUSE page in ->page_mkwrite) and frees from
-	 * other subsystems' tasks. Per user, so that one user's stuck frees
-	 * never hold up another's, nor kaio_cleanup_wq's reaping.
-	 */
 	struct workqueue_struct	*free_wq;
 };
 

@@ -83,8 +83,8 @@ static void kaio_mm_free(struct mmu_notifier *mn)
 
 /*
  * exit_mmap(), or never: inside the SRCU read side that every mmu_notifier
- * of the system shares, so the shutdown itself (cancels, frees that may
- * sleep on a page lock) is queued, not done here. A context on the list
+ * of the system shares, so the shutdown itself (a scan of the context,
+ * cancels, frees) is queued, not done here. A context on the list
  * cannot be freed meanwhile: kaio_mm_untrack() takes the same mutex, and
  * kaio_ctx_free() waits for a queued shutdown.
  */

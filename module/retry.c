@@ -129,8 +129,11 @@ static void kaio_req_free_work(struct work_struct *work)
 	kaio_req_free(container_of(work, struct kaio_req, free_work));
 }
 
-/* Decides, once, whether the free must sleep; the op's cleanup acts on it. */
-static bool kaio_req_free_sleeps(struct kaio_req *req)
+/*
+ * Decides, once, whether the free must sleep, and returns the answer: the
+ * op's cleanup acts on what it decided (kaio_rw_cleanup_sleeps()).
+ */
+static bool kaio_req_decide_free_sleeps(struct kaio_req *req)
 {
 	const struct kaio_op_def *op = req->op;
 
@@ -166,7 +169,7 @@ void kaio_req_put(struct kaio_req *req)
 {
 	if (!refcount_dec_and_test(&req->refs))
 		return;
-	if (kaio_req_free_sleeps(req))
+	if (kaio_req_decide_free_sleeps(req))
 		kaio_req_free_async(req);
 	else
 		kaio_req_free(req);
@@ -194,7 +197,7 @@ void kaio_req_put_callback(struct kaio_req *req)
 		return;
 	}
 	if (refcount_dec_and_test(&req->refs)) {
-		kaio_req_free_sleeps(req);	/* the cleanup's decision */
+		kaio_req_decide_free_sleeps(req);	/* the cleanup's decision */
 		kaio_req_free_async(req);
 	}
 }

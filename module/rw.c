@@ -291,8 +291,9 @@ static void __kaio_rw_complete(struct kaio_req *req, long res)
 /*
  * ki_complete. Also called in other subsystems' tasks (iomap's completion
  * workqueue), preemptible: the RCU read side lets module exit's
- * synchronize_rcu() wait for such a task to leave kaio's code, after its
- * last put let the context, and with it the module, go.
+ * synchronize_rcu() wait for such a task, whose last put may let the
+ * context, and with it the module, go; what is left after the unlock is
+ * the return.
  */
 static void kaio_rw_complete(struct kiocb *kiocb, long res)
 {
@@ -328,13 +329,18 @@ static ssize_t kaio_rw_call(struct kaio_req *req)
 	return ret;
 }
 
-/* bio_set_pages_dirty() for the pinned pages; bio_check_pages_dirty() below. */
+/*
+ * bio_set_pages_dirty() for the pinned pages, and bio_check_pages_dirty()'s
+ * test, per folio as 6.1's: large folios too (xfs page cache, THP), which
+ * older kernels' bio code skipped and a read into them would then leave
+ * clean.
+ */
 static void kaio_rw_dirty_pages(struct kaio_rw *rw)
 {
 	unsigned long i;
 
 	for (i = 0; i < rw->nr_pages; i++)
-		if (!PageCompound(rw->pages[i]))
+		if (!folio_test_dirty(page_folio(rw->pages[i])))
 			set_page_dirty_lock(rw->pages[i]);
 }
 
@@ -343,7 +349,7 @@ static bool kaio_rw_pages_dirty(struct kaio_rw *rw)
 	unsigned long i;
 
 	for (i = 0; i < rw->nr_pages; i++)
-		if (!PageDirty(rw->pages[i]) && !PageCompound(rw->pages[i]))
+		if (!folio_test_dirty(page_folio(rw->pages[i])))
 			return false;
 	return true;
 }
