@@ -67,5 +67,11 @@ if [ "$mode" = check ]; then
 	# gigabytes and sets up a hundred thousand contexts, hours under
 	# KASAN. Add kaio.testdir=libaio-tests to run it here.
 	words+=(kaio.testdir=tests)
+	# kaio_compat_safety's ten huge requests at 128 MiB instead of 768:
+	# under KASAN and lockdep one 768 MiB buffered write (a page-by-page
+	# ->write_iter inside io_submit, as native AIO's) took 318 s alone, so
+	# the case cannot end within its 480 s on either backend. make check
+	# runs it at full size; here it is there for lockdep and KASAN.
+	words+=(kaio.huge_mb=128)
 fi
 exec scripts/run-guest.sh "$mode" "${words[@]}" "$@"

@@ -19,6 +19,7 @@
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
 #   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 500 ms).
 #   kaio.repeat=20 (each matched program 20 times: hunting a rare race).
+#   kaio.huge_mb=128 (kaio_compat_safety's huge requests; default 768).
 #   KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
 # Another kernel (make check-debug, scripts/check-debug.sh): KAIO_GUEST_KERNEL
 #   is the image to boot, KVER its release; KAIO_INITRAMFS, KAIO_GUEST_KO and
