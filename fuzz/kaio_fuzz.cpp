@@ -1550,8 +1550,15 @@ void act_setup(Worker &w, int slot)
 	bool res2 = r.chance(1, 2);
 	su->flags = res2 ? KAIO_SETUP_RES2_PATH : 0;
 	bool flag_bad = r.chance(1, 30), rsv_bad = r.chance(1, 30);
-	if (flag_bad)
-		su->flags |= 1U << r.range(1, 31);
+	if (flag_bad) {
+		/* a bit SETUP does not know (bit 1 is WRITES_IN_SUBMIT now) */
+		uint32_t bit;
+
+		do
+			bit = 1U << r.range(1, 31);
+		while (bit & KAIO_SETUP_FLAGS);
+		su->flags |= bit;
+	}
 	if (rsv_bad)
 		su->reserved[r.below(4)] = r.next() | 1;
 	su->ring_size = r.next();	/* out only */

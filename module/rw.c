@@ -333,24 +333,39 @@ static ssize_t kaio_rw_call(struct kaio_req *req)
  * bio_set_pages_dirty() for the pinned pages, and bio_check_pages_dirty()'s
  * test, per folio as 6.1's: large folios too (xfs page cache, THP), which
  * older kernels' bio code skipped and a read into them would then leave
- * clean.
+ * clean. Marked even when already dirty, as bio_set_pages_dirty() does:
+ * for buffer_head file systems that also dirties every buffer. A run of
+ * pages in one folio is one folio.
  */
 static void kaio_rw_dirty_pages(struct kaio_rw *rw)
 {
+	struct folio *last = NULL;
 	unsigned long i;
 
-	for (i = 0; i < rw->nr_pages; i++)
-		if (!folio_test_dirty(page_folio(rw->pages[i])))
-			set_page_dirty_lock(rw->pages[i]);
+	for (i = 0; i < rw->nr_pages; i++) {
+		struct folio *folio = page_folio(rw->pages[i]);
+
+		if (folio == last)
+			continue;
+		last = folio;
+		folio_lock(folio);
+		folio_mark_dirty(folio);
+		folio_unlock(folio);
+	}
 }
 
 static bool kaio_rw_pages_dirty(struct kaio_rw *rw)
 {
+	struct folio *last = NULL;
 	unsigned long i;
 
-	for (i = 0; i < rw->nr_pages; i++)
-		if (!folio_test_dirty(page_folio(rw->pages[i])))
+	for (i = 0; i < rw->nr_pages; i++) {
+		struct folio *folio = page_folio(rw->pages[i]);
+
+		if (folio != last && !folio_test_dirty(folio))
 			return false;
+		last = folio;
+	}
 	return true;
 }
 
