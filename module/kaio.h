@@ -145,6 +145,7 @@ struct kaio_rw {
 	bool			write_started;	/* holds sb freeze protection */
 	bool			over_budget;	/* no pins: done in SUBMIT */
 	bool			redirty;	/* cleanup dirties pages again */
+	bool			atime_first;	/* a worker updates the atime */
 };
 
 /* Per-request state of POLL; the fields are fs/aio.c's struct poll_iocb. */

@@ -13,15 +13,19 @@
  *    (FMODE_BUF_RASYNC) arm a page-wait callback (IOCB_WAITQ); its wake-up
  *    queues a retry that reads on from where the last attempt stopped;
  *  - everything else makes one blocking attempt on the bounded worker pool.
+ * A read whose atime is due makes no attempt in SUBMIT: a worker updates the
+ * atime, which may wait for the device, then goes on as SUBMIT would have.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
 #include <linux/ioprio.h>
 #include <linux/mm.h>
+#include <linux/mount.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/bvec.h>
+#include <uapi/linux/magic.h>
 #include "kaio.h"
 #include "ops.h"
 #include "trace.h"
@@ -501,6 +505,43 @@ static bool kaio_rw_nowait_ok(struct kaio_req *req)
 }
 
 /*
+ * Would the read's file_accessed() update the atime? Then no attempt is made
+ * in SUBMIT: 6.1's read paths call it on every attempt, even one refused
+ * with -EAGAIN, and the update is a transaction that may read the inode's
+ * block from the device (xfs_trans_log_inode() reads the inode cluster
+ * buffer once the inode was written back). A worker updates it first. This
+ * is touch_atime()'s test, atime_needs_update() being unexported; where it
+ * cannot tell (an idmapped mount's unmapped ids) it says yes, which costs
+ * only a worker hop. Once a worker has updated the atime, relatime needs no
+ * other update until the file changes again or a day has gone by.
+ */
+static bool kaio_rw_atime_due(struct kaio_req *req)
+{
+	struct file *file = req->file;
+	struct inode *inode = file_inode(file);
+	int mnt_flags = file->f_path.mnt->mnt_flags;
+	struct timespec64 now;
+
+	if (req->rw.is_write || (file->f_flags & O_NOATIME))
+		return false;
+	if ((inode->i_flags & S_NOATIME) || IS_NOATIME(inode) ||
+	    (mnt_flags & MNT_NOATIME))
+		return false;
+	/* In memory only: tmpfs, ramfs and devtmpfs (block device nodes). */
+	if (inode->i_sb->s_magic == TMPFS_MAGIC ||
+	    inode->i_sb->s_magic == RAMFS_MAGIC)
+		return false;
+	now = current_time(inode);
+	if (timespec64_equal(&inode->i_atime, &now))
+		return false;
+	if (!(mnt_flags & MNT_RELATIME))
+		return true;
+	return timespec64_compare(&inode->i_mtime, &inode->i_atime) >= 0 ||
+	       timespec64_compare(&inode->i_ctime, &inode->i_atime) >= 0 ||
+	       now.tv_sec - inode->i_atime.tv_sec >= 24 * 60 * 60;
+}
+
+/*
  * The page-wait callback, as io_uring/rw.c's io_async_buf_func(). It runs
  * under the folio waitqueue's lock with irqs off, often in bio completion:
  * match the key, disarm (the entry is never exclusive, so waking it takes
@@ -727,6 +768,10 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	}
 	if (!user_nowait && !kaio_rw_nowait_ok(req))
 		goto punt;
+	if (!user_nowait && kaio_rw_may_punt(req) && kaio_rw_atime_due(req)) {
+		rw->atime_first = true;
+		goto punt;
+	}
 	/*
 	 * O_DIRECT may be queued and still be refused NOWAIT in ki_complete,
 	 * possibly in irq context: pin first, so that any context can punt
@@ -790,7 +835,7 @@ punt:
 		if (ret)
 			goto done;
 	}
-	if (kaio_rw_can_waitq(req))
+	if (kaio_rw_can_waitq(req) && !rw->atime_first)
 		return kaio_rw_waitq_loop(req, res);
 	return KAIO_ISSUE_PUNT;
 done:
@@ -807,6 +852,18 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 	struct kaio_rw *rw = &req->rw;
 	ssize_t ret;
 
+	/*
+	 * An atime update kaio_rw_atime_due() kept out of SUBMIT: done here,
+	 * where it may wait; the read then waits for its pages as in SUBMIT.
+	 * Other reads make their blocking attempt, which updates it itself.
+	 */
+	if (rw->atime_first) {
+		rw->atime_first = false;
+		if (kaio_rw_can_waitq(req)) {
+			file_accessed(req->file);
+			return kaio_rw_waitq_loop(req, res);
+		}
+	}
 	kaio_rw_start_write(req, false);
 	rw->kiocb.ki_flags = rw->base_flags;
 	ret = kaio_rw_call(req);

@@ -327,7 +327,8 @@ TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 256 << 10, SEED));
-	fd = open(path, O_RDONLY);
+	/* No atime due: that read would start on a worker (kaio_retry.c). */
+	fd = open(path, O_RDONLY | O_NOATIME);
 	unlink(path);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, kaio_drop_file_cache(fd));

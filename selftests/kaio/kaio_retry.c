@@ -300,6 +300,21 @@ TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 	same_as_pread(_metadata, self->fd, buf, 4096, ev.res, 40960);
 	ASSERT_EQ(0, fstat(self->fd, &st));
 	EXPECT_LE(before, st.st_atime) TH_LOG("atime not updated");
+	/* A worker updated it, then the read waited for its page as usual. */
+	EXPECT_EQ(1, d.worker);
+	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
+	EXPECT_EQ(0, d.inlined);
+	EXPECT_EQ(d.page_wait_arms, d.wakeups);
+
+	/* Now the atime is not due: the next cold read starts in SUBMIT. */
+	kaio_prep_pread(&cb, self->fd, buf, 4096, 4 << 20);
+	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
+	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, WAIT_MS));
+	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
+	d = kaio_stats_sub(&s1, &s0);
+	EXPECT_EQ(0, d.worker);
+	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
 }
 
 /* The same reads again, now cached: all inside SUBMIT, no wait, no retry. */
