@@ -509,36 +509,41 @@ static bool kaio_rw_nowait_ok(struct kaio_req *req)
  * in SUBMIT: 6.1's read paths call it on every attempt, even one refused
  * with -EAGAIN, and the update is a transaction that may read the inode's
  * block from the device (xfs_trans_log_inode() reads the inode cluster
- * buffer once the inode was written back). A worker updates it first. This
- * is touch_atime()'s test, atime_needs_update() being unexported; where it
- * cannot tell (an idmapped mount's unmapped ids) it says yes, which costs
- * only a worker hop. Once a worker has updated the atime, relatime needs no
- * other update until the file changes again or a day has gone by.
+ * buffer once the inode was written back). A worker updates it first.
+ *
+ * This is touch_atime()'s test, atime_needs_update() being unexported, made
+ * to err to "yes", which costs only a worker hop: a strictatime mount says
+ * yes always (the attempt may end in the next jiffy, and file_accessed()
+ * runs at its end), relatime's day a minute early. What it cannot see: a
+ * write or chmod by someone else between this test and the attempt makes
+ * the attempt update the atime in SUBMIT (see Documentation/design.md).
+ * The atime of a file on tmpfs, ramfs or devtmpfs (the usual home of block
+ * device nodes; a node on a disk file system is still tested) is updated in
+ * memory, and an atime that cannot be updated is never due.
  */
 static bool kaio_rw_atime_due(struct kaio_req *req)
 {
 	struct file *file = req->file;
 	struct inode *inode = file_inode(file);
-	int mnt_flags = file->f_path.mnt->mnt_flags;
+	struct vfsmount *mnt = file->f_path.mnt;
 	struct timespec64 now;
 
-	if (req->rw.is_write || (file->f_flags & O_NOATIME))
+	if (req->rw.is_write || (file->f_flags & O_NOATIME) ||
+	    !iov_iter_count(&req->rw.iter))
 		return false;
 	if ((inode->i_flags & S_NOATIME) || IS_NOATIME(inode) ||
-	    (mnt_flags & MNT_NOATIME))
+	    (mnt->mnt_flags & MNT_NOATIME) || __mnt_is_readonly(mnt) ||
+	    HAS_UNMAPPED_ID(mnt_user_ns(mnt), inode))
 		return false;
-	/* In memory only: tmpfs, ramfs and devtmpfs (block device nodes). */
 	if (inode->i_sb->s_magic == TMPFS_MAGIC ||
 	    inode->i_sb->s_magic == RAMFS_MAGIC)
 		return false;
-	now = current_time(inode);
-	if (timespec64_equal(&inode->i_atime, &now))
-		return false;
-	if (!(mnt_flags & MNT_RELATIME))
+	if (!(mnt->mnt_flags & MNT_RELATIME))
 		return true;
+	now = current_time(inode);
 	return timespec64_compare(&inode->i_mtime, &inode->i_atime) >= 0 ||
 	       timespec64_compare(&inode->i_ctime, &inode->i_atime) >= 0 ||
-	       now.tv_sec - inode->i_atime.tv_sec >= 24 * 60 * 60;
+	       now.tv_sec - inode->i_atime.tv_sec >= 24 * 60 * 60 - 60;
 }
 
 /*
@@ -768,7 +773,7 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	}
 	if (!user_nowait && !kaio_rw_nowait_ok(req))
 		goto punt;
-	if (!user_nowait && kaio_rw_may_punt(req) && kaio_rw_atime_due(req)) {
+	if (kaio_rw_may_punt(req) && kaio_rw_atime_due(req)) {
 		rw->atime_first = true;
 		goto punt;
 	}
@@ -855,11 +860,13 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 	/*
 	 * An atime update kaio_rw_atime_due() kept out of SUBMIT: done here,
 	 * where it may wait; the read then waits for its pages as in SUBMIT.
-	 * Other reads make their blocking attempt, which updates it itself.
+	 * Other reads make their attempt, which updates it itself; for
+	 * RWF_NOWAIT the one attempt it asked for, with IOCB_NOWAIT.
 	 */
 	if (rw->atime_first) {
 		rw->atime_first = false;
-		if (kaio_rw_can_waitq(req)) {
+		if (kaio_rw_can_waitq(req) &&
+		    !(rw->base_flags & IOCB_NOWAIT)) {
 			file_accessed(req->file);
 			return kaio_rw_waitq_loop(req, res);
 		}

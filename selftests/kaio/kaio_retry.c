@@ -306,11 +306,34 @@ TEST_F_TIMEOUT(cold, random_reads_one_submit_wait_for_pages_outside_submit, 120)
  * the metadata written back (freeze, thaw) and dropped from memory. SUBMIT
  * must not wait, and the atime must still be updated, as a native read's is.
  */
-TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
+/*
+ * Make the atime of @fd due (two days old), with the inode written back
+ * (freeze, thaw) and every clean page and buffer dropped: an atime update
+ * must then read the inode's block from the device.
+ */
+static void atime_due_and_metadata_cold(struct __test_metadata *_metadata,
+					int fd, const char *dir)
 {
 	struct timespec times[2] = {
 		{ .tv_sec = time(NULL) - 2 * 86400 }, { .tv_nsec = UTIME_OMIT },
 	};
+	struct stat st;
+	int dirfd;
+
+	ASSERT_EQ(0, futimens(fd, times));
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dirfd);
+	ASSERT_EQ(0, ioctl(dirfd, FIFREEZE, 0));
+	EXPECT_EQ(0, ioctl(dirfd, FITHAW, 0));
+	close(dirfd);
+	/* Not mincore() to check: its mmap() would update the atime. */
+	ASSERT_EQ(0, kaio_write_file("/proc/sys/vm", "drop_caches", "3", 0));
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_GT(time(NULL) - 86400, st.st_atime);
+}
+
+TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
+{
 	unsigned char *buf = kaio_alloc(4096);
 	unsigned long long t0, t1;
 	struct kaio_stats s0, s1, d;
@@ -319,19 +342,9 @@ TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 	struct stat st;
 	time_t before;
 	long sleeps;
-	int dirfd;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, futimens(self->fd, times));
-	dirfd = open(getenv(variant->env), O_RDONLY | O_DIRECTORY);
-	ASSERT_LE(0, dirfd);
-	ASSERT_EQ(0, ioctl(dirfd, FIFREEZE, 0));
-	EXPECT_EQ(0, ioctl(dirfd, FITHAW, 0));
-	close(dirfd);
-	/* Not mincore() to check: its mmap() would update the atime. */
-	ASSERT_EQ(0, kaio_write_file("/proc/sys/vm", "drop_caches", "3", 0));
-	ASSERT_EQ(0, fstat(self->fd, &st));
-	ASSERT_GT(time(NULL) - 86400, st.st_atime);
+	atime_due_and_metadata_cold(_metadata, self->fd, getenv(variant->env));
 
 	memset(buf, CANARY, 4096);
 	kaio_prep_pread(&cb, self->fd, buf, 4096, 40960);
@@ -352,9 +365,10 @@ TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 	EXPECT_LT(t1 - t0, (unsigned long long)kaio_slow_lat_ns())
 		TH_LOG("SUBMIT waited for the device");
 	EXPECT_EQ(4096, ev.res);
-	same_as_pread(_metadata, self->fd, buf, 4096, ev.res, 40960);
+	/* Before pread() below, which would update it itself. */
 	ASSERT_EQ(0, fstat(self->fd, &st));
 	EXPECT_LE(before, st.st_atime) TH_LOG("atime not updated");
+	same_as_pread(_metadata, self->fd, buf, 4096, ev.res, 40960);
 	/* A worker updated it, then the read waited for its page as usual. */
 	EXPECT_EQ(1, d.worker);
 	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
@@ -370,6 +384,51 @@ TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 	d = kaio_stats_sub(&s1, &s0);
 	EXPECT_EQ(0, d.worker);
 	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
+}
+
+/*
+ * The same for RWF_NOWAIT, whose one attempt would update the atime too:
+ * the page is cached (read through an O_NOATIME fd), so the attempt reads
+ * it, after a worker updated the atime; SUBMIT does not wait for that.
+ */
+TEST_F_TIMEOUT(cold, rwf_nowait_read_with_atime_due_updates_it_outside_submit, 120)
+{
+	unsigned char *buf = kaio_alloc(4096);
+	unsigned long long t0, t1;
+	struct io_event ev;
+	struct iocb cb;
+	struct stat st;
+	char path[64];
+	time_t before;
+	int noatime;
+
+	KAIO_SKIPPED_IN_SETUP();
+	atime_due_and_metadata_cold(_metadata, self->fd, getenv(variant->env));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->fd);
+	noatime = open(path, O_RDONLY | O_NOATIME);
+	ASSERT_LE(0, noatime);
+	ASSERT_EQ(4096, pread(noatime, buf, 4096, 40960));
+	close(noatime);
+	ASSERT_EQ(0, fstat(self->fd, &st));
+	ASSERT_GT(time(NULL) - 86400, st.st_atime);
+
+	memset(buf, CANARY, 4096);
+	kaio_prep_pread(&cb, self->fd, buf, 4096, 40960);
+	cb.aio_rw_flags = RWF_NOWAIT;
+	before = time(NULL);
+	t0 = kaio_now_ns();
+	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
+	t1 = kaio_now_ns();
+	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, WAIT_MS));
+	TH_LOG("SUBMIT %llu us, res %lld res2 %lld", (t1 - t0) / 1000,
+	       ev.res, ev.res2);
+	EXPECT_LT(t1 - t0, (unsigned long long)kaio_slow_lat_ns())
+		TH_LOG("SUBMIT waited for the device");
+	EXPECT_EQ(4096, ev.res);
+	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
+	ASSERT_EQ(0, fstat(self->fd, &st));
+	EXPECT_LE(before, st.st_atime) TH_LOG("atime not updated");
+	same_as_pread(_metadata, self->fd, buf, 4096, ev.res, 40960);
 }
 
 /* The same reads again, now cached: all inside SUBMIT, no wait, no retry. */

@@ -218,7 +218,9 @@ long kaio_cached_pages(int fd, size_t len);
 
 /*
  * A new file of @size pattern bytes (@seed) in @dir, unlinked, opened
- * O_RDONLY into @fd and out of the page cache (mincore() agrees).
+ * O_RDONLY into @fd and out of the page cache (mincore() agrees). Its atime
+ * is not due: mincore()'s mmap() updated it after the last change (a read of
+ * a file whose atime is due starts on a worker).
  */
 #define KAIO_COLD_FILE(fd, dir, size, seed) do {				\
 	char __path[PATH_MAX];							\
