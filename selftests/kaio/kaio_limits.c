@@ -221,6 +221,76 @@ TEST_F(param, read_and_write_larger_than_pin_budget_complete)
 	EXPECT_EQ(0, debugfs_value("pinned_pages_reserved"));
 }
 
+/* One "name value" line of /proc/vmstat, or -1. */
+static long long vmstat_value(const char *name)
+{
+	char line[128];
+	long long v = -1;
+	size_t n = strlen(name);
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ' ')
+			v = strtoll(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/*
+ * An RWF_NOWAIT read the budget cannot hold makes its one attempt in
+ * SUBMIT even when its atime is due: the atime hop to a worker pinned its
+ * buffer with no budget charged (review of 0f9a531). A cached 2 MiB read,
+ * atime set to the epoch (due under relatime and strictatime), 1 MiB
+ * budget: done INLINE, with the file's bytes, no page pinned
+ * (/proc/vmstat's FOLL_PIN count; the test runs alone in the guest).
+ */
+TEST_F(param, rwf_nowait_read_over_pin_budget_with_atime_due_pins_nothing)
+{
+	const struct timespec epoch_atime[2] = {
+		{ .tv_sec = 0, .tv_nsec = 0 },
+		{ .tv_sec = 0, .tv_nsec = UTIME_OMIT },
+	};
+	size_t big = 2 << 20;
+	long long pins_before, pins_after;
+	struct io_event ev;
+	struct kaio_ctx c;
+	const char *dir;
+	struct iocb cb;
+	char path[256];
+	char *buf;
+	int fd;
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
+	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), big, 11));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	buf = kaio_alloc(big);
+	ASSERT_EQ((ssize_t)big, pread(fd, buf, big, 0));	/* cached */
+	ASSERT_EQ(0, futimens(fd, epoch_atime));
+	memset(buf, 0, big);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	ASSERT_EQ(0, lower(self, "max_pinned_mb", "1"));
+
+	kaio_prep_pread(&cb, fd, buf, big, 0);
+	cb.aio_rw_flags = RWF_NOWAIT;
+	pins_before = vmstat_value("nr_foll_pin_acquired");
+	ASSERT_LE(0, pins_before);
+	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 20000));
+	pins_after = vmstat_value("nr_foll_pin_acquired");
+	EXPECT_EQ((long long)big, ev.res);
+	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
+	EXPECT_EQ(0, pins_after - pins_before);
+	EXPECT_EQ(-1, kaio_check(buf, big, 11, 0));
+	kaio_ctx_close(&c);
+	close(fd);
+	EXPECT_EQ(0, debugfs_value("pinned_pages_reserved"));
+}
+
 /*
  * Requests in flight that hold the whole budget do not make the next one
  * fail (kaio said EAGAIN here): it is accepted, runs without pinning, and

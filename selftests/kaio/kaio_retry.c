@@ -387,12 +387,18 @@ TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 }
 
 /*
- * The same for RWF_NOWAIT, whose one attempt would update the atime too:
- * the page is cached (read through an O_NOATIME fd), so the attempt reads
- * it, after a worker updated the atime; SUBMIT does not wait for that.
+ * A warm read whose atime is due completes inside SUBMIT, as native AIO's
+ * does, atime update included: libaio programs (libaio's own harness, cases
+ * 4-8, 10 and 15) reap it with io_getevents(min_nr 0) right after io_submit.
+ * Plain and RWF_NOWAIT alike. The page is cached through an O_NOATIME fd,
+ * the metadata is cold: SUBMIT may wait for the inode's block, as native
+ * AIO's io_submit does (logged, not judged).
  */
-TEST_F_TIMEOUT(cold, rwf_nowait_read_with_atime_due_updates_it_outside_submit, 120)
+static void warm_read_with_atime_due(struct __test_metadata *_metadata,
+				     int ctx, int fd, const char *dir,
+				     int rw_flags)
 {
+	struct timespec zero = { 0, 0 };
 	unsigned char *buf = kaio_alloc(4096);
 	unsigned long long t0, t1;
 	struct io_event ev;
@@ -402,33 +408,45 @@ TEST_F_TIMEOUT(cold, rwf_nowait_read_with_atime_due_updates_it_outside_submit, 1
 	time_t before;
 	int noatime;
 
-	KAIO_SKIPPED_IN_SETUP();
-	atime_due_and_metadata_cold(_metadata, self->fd, getenv(variant->env));
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->fd);
+	atime_due_and_metadata_cold(_metadata, fd, dir);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	noatime = open(path, O_RDONLY | O_NOATIME);
 	ASSERT_LE(0, noatime);
 	ASSERT_EQ(4096, pread(noatime, buf, 4096, 40960));
 	close(noatime);
-	ASSERT_EQ(0, fstat(self->fd, &st));
+	ASSERT_EQ(0, fstat(fd, &st));
 	ASSERT_GT(time(NULL) - 86400, st.st_atime);
 
 	memset(buf, CANARY, 4096);
-	kaio_prep_pread(&cb, self->fd, buf, 4096, 40960);
-	cb.aio_rw_flags = RWF_NOWAIT;
+	kaio_prep_pread(&cb, fd, buf, 4096, 40960);
+	cb.aio_rw_flags = rw_flags;
 	before = time(NULL);
 	t0 = kaio_now_ns();
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
+	ASSERT_EQ(1, kaio_submit_one(ctx, &cb));
 	t1 = kaio_now_ns();
-	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, WAIT_MS));
+	ASSERT_EQ(1, kaio_getevents(ctx, 0, 1, &ev, &zero))
+		TH_LOG("no event when SUBMIT returned");
 	TH_LOG("SUBMIT %llu us, res %lld res2 %lld", (t1 - t0) / 1000,
 	       ev.res, ev.res2);
-	EXPECT_LT(t1 - t0, (unsigned long long)kaio_slow_lat_ns())
-		TH_LOG("SUBMIT waited for the device");
 	EXPECT_EQ(4096, ev.res);
-	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
-	ASSERT_EQ(0, fstat(self->fd, &st));
+	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
+	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_LE(before, st.st_atime) TH_LOG("atime not updated");
-	same_as_pread(_metadata, self->fd, buf, 4096, ev.res, 40960);
+	same_as_pread(_metadata, fd, buf, 4096, ev.res, 40960);
+}
+
+TEST_F_TIMEOUT(cold, warm_read_with_atime_due_completes_inside_submit, 120)
+{
+	KAIO_SKIPPED_IN_SETUP();
+	warm_read_with_atime_due(_metadata, self->c.fd, self->fd,
+				 getenv(variant->env), 0);
+}
+
+TEST_F_TIMEOUT(cold, warm_rwf_nowait_read_with_atime_due_completes_inside_submit, 120)
+{
+	KAIO_SKIPPED_IN_SETUP();
+	warm_read_with_atime_due(_metadata, self->c.fd, self->fd,
+				 getenv(variant->env), RWF_NOWAIT);
 }
 
 /* The same reads again, now cached: all inside SUBMIT, no wait, no retry. */
