@@ -258,7 +258,11 @@ void kaio_req_continue(struct kaio_req *req, int how, long res)
 /*
  * The request's one work item. Queued on the bounded worker pool it makes a
  * blocking attempt; queued on the retry workqueue by a page-wait callback it
- * continues the read. The state says which.
+ * continues the read. The state says which. An attempt may arm a page wait
+ * (a retry that read on, a worker's read after the atime update), whose
+ * callback queues the item again while this run is still on it, possibly on
+ * the other queue: safe, since this run touches req only through its own
+ * reference after the attempt, and nothing flushes the item.
  */
 static void kaio_req_work(struct work_struct *work)
 {

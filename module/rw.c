@@ -13,8 +13,10 @@
  *    (FMODE_BUF_RASYNC) arm a page-wait callback (IOCB_WAITQ); its wake-up
  *    queues a retry that reads on from where the last attempt stopped;
  *  - everything else makes one blocking attempt on the bounded worker pool.
- * A read whose atime is due makes no attempt in SUBMIT: a worker updates the
- * atime, which may wait for the device, then goes on as SUBMIT would have.
+ * A cold read whose atime is due makes no attempt in SUBMIT: a worker
+ * updates the atime, which may wait for the device, then goes on as SUBMIT
+ * would have. Warm reads and RWF_NOWAIT reads complete in SUBMIT, as native
+ * AIO's, atime update included.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -505,11 +507,12 @@ static bool kaio_rw_nowait_ok(struct kaio_req *req)
 }
 
 /*
- * Would the read's file_accessed() update the atime? Then no attempt is made
- * in SUBMIT: 6.1's read paths call it on every attempt, even one refused
- * with -EAGAIN, and the update is a transaction that may read the inode's
- * block from the device (xfs_trans_log_inode() reads the inode cluster
- * buffer once the inode was written back). A worker updates it first.
+ * Would the read's file_accessed() update the atime? Then a cold read makes
+ * no attempt in SUBMIT: 6.1's read paths call it on every attempt, even one
+ * refused with -EAGAIN, and the update is a transaction that may read the
+ * inode's block from the device (xfs_trans_log_inode() reads the inode
+ * cluster buffer once the inode was written back). A worker updates it
+ * first.
  *
  * This is touch_atime()'s test, atime_needs_update() being unexported, made
  * to err to "yes", which costs only a worker hop: a strictatime mount says
@@ -544,6 +547,79 @@ static bool kaio_rw_atime_due(struct kaio_req *req)
 	return timespec64_compare(&inode->i_mtime, &inode->i_atime) >= 0 ||
 	       timespec64_compare(&inode->i_ctime, &inode->i_atime) >= 0 ||
 	       now.tv_sec - inode->i_atime.tv_sec >= 24 * 60 * 60 - 60;
+}
+
+/*
+ * Is every page the read would copy in the page cache and uptodate? Then it
+ * completes inside SUBMIT, as native AIO's does, atime update included:
+ * libaio programs (libaio's own harness among them) reap a warm read with
+ * io_getevents(min_nr 0) right after io_submit. Only the cold ones, which
+ * complete later anyway, take the atime to a worker.
+ *
+ * filemap_get_read_batch()'s walk, a reference held only while a folio is
+ * looked at: a folio evicted or read in meanwhile costs a worker hop or an
+ * atime update in SUBMIT, no more. A large read lets the scheduler in now
+ * and then.
+ */
+static bool kaio_rw_all_cached(struct kaio_req *req)
+{
+	struct address_space *mapping = req->file->f_mapping;
+	loff_t pos = req->rw.kiocb.ki_pos;
+	loff_t end = pos + iov_iter_count(&req->rw.iter);
+	loff_t isize = i_size_read(mapping->host);
+	XA_STATE(xas, &mapping->i_pages, pos >> PAGE_SHIFT);
+	unsigned int seen = 0;
+	struct folio *folio;
+	bool cached = false;
+	pgoff_t last, next;
+
+	/*
+	 * At EOF the attempt reads nothing, but still updates the atime in
+	 * SUBMIT, as native AIO's does. DAX has no page cache to look at
+	 * (value entries) and its reads copy from memory: as warm.
+	 */
+	if (pos >= isize || IS_DAX(mapping->host))
+		return true;
+	last = (min(end, isize) - 1) >> PAGE_SHIFT;
+	rcu_read_lock();
+	for (folio = xas_load(&xas); folio; folio = xas_next(&xas)) {
+		if (xas_retry(&xas, folio))
+			continue;
+		if (xa_is_value(folio) || xa_is_sibling(folio))
+			break;
+		if (!folio_try_get_rcu(folio)) {
+			xas_reset(&xas);
+			continue;
+		}
+		if (unlikely(folio != xas_reload(&xas))) {
+			folio_put(folio);
+			xas_reset(&xas);
+			continue;
+		}
+		next = folio_next_index(folio);
+		if (!folio_test_uptodate(folio)) {
+			folio_put(folio);
+			break;
+		}
+		folio_put(folio);
+		if (next > last) {
+			cached = true;
+			break;
+		}
+		xas_advance(&xas, next - 1);
+		if (!(++seen % 1024)) {
+			/*
+			 * Not xas_pause(): 6.1's skips pages after a
+			 * multi-index entry. A restarted walk loads @next.
+			 */
+			xas_set(&xas, next);
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
+	}
+	rcu_read_unlock();
+	return cached;
 }
 
 /*
@@ -773,7 +849,15 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	}
 	if (!user_nowait && !kaio_rw_nowait_ok(req))
 		goto punt;
-	if (kaio_rw_may_punt(req) && kaio_rw_atime_due(req)) {
+	/*
+	 * A read the pin budget cannot hold never gets here: it is done in
+	 * SUBMIT (kaio_rw_in_submit()) or is RWF_NOWAIT. O_DIRECT calls
+	 * file_accessed() whatever the page cache holds, and completes later
+	 * anyway: it hops unless there is nothing to read.
+	 */
+	if (!user_nowait && kaio_rw_may_punt(req) && kaio_rw_atime_due(req) &&
+	    (direct ? kiocb->ki_pos < i_size_read(req->file->f_mapping->host) :
+		      !kaio_rw_all_cached(req))) {
 		rw->atime_first = true;
 		goto punt;
 	}
@@ -860,13 +944,11 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 	/*
 	 * An atime update kaio_rw_atime_due() kept out of SUBMIT: done here,
 	 * where it may wait; the read then waits for its pages as in SUBMIT.
-	 * Other reads make their attempt, which updates it itself; for
-	 * RWF_NOWAIT the one attempt it asked for, with IOCB_NOWAIT.
+	 * Other reads make their attempt, which updates it itself.
 	 */
 	if (rw->atime_first) {
 		rw->atime_first = false;
-		if (kaio_rw_can_waitq(req) &&
-		    !(rw->base_flags & IOCB_NOWAIT)) {
+		if (kaio_rw_can_waitq(req)) {
 			file_accessed(req->file);
 			return kaio_rw_waitq_loop(req, res);
 		}
