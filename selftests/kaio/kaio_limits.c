@@ -20,21 +20,27 @@
 #include "kselftest_harness.h"
 #include "kaio_util.h"
 
-/* One "name:\tvalue" line of /sys/kernel/debug/kaio/stats, or -1. */
-static long long debugfs_value(const char *name)
+/* The value of the line "NAME<sep>value" of file @path, or -1. */
+static long long named_value(const char *path, const char *name, char sep)
 {
 	char line[128];
 	long long v = -1;
 	size_t n = strlen(name);
-	FILE *f = fopen("/sys/kernel/debug/kaio/stats", "re");
+	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':')
+		if (!strncmp(line, name, n) && line[n] == sep)
 			v = strtoll(line + n + 1, NULL, 10);
 	fclose(f);
 	return v;
+}
+
+/* One "name:\tvalue" line of /sys/kernel/debug/kaio/stats, or -1. */
+static long long debugfs_value(const char *name)
+{
+	return named_value("/sys/kernel/debug/kaio/stats", name, ':');
 }
 
 /* Written and synced, then dropped from the page cache: reads are cold. */
@@ -224,18 +230,7 @@ TEST_F(param, read_and_write_larger_than_pin_budget_complete)
 /* One "name value" line of /proc/vmstat, or -1. */
 static long long vmstat_value(const char *name)
 {
-	char line[128];
-	long long v = -1;
-	size_t n = strlen(name);
-	FILE *f = fopen("/proc/vmstat", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ' ')
-			v = strtoll(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
+	return named_value("/proc/vmstat", name, ' ');
 }
 
 /*
