@@ -20,6 +20,7 @@
 #   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 500 ms).
 #   kaio.repeat=20 (each matched program 20 times: hunting a rare race).
 #   kaio.huge_mb=128 (kaio_compat_safety's huge requests; default 768).
+#   kaio.harness_cases=4,5 (with kaio.testdir=libaio-tests: only those cases).
 #   KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
 # Another kernel (make check-debug, scripts/check-debug.sh): KAIO_GUEST_KERNEL
 #   is the image to boot, KVER its release; KAIO_INITRAMFS, KAIO_GUEST_KO and
