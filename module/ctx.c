@@ -7,9 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
-#include <linux/eventfd.h>
 #include <linux/file.h>
-#include <linux/hrtimer.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/poll.h>
@@ -21,7 +19,6 @@
 #include <linux/time.h>
 #include <linux/uaccess.h>
 #include <linux/cred.h>
-#include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
 #include "kaio.h"
 
@@ -31,245 +28,8 @@
 static const struct file_operations kaio_ctx_fops;
 static void kaio_ctx_free(struct kaio_ctx *ctx);
 
-static bool kaio_events_charge(unsigned int nr)
-{
-	int old = atomic_read(&kaio_events_total);
-
-	do {
-		if (nr > kaio_max_events || old > kaio_max_events - nr)
-			return false;
-	} while (!atomic_try_cmpxchg(&kaio_events_total, &old, old + nr));
-	return true;
-}
-
-static void kaio_events_uncharge(unsigned int nr)
-{
-	atomic_sub(nr, &kaio_events_total);
-}
-
-/* Slots in use: events not reaped plus requests that will post one. */
-static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
-{
-	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
-
-	return (ctx->tail + ctx->nr - head) % ctx->nr;
-}
-
-static bool kaio_ring_has_events(struct kaio_ctx *ctx)
-{
-	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
-
-	/* Pairs with kaio_ctx_post()'s release of the tail. */
-	return head != smp_load_acquire(&ctx->tail);
-}
-
-/**
- * kaio_ctx_may_reserve() - is a ring slot free for one more request?
- * @ctx: the context
- *
- * Lockless and only a hint, so that SUBMIT fails with fs/aio.c's errno
- * order (a full ring before the iocb's own errors); kaio_ctx_activate()
- * decides.
- *
- * Return: 0, -EAGAIN when in-flight plus unreaped would exceed the ring, or
- * -EINVAL when the context is being destroyed.
- */
-int kaio_ctx_may_reserve(struct kaio_ctx *ctx)
-{
-	if (unlikely(READ_ONCE(ctx->dead)))
-		return -EINVAL;
-	if (kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) >= ctx->nr - 1)
-		return -EAGAIN;
-	return 0;
-}
-
-/**
- * kaio_ctx_activate() - reserve a prepared request's ring slot and make it
- *	visible to cancel and destroy
- * @req: the request
- *
- * One irq-off section for both: the slot and ctx->active.
- *
- * Return: as kaio_ctx_may_reserve(); nothing is reserved on error.
- */
-int kaio_ctx_activate(struct kaio_req *req)
-{
-	struct kaio_ctx *ctx = req->ctx;
-	int ret;
-
-	spin_lock_irq(&ctx->lock);
-	ret = kaio_ctx_may_reserve(ctx);	/* now under the lock: final */
-	if (likely(!ret)) {
-		ctx->in_flight++;
-		list_add_tail(&req->node, &ctx->active);
-	}
-	spin_unlock_irq(&ctx->lock);
-	return ret;
-}
-
-/**
- * kaio_ctx_deactivate() - undo kaio_ctx_activate() for a request whose
- *	submission failed after all: it posts no event
- * @req: the request, never posted
- *
- * Any context: also how kaio_req_free() unlists a request freed unposted.
- */
-void kaio_ctx_deactivate(struct kaio_req *req)
-{
-	struct kaio_ctx *ctx = req->ctx;
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctx->lock, flags);
-	list_del_init(&req->node);
-	ctx->in_flight--;
-	spin_unlock_irqrestore(&ctx->lock, flags);
-}
-
-/**
- * kaio_ctx_post() - put a request's event in the ring and wake its readers
- * @req: the request; its slot was reserved at submission
- * @res: io_event.res
- *
- * Any context, including hardirq (bio completion).
- */
-void kaio_ctx_post(struct kaio_req *req, long res)
-{
-	struct kaio_ctx *ctx = req->ctx;
-	struct io_event *ev;
-	unsigned long flags;
-	unsigned int tail;
-
-	spin_lock_irqsave(&ctx->lock, flags);
-	/*
-	 * Exactly one event per request: a second post is an owner bug.
-	 * Posting it anyway would take a slot and in_flight twice. Warned
-	 * about with the lock dropped: the console may be slow.
-	 */
-	if (unlikely(list_empty(&req->node))) {
-		spin_unlock_irqrestore(&ctx->lock, flags);
-		WARN_ON_ONCE(1);
-		return;
-	}
-	/* Before the tail moves: whoever reaps the event sees it counted. */
-	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
-	list_del_init(&req->node);
-	tail = ctx->tail;
-	ev = &ctx->ring->io_events[tail];
-	ev->obj = req->user_iocb;
-	ev->data = req->user_data;
-	ev->res = res;
-	ev->res2 = ctx->res2_path ? req->path : 0;
-	if (++tail >= ctx->nr)
-		tail = 0;
-	/*
-	 * The event before the tail that publishes it: user space reads
-	 * ring->tail, GETEVENTS and poll ctx->tail, both with acquire.
-	 */
-	smp_store_release(&ctx->ring->tail, tail);
-	/* Same pairing, for the kernel's own copy. */
-	smp_store_release(&ctx->tail, tail);
-	ctx->in_flight--;
-	spin_unlock_irqrestore(&ctx->lock, flags);
-
-	/*
-	 * Most events are posted with nobody waiting (inline completions,
-	 * busy reapers): skip the waitqueue lock then. The full barrier of
-	 * wq_has_sleeper() pairs with prepare_to_wait()'s and poll's below.
-	 */
-	if (wq_has_sleeper(&ctx->wait))
-		wake_up(&ctx->wait);
-	if (req->eventfd)
-		eventfd_signal(req->eventfd, 1);
-}
-
-/* Copy up to @nr events to user space; returns the count or -EFAULT. */
-static long kaio_read_events_ring(struct kaio_ctx *ctx, long nr,
-				  struct io_event __user *uevents)
-{
-	unsigned int head, tail;
-	long done = 0;
-
-	mutex_lock(&ctx->ring_lock);
-	/* User space may write anything to head: reduce it, never trust it. */
-	head = READ_ONCE(ctx->ring->head) % ctx->nr;
-	/* Pairs with kaio_ctx_post(): events up to tail are written. */
-	tail = smp_load_acquire(&ctx->tail);
-	while (done < nr && head != tail) {
-		long avail = (head <= tail ? tail : ctx->nr) - head;
-
-		avail = min(avail, nr - done);
-		if (copy_to_user(uevents + done, &ctx->ring->io_events[head],
-				 avail * sizeof(struct io_event))) {
-			done = -EFAULT;
-			goto out;
-		}
-		done += avail;
-		head = (head + avail) % ctx->nr;
-	}
-	if (done) {
-		/* Copies done before the slots are handed back. */
-		smp_store_release(&ctx->ring->head, head);
-	}
-out:
-	mutex_unlock(&ctx->ring_lock);
-	return done;
-}
-
-/*
- * io_getevents' wait: read what is there, sleep interruptibly until
- * @min_nr have been read, the deadline passes, or the context dies.
- */
-static long kaio_read_events(struct kaio_ctx *ctx, long min_nr, long nr,
-			     struct io_event __user *uevents, ktime_t timeout)
-{
-	struct hrtimer_sleeper timer;
-	bool timed = timeout != KTIME_MAX;
-	long got = 0, ret;
-	DEFINE_WAIT(wait);
-
-	if (timed && timeout > 0) {
-		hrtimer_init_sleeper_on_stack(&timer, CLOCK_MONOTONIC,
-					      HRTIMER_MODE_REL);
-		hrtimer_set_expires_range_ns(&timer.timer, timeout,
-					     current->timer_slack_ns);
-		hrtimer_sleeper_start_expires(&timer, HRTIMER_MODE_REL);
-	}
-
-	for (;;) {
-		ret = kaio_read_events_ring(ctx, nr - got, uevents + got);
-		if (ret < 0)
-			break;
-		got += ret;
-		if (got >= min_nr || (timed && timeout <= 0))
-			break;
-		if (READ_ONCE(ctx->dead)) {
-			ret = -EINVAL;
-			break;
-		}
-		prepare_to_wait(&ctx->wait, &wait, TASK_INTERRUPTIBLE);
-		if (!kaio_ring_has_events(ctx) && !READ_ONCE(ctx->dead) &&
-		    !signal_pending(current) && !(timed && !timer.task))
-			schedule();
-		finish_wait(&ctx->wait, &wait);
-		if (signal_pending(current) || (timed && !timer.task)) {
-			/* One last look, as wait_event_*_hrtimeout() does. */
-			ret = kaio_read_events_ring(ctx, nr - got,
-						    uevents + got);
-			if (ret > 0)
-				got += ret;
-			break;
-		}
-	}
-
-	if (timed && timeout > 0) {
-		hrtimer_cancel(&timer.timer);
-		destroy_hrtimer_on_stack(&timer.timer);
-	}
-	return got ? got : ret;
-}
-
-static long kaio_getevents(struct kaio_ctx *ctx,
-			   struct kaio_getevents __user *uarg)
+static long kaio_ctx_getevents(struct kaio_ctx *ctx,
+			       struct kaio_getevents __user *uarg)
 {
 	struct kaio_getevents args;
 	ktime_t timeout = KTIME_MAX;
@@ -297,7 +57,7 @@ static long kaio_getevents(struct kaio_ctx *ctx,
 		return -EINVAL;
 
 	if (!args.sigmask) {
-		ret = kaio_read_events(ctx, args.min_nr, args.nr,
+		ret = kaio_ring_read_events(ctx, args.min_nr, args.nr,
 				       u64_to_user_ptr(args.events), timeout);
 		if (!ret && signal_pending(current))
 			ret = -EINTR;
@@ -315,7 +75,7 @@ static long kaio_getevents(struct kaio_ctx *ctx,
 	current->saved_sigmask = current->blocked;
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 
-	ret = kaio_read_events(ctx, args.min_nr, args.nr,
+	ret = kaio_ring_read_events(ctx, args.min_nr, args.nr,
 			       u64_to_user_ptr(args.events), timeout);
 
 	interrupted = signal_pending(current);
@@ -358,22 +118,15 @@ bool kaio_ctx_shutdown(struct kaio_ctx *ctx)
 	return was_dead;
 }
 
+/*
+ * ctx->shutdown_work, queued on kaio_cleanup_wq by the mm's exit (mm.c),
+ * whose notifier runs inside the SRCU read side every mmu_notifier of the
+ * system shares: cancelling scans the context and frees requests, which
+ * has no business there. kaio_ctx_free() keeps the context until it ran.
+ */
 static void kaio_ctx_shutdown_work(struct work_struct *work)
 {
 	kaio_ctx_shutdown(container_of(work, struct kaio_ctx, shutdown_work));
-}
-
-/**
- * kaio_ctx_shutdown_async() - kaio_ctx_shutdown() on kaio_cleanup_wq
- * @ctx: the context, which kaio_ctx_free() keeps until the work has run
- *
- * For the mm's exit (mm.c), whose notifier runs inside the SRCU read side
- * every mmu_notifier of the system shares: cancelling scans the context
- * and frees requests, which has no business there.
- */
-void kaio_ctx_shutdown_async(struct kaio_ctx *ctx)
-{
-	queue_work(kaio_cleanup_wq, &ctx->shutdown_work);
 }
 
 /*
@@ -383,7 +136,7 @@ void kaio_ctx_shutdown_async(struct kaio_ctx *ctx)
 static int kaio_ctx_wait_reqs(struct kaio_ctx *ctx, bool killable)
 {
 	/*
-	 * kaio_ctx_activate() sees dead under the same lock, so no request
+	 * kaio_ring_activate() sees dead under the same lock, so no request
 	 * joins ctx->active from now on; one that joined just before may
 	 * still be arming or be punted after the first pass. A POLL would
 	 * wait forever; everything else ends by itself. Cancel again while
@@ -441,9 +194,9 @@ static long kaio_ctx_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case KAIO_IOC_SUBMIT:
-		return kaio_submit(ctx, argp);
+		return kaio_submit(ctx, file->f_op, argp);
 	case KAIO_IOC_GETEVENTS:
-		return kaio_getevents(ctx, argp);
+		return kaio_ctx_getevents(ctx, argp);
 	case KAIO_IOC_CANCEL:
 		return kaio_cancel(ctx, argp);
 	default:
@@ -458,33 +211,10 @@ static __poll_t kaio_ctx_poll(struct file *file, poll_table *pt)
 	struct kaio_ctx *ctx = file->private_data;
 
 	poll_wait(file, &ctx->wait, pt);
-	/* Queued before looking: pairs with kaio_ctx_post()'s barrier. */
+	/* Queued before looking: pairs with kaio_ring_post()'s barrier. */
 	smp_mb();
 	return kaio_ring_has_events(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
 }
-
-/*
- * The ring's pages are faulted in, as fs/aio.c's ring (a page-cache mapping)
- * is: a range zapped by MADV_DONTNEED comes back on the next touch instead
- * of raising SIGBUS. The vma holds the context file, so the pages outlive
- * every mapping of them.
- */
-static vm_fault_t kaio_ring_fault(struct vm_fault *vmf)
-{
-	struct kaio_ctx *ctx = vmf->vma->vm_file->private_data;
-	struct page *page;
-
-	if (vmf->pgoff >= ctx->ring_size >> PAGE_SHIFT)
-		return VM_FAULT_SIGBUS;
-	page = ctx->ring_pages[vmf->pgoff];
-	get_page(page);
-	vmf->page = page;
-	return 0;
-}
-
-static const struct vm_operations_struct kaio_ring_vm_ops = {
-	.fault		= kaio_ring_fault,
-};
 
 static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -492,50 +222,7 @@ static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (current->mm != ctx->mm)
 		return -EINVAL;
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > ctx->ring_size)
-		return -EINVAL;
-	/* As fs/aio.c's ring: it may move (mremap) but never grow. */
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
-	vma->vm_ops = &kaio_ring_vm_ops;
-	return 0;
-}
-
-/*
- * The ring's pages are allocated one by one, as fs/aio.c does, so that they
- * are charged to the caller's memory cgroup (vmalloc_user() charges no one)
- * and a large ring never needs contiguous memory.
- */
-static int kaio_ring_alloc(struct kaio_ctx *ctx, size_t size)
-{
-	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
-	unsigned int i, n = size >> PAGE_SHIFT;
-
-	ctx->ring_size = size;
-	ctx->ring_pages = kvcalloc(n, sizeof(*ctx->ring_pages), gfp);
-	if (!ctx->ring_pages)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		ctx->ring_pages[i] = alloc_page(gfp | __GFP_ZERO);
-		if (!ctx->ring_pages[i])
-			return -ENOMEM;
-	}
-	ctx->ring = vmap(ctx->ring_pages, n, VM_MAP, PAGE_KERNEL);
-	return ctx->ring ? 0 : -ENOMEM;
-}
-
-/* Also undoes a kaio_ring_alloc() that failed half-way. */
-static void kaio_ring_free(struct kaio_ctx *ctx)
-{
-	unsigned int i;
-
-	if (ctx->ring)
-		vunmap(ctx->ring);
-	if (!ctx->ring_pages)
-		return;
-	for (i = 0; i < ctx->ring_size >> PAGE_SHIFT; i++)
-		if (ctx->ring_pages[i])
-			__free_page(ctx->ring_pages[i]);
-	kvfree(ctx->ring_pages);
+	return kaio_ring_mmap(ctx, vma);
 }
 
 static void kaio_ctx_free(struct kaio_ctx *ctx)
@@ -546,7 +233,7 @@ static void kaio_ctx_free(struct kaio_ctx *ctx)
 	kaio_ring_free(ctx);
 	mmdrop(ctx->mm);
 	put_pid(ctx->owner_tgid);
-	kaio_events_uncharge(ctx->nr_events_charged);
+	kaio_limits_uncharge_events(ctx->nr_events_charged);
 	kaio_limits_uncharge_ctx(ctx->user);
 	kfree(ctx);
 }
@@ -597,11 +284,6 @@ static int kaio_ctx_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-bool kaio_is_ctx_file(struct file *file)
-{
-	return file->f_op == &kaio_ctx_fops;
-}
-
 static void kaio_ctx_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	kaio_stats_show_fdinfo(m, file->private_data);
@@ -625,13 +307,12 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 				       struct kaio_user *user)
 {
 	struct kaio_ctx *ctx;
-	size_t size;
 	int ret;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx) {
 		kaio_limits_uncharge_ctx(user);
-		kaio_events_uncharge(nr_events);
+		kaio_limits_uncharge_events(nr_events);
 		return ERR_PTR(-ENOMEM);
 	}
 	ctx->user = user;
@@ -657,18 +338,10 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 		kaio_ctx_free(ctx);
 		return ERR_PTR(ret == -EINTR ? -ERESTARTNOINTR : ret);
 	}
-	size = PAGE_ALIGN(sizeof(struct kaio_ring) +
-			  (size_t)(nr_events + 1) * sizeof(struct io_event));
-	if (kaio_ring_alloc(ctx, size)) {
+	if (kaio_ring_alloc(ctx, nr_events)) {
 		kaio_ctx_free(ctx);
 		return ERR_PTR(-ENOMEM);
 	}
-	ctx->nr = (size - sizeof(struct kaio_ring)) / sizeof(struct io_event);
-	ctx->ring->nr = ctx->nr;
-	ctx->ring->magic = KAIO_RING_MAGIC;
-	ctx->ring->compat_features = KAIO_RING_COMPAT_FEATURES;
-	ctx->ring->incompat_features = KAIO_RING_INCOMPAT_FEATURES;
-	ctx->ring->header_length = sizeof(struct kaio_ring);
 	ctx->res2_path = flags & KAIO_SETUP_RES2_PATH;
 	ctx->writes_in_submit = flags & KAIO_SETUP_WRITES_IN_SUBMIT;
 	return ctx;
@@ -696,7 +369,7 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 		return -EINVAL;
 	if (!args.nr_events || args.nr_events > KAIO_NR_EVENTS_MAX)
 		return -EINVAL;
-	if (!kaio_events_charge(args.nr_events))
+	if (!kaio_limits_charge_events(args.nr_events))
 		return -EAGAIN;
 	ret = kaio_limits_charge_ctx(uid, &user);
 	if (ret)
@@ -738,6 +411,6 @@ out_free_ctx:
 	kaio_ctx_free(ctx);
 	return ret;
 out_uncharge:
-	kaio_events_uncharge(args.nr_events);
+	kaio_limits_uncharge_events(args.nr_events);
 	return ret;
 }

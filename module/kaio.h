@@ -63,7 +63,7 @@ enum kaio_stat {
  * @nr_events_charged: what SETUP charged against the module-wide limit.
  * @user: the creator's accounting and queues; the context holds one of its
  *	context counts.
- * @shutdown_work: kaio_ctx_shutdown_async(), for the mm's exit.
+ * @shutdown_work: shuts the context down when its mm exits (mm.c).
  * @reap_work: frees a context released with requests left, when the last
  *	close was not the owner's (kaio_ctx_release()).
  * @res2_path: report KAIO_PATH_* in io_event.res2.
@@ -205,15 +205,6 @@ struct kaio_req {
 	};
 };
 
-/* main.c: module parameters and workqueues */
-extern unsigned int kaio_max_contexts;
-extern unsigned int kaio_max_user_contexts;
-extern unsigned int kaio_max_workers;
-unsigned long kaio_max_pinned_pages(void);
-extern struct workqueue_struct *kaio_cleanup_wq;
-extern unsigned int kaio_max_events;
-extern atomic_t kaio_events_total;
-
 /*
  * Blocking writes to regular files, one ordered queue per hash of the
  * inode: writes to one file wait for each other there instead of taking
@@ -250,7 +241,18 @@ struct kaio_user {
 	struct workqueue_struct	*free_wq;
 };
 
-/* limits.c */
+/*
+ * limits.c: module parameters, budgets and queues. kaio_cleanup_wq reaps
+ * and shuts down contexts.
+ */
+extern struct workqueue_struct *kaio_cleanup_wq;
+int kaio_limits_init(void);
+void kaio_limits_exit(void);
+void kaio_limits_log(void);
+umode_t kaio_limits_dev_mode(void);
+bool kaio_limits_charge_events(unsigned int nr);
+void kaio_limits_uncharge_events(unsigned int nr);
+int kaio_limits_events(void);
 int kaio_limits_charge_ctx(kuid_t uid, struct kaio_user **userp);
 void kaio_limits_uncharge_ctx(struct kaio_user *user);
 int kaio_limits_charge_pin(unsigned long nr_pages);
@@ -258,15 +260,21 @@ void kaio_limits_uncharge_pin(unsigned long nr_pages);
 long kaio_limits_pinned_pages(void);
 unsigned int kaio_limits_contexts(void);
 
-/* ctx.c */
-bool kaio_is_ctx_file(struct file *file);
+/* ring.c: the event ring, below everything that posts or reads events */
+int kaio_ring_alloc(struct kaio_ctx *ctx, unsigned int nr_events);
+void kaio_ring_free(struct kaio_ctx *ctx);
+int kaio_ring_mmap(struct kaio_ctx *ctx, struct vm_area_struct *vma);
+int kaio_ring_may_reserve(struct kaio_ctx *ctx);
+int kaio_ring_activate(struct kaio_req *req);
+void kaio_ring_deactivate(struct kaio_req *req);
+void kaio_ring_post(struct kaio_req *req, long res);
+bool kaio_ring_has_events(struct kaio_ctx *ctx);
+long kaio_ring_read_events(struct kaio_ctx *ctx, long min_nr, long nr,
+			   struct io_event __user *uevents, ktime_t timeout);
+
+/* ctx.c: the context file */
 long kaio_ctx_setup(struct kaio_setup __user *uarg);
-void kaio_ctx_post(struct kaio_req *req, long res);
-int kaio_ctx_may_reserve(struct kaio_ctx *ctx);
-int kaio_ctx_activate(struct kaio_req *req);
-void kaio_ctx_deactivate(struct kaio_req *req);
 bool kaio_ctx_shutdown(struct kaio_ctx *ctx);
-void kaio_ctx_shutdown_async(struct kaio_ctx *ctx);
 
 /* mm.c: contexts die with their mm */
 int kaio_mm_track(struct kaio_ctx *ctx);
@@ -297,7 +305,8 @@ void kaio_stats_init(void);
 void kaio_stats_exit(void);
 
 /* submit.c */
-long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg);
+long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
+		 struct kaio_submit __user *uarg);
 
 /* retry.c: the request's life after prep */
 int kaio_req_issue(struct kaio_req *req);

@@ -1,24 +1,95 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What users may consume, bounded by module parameters: contexts (in total
- * and per user), events (in total, like fs.aio-max-nr) and user memory
- * pinned by requests in flight. Going over a limit is an errno for the
- * caller (EAGAIN: try again once something is released; ENOMEM: can never
- * fit), never an allocation failure or a warning.
+ * Module parameters, and what users may consume, bounded by them: contexts
+ * (in total and per user), events (in total, like fs.aio-max-nr) and user
+ * memory pinned by requests in flight. Going over a limit is an errno for
+ * the caller (EAGAIN: try again once something is released; ENOMEM: can
+ * never fit), never an allocation failure or a warning. Also the queues
+ * work runs on: each user's own, and kaio_cleanup_wq.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cred.h>
 #include <linux/hashtable.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include "kaio.h"
+
+static int kaio_param_set_positive(const char *val,
+				   const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (!n || n > INT_MAX)
+		return -EINVAL;
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
+
+static const struct kernel_param_ops kaio_positive_ops = {
+	.set	= kaio_param_set_positive,
+	.get	= param_get_uint,
+};
+
+static unsigned int kaio_max_events = 65536;
+module_param_cb(max_events, &kaio_positive_ops, &kaio_max_events, 0644);
+MODULE_PARM_DESC(max_events,
+		 "Events all contexts together may reserve, like fs.aio-max-nr (default: 65536)");
+
+static unsigned int kaio_max_contexts = 4096;
+module_param_cb(max_contexts, &kaio_positive_ops, &kaio_max_contexts, 0644);
+MODULE_PARM_DESC(max_contexts,
+		 "Contexts open at once, all users together (default: 4096)");
+
+static unsigned int kaio_max_user_contexts = 1024;
+module_param_cb(max_user_contexts, &kaio_positive_ops, &kaio_max_user_contexts,
+		0644);
+MODULE_PARM_DESC(max_user_contexts,
+		 "Contexts open at once per user (default: 1024)");
+
+static unsigned int g_max_pinned_mb;
+module_param_named(max_pinned_mb, g_max_pinned_mb, uint, 0644);
+MODULE_PARM_DESC(max_pinned_mb,
+		 "User memory requests in flight may pin, in MiB (default: 0 = a quarter of RAM)");
+
+static unsigned long kaio_max_pinned_pages(void)
+{
+	unsigned int mb = READ_ONCE(g_max_pinned_mb);
+
+	if (!mb)
+		return totalram_pages() / 4;
+	return (unsigned long)mb << (20 - PAGE_SHIFT);
+}
+
+static unsigned short g_dev_mode = 0666;
+module_param_named(dev_mode, g_dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode,
+		 "Mode of /dev/kaio: who may create contexts (default: 0666, as io_setup)");
+
+umode_t kaio_limits_dev_mode(void)
+{
+	return g_dev_mode & 0777;
+}
+
+static unsigned int kaio_max_workers = 16;
+module_param_cb(max_workers, &kaio_positive_ops, &kaio_max_workers, 0444);
+MODULE_PARM_DESC(max_workers,
+		 "Blocking attempts running at once, per user (default: 16)");
+
+struct workqueue_struct *kaio_cleanup_wq;
 
 static DEFINE_MUTEX(kaio_users_lock);
 static DEFINE_HASHTABLE(kaio_users, 6);
 static unsigned int kaio_contexts_total;	/* under kaio_users_lock */
 static atomic_long_t kaio_pinned_pages = ATOMIC_LONG_INIT(0);
+static atomic_t kaio_events_total = ATOMIC_INIT(0);
 
 static struct kaio_user *kaio_user_find(kuid_t uid)
 {
@@ -197,4 +268,53 @@ long kaio_limits_pinned_pages(void)
 unsigned int kaio_limits_contexts(void)
 {
 	return READ_ONCE(kaio_contexts_total);
+}
+
+/**
+ * kaio_limits_charge_events() - reserve a new context's events
+ * @nr: the events SETUP asked for
+ *
+ * Return: true if all contexts together stay within max_events.
+ */
+bool kaio_limits_charge_events(unsigned int nr)
+{
+	int old = atomic_read(&kaio_events_total);
+
+	do {
+		if (nr > kaio_max_events || old > kaio_max_events - nr)
+			return false;
+	} while (!atomic_try_cmpxchg(&kaio_events_total, &old, old + nr));
+	return true;
+}
+
+void kaio_limits_uncharge_events(unsigned int nr)
+{
+	atomic_sub(nr, &kaio_events_total);
+}
+
+int kaio_limits_events(void)
+{
+	return atomic_read(&kaio_events_total);
+}
+
+/*
+ * kaio_cleanup_wq reaps and shuts down contexts only, none of which sleeps
+ * for long: blocking attempts, retries and frees that may sleep run on each
+ * user's own queues.
+ */
+int kaio_limits_init(void)
+{
+	kaio_cleanup_wq = alloc_workqueue("kaio_cleanup", WQ_UNBOUND, 0);
+	return kaio_cleanup_wq ? 0 : -ENOMEM;
+}
+
+void kaio_limits_exit(void)
+{
+	destroy_workqueue(kaio_cleanup_wq);
+}
+
+void kaio_limits_log(void)
+{
+	pr_info("loaded: max_events=%u max_workers=%u per user\n",
+		kaio_max_events, kaio_max_workers);
 }

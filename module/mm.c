@@ -95,7 +95,7 @@ static void kaio_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 
 	mutex_lock(&kmm->lock);
 	list_for_each_entry(ctx, &kmm->ctxs, mm_node)
-		kaio_ctx_shutdown_async(ctx);
+		queue_work(kaio_cleanup_wq, &ctx->shutdown_work);
 	mutex_unlock(&kmm->lock);
 	/*
 	 * Safe inside ->release: the notifier is unhashed and freed after

@@ -107,7 +107,7 @@ static void kaio_req_free(struct kaio_req *req)
 	 * (kaio_cancel_claim()) and leaves it alone.
 	 */
 	if (WARN_ON_ONCE(!list_empty(&req->node)))
-		kaio_ctx_deactivate(req);
+		kaio_ring_deactivate(req);
 	if (req->op && req->op->cleanup)
 		req->op->cleanup(req);
 	if (req->file)
@@ -225,7 +225,7 @@ void kaio_req_complete(struct kaio_req *req, long res)
 	 * canceller completed must still see CANCELLED.
 	 */
 	trace_kaio_complete(req, res);
-	kaio_ctx_post(req, res);
+	kaio_ring_post(req, res);
 }
 
 /**
@@ -397,7 +397,7 @@ int kaio_req_issue(struct kaio_req *req)
 	refcount_inc(&req->refs);
 	how = req->op->issue(req, &res);
 	if (unlikely(how == KAIO_ISSUE_FAILED)) {
-		kaio_ctx_deactivate(req);
+		kaio_ring_deactivate(req);
 		refcount_dec(&req->refs);
 		/* 0 would make SUBMIT count a request nobody owns. */
 		return WARN_ON_ONCE(res >= 0) ? -EINVAL : res;

@@ -56,8 +56,7 @@ static int kaio_stats_totals_show(struct seq_file *m, void *unused)
 			sum[i] += READ_ONCE(t->v[i]);
 	}
 	seq_printf(m, "contexts:\t%u\n", kaio_limits_contexts());
-	seq_printf(m, "events_reserved:\t%d\n",
-		   atomic_read(&kaio_events_total));
+	seq_printf(m, "events_reserved:\t%d\n", kaio_limits_events());
 	seq_printf(m, "pinned_pages_reserved:\t%ld\n",
 		   kaio_limits_pinned_pages());
 	for (i = 0; i < KAIO_STAT_NR; i++)

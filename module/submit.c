@@ -20,7 +20,9 @@
 /* Plug the block layer when a batch is larger than this, as fs/aio.c does. */
 #define KAIO_PLUG_THRESHOLD	2
 
-static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
+static int kaio_submit_one(struct kaio_ctx *ctx,
+			   const struct file_operations *ctx_fops,
+			   struct iocb __user *uiocb)
 {
 	const struct kaio_op_def *op;
 	struct kaio_req *req;
@@ -36,14 +38,14 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 		return -EINVAL;
 
 	/*
-	 * Counted in ctx->reqs before kaio_ctx_activate() looks at ctx->dead:
+	 * Counted in ctx->reqs before kaio_ring_activate() looks at ctx->dead:
 	 * a DESTROY that marked the context dead after our reservation must
 	 * then wait for this request too.
 	 */
 	req = kaio_req_alloc(ctx);
 	if (unlikely(!req))
 		return -EAGAIN;
-	ret = kaio_ctx_may_reserve(ctx);
+	ret = kaio_ring_may_reserve(ctx);
 	if (unlikely(ret))
 		goto fail;
 
@@ -59,7 +61,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 		 * A request holds its file: one on a context would keep that
 		 * context alive, and a cycle of them forever.
 		 */
-		if (unlikely(kaio_is_ctx_file(req->file))) {
+		if (unlikely(req->file->f_op == ctx_fops)) {
 			ret = -EINVAL;
 			goto fail;
 		}
@@ -88,7 +90,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct iocb __user *uiocb)
 	if (unlikely(ret))
 		goto fail;
 	kaio_req_get_submitter(req);
-	ret = kaio_ctx_activate(req);
+	ret = kaio_ring_activate(req);
 	if (unlikely(ret))
 		goto fail;
 	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
@@ -109,11 +111,13 @@ fail:
 /**
  * kaio_submit() - KAIO_IOC_SUBMIT, as io_submit(2)
  * @ctx: the context
+ * @ctx_fops: the file operations of context files, which iocbs may not name
  * @uarg: struct kaio_submit
  *
  * Return: the number of iocbs queued, or an errno if the first one failed.
  */
-long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg)
+long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
+		 struct kaio_submit __user *uarg)
 {
 	struct iocb __user * __user *uiocbpp;
 	struct kaio_submit args;
@@ -137,7 +141,7 @@ long kaio_submit(struct kaio_ctx *ctx, struct kaio_submit __user *uarg)
 			ret = -EFAULT;
 			break;
 		}
-		ret = kaio_submit_one(ctx, uiocb);
+		ret = kaio_submit_one(ctx, ctx_fops, uiocb);
 		if (ret)
 			break;
 		cond_resched();

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Static checks of the kernel side, on the host: sparse (make C=2 through
 # kbuild) and checkpatch.pl from the installed linux-source-6.1 tarball,
-# over module/ and uapi/. Each check is one result line in the runner's
+# over module/ and uapi/, and scripts/module-layers.py (no import circle
+# among module/'s files). Each check is one result line in the runner's
 # format ("ok NAME" / "not ok NAME # why") on stdout, written also to
 # build/static-checks.results for the summary; details go to
 # build/static-checks.log. Exit status: 0 if all passed.
@@ -66,5 +67,14 @@ else
 	else
 		result "ok static: checkpatch"
 	fi
+fi
+# Layers: no file of module/ uses a file that uses it back (design.md).
+if out=$(python3 scripts/module-layers.py module 2>&1); then
+	echo "$out" >>"$log"
+	result "ok static: module layers"
+else
+	echo "$out" >>"$log"
+	echo "$out" | grep '^circle' >&2
+	result "not ok static: module layers # $(echo "$out" | grep -c '^circle') circles, see $log"
 fi
 exit $failed
