@@ -46,10 +46,8 @@ static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 	 */
 	if (unlikely(!refcount_read(&req->refs)))
 		return KAIO_CLAIM_NONE;
-	if (atomic_read(&req->state) == KAIO_REQ_QUEUED &&
-	    refcount_inc_not_zero(&req->refs)) {
-		if (atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED,
-				   KAIO_REQ_CANCELLED) == KAIO_REQ_QUEUED)
+	if (kaio_req_is_queued(req) && refcount_inc_not_zero(&req->refs)) {
+		if (kaio_req_cancel_queued(req))
 			return KAIO_CLAIM_QUEUED;
 		/*
 		 * The worker took it first and still holds the item's, which
@@ -59,8 +57,7 @@ static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 		refcount_dec(&req->refs);
 		return KAIO_CLAIM_NONE;
 	}
-	if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
-			   KAIO_REQ_WAIT_CANCELLED) == KAIO_REQ_WAIT_PAGE)
+	if (kaio_req_cancel_wait(req))
 		return KAIO_CLAIM_MARKED;
 	if (req->op->cancel && req->op->cancel(req))
 		return KAIO_CLAIM_MARKED;

@@ -98,8 +98,9 @@ struct kaio_ctx {
 };
 
 /*
- * Request states. A canceller moves QUEUED to CANCELLED and completes the
- * request itself; it moves WAIT_PAGE to WAIT_CANCELLED and leaves the
+ * Request states, changed only through req.c's helpers, whose top comment
+ * draws the machine. A canceller moves QUEUED to CANCELLED and completes
+ * the request itself; it moves WAIT_PAGE to WAIT_CANCELLED and leaves the
  * completion to the armed callback's retry, which it cannot disarm.
  */
 enum kaio_req_state {
@@ -308,7 +309,7 @@ void kaio_stats_exit(void);
 long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 		 struct kaio_submit __user *uarg);
 
-/* retry.c: the request's life after prep */
+/* req.c: the request's life after prep, and its state transitions */
 int kaio_req_issue(struct kaio_req *req);
 bool kaio_file_may_punt(struct file *file);
 void kaio_req_punt(struct kaio_req *req);
@@ -321,6 +322,12 @@ void kaio_req_note_path(struct kaio_req *req, u8 path);
 int kaio_req_cache_init(void);
 void kaio_req_cache_exit(void);
 struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
+void kaio_req_arm_wait(struct kaio_req *req);
+enum kaio_req_state kaio_req_end_wait(struct kaio_req *req);
+void kaio_req_set_running(struct kaio_req *req);
+bool kaio_req_is_queued(struct kaio_req *req);
+bool kaio_req_cancel_queued(struct kaio_req *req);
+bool kaio_req_cancel_wait(struct kaio_req *req);
 
 /* cancel.c */
 long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg);

@@ -13,7 +13,7 @@
  *   submit.c  SUBMIT: iocbs to requests
  *   cancel.c  CANCEL, and cancelling all of a context's requests
  *   ops.c     the opcode table; rw.c, poll.c, fsync.c the ops
- *   retry.c   the request: alloc, issue, punt, work, complete, free
+ *   req.c     the request: states, alloc, issue, punt, work, complete, free
  *   ring.c    the event ring: reservation, posting, reading, mapping
  *   stats.c   counters and tracepoints
  *   limits.c  module parameters, budgets, per-user queues

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The opcode table: every opcode's prep/issue/work/cleanup in one place, so
- * submit.c and retry.c never switch on an opcode.
+ * submit.c and req.c never switch on an opcode.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

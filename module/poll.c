@@ -233,7 +233,7 @@ enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 	INIT_LIST_HEAD(&p->wait.entry);
 	init_waitqueue_func_entry(&p->wait, kaio_poll_wake);
 	/* The work item runs kaio_poll_retry() from now on. */
-	atomic_set(&req->state, KAIO_REQ_RUNNING);
+	kaio_req_set_running(req);
 
 	arm.mask = vfs_poll(req->file, &apt.pt) & p->events;
 	arm.error = apt.error;

@@ -693,7 +693,7 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 		rw->kiocb.ki_flags = rw->base_flags | IOCB_WAITQ;
 		rw->kiocb.ki_waitq = &rw->wpq;
 		/* From here a canceller may mark the request. */
-		atomic_set(&req->state, KAIO_REQ_WAIT_PAGE);
+		kaio_req_arm_wait(req);
 		/* Counted before: once armed, req and ctx are not ours. */
 		kaio_stat_inc(ctx, KAIO_STAT_WAIT_ARMS);
 		trace_kaio_arm(req);
@@ -702,8 +702,7 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 			return KAIO_ISSUE_QUEUED;
 		kaio_stat_dec(ctx, KAIO_STAT_WAIT_ARMS);
 
-		if (atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
-				   KAIO_REQ_RUNNING) != KAIO_REQ_WAIT_PAGE) {
+		if (kaio_req_end_wait(req) != KAIO_REQ_WAIT_PAGE) {
 			/*
 			 * Reads only: what this attempt copied is dropped, so
 			 * EINPROGRESS never ends in a full result.
@@ -737,8 +736,7 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
  */
 enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res)
 {
-	int old = atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
-				 KAIO_REQ_RUNNING);
+	enum kaio_req_state old = kaio_req_end_wait(req);
 
 	if (old == KAIO_REQ_WAIT_PAGE)
 		return kaio_rw_waitq_loop(req, res);

@@ -2,7 +2,31 @@
 /*
  * A request's life after prep: the first attempt in the submitter's context,
  * page-wait retries, the punt to the bounded worker pool, completion and
- * release. Documentation/design.md draws the state machine.
+ * release; and every change of its state (req->state), each through one of
+ * the helpers below, so that no other file sets or compares it itself.
+ *
+ *   SUBMIT ─ prep ─▶ ISSUING: op->issue() in the submitter, IOCB_NOWAIT
+ *     ├─ done (page-cache hit, EOF, error) ─────────────────────────▶ DONE
+ *     ├─ O_DIRECT queued ─▶ RUNNING ── ki_complete ─────────────────▶ DONE
+ *     │                  └─ NOWAIT refused in ki_complete ─▶ QUEUED
+ *     ├─ page not ready: pin, kaio_req_arm_wait() ─▶ WAIT_PAGE
+ *     │    attempt returned unarmed, or the callback's retry runs:
+ *     │    kaio_req_end_wait() ─▶ RUNNING: read on, re-arm, or ─────▶ DONE
+ *     │                                   still -EAGAIN ─▶ QUEUED
+ *     ├─ POLL: kaio_req_set_running(), entry on the file's
+ *     │    waitqueue; its wake-up queues the retry ─────────────────▶ DONE
+ *     └─ would block otherwise: pin, kaio_req_punt() ─▶ QUEUED
+ *          worker: kaio_req_claim_queued() ─▶ RUNNING, one blocking
+ *          attempt ─────────────────────────────────────────────────▶ DONE
+ *
+ *   cancel: QUEUED ─▶ CANCELLED (kaio_req_cancel_queued()): the canceller
+ *               posts -ECANCELED; the worker only drops the item
+ *           WAIT_PAGE ─▶ WAIT_CANCELLED (kaio_req_cancel_wait()): the
+ *               callback's retry posts -ECANCELED (or the bytes moved)
+ *           POLL: the op's cancel hook; otherwise EAGAIN
+ *
+ * Documentation/design.md has the table of who owns the request in each
+ * state and why.
  *
  * Ownership: a request has one owner at a time, holding one reference: the
  * submitter during the first attempt, then the worker item, or the I/O path's
@@ -33,6 +57,99 @@ static struct kmem_cache *kaio_req_cache;
 static void kaio_req_work(struct work_struct *work);
 static void kaio_req_free_work(struct work_struct *work);
 
+/* ---- state transitions ---------------------------------------------------- */
+
+/**
+ * kaio_req_arm_wait() - the request is about to arm its page-wait callback
+ * @req: the request, owned by the caller
+ *
+ * From here a canceller may mark it (kaio_req_cancel_wait()), and once the
+ * callback is armed it owns the request.
+ */
+void kaio_req_arm_wait(struct kaio_req *req)
+{
+	atomic_set(&req->state, KAIO_REQ_WAIT_PAGE);
+}
+
+/**
+ * kaio_req_end_wait() - take a request back from WAIT_PAGE
+ * @req: the request: its attempt returned without arming, or the armed
+ *	callback fired and queued this retry
+ *
+ * Return: the state found: WAIT_PAGE (now RUNNING, the caller's), or
+ * WAIT_CANCELLED (a canceller marked it: the caller completes it as
+ * cancelled), or, for a retry run without its callback, anything else.
+ */
+enum kaio_req_state kaio_req_end_wait(struct kaio_req *req)
+{
+	return atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
+			      KAIO_REQ_RUNNING);
+}
+
+/**
+ * kaio_req_set_running() - an op that owns the request from its issue on
+ * @req: the request, in the submitter (POLL: its work item runs the op's
+ *	retry from then on, and cancel goes through the op's hook)
+ */
+void kaio_req_set_running(struct kaio_req *req)
+{
+	atomic_set(&req->state, KAIO_REQ_RUNNING);
+}
+
+/* kaio_req_punt(): the owner's writes before a canceller can see QUEUED. */
+static void kaio_req_set_queued(struct kaio_req *req)
+{
+	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
+}
+
+/* The worker: QUEUED to RUNNING. Returns the state found. */
+static enum kaio_req_state kaio_req_claim_queued(struct kaio_req *req)
+{
+	return atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_RUNNING);
+}
+
+/**
+ * kaio_req_is_queued() - is the request waiting for a worker?
+ * @req: the request, looked at under ctx->lock by a canceller
+ *
+ * Return: true if it was QUEUED when looked at; only a hint until
+ * kaio_req_cancel_queued().
+ */
+bool kaio_req_is_queued(struct kaio_req *req)
+{
+	return atomic_read(&req->state) == KAIO_REQ_QUEUED;
+}
+
+/**
+ * kaio_req_cancel_queued() - cancel a request no worker has started
+ * @req: the request, under ctx->lock, with the canceller's reference taken
+ *
+ * Return: true if it was QUEUED and is now CANCELLED: the canceller posts
+ * its event, the worker item only drops its reference.
+ */
+bool kaio_req_cancel_queued(struct kaio_req *req)
+{
+	return atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED,
+			      KAIO_REQ_CANCELLED) == KAIO_REQ_QUEUED;
+}
+
+/**
+ * kaio_req_cancel_wait() - mark a request that waits for a page
+ * @req: the request, under ctx->lock
+ *
+ * The armed callback cannot be taken back: its retry sees the mark
+ * (kaio_req_end_wait()) and completes the request as cancelled.
+ *
+ * Return: true if it was WAIT_PAGE and is now WAIT_CANCELLED.
+ */
+bool kaio_req_cancel_wait(struct kaio_req *req)
+{
+	return atomic_cmpxchg(&req->state, KAIO_REQ_WAIT_PAGE,
+			      KAIO_REQ_WAIT_CANCELLED) == KAIO_REQ_WAIT_PAGE;
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
 int kaio_req_cache_init(void)
 {
 	/* import_iovec() copies user iovecs into rw.fast_iov: whitelist it. */
@@ -62,7 +179,7 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
 	req->ctx = ctx;
 	INIT_LIST_HEAD(&req->node);
 	refcount_set(&req->refs, 1);
-	atomic_set(&req->state, KAIO_REQ_ISSUING);
+	atomic_set(&req->state, KAIO_REQ_ISSUING);	/* not yet shared */
 	INIT_WORK(&req->work, kaio_req_work);
 	INIT_WORK(&req->free_work, kaio_req_free_work);
 	atomic_inc(&ctx->reqs);
@@ -273,7 +390,7 @@ static void kaio_req_work(struct work_struct *work)
 	long res = 0;
 	int how, old;
 
-	old = atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_RUNNING);
+	old = kaio_req_claim_queued(req);
 	if (old == KAIO_REQ_CANCELLED) {
 		/* The canceller posted the event; drop the worker's hold. */
 		kaio_req_put(req);
@@ -359,7 +476,7 @@ void kaio_req_punt(struct kaio_req *req)
 		wq = user->write_wq[hash_ptr(file_inode(req->file),
 					     KAIO_WRITE_QUEUES_BITS)];
 	/* The owner's writes before a canceller can see QUEUED. */
-	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
+	kaio_req_set_queued(req);
 	trace_kaio_punt(req);
 	/*
 	 * Pending already: a canceller's cancel_work() is grabbing the idle
