@@ -25,7 +25,6 @@
 /* fs/aio.c refuses rings above 0x10000000 bytes (after doubling nr_events). */
 #define KAIO_NR_EVENTS_MAX	(0x10000000U / sizeof(struct io_event) / 2)
 
-static const struct file_operations kaio_ctx_fops;
 static void kaio_ctx_free(struct kaio_ctx *ctx);
 
 static long kaio_ctx_getevents(struct kaio_ctx *ctx,
@@ -58,7 +57,8 @@ static long kaio_ctx_getevents(struct kaio_ctx *ctx,
 
 	if (!args.sigmask) {
 		ret = kaio_ring_read_events(ctx, args.min_nr, args.nr,
-				       u64_to_user_ptr(args.events), timeout);
+					    u64_to_user_ptr(args.events),
+					    timeout);
 		if (!ret && signal_pending(current))
 			ret = -EINTR;
 		return ret;
@@ -76,7 +76,7 @@ static long kaio_ctx_getevents(struct kaio_ctx *ctx,
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 
 	ret = kaio_ring_read_events(ctx, args.min_nr, args.nr,
-			       u64_to_user_ptr(args.events), timeout);
+				    u64_to_user_ptr(args.events), timeout);
 
 	interrupted = signal_pending(current);
 	if (!interrupted && test_and_clear_restore_sigmask())

@@ -73,6 +73,11 @@ module_param_named(dev_mode, g_dev_mode, ushort, 0444);
 MODULE_PARM_DESC(dev_mode,
 		 "Mode of /dev/kaio: who may create contexts (default: 0666, as io_setup)");
 
+/**
+ * kaio_limits_dev_mode() - the mode /dev/kaio is created with
+ *
+ * Return: dev_mode's permission bits.
+ */
 umode_t kaio_limits_dev_mode(void)
 {
 	return g_dev_mode & 0777;
@@ -278,29 +283,45 @@ unsigned int kaio_limits_contexts(void)
  */
 bool kaio_limits_charge_events(unsigned int nr)
 {
+	unsigned int max = READ_ONCE(kaio_max_events);
 	int old = atomic_read(&kaio_events_total);
 
 	do {
-		if (nr > kaio_max_events || old > kaio_max_events - nr)
+		if (nr > max || old > max - nr)
 			return false;
 	} while (!atomic_try_cmpxchg(&kaio_events_total, &old, old + nr));
 	return true;
 }
 
+/**
+ * kaio_limits_uncharge_events() - give back what kaio_limits_charge_events()
+ *	took
+ * @nr: the same count
+ */
 void kaio_limits_uncharge_events(unsigned int nr)
 {
 	atomic_sub(nr, &kaio_events_total);
 }
 
+/**
+ * kaio_limits_events() - events all contexts have reserved
+ *
+ * Return: the count, for the debugfs totals.
+ */
 int kaio_limits_events(void)
 {
 	return atomic_read(&kaio_events_total);
 }
 
-/*
+/**
+ * kaio_limits_init() - at module load: kaio_cleanup_wq, all there is to set
+ *	up here (kaio_limits_exit() is its teardown, after synchronize_rcu())
+ *
  * kaio_cleanup_wq reaps and shuts down contexts only, none of which sleeps
  * for long: blocking attempts, retries and frees that may sleep run on each
  * user's own queues.
+ *
+ * Return: 0 or -ENOMEM.
  */
 int kaio_limits_init(void)
 {
@@ -308,11 +329,17 @@ int kaio_limits_init(void)
 	return kaio_cleanup_wq ? 0 : -ENOMEM;
 }
 
+/**
+ * kaio_limits_exit() - at module unload, once no context is left
+ */
 void kaio_limits_exit(void)
 {
 	destroy_workqueue(kaio_cleanup_wq);
 }
 
+/**
+ * kaio_limits_log() - the limits in force, to the kernel log at load
+ */
 void kaio_limits_log(void)
 {
 	pr_info("loaded: max_events=%u max_workers=%u per user\n",

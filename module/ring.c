@@ -26,6 +26,16 @@ static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
 	return (ctx->tail + ctx->nr - head) % ctx->nr;
 }
 
+/**
+ * kaio_ring_has_events() - is there an event to reap?
+ * @ctx: the context
+ *
+ * A caller about to sleep on it must be on ctx->wait first, with a full
+ * barrier after (prepare_to_wait(), or poll_wait() and smp_mb()): that
+ * pairs with kaio_ring_post()'s wq_has_sleeper().
+ *
+ * Return: true if the kernel's tail is ahead of the user's head.
+ */
 bool kaio_ring_has_events(struct kaio_ctx *ctx)
 {
 	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
@@ -145,7 +155,8 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	/*
 	 * Most events are posted with nobody waiting (inline completions,
 	 * busy reapers): skip the waitqueue lock then. The full barrier of
-	 * wq_has_sleeper() pairs with prepare_to_wait()'s and poll's below.
+	 * wq_has_sleeper() pairs with prepare_to_wait()'s in
+	 * kaio_ring_read_events() and the smp_mb() of ctx.c's poll.
 	 */
 	if (wq_has_sleeper(&ctx->wait))
 		wake_up(&ctx->wait);
@@ -200,7 +211,7 @@ out:
  * Return: the events copied, else -EFAULT, -EINVAL (dead context) or 0.
  */
 long kaio_ring_read_events(struct kaio_ctx *ctx, long min_nr, long nr,
-			     struct io_event __user *uevents, ktime_t timeout)
+			   struct io_event __user *uevents, ktime_t timeout)
 {
 	struct hrtimer_sleeper timer;
 	bool timed = timeout != KTIME_MAX;
@@ -313,10 +324,11 @@ static int kaio_ring_alloc_pages(struct kaio_ctx *ctx, size_t size)
 
 /**
  * kaio_ring_alloc() - a ring for @nr_events events, its header filled in
- * @ctx: the new context; ring_* and nr are set
+ * @ctx: the new context, zeroed; ring_* and nr are set
  * @nr_events: what SETUP asked for; the ring may hold more
  *
- * Return: 0 or -ENOMEM; kaio_ring_free() undoes either.
+ * Return: 0 or -ENOMEM; kaio_ring_free() undoes either (from a zeroed
+ * @ctx, a half-made ring is told by its NULL pointers).
  */
 int kaio_ring_alloc(struct kaio_ctx *ctx, unsigned int nr_events)
 {
@@ -335,7 +347,10 @@ int kaio_ring_alloc(struct kaio_ctx *ctx, unsigned int nr_events)
 	return 0;
 }
 
-/* Also undoes a kaio_ring_alloc() that failed half-way. */
+/**
+ * kaio_ring_free() - free the ring's pages and mapping
+ * @ctx: the context; also after a kaio_ring_alloc() that failed half-way
+ */
 void kaio_ring_free(struct kaio_ctx *ctx)
 {
 	unsigned int i;

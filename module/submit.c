@@ -111,7 +111,8 @@ fail:
 /**
  * kaio_submit() - KAIO_IOC_SUBMIT, as io_submit(2)
  * @ctx: the context
- * @ctx_fops: the file operations of context files, which iocbs may not name
+ * @ctx_fops: the file operations of context files (ctx.c's kaio_ctx_fops,
+ *	the only ones): an iocb may not name a context
  * @uarg: struct kaio_submit
  *
  * Return: the number of iocbs queued, or an errno if the first one failed.

@@ -1,57 +1,59 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Check that module/'s files form layers: no file uses (calls, or reads a
-variable of) a file that uses it back, directly or through others. A
-function or variable belongs to the .c file that defines it; comments and
-strings do not count. Prints "file -> files it uses", then each circle;
-exit status 1 if there is one.
+"""Check that module/'s files form layers: no file uses a file that uses it
+back, directly or through others. "Uses" is what the linker sees: a symbol
+one object file needs (nm -u) that another defines. That counts calls,
+variables, the per-CPU counters kaio.h's inline functions touch and the
+tracepoints (defined where CREATE_TRACE_POINTS is), and nothing a comment,
+a string or a struct tag says. Build the objects first (make module, or
+static-checks.sh's sparse pass).
+
+Prints "file -> files it uses", then each circle. Exit status: 0 none, 1 a
+circle, 2 the objects could not be read.
 
 Usage: scripts/module-layers.py [module-dir]   (default: module)
 """
 import os
-import re
+import subprocess
 import sys
 
 
-def strip(text):
-    """Source without comments and string or character literals."""
-    pattern = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'',
-                         re.S)
-    return pattern.sub(lambda m: '\n' * m.group(0).count('\n'), text)
-
-
-# A definition at file scope: not static, starts in column 0, and is either
-# a function (its "(" ... then a "{" before any ";") or a variable.
-FUNC_DEF = re.compile(r'^(?!static\b)[A-Za-z_][^;{}()]*?\b(kaio_\w+)\s*\([^;{]*\)\s*\{',
-                      re.M)
-VAR_DEF = re.compile(r'^(?!static\b|extern\b)(?:const\s+)?(?:struct\s+)?\w+[\s\*]+'
-                     r'(kaio_\w+)\s*(?:\[[^\]]*\])?\s*(?:=[^;]*)?;', re.M)
-PER_CPU_DEF = re.compile(r'^DEFINE_PER_CPU\([^,]+,\s*(kaio_\w+)\)', re.M)
+def symbols(path, undefined):
+    args = ['nm', '--undefined-only' if undefined else '--defined-only', path]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    names = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if undefined:
+            names.add(fields[-1])
+        elif len(fields) == 3 and fields[1].isupper():	# global only
+            names.add(fields[2])
+    return names
 
 
 def main():
     moddir = sys.argv[1] if len(sys.argv) > 1 else 'module'
-    sources = {}
-    for name in sorted(os.listdir(moddir)):
-        if name.endswith('.c') and not name.endswith('.mod.c'):
-            with open(os.path.join(moddir, name), encoding='utf-8') as f:
-                sources[name] = strip(f.read())
-
-    owner = {}
-    for name, text in sources.items():
-        for regex in (FUNC_DEF, VAR_DEF, PER_CPU_DEF):
-            for m in regex.finditer(text):
-                owner[m.group(1)] = name
+    owner, needs = {}, {}
+    try:
+        sources = sorted(n for n in os.listdir(moddir)
+                         if n.endswith('.c') and not n.endswith('.mod.c'))
+        for name in sources:
+            obj = os.path.join(moddir, name[:-2] + '.o')
+            for sym in symbols(obj, undefined=False):
+                owner[sym] = name
+            needs[name] = symbols(obj, undefined=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        print(f'module-layers.py: cannot read the objects ({err}); build them first',
+              file=sys.stderr)
+        return 2
 
     uses = {name: set() for name in sources}
-    ident = re.compile(r'\bkaio_\w+\b')
-    for name, text in sources.items():
-        for word in set(ident.findall(text)):
-            other = owner.get(word)
+    for name in sources:
+        for sym in needs[name]:
+            other = owner.get(sym)
             if other and other != name:
                 uses[name].add(other)
-
-    for name in sorted(uses):
+    for name in sources:
         if uses[name]:
             print(f'{name} -> {" ".join(sorted(uses[name]))}')
 
@@ -80,7 +82,7 @@ def main():
             if len(component) > 1:
                 circles.append(sorted(component))
 
-    for v in sorted(uses):
+    for v in sources:
         if v not in index:
             visit(v)
     for component in circles:
