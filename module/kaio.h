@@ -101,12 +101,14 @@ struct kaio_ctx {
  * Request states, changed only through req.c's helpers, whose top comment
  * draws the machine. A canceller moves QUEUED to CANCELLED and completes
  * the request itself; it moves WAIT_PAGE to WAIT_CANCELLED and leaves the
- * completion to the armed callback's retry, which it cannot disarm.
+ * completion to whoever ends the wait, since it cannot disarm the callback.
  */
 enum kaio_req_state {
-	KAIO_REQ_ISSUING,	/* being issued in the submitter's context */
+	KAIO_REQ_ISSUING,	/* first attempt, in the submitter, and an
+				 * O_DIRECT bio it queued */
 	KAIO_REQ_QUEUED,	/* waiting for a blocking worker, not started */
-	KAIO_REQ_RUNNING,	/* owned by a worker or the I/O path */
+	KAIO_REQ_RUNNING,	/* a worker's or retry's attempt (and its
+				 * O_DIRECT bio), or POLL's entry */
 	KAIO_REQ_WAIT_PAGE,	/* page-wait callback armed (or arming) */
 	KAIO_REQ_CANCELLED,	/* cancelled while queued: event posted */
 	KAIO_REQ_WAIT_CANCELLED, /* cancelled while waiting for a page */

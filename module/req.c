@@ -3,27 +3,36 @@
  * A request's life after prep: the first attempt in the submitter's context,
  * page-wait retries, the punt to the bounded worker pool, completion and
  * release; and every change of its state (req->state), each through one of
- * the helpers below, so that no other file sets or compares it itself.
+ * the helpers below: no other file sets it. The machine (DONE is not a
+ * state: posting the event leaves the state as it is):
  *
  *   SUBMIT ─ prep ─▶ ISSUING: op->issue() in the submitter, IOCB_NOWAIT
  *     ├─ done (page-cache hit, EOF, error) ─────────────────────────▶ DONE
- *     ├─ O_DIRECT queued ─▶ RUNNING ── ki_complete ─────────────────▶ DONE
- *     │                  └─ NOWAIT refused in ki_complete ─▶ QUEUED
+ *     ├─ O_DIRECT queued (stays ISSUING) ── ki_complete ────────────▶ DONE
+ *     │        └─ NOWAIT refused (-EAGAIN, -EOPNOTSUPP) ─▶ QUEUED
  *     ├─ page not ready: pin, kaio_req_arm_wait() ─▶ WAIT_PAGE
- *     │    attempt returned unarmed, or the callback's retry runs:
- *     │    kaio_req_end_wait() ─▶ RUNNING: read on, re-arm, or ─────▶ DONE
- *     │                                   still -EAGAIN ─▶ QUEUED
- *     ├─ POLL: kaio_req_set_running(), entry on the file's
- *     │    waitqueue; its wake-up queues the retry ─────────────────▶ DONE
+ *     │    kaio_req_end_wait(), by the attempt that returned unarmed
+ *     │    or by the retry the callback queued ─▶ RUNNING
+ *     │      ├─ short read: kaio_req_arm_wait() again ─▶ WAIT_PAGE
+ *     │      ├─ read done, EOF, error ──────────────────────────────▶ DONE
+ *     │      └─ still -EAGAIN (read error, truncation) ─▶ QUEUED
+ *     ├─ POLL: kaio_req_set_running() ─▶ RUNNING, an entry on the
+ *     │    file's waitqueue; a wake-up queues the retry: ready ─────▶ DONE
+ *     │                                              not yet: waits on
  *     └─ would block otherwise: pin, kaio_req_punt() ─▶ QUEUED
- *          worker: kaio_req_claim_queued() ─▶ RUNNING, one blocking
- *          attempt ─────────────────────────────────────────────────▶ DONE
+ *          worker: kaio_req_claim_queued() ─▶ RUNNING
+ *            ├─ one blocking attempt ──────────────────────────────▶ DONE
+ *            │    (an O_DIRECT one completes through ki_complete)
+ *            └─ a cold read whose atime it updated first:
+ *                 kaio_req_arm_wait() ─▶ WAIT_PAGE, as above
  *
  *   cancel: QUEUED ─▶ CANCELLED (kaio_req_cancel_queued()): the canceller
- *               posts -ECANCELED; the worker only drops the item
- *           WAIT_PAGE ─▶ WAIT_CANCELLED (kaio_req_cancel_wait()): the
- *               callback's retry posts -ECANCELED (or the bytes moved)
- *           POLL: the op's cancel hook; otherwise EAGAIN
+ *               posts -ECANCELED at once; the worker only drops the item
+ *           WAIT_PAGE ─▶ WAIT_CANCELLED (kaio_req_cancel_wait()): whoever
+ *               ends the wait sees the mark and posts -ECANCELED (or the
+ *               bytes earlier attempts moved)
+ *           POLL: the op's cancel hook; its retry posts res 0 (fs/aio.c)
+ *           otherwise EAGAIN: the request finishes normally
  *
  * Documentation/design.md has the table of who owns the request in each
  * state and why.
@@ -87,9 +96,10 @@ enum kaio_req_state kaio_req_end_wait(struct kaio_req *req)
 }
 
 /**
- * kaio_req_set_running() - an op that owns the request from its issue on
- * @req: the request, in the submitter (POLL: its work item runs the op's
- *	retry from then on, and cancel goes through the op's hook)
+ * kaio_req_set_running() - mark a request its op's callback owns from the
+ *	issue on (POLL)
+ * @req: the request, in the submitter: its work item runs the op's retry
+ *	from then on (kaio_req_work())
  */
 void kaio_req_set_running(struct kaio_req *req)
 {
@@ -102,7 +112,11 @@ static void kaio_req_set_queued(struct kaio_req *req)
 	atomic_set_release(&req->state, KAIO_REQ_QUEUED);
 }
 
-/* The worker: QUEUED to RUNNING. Returns the state found. */
+/*
+ * The work item: QUEUED to RUNNING, returning the state found. Anything
+ * else than QUEUED: CANCELLED (the canceller posted), or a callback queued
+ * the item (WAIT_PAGE, RUNNING) and the op's retry runs.
+ */
 static enum kaio_req_state kaio_req_claim_queued(struct kaio_req *req)
 {
 	return atomic_cmpxchg(&req->state, KAIO_REQ_QUEUED, KAIO_REQ_RUNNING);
@@ -137,8 +151,9 @@ bool kaio_req_cancel_queued(struct kaio_req *req)
  * kaio_req_cancel_wait() - mark a request that waits for a page
  * @req: the request, under ctx->lock
  *
- * The armed callback cannot be taken back: its retry sees the mark
- * (kaio_req_end_wait()) and completes the request as cancelled.
+ * The armed callback cannot be taken back: whoever ends the wait (the
+ * attempt that returned unarmed, or the callback's retry) sees the mark in
+ * kaio_req_end_wait() and completes the request as cancelled.
  *
  * Return: true if it was WAIT_PAGE and is now WAIT_CANCELLED.
  */
@@ -387,8 +402,9 @@ static void kaio_req_work(struct work_struct *work)
 	enum kaio_issue (*attempt)(struct kaio_req *req, long *res);
 	const struct cred *old_cred;
 	struct mem_cgroup *old_memcg;
+	enum kaio_req_state old;
 	long res = 0;
-	int how, old;
+	int how;
 
 	old = kaio_req_claim_queued(req);
 	if (old == KAIO_REQ_CANCELLED) {

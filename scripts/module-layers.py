@@ -8,8 +8,9 @@ tracepoints (defined where CREATE_TRACE_POINTS is), and nothing a comment,
 a string or a struct tag says. Build the objects first (make module, or
 static-checks.sh's sparse pass).
 
-Prints "file -> files it uses", then each circle. Exit status: 0 none, 1 a
-circle, 2 the objects could not be read.
+Prints "file -> files it uses", then each circle with one symbol for each
+of its edges. Exit status: 0 none, 1 a circle, 2 the objects could not be
+read or are older than their sources.
 
 Usage: scripts/module-layers.py [module-dir]   (default: module)
 """
@@ -37,9 +38,21 @@ def main():
     try:
         sources = sorted(n for n in os.listdir(moddir)
                          if n.endswith('.c') and not n.endswith('.mod.c'))
+        headers = [os.path.join(moddir, n) for n in os.listdir(moddir)
+                   if n.endswith('.h')]
+        newest_header = max((os.path.getmtime(h) for h in headers), default=0)
         for name in sources:
             obj = os.path.join(moddir, name[:-2] + '.o')
+            built = os.path.getmtime(obj)
+            if built < max(os.path.getmtime(os.path.join(moddir, name)),
+                           newest_header):
+                print(f'module-layers.py: {obj} is older than its sources; '
+                      'build first', file=sys.stderr)
+                return 2
             for sym in symbols(obj, undefined=False):
+                if sym in owner:
+                    print(f'module-layers.py: {sym} is defined in {owner[sym]} '
+                          f'and {name}', file=sys.stderr)
                 owner[sym] = name
             needs[name] = symbols(obj, undefined=True)
     except (OSError, subprocess.CalledProcessError) as err:
@@ -48,11 +61,13 @@ def main():
         return 2
 
     uses = {name: set() for name in sources}
+    why = {}	# (user, owner) -> one symbol that makes the edge
     for name in sources:
-        for sym in needs[name]:
+        for sym in sorted(needs[name]):
             other = owner.get(sym)
             if other and other != name:
                 uses[name].add(other)
+                why.setdefault((name, other), sym)
     for name in sources:
         if uses[name]:
             print(f'{name} -> {" ".join(sorted(uses[name]))}')
@@ -87,6 +102,9 @@ def main():
             visit(v)
     for component in circles:
         print('circle: ' + ', '.join(component))
+        for a in component:
+            for b in sorted(uses[a] & set(component)):
+                print(f'  {a} -> {b} ({why[(a, b)]})')
     return 1 if circles else 0
 
 
