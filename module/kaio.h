@@ -104,11 +104,9 @@ struct kaio_ctx {
  * completion to whoever ends the wait, since it cannot disarm the callback.
  */
 enum kaio_req_state {
-	KAIO_REQ_ISSUING,	/* first attempt, in the submitter, and an
-				 * O_DIRECT bio it queued */
+	KAIO_REQ_ISSUING,	/* first attempt, and the O_DIRECT bio it queued */
 	KAIO_REQ_QUEUED,	/* waiting for a blocking worker, not started */
-	KAIO_REQ_RUNNING,	/* a worker's or retry's attempt (and its
-				 * O_DIRECT bio), or POLL's entry */
+	KAIO_REQ_RUNNING,	/* a worker's, a retry's (and its bio), POLL's */
 	KAIO_REQ_WAIT_PAGE,	/* page-wait callback armed (or arming) */
 	KAIO_REQ_CANCELLED,	/* cancelled while queued: event posted */
 	KAIO_REQ_WAIT_CANCELLED, /* cancelled while waiting for a page */
