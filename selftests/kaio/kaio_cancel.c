@@ -21,87 +21,87 @@
 
 TEST(cancel_arg_bad_pointer_EFAULT)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	EXPECT_EQ(-1, ioctl(c.fd, KAIO_IOC_CANCEL, kaio_bad_ptr()));
+	EXPECT_EQ(-1, ioctl(c.fd, KAIO_IOC_CANCEL, t_bad_ptr()));
 	EXPECT_EQ(EFAULT, errno);
 }
 
 TEST(cancel_iocb_bad_pointer_EFAULT)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	EXPECT_EQ(-EFAULT, kaio_cancel(c.fd, kaio_bad_ptr()));
+	EXPECT_EQ(-EFAULT, t_cancel(c.fd, t_bad_ptr()));
 }
 
 TEST(cancel_never_submitted_key_nonzero_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);
+	t_prep_noop(&cb, c.nullfd);
 	cb.aio_key = 1;
-	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+	EXPECT_EQ(-EINVAL, t_cancel(c.fd, &cb));
 }
 
 TEST(cancel_never_submitted_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);	/* aio_key 0, like a submitted one */
-	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+	t_prep_noop(&cb, c.nullfd);	/* aio_key 0, like a submitted one */
+	EXPECT_EQ(-EINVAL, t_cancel(c.fd, &cb));
 }
 
 TEST(cancel_completed_unreaped_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
-	kaio_prep_noop(&cb, c.nullfd);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
+	t_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
 	while (__atomic_load_n(&c.ring->tail, __ATOMIC_ACQUIRE) == 0)
 		usleep(1000);	/* the event is posted, not reaped */
-	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+	EXPECT_EQ(-EINVAL, t_cancel(c.fd, &cb));
 	/* and it still completes exactly once, normally */
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ((uintptr_t)&cb, ev.obj);
 }
 
 TEST(cancel_completed_reaped_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
-	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+	t_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
+	EXPECT_EQ(-EINVAL, t_cancel(c.fd, &cb));
 }
 
 TEST(cancel_other_contexts_request_EINVAL)
 {
-	struct kaio_ctx a, b;
+	struct t_ctx a, b;
 	struct iocb cb;
 	struct io_event ev;
 
 	KAIO_CTX_INIT(&a, 8, 0);
 	KAIO_CTX_INIT(&b, 8, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&a));
-	kaio_prep_noop(&cb, a.nullfd);
-	ASSERT_EQ(1, kaio_submit_one(a.fd, &cb));
-	EXPECT_EQ(-EINVAL, kaio_cancel(b.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(a.fd, &ev, 1, 5000));
+	ASSERT_EQ(0, t_ctx_map_ring(&a));
+	t_prep_noop(&cb, a.nullfd);
+	ASSERT_EQ(1, t_submit_one(a.fd, &cb));
+	EXPECT_EQ(-EINVAL, t_cancel(b.fd, &cb));
+	ASSERT_EQ(1, t_wait(a.fd, &ev, 1, 5000));
 	EXPECT_EQ(0, ev.res);
 }
 
@@ -115,32 +115,32 @@ static void cancel_cold_reads(struct __test_metadata *_metadata, int fd,
 			      bool check_data)
 {
 	enum { N = 32 };
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev[N];
 	int answers[N], seen[N] = { 0 };
 	int i, inprogress = 0, cancelled = 0, running = 0;
-	char *buf = kaio_alloc(N * 4096);
+	char *buf = t_alloc(N * 4096);
 
 	KAIO_CTX_INIT(&c, 64, 0);
 	ASSERT_EQ(0, fsync(fd));
 	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], fd, buf + i * 4096, 4096,
-				(long long)i << 18);
+		t_prep_pread(&cbs[i], fd, buf + i * 4096, 4096,
+			     (long long)i << 18);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
+	ASSERT_EQ(N, t_submit(c.fd, N, ptrs));
 	for (i = N - 1; i >= 0; i--) {
-		answers[i] = kaio_cancel(c.fd, &cbs[i]);
+		answers[i] = t_cancel(c.fd, &cbs[i]);
 		EXPECT_TRUE(answers[i] == -EINPROGRESS || answers[i] == -EAGAIN ||
 			    answers[i] == -EINVAL)
 			TH_LOG("cancel %d: %d", i, answers[i]);
 		inprogress += answers[i] == -EINPROGRESS;
 		running += answers[i] == -EAGAIN;
 	}
-	ASSERT_EQ(N, kaio_wait(c.fd, ev, N, 20000));
+	ASSERT_EQ(N, t_wait(c.fd, ev, N, 20000));
 	for (i = 0; i < N; i++) {
 		unsigned long long k = ev[i].data;
 
@@ -153,8 +153,8 @@ static void cancel_cold_reads(struct __test_metadata *_metadata, int fd,
 		} else {
 			EXPECT_EQ(4096, ev[i].res) TH_LOG("iocb %llu", k);
 			if (check_data)
-				EXPECT_EQ(-1, kaio_check(buf + k * 4096, 4096,
-							 SEED, k << 18));
+				EXPECT_EQ(-1, t_check(buf + k * 4096, 4096,
+						      SEED, k << 18));
 		}
 		cancelled += ev[i].res == -ECANCELED;
 	}
@@ -163,8 +163,8 @@ static void cancel_cold_reads(struct __test_metadata *_metadata, int fd,
 	       running, N - cancelled - running);
 	/* a second cancel of anything finds nothing */
 	for (i = 0; i < N; i++)
-		EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cbs[i]));
-	kaio_ctx_close(&c);
+		EXPECT_EQ(-EINVAL, t_cancel(c.fd, &cbs[i]));
+	t_ctx_close(&c);
 }
 
 TEST(cancel_pending_ext4_reads_complete_exactly_once)
@@ -174,7 +174,7 @@ TEST(cancel_pending_ext4_reads_complete_exactly_once)
 	int fd;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 8 << 20, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 8 << 20, SEED));
 	fd = open(path, O_RDONLY);
 	unlink(path);
 	ASSERT_LE(0, fd);
@@ -195,11 +195,11 @@ TEST(cancel_pending_raw_buffered_reads_complete_exactly_once)
 TEST(cancel_pending_odirect_reads_complete_exactly_once)
 {
 	enum { N = 64 };
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev[N];
 	int answers[N], i, inprogress = 0, cancelled = 0;
-	char *buf = kaio_alloc(N * 4096);
+	char *buf = t_alloc(N * 4096);
 	const char *dev;
 	int fd;
 
@@ -208,19 +208,19 @@ TEST(cancel_pending_odirect_reads_complete_exactly_once)
 	fd = open(dev, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], fd, buf + i * 4096, 4096, i * 8192LL);
+		t_prep_pread(&cbs[i], fd, buf + i * 4096, 4096, i * 8192LL);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
+	ASSERT_EQ(N, t_submit(c.fd, N, ptrs));
 	for (i = N - 1; i >= 0; i--) {
-		answers[i] = kaio_cancel(c.fd, &cbs[i]);
+		answers[i] = t_cancel(c.fd, &cbs[i]);
 		EXPECT_TRUE(answers[i] == -EINPROGRESS || answers[i] == -EAGAIN ||
 			    answers[i] == -EINVAL)
 			TH_LOG("cancel %d: %d", i, answers[i]);
 		inprogress += answers[i] == -EINPROGRESS;
 	}
-	ASSERT_EQ(N, kaio_wait(c.fd, ev, N, 20000));
+	ASSERT_EQ(N, t_wait(c.fd, ev, N, 20000));
 	for (i = 0; i < N; i++) {
 		unsigned long long k = ev[i].data;
 
@@ -254,43 +254,43 @@ FIXTURE_TEARDOWN(slow)
 TEST_F_TIMEOUT(slow, cancel_queued_dsync_write_EINPROGRESS_and_not_written, 180)
 {
 	enum { N = 256, SZ = 4096 };
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb *cbs = calloc(N, sizeof(*cbs));
 	struct iocb **ptrs = calloc(N, sizeof(*ptrs));
 	struct io_event *ev = calloc(N, sizeof(*ev));
 	int *answers = calloc(N, sizeof(*answers));
 	char *seen = calloc(N, 1);
-	char *src = kaio_alloc((size_t)N * SZ), *back = kaio_alloc(SZ);
+	char *src = t_alloc((size_t)N * SZ), *back = t_alloc(SZ);
 	char path[PATH_MAX];
 	const char *dir;
 	int fd, i, inprogress = 0, cancelled = 0;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_CTX_INIT(&c, N, 0);
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), (size_t)N * SZ, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), (size_t)N * SZ, SEED));
 	fd = open(path, O_RDWR);
 	unlink(path);
 	ASSERT_LE(0, fd);
 	for (i = 0; i < N; i++) {
-		kaio_fill(src + (size_t)i * SZ, SZ, SEED + 1, (size_t)i * SZ);
-		kaio_prep_pwrite(&cbs[i], fd, src + (size_t)i * SZ, SZ,
-				 (long long)i * SZ);
+		t_fill(src + (size_t)i * SZ, SZ, SEED + 1, (size_t)i * SZ);
+		t_prep_pwrite(&cbs[i], fd, src + (size_t)i * SZ, SZ,
+			      (long long)i * SZ);
 		cbs[i].aio_rw_flags = RWF_DSYNC;
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
-	answers[N - 1] = kaio_cancel(c.fd, &cbs[N - 1]);
+	ASSERT_EQ(N, t_submit(c.fd, N, ptrs));
+	answers[N - 1] = t_cancel(c.fd, &cbs[N - 1]);
 	EXPECT_EQ(-EINPROGRESS, answers[N - 1]);
 	for (i = N - 2; i >= 0; i--) {
-		answers[i] = kaio_cancel(c.fd, &cbs[i]);
+		answers[i] = t_cancel(c.fd, &cbs[i]);
 		EXPECT_TRUE(answers[i] == -EINPROGRESS || answers[i] == -EAGAIN ||
 			    answers[i] == -EINVAL)
 			TH_LOG("cancel %d: %d", i, answers[i]);
 	}
 	for (i = 0; i < N; i++)
 		inprogress += answers[i] == -EINPROGRESS;
-	ASSERT_EQ(N, kaio_wait(c.fd, ev, N, 60000));
+	ASSERT_EQ(N, t_wait(c.fd, ev, N, 60000));
 	for (i = 0; i < N; i++) {
 		unsigned long long k = ev[i].data;
 
@@ -306,8 +306,8 @@ TEST_F_TIMEOUT(slow, cancel_queued_dsync_write_EINPROGRESS_and_not_written, 180)
 	/* cancelled writes left the old data, the others wrote the new */
 	for (i = 0; i < N; i++) {
 		ASSERT_EQ(SZ, pread(fd, back, SZ, (long long)i * SZ));
-		EXPECT_EQ(-1, kaio_check(back, SZ, answers[i] == -EINPROGRESS ?
-					 SEED : SEED + 1, (size_t)i * SZ))
+		EXPECT_EQ(-1, t_check(back, SZ, answers[i] == -EINPROGRESS ?
+				      SEED : SEED + 1, (size_t)i * SZ))
 			TH_LOG("slot %d, cancel said %d", i, answers[i]);
 	}
 }
@@ -323,7 +323,7 @@ TEST_F_TIMEOUT(slow, cancel_queued_dsync_write_EINPROGRESS_and_not_written, 180)
 TEST(cancel_reused_iocb_finds_the_cancellable_request)
 {
 	struct io_event ev[2];
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	const char *dev;
 	int fd, p[2], i, cancelled = 0, read_ok = 0;
@@ -333,17 +333,17 @@ TEST(cancel_reused_iocb_finds_the_cancellable_request)
 	fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, pipe(p));
-	buf = kaio_alloc(4096);
+	buf = t_alloc(4096);
 	KAIO_CTX_INIT(&c, 8, 0);
 
-	kaio_prep_pread(&cb, fd, buf, 4096, 0);
+	t_prep_pread(&cb, fd, buf, 4096, 0);
 	cb.aio_data = 1;
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	kaio_prep_poll(&cb, p[0], POLLIN);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	t_prep_poll(&cb, p[0], POLLIN);
 	cb.aio_data = 2;
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	EXPECT_EQ(-EINPROGRESS, kaio_cancel(c.fd, &cb));
-	ASSERT_EQ(2, kaio_wait(c.fd, ev, 2, 20000));
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	EXPECT_EQ(-EINPROGRESS, t_cancel(c.fd, &cb));
+	ASSERT_EQ(2, t_wait(c.fd, ev, 2, 20000));
 	for (i = 0; i < 2; i++) {
 		/* A cancelled POLL reports res 0, as native AIO's. */
 		if (ev[i].data == 2 && ev[i].res == 0)
@@ -353,7 +353,7 @@ TEST(cancel_reused_iocb_finds_the_cancellable_request)
 	}
 	EXPECT_EQ(1, cancelled);
 	EXPECT_EQ(1, read_ok);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	close(p[0]);
 	close(p[1]);
 	close(fd);

@@ -35,7 +35,7 @@
 #define WAIT_MS		30000
 
 FIXTURE(slow) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int fd;
 	char *buf;
 };
@@ -50,13 +50,13 @@ FIXTURE_SETUP(slow)
 	KAIO_ENV_OR_SKIP(dir, variant->env);
 	KAIO_CTX_INIT(&self->c, 128, KAIO_SETUP_RES2_PATH);
 	KAIO_COLD_FILE(self->fd, dir, FILE_SIZE, SEED);
-	self->buf = kaio_alloc(64 * 4096);
+	self->buf = t_alloc(64 * 4096);
 	memset(self->buf, 0xa5, 64 * 4096);
 }
 
 FIXTURE_TEARDOWN(slow)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -68,8 +68,8 @@ static void prep_reads(FIXTURE_DATA(slow) *self, struct iocb *cbs,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		kaio_prep_pread(&cbs[i], self->fd, self->buf + i * 4096, 4096,
-				i * stride);
+		t_prep_pread(&cbs[i], self->fd, self->buf + i * 4096, 4096,
+			     i * stride);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
@@ -81,17 +81,17 @@ TEST_F_TIMEOUT(slow, cancel_page_waiting_reads_one_event_each, 120)
 	const long long stride = 256 << 10;	/* beyond each other's readahead */
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev[N];
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	int answers[N], seen[N] = { 0 };
 	int i, inprogress = 0, running = 0, gone = 0, cancelled = 0;
 
 	KAIO_SKIPPED_IN_SETUP();
 	prep_reads(self, cbs, ptrs, N, stride);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(N, t_submit(self->c.fd, N, ptrs));
 	/* last submitted first: the likeliest to be waiting still */
 	for (i = N - 1; i >= 0; i--) {
-		answers[i] = kaio_cancel(self->c.fd, &cbs[i]);
+		answers[i] = t_cancel(self->c.fd, &cbs[i]);
 		EXPECT_TRUE(answers[i] == -EINPROGRESS || answers[i] == -EAGAIN ||
 			    answers[i] == -EINVAL)
 			TH_LOG("cancel %d: %d", i, answers[i]);
@@ -99,7 +99,7 @@ TEST_F_TIMEOUT(slow, cancel_page_waiting_reads_one_event_each, 120)
 		running += answers[i] == -EAGAIN;
 		gone += answers[i] == -EINVAL;
 	}
-	ASSERT_EQ(N, kaio_wait(self->c.fd, ev, N, WAIT_MS));
+	ASSERT_EQ(N, t_wait(self->c.fd, ev, N, WAIT_MS));
 	for (i = 0; i < N; i++) {
 		unsigned long long k = ev[i].data;
 
@@ -112,19 +112,19 @@ TEST_F_TIMEOUT(slow, cancel_page_waiting_reads_one_event_each, 120)
 		} else {
 			EXPECT_EQ(4096, ev[i].res) TH_LOG("iocb %llu, cancel %d",
 							  k, answers[k]);
-			EXPECT_EQ(-1, kaio_check(self->buf + k * 4096, 4096,
-						 SEED, k * stride));
+			EXPECT_EQ(-1, t_check(self->buf + k * 4096, 4096,
+					      SEED, k * stride));
 		}
 		cancelled += ev[i].res == -ECANCELED;
 	}
 	/* nothing else arrives, and nothing is left to cancel */
-	EXPECT_EQ(0, kaio_wait(self->c.fd, ev, 1, 50));
+	EXPECT_EQ(0, t_wait(self->c.fd, ev, 1, 50));
 	for (i = 0; i < N; i++)
-		EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, &cbs[i]));
+		EXPECT_EQ(-EINVAL, t_cancel(self->c.fd, &cbs[i]));
 
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	TH_LOG("cancel answered EINPROGRESS %d, EAGAIN %d, EINVAL %d",
 	       inprogress, running, gone);
 	EXPECT_EQ(inprogress, cancelled);
@@ -144,7 +144,7 @@ TEST_F_TIMEOUT(slow, cancel_page_waiting_reads_one_event_each, 120)
 TEST_F_TIMEOUT(slow, cancel_after_progress_reports_bytes_read, 60)
 {
 	const size_t len = 4 * 4096, warm = 2 * 4096;
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	struct io_event ev;
 	struct iocb cb;
 	long answer;
@@ -160,29 +160,29 @@ TEST_F_TIMEOUT(slow, cancel_after_progress_reports_bytes_read, 60)
 	ASSERT_EQ(0, posix_fadvise(warm_fd, 0, 0, POSIX_FADV_RANDOM));
 	ASSERT_EQ((ssize_t)warm, pread(warm_fd, self->buf, warm, 0));
 	close(warm_fd);
-	ASSERT_EQ(2, kaio_cached_pages(self->fd, FILE_SIZE));
+	ASSERT_EQ(2, t_cached_pages(self->fd, FILE_SIZE));
 	memset(self->buf, 0xa5, len);
 
-	kaio_prep_pread(&cb, self->fd, self->buf, len, 0);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
-	answer = kaio_cancel(self->c.fd, &cb);
+	t_prep_pread(&cb, self->fd, self->buf, len, 0);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &cb));
+	answer = t_cancel(self->c.fd, &cb);
 	/* a slow device: page 2 cannot have been read yet */
 	ASSERT_EQ(-EINPROGRESS, answer);
-	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, WAIT_MS));
+	ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, WAIT_MS));
 	EXPECT_EQ((uintptr_t)&cb, ev.obj);
 	EXPECT_EQ((long long)warm, ev.res);
 	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
-	EXPECT_EQ(-1, kaio_check(self->buf, warm, SEED, 0));
+	EXPECT_EQ(-1, t_check(self->buf, warm, SEED, 0));
 	for (i = warm; i < len; i++)
 		if (self->buf[i] != (char)0xa5)
 			break;
 	EXPECT_EQ(len, i) TH_LOG("buffer written past the bytes reported");
-	EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, &cb));
+	EXPECT_EQ(-EINVAL, t_cancel(self->c.fd, &cb));
 
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ(1, d.cancelled);
 	EXPECT_EQ(0, d.worker);
 	EXPECT_EQ(0, s1.in_flight);
@@ -199,24 +199,24 @@ TEST_F_TIMEOUT(slow, destroy_with_64_page_waiting_reads, 120)
 	const long long stride = 128 << 10;
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev;
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	struct timespec one_s = { 1, 0 };
 	unsigned int head, tail;
 	int i, seen[N] = { 0 }, cancelled = 0;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
 	prep_reads(self, cbs, ptrs, N, stride);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
-	EXPECT_EQ(0, kaio_destroy(self->c.fd));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(N, t_submit(self->c.fd, N, ptrs));
+	EXPECT_EQ(0, t_destroy(self->c.fd));
 	/* everything finished before DESTROY returned */
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ(0, s1.in_flight);
 	EXPECT_EQ(N, d.completed);
-	EXPECT_EQ(-EINVAL, kaio_getevents(self->c.fd, 1, 1, &ev, &one_s));
+	EXPECT_EQ(-EINVAL, t_getevents(self->c.fd, 1, 1, &ev, &one_s));
 
 	head = self->c.ring->head;
 	tail = __atomic_load_n(&self->c.ring->tail, __ATOMIC_ACQUIRE);
@@ -234,8 +234,8 @@ TEST_F_TIMEOUT(slow, destroy_with_64_page_waiting_reads, 120)
 		EXPECT_TRUE(e->res == -ECANCELED || e->res == 4096)
 			TH_LOG("iocb %llu: res %lld", k, e->res);
 		if (e->res == 4096)
-			EXPECT_EQ(-1, kaio_check(self->buf + k * 4096, 4096,
-						 SEED, k * stride));
+			EXPECT_EQ(-1, t_check(self->buf + k * 4096, 4096,
+					      SEED, k * stride));
 		cancelled += e->res == -ECANCELED;
 	}
 	TH_LOG("%d of %d cancelled by DESTROY", cancelled, N);
@@ -252,17 +252,17 @@ TEST_F_TIMEOUT(slow, close_with_64_page_waiting_reads_returns, 120)
 {
 	enum { N = 64 };
 	struct iocb cbs[N], *ptrs[N];
-	struct kaio_stats g0, g1;
+	struct t_stats g0, g1;
 	int have_debugfs;
 
 	KAIO_SKIPPED_IN_SETUP();
 	prep_reads(self, cbs, ptrs, N, 128 << 10);
-	have_debugfs = !kaio_stats_read(KAIO_DEBUGFS_STATS, &g0);
-	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
+	have_debugfs = !t_stats_read(KAIO_DEBUGFS_STATS, &g0);
+	ASSERT_EQ(N, t_submit(self->c.fd, N, ptrs));
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
 	if (have_debugfs) {
-		ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g1));
+		ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g1));
 		EXPECT_EQ(g0.contexts - 1, g1.contexts);
 		EXPECT_LE(g0.completed + N, g1.completed);
 	}

@@ -21,107 +21,107 @@
 	const char *__dev;							\
 	struct iocb *__cbs = calloc((n), sizeof(*__cbs));			\
 	struct iocb **__p = calloc((n), sizeof(*__p));				\
-	char *__buf = kaio_alloc((n) * 4096);					\
+	char *__buf = t_alloc((n) * 4096);					\
 	int __fd, __i;								\
 										\
 	KAIO_ENV_OR_SKIP(__dev, "KAIO_RAW_DEV");				\
 	__fd = open(__dev, O_RDONLY | O_DIRECT);				\
 	ASSERT_LE(0, __fd);							\
 	for (__i = 0; __i < (n); __i++) {					\
-		kaio_prep_pread(&__cbs[__i], __fd, __buf + __i * 4096, 4096,	\
-				__i * 4096LL);					\
+		t_prep_pread(&__cbs[__i], __fd, __buf + __i * 4096, 4096,	\
+			     __i * 4096LL);					\
 		__p[__i] = &__cbs[__i];						\
 	}									\
-	ASSERT_EQ((n), kaio_submit((ctx), (n), __p));				\
+	ASSERT_EQ((n), t_submit((ctx), (n), __p));				\
 	close(__fd);	/* the requests hold their own file references */	\
 } while (0)
 
 TEST(destroy_returns_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	EXPECT_EQ(0, kaio_destroy(c.fd));
+	EXPECT_EQ(0, t_destroy(c.fd));
 }
 
 TEST(destroy_then_submit_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_destroy(c.fd));
-	kaio_prep_noop(&cb, c.nullfd);
-	EXPECT_EQ(-EINVAL, kaio_submit_one(c.fd, &cb));
+	ASSERT_EQ(0, t_destroy(c.fd));
+	t_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-EINVAL, t_submit_one(c.fd, &cb));
 }
 
 TEST(destroy_then_getevents_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct io_event ev;
 	struct timespec zero = { 0, 0 };
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_destroy(c.fd));
-	EXPECT_EQ(-EINVAL, kaio_getevents(c.fd, 0, 1, &ev, &zero));
+	ASSERT_EQ(0, t_destroy(c.fd));
+	EXPECT_EQ(-EINVAL, t_getevents(c.fd, 0, 1, &ev, &zero));
 }
 
 TEST(destroy_twice_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_destroy(c.fd));
-	EXPECT_EQ(-EINVAL, kaio_destroy(c.fd));
+	ASSERT_EQ(0, t_destroy(c.fd));
+	EXPECT_EQ(-EINVAL, t_destroy(c.fd));
 }
 
 TEST(destroy_then_cancel_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_destroy(c.fd));
-	kaio_prep_noop(&cb, c.nullfd);
-	EXPECT_EQ(-EINVAL, kaio_cancel(c.fd, &cb));
+	ASSERT_EQ(0, t_destroy(c.fd));
+	t_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-EINVAL, t_cancel(c.fd, &cb));
 }
 
 TEST(destroy_with_unreaped_events_returns_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[4], *p[4];
 	int i;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	for (i = 0; i < 4; i++) {
-		kaio_prep_noop(&cbs[i], c.nullfd);
+		t_prep_noop(&cbs[i], c.nullfd);
 		p[i] = &cbs[i];
 	}
-	ASSERT_EQ(4, kaio_submit(c.fd, 4, p));
-	EXPECT_EQ(0, kaio_destroy(c.fd));
+	ASSERT_EQ(4, t_submit(c.fd, 4, p));
+	EXPECT_EQ(0, t_destroy(c.fd));
 }
 
 TEST(destroy_with_reads_in_flight_returns_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 64, 0);
 	RAW_READS_IN_FLIGHT(c.fd, 64);
-	EXPECT_EQ(0, kaio_destroy(c.fd));
-	EXPECT_EQ(-EINVAL, kaio_destroy(c.fd));
+	EXPECT_EQ(0, t_destroy(c.fd));
+	EXPECT_EQ(-EINVAL, t_destroy(c.fd));
 }
 
 TEST(destroy_keeps_ring_mapping_valid)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	volatile unsigned int magic;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
-	kaio_prep_noop(&cb, c.nullfd);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(0, kaio_destroy(c.fd));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
+	t_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(0, t_destroy(c.fd));
 	magic = c.ring->magic;	/* the pages stay until munmap */
 	(void)magic;
 	c.ring->head = 12345;
@@ -131,7 +131,7 @@ TEST(destroy_keeps_ring_mapping_valid)
 
 TEST(close_with_reads_in_flight_does_not_hang)
 {
-	struct kaio_ctx c, again;
+	struct t_ctx c, again;
 	struct iocb cb;
 	struct io_event ev;
 
@@ -141,24 +141,24 @@ TEST(close_with_reads_in_flight_does_not_hang)
 	c.fd = -1;
 	/* the module is still healthy */
 	KAIO_CTX_INIT(&again, 8, 0);
-	kaio_prep_noop(&cb, again.nullfd);
-	ASSERT_EQ(1, kaio_submit_one(again.fd, &cb));
-	EXPECT_EQ(1, kaio_wait(again.fd, &ev, 1, 5000));
+	t_prep_noop(&cb, again.nullfd);
+	ASSERT_EQ(1, t_submit_one(again.fd, &cb));
+	EXPECT_EQ(1, t_wait(again.fd, &ev, 1, 5000));
 }
 
 TEST(close_with_mapped_ring_and_unreaped_events)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[4], *p[4];
 	int i;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	for (i = 0; i < 4; i++) {
-		kaio_prep_noop(&cbs[i], c.nullfd);
+		t_prep_noop(&cbs[i], c.nullfd);
 		p[i] = &cbs[i];
 	}
-	ASSERT_EQ(4, kaio_submit(c.fd, 4, p));
+	ASSERT_EQ(4, t_submit(c.fd, 4, p));
 	for (i = 0; i < 5000 && c.ring->tail != 4; i++)
 		usleep(1000);
 	ASSERT_EQ(4, c.ring->tail);
@@ -178,7 +178,7 @@ TEST(close_gives_back_max_events_share)
 	for (i = 0; i < 4; i++) {
 		memset(&s, 0, sizeof(s));
 		s.nr_events = 40000;
-		fd = kaio_setup_raw(dev, &s);
+		fd = t_setup_raw(dev, &s);
 		ASSERT_LE(0, fd) TH_LOG("round %d", i);
 		ASSERT_EQ(0, close(fd));
 	}
@@ -186,7 +186,7 @@ TEST(close_gives_back_max_events_share)
 
 TEST(close_all_contexts_frees_whole_max_events)
 {
-	struct kaio_ctx c[4];
+	struct t_ctx c[4];
 	struct kaio_setup s = { .nr_events = 65536 };
 	struct iocb cbs[4][8], *p[8];
 	int i, j, fd, dev;
@@ -194,17 +194,17 @@ TEST(close_all_contexts_frees_whole_max_events)
 	for (i = 0; i < 4; i++) {
 		KAIO_CTX_INIT(&c[i], 8192, 0);
 		for (j = 0; j < 8; j++) {
-			kaio_prep_noop(&cbs[i][j], c[i].nullfd);
+			t_prep_noop(&cbs[i][j], c[i].nullfd);
 			p[j] = &cbs[i][j];
 		}
-		ASSERT_EQ(8, kaio_submit(c[i].fd, 8, p));
+		ASSERT_EQ(8, t_submit(c[i].fd, 8, p));
 	}
 	for (i = 0; i < 4; i++)
-		kaio_ctx_close(&c[i]);
+		t_ctx_close(&c[i]);
 	/* nothing is left pending: the whole limit is available again */
-	dev = kaio_open_dev();
+	dev = t_open_dev();
 	ASSERT_LE(0, dev);
-	fd = kaio_setup_raw(dev, &s);
+	fd = t_setup_raw(dev, &s);
 	EXPECT_LE(0, fd);
 	EXPECT_LE(65536, s.nr_events);
 }
@@ -230,27 +230,27 @@ struct race_arg {
 static void *destroy_race_thread(void *p)
 {
 	struct race_arg *a = p;
-	unsigned char *buf = kaio_alloc(4096);
-	struct kaio_ctx c;
+	unsigned char *buf = t_alloc(4096);
+	struct t_ctx c;
 	struct iocb cb;
 	int i, j;
 
 	for (i = 0; i < RACE_ROUNDS && !a->bad; i++) {
-		if (kaio_ctx_init(&c, 1, 0)) {
+		if (t_ctx_init(&c, 1, 0)) {
 			a->bad = 1;
 			break;
 		}
 		memset(buf, '0', 4096);
-		kaio_prep_pread(&cb, a->fd, buf, 4096, 0);
-		if (kaio_submit_one(c.fd, &cb) != 1)
+		t_prep_pread(&cb, a->fd, buf, 4096, 0);
+		if (t_submit_one(c.fd, &cb) != 1)
 			a->bad = 2;
-		if (kaio_destroy(c.fd))
+		if (t_destroy(c.fd))
 			a->bad = 3;
 		memset(buf, '2', 4096);
 		for (j = 0; j < 4096; j++)
 			if (buf[j] != '2')
 				a->bad = 4;
-		kaio_ctx_close(&c);
+		t_ctx_close(&c);
 	}
 	return NULL;
 }
@@ -276,7 +276,7 @@ TEST_F_TIMEOUT(race, destroy_racing_odirect_reads_from_many_threads, 900)
 	int fd, i;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_XFS_DIR");
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 4096, 18));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 4096, 18));
 	fd = open(path, O_RDONLY | O_DIRECT);
 	unlink(path);
 	ASSERT_LE(0, fd);
@@ -312,9 +312,9 @@ struct punt_arg {
 static void *destroy_punt_thread(void *p)
 {
 	struct punt_arg *a = p;
-	unsigned char *buf = kaio_alloc(4096), *data = kaio_alloc(4096);
+	unsigned char *buf = t_alloc(4096), *data = t_alloc(4096);
 	long long off = a->block * 4096LL;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	int i, j;
 
@@ -324,15 +324,15 @@ static void *destroy_punt_thread(void *p)
 			a->bad = 5;
 			break;
 		}
-		if (kaio_ctx_init(&c, 1, 0)) {
+		if (t_ctx_init(&c, 1, 0)) {
 			a->bad = 1;
 			break;
 		}
 		memset(buf, '0', 4096);
-		kaio_prep_pread(&cb, a->dfd, buf, 4096, off);
-		if (kaio_submit_one(c.fd, &cb) != 1)
+		t_prep_pread(&cb, a->dfd, buf, 4096, off);
+		if (t_submit_one(c.fd, &cb) != 1)
 			a->bad = 2;
-		if (kaio_destroy(c.fd))
+		if (t_destroy(c.fd))
 			a->bad = 3;
 		/* all of the round's data, or (cancelled) nothing */
 		if (memcmp(buf, data, 4096) && buf[0] != '0')
@@ -344,7 +344,7 @@ static void *destroy_punt_thread(void *p)
 		for (j = 0; j < 4096; j++)
 			if (buf[j] != '2')
 				a->bad = 4;
-		kaio_ctx_close(&c);
+		t_ctx_close(&c);
 	}
 	munmap(buf, 4096);
 	munmap(data, 4096);
@@ -355,20 +355,20 @@ TEST_F_TIMEOUT(race, destroy_racing_punted_odirect_reads_of_dirty_pages, 900)
 {
 	struct punt_arg a[RACE_THREADS];
 	pthread_t t[RACE_THREADS];
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	char path[PATH_MAX];
 	const char *dir;
 	int bfd, dfd, i;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_XFS_DIR");
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path),
-				    RACE_THREADS * 4096, 19));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path),
+				 RACE_THREADS * 4096, 19));
 	bfd = open(path, O_WRONLY);
 	dfd = open(path, O_RDONLY | O_DIRECT);
 	unlink(path);
 	ASSERT_LE(0, bfd);
 	ASSERT_LE(0, dfd);
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &s0));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &s0));
 	for (i = 0; i < RACE_THREADS; i++) {
 		a[i] = (struct punt_arg){ .bfd = bfd, .dfd = dfd, .block = i };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, destroy_punt_thread,
@@ -378,9 +378,9 @@ TEST_F_TIMEOUT(race, destroy_racing_punted_odirect_reads_of_dirty_pages, 900)
 		pthread_join(t[i], NULL);
 		EXPECT_EQ(0, a[i].bad) TH_LOG("thread %d", i);
 	}
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("module", &d);
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("module", &d);
 	/*
 	 * The race was run: every read went to a worker or was cancelled
 	 * waiting for one (a read the flusher cleaned first may not), and

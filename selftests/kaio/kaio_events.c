@@ -25,8 +25,8 @@ static struct io_event run_one(struct __test_metadata *_metadata, int ctx,
 	struct io_event ev;
 
 	memset(&ev, 0x5a, sizeof(ev));
-	ASSERT_EQ(1, kaio_submit_one(ctx, cb));
-	ASSERT_EQ(1, kaio_wait(ctx, &ev, 1, 10000));
+	ASSERT_EQ(1, t_submit_one(ctx, cb));
+	ASSERT_EQ(1, t_wait(ctx, &ev, 1, 10000));
 	EXPECT_EQ((uintptr_t)cb, ev.obj);
 	EXPECT_EQ(cb->aio_data, ev.data);
 	return ev;
@@ -39,7 +39,7 @@ static int pattern_file(struct __test_metadata *_metadata, const char *dir,
 	char path[PATH_MAX];
 	int fd;
 
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), size, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), size, SEED));
 	fd = open(path, flags);
 	unlink(path);
 	ASSERT_LE(0, fd);
@@ -48,12 +48,12 @@ static int pattern_file(struct __test_metadata *_metadata, const char *dir,
 
 TEST(noop_event_res_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);
+	t_prep_noop(&cb, c.nullfd);
 	cb.aio_data = 0xdeadbeefcafef00dULL;
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(0xdeadbeefcafef00dULL, ev.data);
@@ -63,114 +63,114 @@ TEST(noop_event_res_0)
 
 TEST(pread_event_obj_data_res_res2)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(8192);
+	char *buf = t_alloc(8192);
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDONLY, FILE_SIZE);
-	kaio_prep_pread(&cb, fd, buf, 8192, 4096);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDONLY, FILE_SIZE);
+	t_prep_pread(&cb, fd, buf, 8192, 4096);
 	cb.aio_data = (uintptr_t)&ev;	/* anything: it must come back */
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(8192, ev.res);
 	EXPECT_EQ(0, ev.res2);
-	EXPECT_EQ(-1, kaio_check(buf, 8192, SEED, 4096));
+	EXPECT_EQ(-1, t_check(buf, 8192, SEED, 4096));
 }
 
 TEST(pwrite_event_res_is_bytes_and_data_lands)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(4096), *back = kaio_alloc(4096);
+	char *buf = t_alloc(4096), *back = t_alloc(4096);
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDWR, FILE_SIZE);
-	kaio_fill(buf, 3000, SEED + 1, 100);
-	kaio_prep_pwrite(&cb, fd, buf, 3000, 100);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDWR, FILE_SIZE);
+	t_fill(buf, 3000, SEED + 1, 100);
+	t_prep_pwrite(&cb, fd, buf, 3000, 100);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(3000, ev.res);
 	EXPECT_EQ(0, ev.res2);
 	ASSERT_EQ(4096, pread(fd, back, 4096, 0));
-	EXPECT_EQ(-1, kaio_check(back, 100, SEED, 0));
-	EXPECT_EQ(-1, kaio_check(back + 100, 3000, SEED + 1, 100));
-	EXPECT_EQ(-1, kaio_check(back + 3100, 996, SEED, 3100));
+	EXPECT_EQ(-1, t_check(back, 100, SEED, 0));
+	EXPECT_EQ(-1, t_check(back + 100, 3000, SEED + 1, 100));
+	EXPECT_EQ(-1, t_check(back + 3100, 996, SEED, 3100));
 }
 
 TEST(read_across_eof_short_count)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDONLY, FILE_SIZE);
-	kaio_prep_pread(&cb, fd, buf, 4096, 64 << 10);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDONLY, FILE_SIZE);
+	t_prep_pread(&cb, fd, buf, 4096, 64 << 10);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(1000, ev.res);
-	EXPECT_EQ(-1, kaio_check(buf, 1000, SEED, 64 << 10));
+	EXPECT_EQ(-1, t_check(buf, 1000, SEED, 64 << 10));
 }
 
 TEST(read_at_eof_returns_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDONLY, FILE_SIZE);
-	kaio_prep_pread(&cb, fd, buf, 4096, FILE_SIZE);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDONLY, FILE_SIZE);
+	t_prep_pread(&cb, fd, buf, 4096, FILE_SIZE);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(0, ev.res);
 }
 
 TEST(read_past_eof_returns_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDONLY, FILE_SIZE);
-	kaio_prep_pread(&cb, fd, buf, 4096, 1 << 20);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDONLY, FILE_SIZE);
+	t_prep_pread(&cb, fd, buf, 4096, 1 << 20);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(0, ev.res);
 }
 
 TEST(zero_length_read_res_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDONLY, FILE_SIZE);
-	kaio_prep_pread(&cb, fd, buf, 0, 0);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDONLY, FILE_SIZE);
+	t_prep_pread(&cb, fd, buf, 0, 0);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(0, ev.res);
 }
 
 TEST(fsync_res_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDWR, FILE_SIZE);
-	kaio_prep_fsync(&cb, fd);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDWR, FILE_SIZE);
+	t_prep_fsync(&cb, fd);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ(0, ev.res2);
@@ -178,14 +178,14 @@ TEST(fsync_res_0)
 
 TEST(fdsync_res_0)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 	int fd;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDWR, FILE_SIZE);
-	kaio_prep_fdsync(&cb, fd);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDWR, FILE_SIZE);
+	t_prep_fdsync(&cb, fd);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(0, ev.res);
 }
@@ -193,23 +193,23 @@ TEST(fdsync_res_0)
 TEST(batch_events_match_iocbs_one_to_one)
 {
 	enum { N = 16 };
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev[N];
-	char *buf = kaio_alloc(N * 4096);
+	char *buf = t_alloc(N * 4096);
 	bool seen[N] = { false };
 	int fd, i;
 
 	KAIO_CTX_INIT(&c, N, 0);
-	fd = pattern_file(_metadata, kaio_test_dir(), O_RDONLY, FILE_SIZE);
+	fd = pattern_file(_metadata, t_test_dir(), O_RDONLY, FILE_SIZE);
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], fd, buf + i * 4096, 4096,
-				(i * 7 % N) * 4096);
+		t_prep_pread(&cbs[i], fd, buf + i * 4096, 4096,
+			     (i * 7 % N) * 4096);
 		cbs[i].aio_data = 1000 + i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
-	ASSERT_EQ(N, kaio_wait(c.fd, ev, N, 10000));
+	ASSERT_EQ(N, t_submit(c.fd, N, ptrs));
+	ASSERT_EQ(N, t_wait(c.fd, ev, N, 10000));
 	for (i = 0; i < N; i++) {
 		long k = (long)ev[i].data - 1000;
 
@@ -218,15 +218,15 @@ TEST(batch_events_match_iocbs_one_to_one)
 		seen[k] = true;
 		EXPECT_EQ((uintptr_t)&cbs[k], ev[i].obj);
 		EXPECT_EQ(4096, ev[i].res);
-		EXPECT_EQ(-1, kaio_check(buf + k * 4096, 4096, SEED,
-					 (k * 7 % N) * 4096));
+		EXPECT_EQ(-1, t_check(buf + k * 4096, 4096, SEED,
+				      (k * 7 % N) * 4096));
 	}
 }
 
 TEST(eventfd_counts_completions)
 {
 	enum { N = 5 };
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev[N];
 	uint64_t count = 0;
@@ -236,13 +236,13 @@ TEST(eventfd_counts_completions)
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, efd);
 	for (i = 0; i < N; i++) {
-		kaio_prep_noop(&cbs[i], c.nullfd);
+		t_prep_noop(&cbs[i], c.nullfd);
 		cbs[i].aio_flags = IOCB_FLAG_RESFD;
 		cbs[i].aio_resfd = efd;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
-	ASSERT_EQ(N, kaio_wait(c.fd, ev, N, 10000));
+	ASSERT_EQ(N, t_submit(c.fd, N, ptrs));
+	ASSERT_EQ(N, t_wait(c.fd, ev, N, 10000));
 	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)));
 	EXPECT_EQ(N, count);
 	/* nothing more is signalled */
@@ -252,7 +252,7 @@ TEST(eventfd_counts_completions)
 
 TEST(eventfd_not_signalled_without_flag)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	uint64_t count;
 	int efd;
@@ -260,7 +260,7 @@ TEST(eventfd_not_signalled_without_flag)
 	KAIO_CTX_INIT(&c, 8, 0);
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, efd);
-	kaio_prep_noop(&cb, c.nullfd);
+	t_prep_noop(&cb, c.nullfd);
 	cb.aio_resfd = efd;	/* ignored: IOCB_FLAG_RESFD is not set */
 	run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
@@ -271,12 +271,12 @@ TEST(eventfd_not_signalled_without_flag)
 
 TEST(res2_path_noop_is_a_path)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
-	kaio_prep_noop(&cb, c.nullfd);
+	t_prep_noop(&cb, c.nullfd);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(0, ev.res);
 	EXPECT_TRUE(ev.res2 >= KAIO_PATH_INLINE && ev.res2 <= KAIO_PATH_WORKER)
@@ -289,10 +289,10 @@ TEST(res2_path_warm_buffered_ext4_read_INLINE)
 		{ .tv_sec = 0, .tv_nsec = 0 },
 		{ .tv_sec = 0, .tv_nsec = UTIME_OMIT },
 	};
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(16384);
+	char *buf = t_alloc(16384);
 	const char *dir;
 	int fd;
 
@@ -307,19 +307,19 @@ TEST(res2_path_warm_buffered_ext4_read_INLINE)
 	 */
 	ASSERT_EQ(0, futimens(fd, epoch_atime));
 	memset(buf, 0, 16384);
-	kaio_prep_pread(&cb, fd, buf, 16384, 0);
+	t_prep_pread(&cb, fd, buf, 16384, 0);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(16384, ev.res);
 	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
-	EXPECT_EQ(-1, kaio_check(buf, 16384, SEED, 0));
+	EXPECT_EQ(-1, t_check(buf, 16384, SEED, 0));
 }
 
 TEST(res2_path_cold_buffered_ext4_read_data_and_path)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(64 << 10);
+	char *buf = t_alloc(64 << 10);
 	const char *dir;
 	int fd;
 
@@ -328,21 +328,21 @@ TEST(res2_path_cold_buffered_ext4_read_data_and_path)
 	fd = pattern_file(_metadata, dir, O_RDONLY, FILE_SIZE);
 	ASSERT_EQ(0, fsync(fd));
 	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
-	kaio_prep_pread(&cb, fd, buf, 64 << 10, 0);
+	t_prep_pread(&cb, fd, buf, 64 << 10, 0);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(64 << 10, ev.res);
 	/* buffered reads never take the ki_complete path */
 	EXPECT_TRUE(ev.res2 == KAIO_PATH_INLINE || ev.res2 == KAIO_PATH_RETRY ||
 		    ev.res2 == KAIO_PATH_WORKER) TH_LOG("res2 %lld", ev.res2);
-	EXPECT_EQ(-1, kaio_check(buf, 64 << 10, SEED, 0));
+	EXPECT_EQ(-1, t_check(buf, 64 << 10, SEED, 0));
 }
 
 TEST(res2_path_odirect_raw_read_ASYNC_or_INLINE)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	const char *dev;
 	int fd;
 
@@ -350,7 +350,7 @@ TEST(res2_path_odirect_raw_read_ASYNC_or_INLINE)
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	fd = open(dev, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
-	kaio_prep_pread(&cb, fd, buf, 4096, 1 << 20);
+	t_prep_pread(&cb, fd, buf, 4096, 1 << 20);
 	ev = run_one(_metadata, c.fd, &cb);
 	EXPECT_EQ(4096, ev.res);
 	EXPECT_TRUE(ev.res2 == KAIO_PATH_ASYNC || ev.res2 == KAIO_PATH_INLINE)
@@ -360,7 +360,7 @@ TEST(res2_path_odirect_raw_read_ASYNC_or_INLINE)
 /* ---- O_DIRECT alignment on the raw device: the event says EINVAL -------- */
 
 FIXTURE(raw) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int fd;
 	char *buf;	/* page aligned */
 	struct iocb cb;
@@ -375,15 +375,15 @@ FIXTURE_SETUP(raw)
 	KAIO_CTX_INIT(&self->c, 8, 0);
 	self->fd = open(dev, O_RDWR | O_DIRECT);
 	ASSERT_LE(0, self->fd);
-	self->buf = kaio_alloc(16384);
-	kaio_prep_pread(&self->cb, self->fd, self->buf, 4096, 8192);
+	self->buf = t_alloc(16384);
+	t_prep_pread(&self->cb, self->fd, self->buf, 4096, 8192);
 }
 
 FIXTURE_TEARDOWN(raw)
 {
 	if (self->fd >= 0)
 		close(self->fd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 TEST_F(raw, odirect_aligned_read_succeeds)
@@ -416,14 +416,14 @@ TEST_F(raw, odirect_misaligned_length_res_EINVAL)
 TEST_F(raw, odirect_misaligned_write_res_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_pwrite(&self->cb, self->fd, self->buf + 1, 4096, 8192);
+	t_prep_pwrite(&self->cb, self->fd, self->buf + 1, 4096, 8192);
 	EXPECT_EQ(-EINVAL, run_one(_metadata, self->c.fd, &self->cb).res);
 }
 
 /* ---- dm-error: every I/O fails, the event carries -EIO ------------------ */
 
 FIXTURE(errdev) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	const char *dev;
 	char *buf;
 	struct iocb cb;
@@ -433,12 +433,12 @@ FIXTURE_SETUP(errdev)
 {
 	KAIO_ENV_OR_SKIP(self->dev, "KAIO_ERROR_DEV");
 	KAIO_CTX_INIT(&self->c, 8, 0);
-	self->buf = kaio_alloc(16384);
+	self->buf = t_alloc(16384);
 }
 
 FIXTURE_TEARDOWN(errdev)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 TEST_F(errdev, odirect_read_res_EIO)
@@ -448,7 +448,7 @@ TEST_F(errdev, odirect_read_res_EIO)
 	KAIO_SKIPPED_IN_SETUP();
 	fd = open(self->dev, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
-	kaio_prep_pread(&self->cb, fd, self->buf, 4096, 0);
+	t_prep_pread(&self->cb, fd, self->buf, 4096, 0);
 	EXPECT_EQ(-EIO, run_one(_metadata, self->c.fd, &self->cb).res);
 }
 
@@ -459,7 +459,7 @@ TEST_F(errdev, buffered_read_res_EIO)
 	KAIO_SKIPPED_IN_SETUP();
 	fd = open(self->dev, O_RDONLY);
 	ASSERT_LE(0, fd);
-	kaio_prep_pread(&self->cb, fd, self->buf, 4096, 65536);
+	t_prep_pread(&self->cb, fd, self->buf, 4096, 65536);
 	EXPECT_EQ(-EIO, run_one(_metadata, self->c.fd, &self->cb).res);
 }
 
@@ -470,7 +470,7 @@ TEST_F(errdev, odirect_write_res_EIO)
 	KAIO_SKIPPED_IN_SETUP();
 	fd = open(self->dev, O_WRONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
-	kaio_prep_pwrite(&self->cb, fd, self->buf, 4096, 0);
+	t_prep_pwrite(&self->cb, fd, self->buf, 4096, 0);
 	EXPECT_EQ(-EIO, run_one(_metadata, self->c.fd, &self->cb).res);
 }
 

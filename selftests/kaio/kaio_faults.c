@@ -62,9 +62,9 @@
 /* ---- module-wide accounting (as kaio_lifetime.c) --------------------------- */
 
 static void expect_settled(struct __test_metadata *_metadata,
-			   const struct kaio_stats *g0, int ms)
+			   const struct t_stats *g0, int ms)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 
 	KAIO_EXPECT_SETTLED(&g, g0, ms);
 }
@@ -73,7 +73,7 @@ static void expect_settled(struct __test_metadata *_metadata,
 	int __dev;								\
 	KAIO_DEV_OPEN(__dev);							\
 	close(__dev);								\
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, (g0)));		\
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, (g0)));		\
 } while (0)
 
 /* ---- running mke2fs, talking to device-mapper ------------------------------------------------- */
@@ -171,8 +171,8 @@ static int dm_ioctl(unsigned long cmd, const char *name, uint32_t flags,
 /* ---- the flakey device ----------------------------------------------------------- */
 
 FIXTURE(flakey) {
-	struct kaio_stats g0;
-	struct kaio_ctx c;
+	struct t_stats g0;
+	struct t_ctx c;
 	char nb_dir[128], nb_dev[64];
 	char dm_name[64], dm_dev[128];
 	char mnt[64];
@@ -231,9 +231,9 @@ FIXTURE_SETUP(flakey)
 						      self->nb_dir, strerror(errno));
 	self->nb_made = true;
 	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
-		ASSERT_EQ(0, kaio_write_file(self->nb_dir, attrs[i][0], attrs[i][1], 0))
+		ASSERT_EQ(0, t_write_file(self->nb_dir, attrs[i][0], attrs[i][1], 0))
 			TH_LOG("%s = %s", attrs[i][0], attrs[i][1]);
-	ASSERT_EQ(0, kaio_write_file(self->nb_dir, "power", "1", 0));
+	ASSERT_EQ(0, t_write_file(self->nb_dir, "power", "1", 0));
 	self->nb_on = true;
 	ASSERT_TRUE(wait_node(self->nb_dev)) TH_LOG("%s did not appear", self->nb_dev);
 
@@ -256,9 +256,9 @@ FIXTURE_TEARDOWN(flakey)
 
 	if (self->suspended)	/* a test that failed half-way */
 		dm_ioctl(DM_DEV_SUSPEND, self->dm_name, 0, 0, NULL, NULL);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	if (self->slow_on)
-		kaio_write_file(self->slow_dir, "power", "0", 0);
+		t_write_file(self->slow_dir, "power", "0", 0);
 	if (self->slow_made)
 		rmdir(self->slow_dir);
 	if (self->mounted) {
@@ -272,7 +272,7 @@ FIXTURE_TEARDOWN(flakey)
 					       0, NULL, NULL); i++)
 			usleep(100000);
 	if (self->nb_on)
-		kaio_write_file(self->nb_dir, "power", "0", 0);
+		t_write_file(self->nb_dir, "power", "0", 0);
 	if (self->nb_made)
 		rmdir(self->nb_dir);
 }
@@ -322,7 +322,7 @@ static struct iocb *add(struct batch *b, enum kind k, int fd, long long off,
 			uint64_t seed)
 {
 	int i = b->n++;
-	char *buf = kaio_alloc(BS);
+	char *buf = t_alloc(BS);
 
 	if (i >= 256)
 		abort();
@@ -332,10 +332,10 @@ static struct iocb *add(struct batch *b, enum kind k, int fd, long long off,
 	b->ptrs[i] = &b->cbs[i];
 	if (k == K_DREAD || k == K_BREAD) {
 		memset(buf, 0xa5, BS);
-		kaio_prep_pread(&b->cbs[i], fd, buf, BS, off);
+		t_prep_pread(&b->cbs[i], fd, buf, BS, off);
 	} else {
-		kaio_fill(buf, BS, seed, off);
-		kaio_prep_pwrite(&b->cbs[i], fd, buf, BS, off);
+		t_fill(buf, BS, seed, off);
+		t_prep_pwrite(&b->cbs[i], fd, buf, BS, off);
 		if (k == K_SWRITE)
 			b->cbs[i].aio_rw_flags = RWF_DSYNC;
 	}
@@ -357,17 +357,17 @@ static void run_batch(struct __test_metadata *_metadata, int ctx,
 	for (i = 0; i < b->n; i++)
 		if (b->kind[i] == K_DREAD || b->kind[i] == K_BREAD)
 			memset(b->buf[i], 0xa5, BS);
-	ASSERT_EQ(b->n, kaio_submit(ctx, b->n, b->ptrs));
-	got = kaio_wait(ctx, ev, b->n, wait_ms);
+	ASSERT_EQ(b->n, t_submit(ctx, b->n, b->ptrs));
+	got = t_wait(ctx, ev, b->n, wait_ms);
 	EXPECT_EQ(b->n, got);
 	memset(b->count, 0, sizeof(b->count));
-	EXPECT_EQ(0, kaio_tally(b->cbs, b->n, ev, got > 0 ? got : 0, b->count,
-				b->res));
+	EXPECT_EQ(0, t_tally(b->cbs, b->n, ev, got > 0 ? got : 0, b->count,
+			     b->res));
 	for (i = 0; i < b->n; i++)
 		EXPECT_EQ(1, b->count[i]) TH_LOG("iocb %d (%s at %lld): %d events",
 						 i, kind_name[b->kind[i]],
 						 b->off[i], b->count[i]);
-	EXPECT_EQ(0, kaio_wait(ctx, ev, 1, 100)) TH_LOG("an event too many");
+	EXPECT_EQ(0, t_wait(ctx, ev, 1, 100)) TH_LOG("an event too many");
 }
 
 /* Every iocb of kind @k ended with @res (and reads read @seed's pattern). */
@@ -383,7 +383,7 @@ static int expect_kind(struct __test_metadata *_metadata, struct batch *b,
 		EXPECT_EQ(res, b->res[i]) TH_LOG("iocb %d (%s at %lld)", i,
 						 kind_name[k], b->off[i]);
 		if (res == BS && (k == K_DREAD || k == K_BREAD))
-			EXPECT_EQ(-1, kaio_check(b->buf[i], BS, seed, b->off[i]))
+			EXPECT_EQ(-1, t_check(b->buf[i], BS, seed, b->off[i]))
 				TH_LOG("iocb %d (%s at %lld): wrong data", i,
 				       kind_name[k], b->off[i]);
 	}
@@ -396,10 +396,10 @@ static void ctx_still_usable(struct __test_metadata *_metadata, int ctx, int nul
 	struct io_event ev;
 	struct iocb cb;
 
-	kaio_prep_noop(&cb, nullfd);
+	t_prep_noop(&cb, nullfd);
 	cb.aio_data = 0x600d;
-	ASSERT_EQ(1, kaio_submit_one(ctx, &cb));
-	ASSERT_EQ(1, kaio_wait(ctx, &ev, 1, 5000));
+	ASSERT_EQ(1, t_submit_one(ctx, &cb));
+	ASSERT_EQ(1, t_wait(ctx, &ev, 1, 5000));
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ(0x600d, ev.data);
 }
@@ -407,13 +407,13 @@ static void ctx_still_usable(struct __test_metadata *_metadata, int ctx, int nul
 /* @len bytes of @seed's pattern at @off on @dev, through O_DIRECT. */
 static int pattern_write(const char *dev, long long off, size_t len, uint64_t seed)
 {
-	char *buf = kaio_alloc(len);
+	char *buf = t_alloc(len);
 	int fd = open(dev, O_WRONLY | O_DIRECT);
 	ssize_t w;
 
 	if (fd < 0)
 		return -errno;
-	kaio_fill(buf, len, seed, off);
+	t_fill(buf, len, seed, off);
 	w = pwrite(fd, buf, len, off);
 	close(fd);
 	munmap(buf, len);
@@ -423,12 +423,12 @@ static int pattern_write(const char *dev, long long off, size_t len, uint64_t se
 /* Does the device hold @seed's pattern at @off (O_DIRECT, no cache)? */
 static bool holds(const char *dev, long long off, uint64_t seed)
 {
-	char *buf = kaio_alloc(BS);
+	char *buf = t_alloc(BS);
 	int fd = open(dev, O_RDONLY | O_DIRECT);
 	bool yes;
 
 	yes = fd >= 0 && pread(fd, buf, BS, off) == BS &&
-	      kaio_check(buf, BS, seed, off) == -1;
+	      t_check(buf, BS, seed, off) == -1;
 	if (fd >= 0)
 		close(fd);
 	munmap(buf, BS);
@@ -490,7 +490,7 @@ TEST_F_TIMEOUT(flakey, raw_down_reads_and_writes_EIO_each_once_then_up_again_ok,
 		EXPECT_TRUE(holds(self->dm_dev, (200LL + i) * BS, OLD_SEED));
 	close(dfd);
 	close(bfd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -505,7 +505,7 @@ TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_nowait_worker_fills_user_buffers, 
 	struct iocb cbs[12], *ptrs[12];
 	struct iovec iov[4][2];
 	struct io_event ev[12];
-	char *buf = kaio_alloc(16 * BS);
+	char *buf = t_alloc(16 * BS);
 	int dfd, i, count[12] = { 0 };
 	long long res[12];
 
@@ -516,39 +516,39 @@ TEST_F_TIMEOUT(flakey, raw_up_odirect_refused_nowait_worker_fills_user_buffers, 
 	ASSERT_LE(0, dfd);
 	memset(buf, 0xa5, 16 * BS);
 	for (i = 0; i < 8; i++)
-		kaio_prep_pread(&cbs[i], dfd, buf + i * BS, BS, (long long)i * BS);
+		t_prep_pread(&cbs[i], dfd, buf + i * BS, BS, (long long)i * BS);
 	/* Blocks 8..15 in pairs, each pair's second block first in memory. */
 	for (i = 0; i < 4; i++) {
 		iov[i][0].iov_base = buf + (9 + 2 * i) * BS;
 		iov[i][0].iov_len = BS;
 		iov[i][1].iov_base = buf + (8 + 2 * i) * BS;
 		iov[i][1].iov_len = BS;
-		kaio_prep_preadv(&cbs[8 + i], dfd, iov[i], 2,
-				 (8LL + 2 * i) * BS);
+		t_prep_preadv(&cbs[8 + i], dfd, iov[i], 2,
+			      (8LL + 2 * i) * BS);
 	}
 	for (i = 0; i < 12; i++) {
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(12, kaio_submit(self->c.fd, 12, ptrs));
-	ASSERT_EQ(12, kaio_wait(self->c.fd, ev, 12, 20000));
-	EXPECT_EQ(0, kaio_tally(cbs, 12, ev, 12, count, res));
+	ASSERT_EQ(12, t_submit(self->c.fd, 12, ptrs));
+	ASSERT_EQ(12, t_wait(self->c.fd, ev, 12, 20000));
+	EXPECT_EQ(0, t_tally(cbs, 12, ev, 12, count, res));
 	for (i = 0; i < 12; i++) {
 		EXPECT_EQ(1, count[i]);
 		EXPECT_EQ(i < 8 ? BS : 2 * BS, res[i]) TH_LOG("iocb %d", i);
 		EXPECT_EQ(KAIO_PATH_WORKER, ev[i].res2) TH_LOG("event %d", i);
 	}
 	for (i = 0; i < 8; i++)
-		EXPECT_EQ(-1, kaio_check(buf + i * BS, BS, OLD_SEED, (long long)i * BS))
+		EXPECT_EQ(-1, t_check(buf + i * BS, BS, OLD_SEED, (long long)i * BS))
 			TH_LOG("block %d", i);
 	for (i = 0; i < 4; i++) {
-		EXPECT_EQ(-1, kaio_check(buf + (8 + 2 * i) * BS, BS, OLD_SEED,
-					 (9LL + 2 * i) * BS)) TH_LOG("pair %d", i);
-		EXPECT_EQ(-1, kaio_check(buf + (9 + 2 * i) * BS, BS, OLD_SEED,
-					 (8LL + 2 * i) * BS)) TH_LOG("pair %d", i);
+		EXPECT_EQ(-1, t_check(buf + (8 + 2 * i) * BS, BS, OLD_SEED,
+				      (9LL + 2 * i) * BS)) TH_LOG("pair %d", i);
+		EXPECT_EQ(-1, t_check(buf + (9 + 2 * i) * BS, BS, OLD_SEED,
+				      (8LL + 2 * i) * BS)) TH_LOG("pair %d", i);
 	}
 	close(dfd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	munmap(buf, 16 * BS);
 	expect_settled(_metadata, &self->g0, 2000);
 }
@@ -611,7 +611,7 @@ TEST_F_TIMEOUT(flakey, raw_error_writes_writes_EIO_reads_unaffected, 90)
 		close(own[i]);
 	close(dfd);
 	close(sfd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -649,7 +649,7 @@ TEST_F_TIMEOUT(flakey, raw_drop_writes_complete_normally_nothing_stored, 90)
 	ctx_still_usable(_metadata, self->c.fd, self->c.nullfd);
 	close(dfd);
 	close(sfd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -672,9 +672,9 @@ TEST_F_TIMEOUT(flakey, raw_flapping_every_request_once_data_or_EIO, 90)
 	bfd = open(self->dm_dev, O_RDONLY);
 	ASSERT_LE(0, dfd);
 	ASSERT_LE(0, bfd);
-	start = kaio_now_ns();
+	start = t_now_ns();
 	for (round = 0; round < 100; round++) {
-		uint64_t el = kaio_now_ns() - start;
+		uint64_t el = t_now_ns() - start;
 
 		if (el > 10000000000ULL || (el > 3000000000ULL && good && bad))
 			break;
@@ -693,8 +693,8 @@ TEST_F_TIMEOUT(flakey, raw_flapping_every_request_once_data_or_EIO, 90)
 				continue;
 			if (b->res[i] == BS) {
 				good++;
-				EXPECT_EQ(-1, kaio_check(b->buf[i], BS, OLD_SEED,
-							 b->off[i]));
+				EXPECT_EQ(-1, t_check(b->buf[i], BS, OLD_SEED,
+						      b->off[i]));
 			} else {
 				bad++;
 				EXPECT_EQ(-EIO, b->res[i]);
@@ -704,14 +704,14 @@ TEST_F_TIMEOUT(flakey, raw_flapping_every_request_once_data_or_EIO, 90)
 		usleep(50000);
 	}
 	TH_LOG("%d rounds in %llu ms: %d reads read, %d failed", round,
-	       (unsigned long long)(kaio_now_ns() - start) / 1000000, good, bad);
+	       (unsigned long long)(t_now_ns() - start) / 1000000, good, bad);
 	EXPECT_LT(0, good);
 	EXPECT_LT(0, bad);
 	ASSERT_EQ(0, flakey_set(self, T_UP));
 	ctx_still_usable(_metadata, self->c.fd, self->c.nullfd);
 	close(dfd);
 	close(bfd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -721,7 +721,7 @@ TEST_F_TIMEOUT(flakey, raw_flapping_every_request_once_data_or_EIO, 90)
 static int ext4_file(FIXTURE_DATA(flakey) *self, char *path, size_t len,
 		     size_t size)
 {
-	int ret = kaio_make_file(self->mnt, path, len, size, OLD_SEED);
+	int ret = t_make_file(self->mnt, path, len, size, OLD_SEED);
 	int fd;
 
 	if (ret)
@@ -729,7 +729,7 @@ static int ext4_file(FIXTURE_DATA(flakey) *self, char *path, size_t len,
 	fd = open(path, O_RDWR);
 	if (fd < 0)
 		return -errno;
-	ret = kaio_drop_file_cache(fd);		/* fsync: on the device */
+	ret = t_drop_file_cache(fd);		/* fsync: on the device */
 	close(fd);
 	if (!ret) {
 		sync();
@@ -757,7 +757,7 @@ TEST_F_TIMEOUT(flakey, ext4_reads_EIO_while_down_then_data_once_up, 90)
 	dfd = open(path, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, bfd);
 	ASSERT_LE(0, dfd);
-	ASSERT_EQ(0, kaio_cached_pages(bfd, 4 << 20));
+	ASSERT_EQ(0, t_cached_pages(bfd, 4 << 20));
 	for (i = 0; i < 32; i++)
 		add(b, K_BREAD, bfd, (long long)i * (64 << 10), OLD_SEED);
 	for (i = 0; i < 16; i++)
@@ -779,7 +779,7 @@ TEST_F_TIMEOUT(flakey, ext4_reads_EIO_while_down_then_data_once_up, 90)
 	close(bfd);
 	close(dfd);
 	unlink(path);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -838,7 +838,7 @@ TEST_F_TIMEOUT(flakey, ext4_error_writes_each_write_fails_once_reads_work, 90)
 	close(wfd);
 	close(dfd);
 	close(rfd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -915,10 +915,10 @@ static pid_t start_resumer(const char *name, int seconds, int *tell)
 	return pid;
 }
 
-/* Milliseconds since @t0_ns (kaio_now_ns()). */
+/* Milliseconds since @t0_ns (t_now_ns()). */
 static long ms_since(uint64_t t0_ns)
 {
-	return (long)((kaio_now_ns() - t0_ns) / 1000000);
+	return (long)((t_now_ns() - t0_ns) / 1000000);
 }
 
 struct truncator {
@@ -944,22 +944,22 @@ static void *truncate_thread(void *p)
 static int other_user_write_and_close(int fd)
 {
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	char *buf;
 
 	if (setgid(1001) || setuid(1001))
 		return 10;
-	if (kaio_ctx_init(&c, 8, 0))
+	if (t_ctx_init(&c, 8, 0))
 		return 11;
-	buf = kaio_alloc(BS);
+	buf = t_alloc(BS);
 	memset(buf, 'o', BS);
-	kaio_prep_pwrite(&cb, fd, buf, BS, 0);
-	if (kaio_submit_one(c.fd, &cb) != 1)
+	t_prep_pwrite(&cb, fd, buf, BS, 0);
+	if (t_submit_one(c.fd, &cb) != 1)
 		return 12;
-	if (kaio_wait(c.fd, &ev, 1, 20000) != 1 || ev.res != BS)
+	if (t_wait(c.fd, &ev, 1, 20000) != 1 || ev.res != BS)
 		return 13;
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	return 0;
 }
 
@@ -1014,9 +1014,9 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 	ASSERT_EQ(0, mkdir(self->slow_dir, 0755));
 	self->slow_made = true;
 	for (k = 0; k < sizeof(attrs) / sizeof(attrs[0]); k++)
-		ASSERT_EQ(0, kaio_write_file(self->slow_dir, attrs[k][0], attrs[k][1], 0))
+		ASSERT_EQ(0, t_write_file(self->slow_dir, attrs[k][0], attrs[k][1], 0))
 			TH_LOG("null_blk attribute %u", k);
-	ASSERT_EQ(0, kaio_write_file(self->slow_dir, "power", "1", 0));
+	ASSERT_EQ(0, t_write_file(self->slow_dir, "power", "1", 0));
 	self->slow_on = true;
 	ASSERT_TRUE(wait_node(slow_dev));
 	sfd = open(slow_dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
@@ -1026,7 +1026,7 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 	snprintf(path, sizeof(path), "%s/mapped", self->mnt);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd);
-	wbuf = kaio_alloc(BS);
+	wbuf = t_alloc(BS);
 	memset(wbuf, 'm', BS);
 	ASSERT_EQ(BS, pwrite(fd, wbuf, BS, 0));
 	ASSERT_EQ(0, fsync(fd));
@@ -1047,11 +1047,11 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 
 	KAIO_CTX_INIT(&self->c, 512, 0);
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], sfd, page, BS, (long long)(i % 64) * BS);
+		t_prep_pread(&cbs[i], sfd, page, BS, (long long)(i % 64) * BS);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
+	ASSERT_EQ(N, t_submit(self->c.fd, N, ptrs));
 
 	/* clean: written back into the suspended device, which holds it */
 	if (access("/proc/self/stack", R_OK))
@@ -1066,7 +1066,7 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 	tr.fd = fd;
 	ASSERT_EQ(0, pthread_create(&tr_t, NULL, truncate_thread, &tr));
 	/* deadlines by the clock: the resumer ends the suspension at 90 s */
-	for (t0 = kaio_now_ns(); ms_since(t0) < 3000; usleep(10000)) {
+	for (t0 = t_now_ns(); ms_since(t0) < 3000; usleep(10000)) {
 		pid_t tid = __atomic_load_n(&tr.tid, __ATOMIC_ACQUIRE);
 
 		if (tid && task_stack_has(tid, false, "truncate_inode_pages_range",
@@ -1076,9 +1076,9 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 	EXPECT_GT(3000, ms_since(t0)) TH_LOG("truncate did not wait for the writeback");
 
 	/* the reads end (their events come before their frees) */
-	EXPECT_EQ(N, kaio_wait(self->c.fd, ev, N, 30000));
+	EXPECT_EQ(N, t_wait(self->c.fd, ev, N, 30000));
 	/* and their frees wait for the page lock */
-	for (t0 = kaio_now_ns(); ms_since(t0) < 10000; usleep(100000))
+	for (t0 = t_now_ns(); ms_since(t0) < 10000; usleep(100000))
 		if (any_task_stack_has("kaio_rw_cleanup", "unpin_user_pages_dirty_lock"))
 			break;
 	EXPECT_GT(10000, ms_since(t0)) TH_LOG("no free waits for the page lock");
@@ -1087,7 +1087,7 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(other_user_write_and_close(ofd));
-	for (t0 = kaio_now_ns(); ms_since(t0) < 30000; usleep(50000))
+	for (t0 = t_now_ns(); ms_since(t0) < 30000; usleep(50000))
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			other_done = true;
 			break;
@@ -1110,7 +1110,7 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 		TH_LOG("the other user's close waited for this user's frees");
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("other user: status %#x", status);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	munmap(page, BS);
 	close(fd);
 	close(ofd);
@@ -1124,8 +1124,8 @@ TEST_F_TIMEOUT(flakey, ext4_frees_stuck_on_a_page_lock_hold_up_only_their_user, 
 /* ==== $KAIO_ERROR_DEV: dm-error, every bio fails =================================== */
 
 FIXTURE(errdev) {
-	struct kaio_stats g0;
-	struct kaio_ctx c;
+	struct t_stats g0;
+	struct t_ctx c;
 	const char *dev;
 };
 
@@ -1138,7 +1138,7 @@ FIXTURE_SETUP(errdev)
 
 FIXTURE_TEARDOWN(errdev)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 /*
@@ -1180,12 +1180,12 @@ TEST_F_TIMEOUT(errdev, mixed_batch_each_once_EIO_fsync_reports_lost_writes, 90)
 	EXPECT_EQ(16, expect_kind(_metadata, b, K_SWRITE, -EIO, 0));
 	EXPECT_EQ(16, expect_kind(_metadata, b, K_PWRITE, BS, 0));
 
-	kaio_prep_fsync(&cb, pfd);
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, 30000));
+	t_prep_fsync(&cb, pfd);
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &cb));
+	ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, 30000));
 	EXPECT_EQ(-EIO, ev.res) TH_LOG("FSYNC after writes to a dead device");
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, 30000));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &cb));
+	ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, 30000));
 	EXPECT_EQ(0, ev.res) TH_LOG("second FSYNC");
 	ctx_still_usable(_metadata, self->c.fd, self->c.nullfd);
 	for (i = 0; i < 16; i++)
@@ -1193,7 +1193,7 @@ TEST_F_TIMEOUT(errdev, mixed_batch_each_once_EIO_fsync_reports_lost_writes, 90)
 	close(dfd);
 	close(bfd);
 	close(pfd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 

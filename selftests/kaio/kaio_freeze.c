@@ -141,14 +141,14 @@ TEST_F_TIMEOUT(freeze, write_punted_with_protection_does_not_block_freeze, 120)
 	pthread_t held_t, frz_t;
 	struct pollfd pfd;
 	struct uffd_msg msg;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	unsigned char *src, *region, *bufs;
 	int fd, dfd, uffd, i, ms;
 	const char *dir;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 16, 0);
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 4 * 4096, 1));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 4 * 4096, 1));
 	fd = open(path, O_RDWR);
 	dfd = open(path, O_WRONLY | O_DIRECT);
 	unlink(path);
@@ -156,8 +156,8 @@ TEST_F_TIMEOUT(freeze, write_punted_with_protection_does_not_block_freeze, 120)
 	ASSERT_LE(0, dfd);
 	frz.dirfd = open(dir, O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, frz.dirfd);
-	bufs = kaio_alloc(3 * 4096);
-	src = kaio_alloc(4096);
+	bufs = t_alloc(3 * 4096);
+	src = t_alloc(4096);
 	memset(bufs, 'k', 3 * 4096);
 	memset(src, 'u', 4096);
 
@@ -183,14 +183,14 @@ TEST_F_TIMEOUT(freeze, write_punted_with_protection_does_not_block_freeze, 120)
 	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
 
 	/* Same file, same ordered queue, in this order. */
-	kaio_prep_pwrite(&cb[0], fd, bufs, 4096, 4096);
-	kaio_prep_pwrite(&cb[1], fd, bufs + 4096, 4096, 8192);
-	kaio_prep_pwrite(&cb[2], dfd, bufs + 2 * 4096, 4096, 12288);
+	t_prep_pwrite(&cb[0], fd, bufs, 4096, 4096);
+	t_prep_pwrite(&cb[1], fd, bufs + 4096, 4096, 8192);
+	t_prep_pwrite(&cb[2], dfd, bufs + 2 * 4096, 4096, 12288);
 	/* The first waits for the inode lock in a worker, with protection. */
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb[0]));
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb[0]));
 	ASSERT_EQ(0, wait_task_in("/proc", "kaio_rw_work", "ext4_buffered_write_iter"));
 	for (i = 1; i < 3; i++)
-		ASSERT_EQ(1, kaio_submit_one(c.fd, &cb[i])) TH_LOG("write %d", i);
+		ASSERT_EQ(1, t_submit_one(c.fd, &cb[i])) TH_LOG("write %d", i);
 
 	/* Then the freezer waits for the writers' protection. */
 	ASSERT_EQ(0, pthread_create(&frz_t, NULL, freezer_thread, &frz));
@@ -215,10 +215,10 @@ TEST_F_TIMEOUT(freeze, write_punted_with_protection_does_not_block_freeze, 120)
 	ASSERT_EQ(0, frz.ret);
 	ASSERT_EQ(0, ioctl(frz.dirfd, FITHAW, 0));
 
-	ASSERT_EQ(3, kaio_wait(c.fd, ev, 3, 20000));
+	ASSERT_EQ(3, t_wait(c.fd, ev, 3, 20000));
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(4096, ev[i].res) TH_LOG("event %d", i);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	close(uffd);
 	close(fd);
 	close(dfd);

@@ -14,7 +14,7 @@
 #include "kaio_util.h"
 
 FIXTURE(ge) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[16];
 	struct iocb *ptrs[16];
 	struct io_event ev[16];
@@ -29,7 +29,7 @@ FIXTURE_SETUP(ge)
 	self->five.tv_sec = 5;
 	KAIO_CTX_INIT(&self->c, 32, 0);
 	for (i = 0; i < 16; i++) {
-		kaio_prep_noop(&self->cbs[i], self->c.nullfd);
+		t_prep_noop(&self->cbs[i], self->c.nullfd);
 		self->cbs[i].aio_data = i;
 		self->ptrs[i] = &self->cbs[i];
 	}
@@ -37,25 +37,25 @@ FIXTURE_SETUP(ge)
 
 FIXTURE_TEARDOWN(ge)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 TEST_F(ge, min_nr_negative_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EINVAL, kaio_getevents(self->c.fd, -1, 1, self->ev, &self->zero));
+	EXPECT_EQ(-EINVAL, t_getevents(self->c.fd, -1, 1, self->ev, &self->zero));
 }
 
 TEST_F(ge, min_nr_above_nr_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EINVAL, kaio_getevents(self->c.fd, 2, 1, self->ev, &self->zero));
+	EXPECT_EQ(-EINVAL, t_getevents(self->c.fd, 2, 1, self->ev, &self->zero));
 }
 
 TEST_F(ge, nr_negative_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EINVAL, kaio_getevents(self->c.fd, 0, -1, self->ev, &self->zero));
+	EXPECT_EQ(-EINVAL, t_getevents(self->c.fd, 0, -1, self->ev, &self->zero));
 }
 
 /* io_pgetevents' sigmask: as set_user_sigmask(), size first, then copy. */
@@ -70,7 +70,7 @@ TEST_F(ge, sigmask_bad_pointer_EFAULT)
 	};
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EFAULT, kaio_getevents_raw(self->c.fd, &g));
+	EXPECT_EQ(-EFAULT, t_getevents_raw(self->c.fd, &g));
 }
 
 TEST_F(ge, sigsetsize_wrong_EINVAL)
@@ -85,7 +85,7 @@ TEST_F(ge, sigsetsize_wrong_EINVAL)
 	};
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EINVAL, kaio_getevents_raw(self->c.fd, &g));
+	EXPECT_EQ(-EINVAL, t_getevents_raw(self->c.fd, &g));
 }
 
 /* As io_pgetevents: without a mask, its size is not looked at. */
@@ -99,13 +99,13 @@ TEST_F(ge, sigsetsize_ignored_without_sigmask)
 	};
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(0, kaio_getevents_raw(self->c.fd, &g));
+	EXPECT_EQ(0, t_getevents_raw(self->c.fd, &g));
 }
 
 TEST_F(ge, arg_bad_pointer_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-1, ioctl(self->c.fd, KAIO_IOC_GETEVENTS, kaio_bad_ptr()));
+	EXPECT_EQ(-1, ioctl(self->c.fd, KAIO_IOC_GETEVENTS, t_bad_ptr()));
 	EXPECT_EQ(EFAULT, errno);
 }
 
@@ -114,19 +114,19 @@ TEST_F(ge, timeout_bad_pointer_EFAULT)
 	struct kaio_getevents g = {
 		.nr = 1,
 		.events = (uintptr_t)self->ev,
-		.timeout = (uintptr_t)kaio_bad_ptr(),
+		.timeout = (uintptr_t)t_bad_ptr(),
 	};
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EFAULT, kaio_getevents_raw(self->c.fd, &g));
+	EXPECT_EQ(-EFAULT, t_getevents_raw(self->c.fd, &g));
 }
 
 TEST_F(ge, events_bad_pointer_with_event_waiting_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->ptrs));
-	EXPECT_EQ(-EFAULT, kaio_getevents(self->c.fd, 1, 1, kaio_bad_ptr(),
-					  &self->five));
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->ptrs));
+	EXPECT_EQ(-EFAULT, t_getevents(self->c.fd, 1, 1, t_bad_ptr(),
+				       &self->five));
 }
 
 TEST_F(ge, zero_timeout_nothing_pending_returns_0_at_once)
@@ -134,9 +134,9 @@ TEST_F(ge, zero_timeout_nothing_pending_returns_0_at_once)
 	uint64_t t0;
 
 	KAIO_SKIPPED_IN_SETUP();
-	t0 = kaio_now_ns();
-	EXPECT_EQ(0, kaio_getevents(self->c.fd, 1, 1, self->ev, &self->zero));
-	EXPECT_GT(1000000000ULL, kaio_now_ns() - t0);
+	t0 = t_now_ns();
+	EXPECT_EQ(0, t_getevents(self->c.fd, 1, 1, self->ev, &self->zero));
+	EXPECT_GT(1000000000ULL, t_now_ns() - t0);
 }
 
 TEST_F(ge, timeout_50ms_nothing_pending_returns_0_after_50ms)
@@ -145,9 +145,9 @@ TEST_F(ge, timeout_50ms_nothing_pending_returns_0_after_50ms)
 	uint64_t t0, dt;
 
 	KAIO_SKIPPED_IN_SETUP();
-	t0 = kaio_now_ns();
-	EXPECT_EQ(0, kaio_getevents(self->c.fd, 1, 1, self->ev, &ts));
-	dt = kaio_now_ns() - t0;
+	t0 = t_now_ns();
+	EXPECT_EQ(0, t_getevents(self->c.fd, 1, 1, self->ev, &ts));
+	dt = t_now_ns() - t0;
 	EXPECT_LE(49 * 1000 * 1000ULL, dt);
 	EXPECT_GT(10 * 1000 * 1000 * 1000ULL, dt);
 }
@@ -155,7 +155,7 @@ TEST_F(ge, timeout_50ms_nothing_pending_returns_0_after_50ms)
 TEST_F(ge, min_nr_0_without_timeout_returns_0_at_once)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(0, kaio_getevents(self->c.fd, 0, 16, self->ev, NULL));
+	EXPECT_EQ(0, t_getevents(self->c.fd, 0, 16, self->ev, NULL));
 }
 
 static void on_alarm(int sig)
@@ -180,9 +180,9 @@ TEST_F(ge, signal_during_infinite_wait_EINTR)
 
 	KAIO_SKIPPED_IN_SETUP();
 	arm_signal_in_100ms();
-	t0 = kaio_now_ns();
-	EXPECT_EQ(-EINTR, kaio_getevents(self->c.fd, 1, 1, self->ev, NULL));
-	EXPECT_LE(90 * 1000 * 1000ULL, kaio_now_ns() - t0);
+	t0 = t_now_ns();
+	EXPECT_EQ(-EINTR, t_getevents(self->c.fd, 1, 1, self->ev, NULL));
+	EXPECT_LE(90 * 1000 * 1000ULL, t_now_ns() - t0);
 }
 
 TEST_F(ge, signal_during_timed_wait_EINTR)
@@ -191,7 +191,7 @@ TEST_F(ge, signal_during_timed_wait_EINTR)
 
 	KAIO_SKIPPED_IN_SETUP();
 	arm_signal_in_100ms();
-	EXPECT_EQ(-EINTR, kaio_getevents(self->c.fd, 1, 1, self->ev, &ts));
+	EXPECT_EQ(-EINTR, t_getevents(self->c.fd, 1, 1, self->ev, &ts));
 }
 
 static volatile sig_atomic_t alarms_handled;
@@ -216,7 +216,7 @@ static long pgetevents(int ctx, struct io_event *ev, const struct timespec *ts,
 		.sigsetsize = 8,	/* the kernel's sigset_t */
 	};
 
-	return kaio_getevents_raw(ctx, &g);
+	return t_getevents_raw(ctx, &g);
 }
 
 static void alarm_in_100ms(void)
@@ -270,30 +270,30 @@ TEST_F(ge, events_in_submission_order_never_more_than_nr)
 	int i;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(10, kaio_submit(self->c.fd, 10, self->ptrs));
+	ASSERT_EQ(10, t_submit(self->c.fd, 10, self->ptrs));
 	memset(self->ev, 0xff, sizeof(self->ev));
-	ASSERT_EQ(3, kaio_getevents(self->c.fd, 3, 3, self->ev, &self->five));
+	ASSERT_EQ(3, t_getevents(self->c.fd, 3, 3, self->ev, &self->five));
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(i, self->ev[i].data);
 	EXPECT_EQ(~0ULL, self->ev[3].data);	/* not written past nr */
-	ASSERT_EQ(4, kaio_getevents(self->c.fd, 4, 4, self->ev, &self->five));
+	ASSERT_EQ(4, t_getevents(self->c.fd, 4, 4, self->ev, &self->five));
 	for (i = 0; i < 4; i++)
 		EXPECT_EQ(3 + i, self->ev[i].data);
 	/* only 3 remain: min_nr 3 of nr 16 returns exactly those */
-	ASSERT_EQ(3, kaio_getevents(self->c.fd, 3, 16, self->ev, &self->five));
+	ASSERT_EQ(3, t_getevents(self->c.fd, 3, 16, self->ev, &self->five));
 	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(7 + i, self->ev[i].data);
 		EXPECT_EQ((uintptr_t)&self->cbs[7 + i], self->ev[i].obj);
 	}
-	EXPECT_EQ(0, kaio_getevents(self->c.fd, 0, 16, self->ev, &self->zero));
+	EXPECT_EQ(0, t_getevents(self->c.fd, 0, 16, self->ev, &self->zero));
 }
 
 TEST_F(ge, nr_0_returns_0_and_keeps_events)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(2, kaio_submit(self->c.fd, 2, self->ptrs));
-	EXPECT_EQ(0, kaio_getevents(self->c.fd, 0, 0, self->ev, &self->five));
-	EXPECT_EQ(2, kaio_getevents(self->c.fd, 2, 2, self->ev, &self->five));
+	ASSERT_EQ(2, t_submit(self->c.fd, 2, self->ptrs));
+	EXPECT_EQ(0, t_getevents(self->c.fd, 0, 0, self->ev, &self->five));
+	EXPECT_EQ(2, t_getevents(self->c.fd, 2, 2, self->ev, &self->five));
 }
 
 struct late_submit {
@@ -307,7 +307,7 @@ static void *submit_after_100ms(void *arg)
 	struct late_submit *ls = arg;
 
 	usleep(100 * 1000);
-	ls->ret = kaio_submit_one(ls->ctx, ls->cb);
+	ls->ret = t_submit_one(ls->ctx, ls->cb);
 	return NULL;
 }
 
@@ -318,10 +318,10 @@ TEST_F(ge, infinite_wait_woken_by_completion)
 	uint64_t t0;
 
 	KAIO_SKIPPED_IN_SETUP();
-	t0 = kaio_now_ns();
+	t0 = t_now_ns();
 	ASSERT_EQ(0, pthread_create(&t, NULL, submit_after_100ms, &ls));
-	EXPECT_EQ(1, kaio_getevents(self->c.fd, 1, 1, self->ev, NULL));
-	EXPECT_LE(90 * 1000 * 1000ULL, kaio_now_ns() - t0);
+	EXPECT_EQ(1, t_getevents(self->c.fd, 1, 1, self->ev, NULL));
+	EXPECT_LE(90 * 1000 * 1000ULL, t_now_ns() - t0);
 	pthread_join(t, NULL);
 	EXPECT_EQ(1, ls.ret);
 	EXPECT_EQ(5, self->ev[0].data);
@@ -334,10 +334,10 @@ TEST_F(ge, min_nr_waits_for_enough_events)
 	pthread_t t;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->ptrs));
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->ptrs));
 	ASSERT_EQ(0, pthread_create(&t, NULL, submit_after_100ms, &ls));
 	/* one event is there at once, the wait is for the second */
-	EXPECT_EQ(2, kaio_getevents(self->c.fd, 2, 2, self->ev, &ts));
+	EXPECT_EQ(2, t_getevents(self->c.fd, 2, 2, self->ev, &ts));
 	pthread_join(t, NULL);
 	EXPECT_EQ(0, self->ev[0].data);
 	EXPECT_EQ(1, self->ev[1].data);

@@ -56,9 +56,9 @@
  * or counted when nobody could read it any more).
  */
 static void expect_settled(struct __test_metadata *_metadata,
-			   const struct kaio_stats *g0, int ms)
+			   const struct t_stats *g0, int ms)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 
 	KAIO_EXPECT_SETTLED(&g, g0, ms);
 	EXPECT_EQ(g0->contexts, g.contexts);
@@ -71,9 +71,9 @@ static void expect_settled(struct __test_metadata *_metadata,
 	int __dev;								\
 	KAIO_DEV_OPEN(__dev);							\
 	close(__dev);								\
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, (g0)))		\
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, (g0)))		\
 		TH_LOG("%s: debugfs not mounted?", KAIO_DEBUGFS_STATS);		\
-	kaio_stats_log("module at start", (g0));				\
+	t_stats_log("module at start", (g0));				\
 } while (0)
 
 /* ---- resources ---------------------------------------------------------------- */
@@ -106,7 +106,7 @@ static void __attribute__((destructor)) cold_files_remove(void)
 	if (getpid() != main_pid)
 		return;
 	for (i = 0; i < 2; i++) {
-		const char *dir = kaio_env_path(env[i]);
+		const char *dir = t_env_path(env[i]);
 
 		if (dir) {
 			cold_path(path, sizeof(path), dir);
@@ -127,7 +127,7 @@ static int cold_file(const char *dir)
 
 	cold_path(path, sizeof(path), dir);
 	if (stat(path, &st) || st.st_size != COLD_SIZE) {
-		ret = kaio_make_file(dir, tmp, sizeof(tmp), COLD_SIZE, SEED);
+		ret = t_make_file(dir, tmp, sizeof(tmp), COLD_SIZE, SEED);
 		if (ret)
 			return ret;
 		if (rename(tmp, path)) {
@@ -139,8 +139,8 @@ static int cold_file(const char *dir)
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;
-	ret = kaio_drop_file_cache(fd);
-	if (!ret && kaio_cached_pages(fd, COLD_SIZE) != 0)
+	ret = t_drop_file_cache(fd);
+	if (!ret && t_cached_pages(fd, COLD_SIZE) != 0)
 		ret = -EBUSY;
 	if (ret) {
 		close(fd);
@@ -156,13 +156,13 @@ static int cold_file(const char *dir)
 static int slow_raw_open(const char *dev, int n)
 {
 	size_t len = (size_t)n * BS;
-	char *buf = kaio_alloc(len);
+	char *buf = t_alloc(len);
 	int fd = open(dev, O_RDWR | O_DIRECT);
 	ssize_t w;
 
 	if (fd < 0)
 		return -errno;
-	kaio_fill(buf, len, RAW_SEED, RAW_OFF);
+	t_fill(buf, len, RAW_SEED, RAW_OFF);
 	w = pwrite(fd, buf, len, RAW_OFF);
 	munmap(buf, len);
 	if (w != (ssize_t)len) {
@@ -180,7 +180,7 @@ static int write_file(const char *dir, char *path, size_t pathlen, int n)
 {
 	int fd, ret;
 
-	ret = kaio_make_file(dir, path, pathlen, (size_t)n * BS, OLD_SEED);
+	ret = t_make_file(dir, path, pathlen, (size_t)n * BS, OLD_SEED);
 	if (ret)
 		return ret;
 	fd = open(path, O_RDWR);
@@ -209,7 +209,7 @@ struct req_info {
 	long long off;
 };
 
-/* iocb i has aio_data i; one contiguous iocb array for kaio_tally(). */
+/* iocb i has aio_data i; one contiguous iocb array for t_tally(). */
 struct batch {
 	int n, max;
 	struct iocb *cbs;
@@ -265,7 +265,7 @@ static void batch_done(struct batch *b)
 /* @n cold 4 KiB reads of a cold_file() (SEED), COLD_STRIDE apart. */
 static void add_cold_reads(struct batch *b, int fd, int n)
 {
-	char *buf = kaio_alloc((size_t)n * BS);
+	char *buf = t_alloc((size_t)n * BS);
 	int i;
 
 	memset(buf, 0xa5, (size_t)n * BS);
@@ -274,14 +274,14 @@ static void add_cold_reads(struct batch *b, int fd, int n)
 		struct iocb *cb = batch_add(b, K_COLD, buf + (size_t)i * BS,
 					    SEED, off);
 
-		kaio_prep_pread(cb, fd, buf + (size_t)i * BS, BS, off);
+		t_prep_pread(cb, fd, buf + (size_t)i * BS, BS, off);
 	}
 }
 
 /* @n O_DIRECT 4 KiB reads of slow_raw_open()'s region. */
 static void add_direct_reads(struct batch *b, int fd, int n)
 {
-	char *buf = kaio_alloc((size_t)n * BS);
+	char *buf = t_alloc((size_t)n * BS);
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -289,7 +289,7 @@ static void add_direct_reads(struct batch *b, int fd, int n)
 		struct iocb *cb = batch_add(b, K_DIRECT, buf + (size_t)i * BS,
 					    RAW_SEED, off);
 
-		kaio_prep_pread(cb, fd, buf + (size_t)i * BS, BS, off);
+		t_prep_pread(cb, fd, buf + (size_t)i * BS, BS, off);
 	}
 }
 
@@ -300,16 +300,16 @@ static void add_direct_reads(struct batch *b, int fd, int n)
  */
 static void add_writes(struct batch *b, int fd, int n)
 {
-	char *buf = kaio_alloc((size_t)n * BS);
+	char *buf = t_alloc((size_t)n * BS);
 	int i;
 
-	kaio_fill(buf, (size_t)n * BS, NEW_SEED, 0);
+	t_fill(buf, (size_t)n * BS, NEW_SEED, 0);
 	for (i = 0; i < n; i++) {
 		long long off = (long long)i * BS;
 		struct iocb *cb = batch_add(b, K_WRITE, buf + (size_t)i * BS,
 					    NEW_SEED, off);
 
-		kaio_prep_pwrite(cb, fd, buf + (size_t)i * BS, BS, off);
+		t_prep_pwrite(cb, fd, buf + (size_t)i * BS, BS, off);
 		cb->aio_rw_flags = RWF_DSYNC;
 	}
 }
@@ -319,7 +319,7 @@ static void add_fsyncs(struct batch *b, int fd, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		kaio_prep_fsync(batch_add(b, K_FSYNC, NULL, 0, 0), fd);
+		t_prep_fsync(batch_add(b, K_FSYNC, NULL, 0, 0), fd);
 }
 
 /* @n POLLIN on empty pipes: they wait until written or cancelled. */
@@ -333,7 +333,7 @@ static int add_polls(struct batch *b, int n)
 		if (b->npipes >= 256 || pipe2(p, O_CLOEXEC))
 			return -1;
 		b->npipes++;
-		kaio_prep_poll(batch_add(b, K_POLL, NULL, 0, 0), p[0], POLLIN);
+		t_prep_poll(batch_add(b, K_POLL, NULL, 0, 0), p[0], POLLIN);
 	}
 	return 0;
 }
@@ -357,7 +357,7 @@ static int batch_check(struct __test_metadata *_metadata, struct batch *b,
 	int i, ncancel = 0, bad = 0;
 
 	memset(b->count, 0, b->n * sizeof(*b->count));
-	EXPECT_EQ(0, kaio_tally(b->cbs, b->n, ev, nev, b->count, b->res));
+	EXPECT_EQ(0, t_tally(b->cbs, b->n, ev, nev, b->count, b->res));
 	for (i = 0; i < b->n; i++) {
 		const struct req_info *in = &b->info[i];
 		long long r = b->res[i];
@@ -378,7 +378,7 @@ static int batch_check(struct __test_metadata *_metadata, struct batch *b,
 			case K_COLD:
 			case K_DIRECT:
 				ok = r == BS &&
-				     kaio_check(in->buf, BS, in->seed, in->off) == -1;
+				     t_check(in->buf, BS, in->seed, in->off) == -1;
 				break;
 			case K_WRITE:
 				ok = r == BS;
@@ -411,7 +411,7 @@ static int batch_check(struct __test_metadata *_metadata, struct batch *b,
 static void check_written(struct __test_metadata *_metadata, struct batch *b,
 			  int fd, bool exact)
 {
-	char *back = kaio_alloc(BS);
+	char *back = t_alloc(BS);
 	int i, torn = 0;
 
 	for (i = 0; i < b->n; i++) {
@@ -421,8 +421,8 @@ static void check_written(struct __test_metadata *_metadata, struct batch *b,
 		if (in->kind != K_WRITE)
 			continue;
 		ASSERT_EQ(BS, pread(fd, back, BS, in->off));
-		is_new = kaio_check(back, BS, NEW_SEED, in->off) == -1;
-		is_old = kaio_check(back, BS, OLD_SEED, in->off) == -1;
+		is_new = t_check(back, BS, NEW_SEED, in->off) == -1;
+		is_old = t_check(back, BS, OLD_SEED, in->off) == -1;
 		if (!is_new && !is_old && torn++ < 5)
 			TH_LOG("block at %lld is neither old nor new", in->off);
 		EXPECT_TRUE(is_new || is_old);
@@ -462,19 +462,19 @@ static const char *mix_open(struct __test_metadata *_metadata, struct mix *m,
 
 	memset(m, 0, sizeof(*m));
 	m->cold_fd[0] = m->cold_fd[1] = m->direct_fd = m->write_fd = -1;
-	raw = kaio_env_path("KAIO_SLOW_RAW_DEV");
-	dir = kaio_env_path("KAIO_EXT4_DIR");
+	raw = t_env_path("KAIO_SLOW_RAW_DEV");
+	dir = t_env_path("KAIO_EXT4_DIR");
 	if (n->direct && !raw)
 		return "needs $KAIO_SLOW_RAW_DEV";
 	if ((n->writes || n->fsyncs) && !dir)
 		return "needs $KAIO_EXT4_DIR";
-	if (n->cold && !kaio_env_path(env[0]))
+	if (n->cold && !t_env_path(env[0]))
 		return "needs $KAIO_SLOW_EXT4_DIR";
-	if ((n->cold || n->direct) && kaio_slow_lat_ns() < 10000000)
+	if ((n->cold || n->direct) && t_slow_lat_ns() < 10000000)
 		return "needs $KAIO_SLOW_LAT_NS >= 10 ms";
 	batch_init(&m->b, 1024);
 	for (i = 0; i < 2 && n->cold; i++) {
-		const char *d = kaio_env_path(env[i]);
+		const char *d = t_env_path(env[i]);
 
 		if (!d)
 			continue;
@@ -532,15 +532,15 @@ static void mix_close(struct mix *m)
 
 /* All @n events of a context into @ev within @ms: ASSERTs the count. */
 #define REAP_ALL(fd, ev, n, ms) do {						\
-	long __got = kaio_wait((fd), (ev), (n), (ms));				\
+	long __got = t_wait((fd), (ev), (n), (ms));				\
 	ASSERT_EQ((long)(n), __got);						\
 } while (0)
 
 /* ---- the fixture most tests use: the module's state at the start --------- */
 
 FIXTURE(lt) {
-	struct kaio_stats g0;
-	struct kaio_ctx c;
+	struct t_stats g0;
+	struct t_ctx c;
 	struct mix m;
 };
 
@@ -554,7 +554,7 @@ FIXTURE_SETUP(lt)
 
 FIXTURE_TEARDOWN(lt)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	mix_close(&self->m);
 }
 
@@ -581,10 +581,10 @@ TEST_F_TIMEOUT(lt, cancel_queued_for_worker_EINPROGRESS_event_posted_at_once, 12
 	int count[5];
 	long long res[5];
 	struct iocb cbs[5], *ptrs[5];
-	char *src = kaio_alloc((size_t)nblock * BS), *back = kaio_alloc(BS);
+	char *src = t_alloc((size_t)nblock * BS), *back = t_alloc(BS);
 	char slow_path[PATH_MAX];
 	const char *slow_dir;
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	int attempt, caught = 0, slow_fd, k, found;
 	long peeked, r, i;
 
@@ -594,27 +594,27 @@ TEST_F_TIMEOUT(lt, cancel_queued_for_worker_EINPROGRESS_event_posted_at_once, 12
 	slow_fd = write_file(slow_dir, slow_path, sizeof(slow_path), nblock + 3);
 	ASSERT_LE(0, slow_fd);
 	unlink(slow_path);
-	kaio_fill(src, (size_t)nblock * BS, NEW_SEED, 0);
+	t_fill(src, (size_t)nblock * BS, NEW_SEED, 0);
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
 	for (attempt = 0; attempt < 3 && !caught; attempt++) {
 		const long long toff = (long long)(nblock + attempt) * BS;
 		struct iocb *target = &cbs[nblock];
 		long pos = -1;
 
 		for (k = 0; k < nblock; k++) {
-			kaio_prep_pwrite(&cbs[k], slow_fd, src + (size_t)k * BS, BS,
-					 (long long)k * BS);
+			t_prep_pwrite(&cbs[k], slow_fd, src + (size_t)k * BS, BS,
+				      (long long)k * BS);
 			cbs[k].aio_rw_flags = RWF_DSYNC;
 			ptrs[k] = &cbs[k];
 		}
-		kaio_prep_pwrite(target, slow_fd, src, BS, toff);
+		t_prep_pwrite(target, slow_fd, src, BS, toff);
 		ptrs[nblock] = target;
-		ASSERT_EQ(n, kaio_submit(self->c.fd, n, ptrs));
-		r = kaio_cancel(self->c.fd, target);
+		ASSERT_EQ(n, t_submit(self->c.fd, n, ptrs));
+		r = t_cancel(self->c.fd, target);
 		/* posted by CANCEL itself: in the ring now, not reaped yet */
-		peeked = kaio_ring_peek(&self->c, ev, n);
+		peeked = t_ring_peek(&self->c, ev, n);
 		for (i = 0, found = 0; i < peeked; i++)
 			if (ev[i].obj == (uintptr_t)target) {
 				found++;
@@ -624,7 +624,7 @@ TEST_F_TIMEOUT(lt, cancel_queued_for_worker_EINPROGRESS_event_posted_at_once, 12
 		       attempt, r, peeked);
 		REAP_ALL(self->c.fd, ev, n, 60000);
 		memset(count, 0, sizeof(count));
-		EXPECT_EQ(0, kaio_tally(cbs, n, ev, n, count, res));
+		EXPECT_EQ(0, t_tally(cbs, n, ev, n, count, res));
 		for (k = 0; k < n; k++) {
 			EXPECT_EQ(1, count[k]);
 			if (ev[k].obj == (uintptr_t)target)
@@ -636,25 +636,25 @@ TEST_F_TIMEOUT(lt, cancel_queued_for_worker_EINPROGRESS_event_posted_at_once, 12
 		if (r != -EINPROGRESS) {
 			EXPECT_TRUE(r == -EAGAIN || r == -EINVAL);
 			EXPECT_EQ(BS, res[nblock]);
-			EXPECT_EQ(-1, kaio_check(back, BS, NEW_SEED, 0));
+			EXPECT_EQ(-1, t_check(back, BS, NEW_SEED, 0));
 			continue;
 		}
 		caught = 1;
 		EXPECT_EQ(1, found) TH_LOG("CANCEL returned before posting the event");
 		EXPECT_EQ(-ECANCELED, res[nblock]);
 		EXPECT_LT(pos, n - 1) TH_LOG("the cancelled write's event came last");
-		EXPECT_EQ(-1, kaio_check(back, BS, OLD_SEED, toff))
+		EXPECT_EQ(-1, t_check(back, BS, OLD_SEED, toff))
 			TH_LOG("a cancelled write reached the file");
-		EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, target));
+		EXPECT_EQ(-EINVAL, t_cancel(self->c.fd, target));
 	}
 	EXPECT_EQ(1, caught) TH_LOG("the last write never waited in its queue");
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ(caught, d.cancelled);
 	EXPECT_EQ(attempt * n - caught, d.worker);	/* the cancelled one never ran */
 	close(slow_fd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	munmap(src, (size_t)nblock * BS);
 	munmap(back, BS);
 	expect_settled(_metadata, &self->g0, 2000);
@@ -673,7 +673,7 @@ TEST_F_TIMEOUT(lt, cancel_queued_for_worker_EINPROGRESS_event_posted_at_once, 12
  */
 TEST_F_TIMEOUT(lt, cancel_in_block_layer_EAGAIN_completes_normally_then_EINVAL, 60)
 {
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	struct io_event ev;
 	struct iocb *cb;
 	uint64_t t0, t1;
@@ -684,37 +684,37 @@ TEST_F_TIMEOUT(lt, cancel_in_block_layer_EAGAIN_completes_normally_then_EINVAL, 
 	MIX_OPEN(&self->m, .direct = 1);
 	cb = &self->m.b.cbs[0];
 	KAIO_CTX_INIT(&self->c, 8, KAIO_SETUP_RES2_PATH);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
 	for (attempt = 0; attempt < 5 && !eagain; attempt++) {
 		memset(self->m.b.info[0].buf, 0, BS);
-		t0 = kaio_now_ns();
-		ASSERT_EQ(1, kaio_submit_one(self->c.fd, cb));
-		r = kaio_cancel(self->c.fd, cb);
-		t1 = kaio_now_ns();
+		t0 = t_now_ns();
+		ASSERT_EQ(1, t_submit_one(self->c.fd, cb));
+		r = t_cancel(self->c.fd, cb);
+		t1 = t_now_ns();
 		TH_LOG("attempt %d: CANCEL answered %ld, %lld us after SUBMIT",
 		       attempt, r, (long long)(t1 - t0) / 1000);
 		EXPECT_TRUE(r == -EAGAIN || r == -EINVAL);
 		eagain += r == -EAGAIN;
-		ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, 10000));
+		ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, 10000));
 		EXPECT_EQ(0, batch_check(_metadata, &self->m.b, &ev, 1, false));
 		EXPECT_EQ(KAIO_PATH_ASYNC, ev.res2);
-		EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, cb));
+		EXPECT_EQ(-EINVAL, t_cancel(self->c.fd, cb));
 	}
 	EXPECT_EQ(1, eagain) TH_LOG("never caught the read in the device");
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ(0, d.cancelled);
 	EXPECT_EQ(attempt, d.async);
 	EXPECT_EQ(0, d.worker);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
 /* Page-waiting reads need a slow file system: one variant each. */
 FIXTURE(cold) {
-	struct kaio_stats g0;
-	struct kaio_ctx c;
+	struct t_stats g0;
+	struct t_ctx c;
 	int fd;
 };
 
@@ -728,7 +728,7 @@ FIXTURE_SETUP(cold)
 	self->c.fd = self->c.dev = self->c.nullfd = -1;
 	BASELINE(&self->g0);
 	KAIO_ENV_OR_SKIP(dir, variant->env);
-	if (kaio_slow_lat_ns() < 10000000)
+	if (t_slow_lat_ns() < 10000000)
 		SKIP(return, "needs $KAIO_SLOW_LAT_NS >= 10 ms");
 	self->fd = cold_file(dir);
 	ASSERT_LE(0, self->fd) TH_LOG("%s", strerror(-self->fd));
@@ -736,7 +736,7 @@ FIXTURE_SETUP(cold)
 
 FIXTURE_TEARDOWN(cold)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -756,30 +756,30 @@ FIXTURE_TEARDOWN(cold)
  */
 TEST_F_TIMEOUT(cold, cancel_page_waiting_EINPROGRESS_event_after_the_io_buffer_untouched, 60)
 {
-	char *buf = kaio_alloc(BS);
-	struct kaio_stats s0, s1, d;
+	char *buf = t_alloc(BS);
+	struct t_stats s0, s1, d;
 	struct io_event ev, early[4];
 	struct iocb cb;
-	long long lat = kaio_slow_lat_ns(), off = 0;
+	long long lat = t_slow_lat_ns(), off = 0;
 	uint64_t t0, t1, t2;
 	int attempt, caught = 0;
 	long r, i, n;
 
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_CTX_INIT(&self->c, 8, KAIO_SETUP_RES2_PATH);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
 	for (attempt = 0; attempt < 5 && !caught; attempt++) {
 		off = (long long)(1 + 2 * attempt) * COLD_STRIDE;
 		memset(buf, 0xa5, BS);
-		kaio_prep_pread(&cb, self->fd, buf, BS, off);
-		t0 = kaio_now_ns();
-		ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
-		r = kaio_cancel(self->c.fd, &cb);
-		t1 = kaio_now_ns();
-		n = kaio_ring_peek(&self->c, early, 4);
-		ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, 10000));
-		t2 = kaio_now_ns();
+		t_prep_pread(&cb, self->fd, buf, BS, off);
+		t0 = t_now_ns();
+		ASSERT_EQ(1, t_submit_one(self->c.fd, &cb));
+		r = t_cancel(self->c.fd, &cb);
+		t1 = t_now_ns();
+		n = t_ring_peek(&self->c, early, 4);
+		ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, 10000));
+		t2 = t_now_ns();
 		TH_LOG("attempt %d: CANCEL answered %ld %lld us after SUBMIT; the event (res %lld, path %lld) came %lld us later; device latency %lld us",
 		       attempt, r, (long long)(t1 - t0) / 1000, ev.res, ev.res2,
 		       (long long)(t2 - t1) / 1000, lat / 1000);
@@ -788,7 +788,7 @@ TEST_F_TIMEOUT(cold, cancel_page_waiting_EINPROGRESS_event_after_the_io_buffer_u
 		if (r != -EINPROGRESS) {
 			/* not caught waiting: it must have read normally */
 			EXPECT_EQ(BS, ev.res);
-			EXPECT_EQ(-1, kaio_check(buf, BS, SEED, off));
+			EXPECT_EQ(-1, t_check(buf, BS, SEED, off));
 			continue;
 		}
 		caught = 1;
@@ -802,11 +802,11 @@ TEST_F_TIMEOUT(cold, cancel_page_waiting_EINPROGRESS_event_after_the_io_buffer_u
 		EXPECT_EQ(BS, i) TH_LOG("buffer written at byte %ld", i);
 	}
 	EXPECT_EQ(1, caught) TH_LOG("never caught the read waiting for its page");
-	EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, &cb));
-	EXPECT_EQ(0, kaio_wait(self->c.fd, &ev, 1, 50));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	EXPECT_EQ(-EINVAL, t_cancel(self->c.fd, &cb));
+	EXPECT_EQ(0, t_wait(self->c.fd, &ev, 1, 50));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_LE(1, d.page_wait_arms);
 	EXPECT_LE(1, d.wakeups);
 	EXPECT_LE(1, d.retries);
@@ -823,7 +823,7 @@ TEST_F_TIMEOUT(cold, cancel_page_waiting_EINPROGRESS_event_after_the_io_buffer_u
 		EXPECT_EQ(1, vec & 1);
 		munmap(map, COLD_SIZE);
 	}
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -847,7 +847,7 @@ static void *cancel_until_found(void *arg)
 	struct racer *r = arg;
 
 	do {
-		r->answer = kaio_cancel(r->ctx, r->cb);
+		r->answer = t_cancel(r->ctx, r->cb);
 	} while (r->answer == -EINVAL && ++r->spins < 200000);
 	return NULL;
 }
@@ -857,37 +857,37 @@ TEST_F_TIMEOUT(lt, cancel_racing_submit_of_poll_keeps_its_answer, 90)
 	struct io_event ev;
 	struct iocb cb;
 	int p[2], iter, inprogress = 0, again = 0, broken = 0;
-	uint64_t start = kaio_now_ns();
+	uint64_t start = t_now_ns();
 
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_CTX_INIT(&self->c, 8, 0);
 	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
 	/* the window is a few microseconds: many tries, bounded in time */
 	for (iter = 0; iter < 1000 && !broken &&
-	     kaio_now_ns() - start < 12000000000ULL; iter++) {
+	     t_now_ns() - start < 12000000000ULL; iter++) {
 		struct racer r = { .ctx = self->c.fd, .cb = &cb };
 		pthread_t th;
 
-		kaio_prep_poll(&cb, p[0], POLLIN);
+		t_prep_poll(&cb, p[0], POLLIN);
 		cb.aio_data = iter;
 		ASSERT_EQ(0, pthread_create(&th, NULL, cancel_until_found, &r));
-		ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
+		ASSERT_EQ(1, t_submit_one(self->c.fd, &cb));
 		ASSERT_EQ(0, pthread_join(th, NULL));
 		if (r.answer == -EAGAIN) {
 			again++;
-			r.answer = kaio_cancel(self->c.fd, &cb);
+			r.answer = t_cancel(self->c.fd, &cb);
 			EXPECT_EQ(-EINPROGRESS, r.answer);
 		} else {
 			inprogress++;
 		}
 		ASSERT_EQ(-EINPROGRESS, r.answer) TH_LOG("iteration %d", iter);
-		if (kaio_wait(self->c.fd, &ev, 1, 2000) != 1) {
+		if (t_wait(self->c.fd, &ev, 1, 2000) != 1) {
 			broken++;
 			TH_LOG("iteration %d: CANCEL answered EINPROGRESS (after %d tries), but no event within 2 s",
 			       iter, r.spins);
 			/* let it complete the only way it still can */
 			ASSERT_EQ(1, write(p[1], "x", 1));
-			ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, 5000));
+			ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, 5000));
 			TH_LOG("after the pipe was written: res %lld (a cancelled POLL reports 0)",
 			       ev.res);
 			EXPECT_EQ(0, ev.res);
@@ -902,7 +902,7 @@ TEST_F_TIMEOUT(lt, cancel_racing_submit_of_poll_keeps_its_answer, 90)
 	EXPECT_EQ(0, broken);
 	close(p[0]);
 	close(p[1]);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -921,7 +921,7 @@ static const struct mix_counts destroy_mix = {
 TEST_F_TIMEOUT(lt, destroy_with_hundreds_in_flight_waits_for_every_one, 120)
 {
 	struct io_event *ev;
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	struct timespec one_s = { 1, 0 };
 	const char *why;
 	uint64_t t0, t1;
@@ -935,33 +935,33 @@ TEST_F_TIMEOUT(lt, destroy_with_hundreds_in_flight_waits_for_every_one, 120)
 	n = self->m.b.n;
 	ev = calloc(n, sizeof(*ev));
 	KAIO_CTX_INIT(&self->c, 1024, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, self->m.b.ptrs));
-	t0 = kaio_now_ns();
-	EXPECT_EQ(0, kaio_destroy(self->c.fd));
-	t1 = kaio_now_ns();
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
+	t0 = t_now_ns();
+	EXPECT_EQ(0, t_destroy(self->c.fd));
+	t1 = t_now_ns();
 	TH_LOG("DESTROY of %d requests took %lld ms", n,
 	       (long long)(t1 - t0) / 1000000);
 
 	/* every request had finished when DESTROY returned */
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ(0, s1.in_flight);
 	EXPECT_EQ(n, d.submitted);
 	EXPECT_EQ(n, d.completed);
 	/* their events are in the ring, one each */
-	got = kaio_ring_peek(&self->c, ev, n);
+	got = t_ring_peek(&self->c, ev, n);
 	EXPECT_EQ(n, got);
 	cancelled = batch_check(_metadata, &self->m.b, ev, got, true);
 	TH_LOG("%d of %d cancelled by DESTROY", cancelled, n);
 	EXPECT_LE(self->m.b.npipes, cancelled);	/* at least the POLLs */
 	EXPECT_EQ(d.cancelled, cancelled);
 	check_written(_metadata, &self->m.b, self->m.write_fd, true);
-	EXPECT_EQ(-EINVAL, kaio_getevents(self->c.fd, 1, 1, ev, &one_s));
-	EXPECT_EQ(-EINVAL, kaio_destroy(self->c.fd));
-	kaio_ctx_close(&self->c);
+	EXPECT_EQ(-EINVAL, t_getevents(self->c.fd, 1, 1, ev, &one_s));
+	EXPECT_EQ(-EINVAL, t_destroy(self->c.fd));
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -971,7 +971,7 @@ TEST_F_TIMEOUT(lt, destroy_with_hundreds_in_flight_waits_for_every_one, 120)
  */
 TEST_F_TIMEOUT(lt, close_with_hundreds_in_flight_returns_with_everything_freed, 120)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 	const char *why;
 	uint64_t t0, t1;
 	int n;
@@ -982,21 +982,21 @@ TEST_F_TIMEOUT(lt, close_with_hundreds_in_flight_returns_with_everything_freed, 
 		SKIP(return, "%s", why);
 	n = self->m.b.n;
 	KAIO_CTX_INIT(&self->c, 1024, 0);
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, self->m.b.ptrs));
-	t0 = kaio_now_ns();
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
+	t0 = t_now_ns();
 	EXPECT_EQ(0, close(self->c.fd));
-	t1 = kaio_now_ns();
+	t1 = t_now_ns();
 	self->c.fd = -1;
 	TH_LOG("close with %d in flight took %lld ms", n,
 	       (long long)(t1 - t0) / 1000000);
 	/* no waiting here: close already did */
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	EXPECT_EQ(self->g0.contexts, g.contexts);
 	EXPECT_EQ(0, g.pinned_pages_reserved);
 	EXPECT_EQ(g.submitted - self->g0.submitted, g.completed - self->g0.completed);
 	/* writes either landed whole or not at all */
 	check_written(_metadata, &self->m.b, self->m.write_fd, false);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1006,7 +1006,7 @@ TEST_F_TIMEOUT(lt, close_with_hundreds_in_flight_returns_with_everything_freed, 
  */
 TEST_F_TIMEOUT(lt, close_with_ring_mapped_then_munmap_is_the_last_close, 120)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 	const char *why;
 	int n;
 
@@ -1016,18 +1016,18 @@ TEST_F_TIMEOUT(lt, close_with_ring_mapped_then_munmap_is_the_last_close, 120)
 		SKIP(return, "%s", why);
 	n = self->m.b.n;
 	KAIO_CTX_INIT(&self->c, 1024, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, self->m.b.ptrs));
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	EXPECT_EQ(self->g0.contexts + 1, g.contexts);
 	/* events still arrive in the mapped ring (the POLLs never will) */
 	{
-		uint64_t end = kaio_now_ns() + 30000000000ULL;
+		uint64_t end = t_now_ns() + 30000000000ULL;
 		long want = n - self->m.b.npipes, have = 0;
 
-		while (kaio_now_ns() < end) {
+		while (t_now_ns() < end) {
 			have = (__atomic_load_n(&self->c.ring->tail, __ATOMIC_ACQUIRE) +
 				self->c.ring->nr - self->c.ring->head) %
 			       self->c.ring->nr;
@@ -1039,18 +1039,18 @@ TEST_F_TIMEOUT(lt, close_with_ring_mapped_then_munmap_is_the_last_close, 120)
 	}
 	EXPECT_EQ(0, munmap(self->c.ring, self->c.s.ring_size));
 	self->c.ring = NULL;
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	EXPECT_EQ(self->g0.contexts, g.contexts);
 	EXPECT_EQ(0, g.pinned_pages_reserved);
 	check_written(_metadata, &self->m.b, self->m.write_fd, false);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
 /* ==== 3. SIGKILL with I/O in flight =========================================== */
 
 FIXTURE(killed) {
-	struct kaio_stats g0;
+	struct t_stats g0;
 	struct mix m;
 };
 
@@ -1091,7 +1091,7 @@ static void *getevents_thread(void *arg)
 	struct waiter *w = arg;
 
 	w->tid = syscall(SYS_gettid);
-	w->ret = kaio_getevents(w->ctx, w->min_nr, w->min_nr, w->ev, w->timeout);
+	w->ret = t_getevents(w->ctx, w->min_nr, w->min_nr, w->ev, w->timeout);
 	return NULL;
 }
 
@@ -1106,15 +1106,15 @@ killed_child(struct batch *b, int ready, const FIXTURE_VARIANT(killed) *v,
 {
 	struct io_event *ev = calloc(2 * b->n, sizeof(*ev));
 	struct waiter w = { 0 };
-	struct kaio_ctx c;
+	struct t_ctx c;
 	pthread_t th;
 	long long round = 0;
 
-	if (kaio_ctx_init(&c, 4096, 0))
+	if (t_ctx_init(&c, 4096, 0))
 		_exit(10);
-	if (v->map_ring && kaio_ctx_map_ring(&c))
+	if (v->map_ring && t_ctx_map_ring(&c))
 		_exit(11);
-	if (kaio_submit(c.fd, b->n, b->ptrs) != b->n)
+	if (t_submit(c.fd, b->n, b->ptrs) != b->n)
 		_exit(12);
 	if (v->submitting) {
 		/* cold reads again and again, reaped as they come */
@@ -1122,17 +1122,17 @@ killed_child(struct batch *b, int ready, const FIXTURE_VARIANT(killed) *v,
 			_exit(13);
 		for (;;) {
 			struct iocb *cbs = calloc(32, sizeof(*cbs)), *p[32];
-			char *buf = kaio_alloc(32 * BS);
+			char *buf = t_alloc(32 * BS);
 			int i;
 
 			posix_fadvise(cold_fd, 0, 0, POSIX_FADV_DONTNEED);
 			for (i = 0; i < 32; i++) {
-				kaio_prep_pread(&cbs[i], cold_fd, buf + i * BS, BS,
-						((round * 32 + i) % COLD_NR) * COLD_STRIDE);
+				t_prep_pread(&cbs[i], cold_fd, buf + i * BS, BS,
+					     ((round * 32 + i) % COLD_NR) * COLD_STRIDE);
 				p[i] = &cbs[i];
 			}
-			kaio_submit(c.fd, 32, p);
-			kaio_getevents(c.fd, 0, 2 * b->n, ev, NULL);
+			t_submit(c.fd, 32, p);
+			t_getevents(c.fd, 0, 2 * b->n, ev, NULL);
 			round++;	/* buffers and iocbs leak: the child dies */
 		}
 	}
@@ -1146,7 +1146,7 @@ killed_child(struct batch *b, int ready, const FIXTURE_VARIANT(killed) *v,
 	if (write(ready, "r", 1) != 1)
 		_exit(13);
 	/* the POLLs never complete: this waits until SIGKILL */
-	kaio_getevents(c.fd, b->n, b->n, ev, NULL);
+	t_getevents(c.fd, b->n, b->n, ev, NULL);
 	_exit(15);
 }
 
@@ -1156,7 +1156,7 @@ TEST_F_TIMEOUT(killed, sigkill_with_256_in_flight_contexts_back_within_seconds, 
 	static const struct mix_counts n = {
 		.cold = 64, .direct = 96, .writes = 32, .polls = 32,
 	};
-	struct kaio_stats g;
+	struct t_stats g;
 	struct pollfd pfd;
 	int sv[2], status, ret;
 	const char *why;
@@ -1182,18 +1182,18 @@ TEST_F_TIMEOUT(killed, sigkill_with_256_in_flight_contexts_back_within_seconds, 
 	EXPECT_EQ(1, ret);
 	EXPECT_EQ(1, read(sv[0], &byte, 1)) TH_LOG("the child failed early");
 	close(sv[0]);
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	EXPECT_EQ(self->g0.contexts + 1, g.contexts);
 	usleep(variant->submitting ? 50000 : 20000);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	t0 = kaio_now_ns();
+	t0 = t_now_ns();
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		TH_LOG("child status %#x", status);
 	expect_settled(_metadata, &self->g0, 5000);
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	TH_LOG("settled %lld ms after SIGKILL; %lld requests since the start",
-	       (long long)(kaio_now_ns() - t0) / 1000000,
+	       (long long)(t_now_ns() - t0) / 1000000,
 	       g.submitted - self->g0.submitted);
 	EXPECT_LE(self->m.b.n, g.submitted - self->g0.submitted);
 	/* writes either landed whole or not at all */
@@ -1272,7 +1272,7 @@ static void *submit_and_exit(void *arg)
 {
 	struct submitter *s = arg;
 
-	s->ret = kaio_submit(s->ctx, s->b->n, s->b->ptrs);
+	s->ret = t_submit(s->ctx, s->b->n, s->b->ptrs);
 	pthread_exit(NULL);
 }
 
@@ -1286,7 +1286,7 @@ TEST_F_TIMEOUT(lt, submitter_thread_exits_waiting_thread_gets_every_event, 60)
 	struct submitter s = { 0 };
 	struct waiter w = { 0 };
 	struct timespec limit = { 30, 0 };
-	struct kaio_stats st;
+	struct t_stats st;
 	pthread_t ts, tw;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -1302,13 +1302,13 @@ TEST_F_TIMEOUT(lt, submitter_thread_exits_waiting_thread_gets_every_event, 60)
 	ASSERT_EQ(0, pthread_create(&ts, NULL, submit_and_exit, &s));
 	ASSERT_EQ(0, pthread_join(ts, NULL));
 	EXPECT_EQ(self->m.b.n, s.ret);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &st));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &st));
 	TH_LOG("%lld requests in flight when the submitter had exited",
 	       st.in_flight);
 	ASSERT_EQ(0, pthread_join(tw, NULL));
 	ASSERT_EQ(self->m.b.n, w.ret);
 	EXPECT_EQ(0, batch_check(_metadata, &self->m.b, w.ev, w.ret, false));
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1323,7 +1323,7 @@ static void poll_waiter_start(struct __test_metadata *_metadata,
 	batch_init(&self->m.b, 1);
 	ASSERT_EQ(0, add_polls(&self->m.b, 1));
 	batch_finish_prep(&self->m.b);
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->m.b.ptrs));
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->m.b.ptrs));
 	w->ctx = self->c.fd;
 	w->min_nr = 1;
 	w->ev = calloc(1, sizeof(*w->ev));
@@ -1342,7 +1342,7 @@ TEST_F_TIMEOUT(lt, close_while_other_thread_in_getevents_event_still_delivered, 
 {
 	struct waiter w = { 0 };
 	struct timespec limit = { 20, 0 };
-	struct kaio_stats g;
+	struct t_stats g;
 	pthread_t tw;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -1351,7 +1351,7 @@ TEST_F_TIMEOUT(lt, close_while_other_thread_in_getevents_event_still_delivered, 
 	poll_waiter_start(_metadata, self, &w, &limit, &tw);
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	EXPECT_EQ(self->g0.contexts + 1, g.contexts);	/* the ioctl holds it */
 	ASSERT_EQ(1, write(self->m.b.pipes[0][1], "x", 1));
 	EXPECT_TRUE(join_within(tw, 10000));
@@ -1393,12 +1393,12 @@ TEST_F_TIMEOUT(lt, destroy_wakes_thread_waiting_without_timeout, 60)
 	install_sigusr1();
 	KAIO_CTX_INIT(&self->c, 8, 0);
 	poll_waiter_start(_metadata, self, &w, NULL, &tw);
-	EXPECT_EQ(0, kaio_destroy(self->c.fd));
+	EXPECT_EQ(0, t_destroy(self->c.fd));
 	EXPECT_TRUE(join_within(tw, 5000)) TH_LOG("GETEVENTS still waiting after DESTROY");
 	EXPECT_TRUE(w.ret == -EINVAL || w.ret == 1) TH_LOG("GETEVENTS: %ld", w.ret);
 	if (w.ret == 1)
 		EXPECT_EQ(0, w.ev[0].res);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1418,16 +1418,16 @@ static void *submit_until_error(void *arg)
 	int i;
 
 	for (i = 0; i < 8; i++) {
-		kaio_prep_noop(&cbs[i], s->nullfd);
+		t_prep_noop(&cbs[i], s->nullfd);
 		p[i] = &cbs[i];
 	}
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		r = kaio_submit(s->ctx, 8, p);
+		r = t_submit(s->ctx, 8, p);
 		if (r < 0 && r != -EAGAIN) {
 			s->last = r;
 			break;
 		}
-		r = kaio_getevents(s->ctx, 0, 64, ev, &zero);
+		r = t_getevents(s->ctx, 0, 64, ev, &zero);
 		if (r < 0) {
 			s->last = r;
 			break;
@@ -1475,11 +1475,11 @@ static void *submit_polls_until_error(void *arg)
 	struct iocb noop;
 	long r;
 
-	kaio_prep_noop(&noop, p->nullfd);
+	t_prep_noop(&noop, p->nullfd);
 	for (;;) {
 		bool poll = p->submitted < p->n;
 
-		r = kaio_submit_one(p->ctx, poll ? &p->cbs[p->submitted] : &noop);
+		r = t_submit_one(p->ctx, poll ? &p->cbs[p->submitted] : &noop);
 		if (r == -EAGAIN)
 			continue;
 		if (r != 1) {
@@ -1506,7 +1506,7 @@ TEST_F_TIMEOUT(lt, destroy_while_other_thread_submits_polls_returns_all_accounte
 {
 	enum { NPOLL = 1024 };
 	struct poller p = { 0 };
-	struct kaio_stats s1;
+	struct t_stats s1;
 	struct io_event *ev;
 	int pfd[2], *count = calloc(NPOLL, sizeof(int));
 	long long *res = calloc(NPOLL, sizeof(long long));
@@ -1518,11 +1518,11 @@ TEST_F_TIMEOUT(lt, destroy_while_other_thread_submits_polls_returns_all_accounte
 	KAIO_SKIPPED_IN_SETUP();
 	install_sigusr1();
 	KAIO_CTX_INIT(&self->c, 4096, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
 	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
 	p.cbs = calloc(NPOLL, sizeof(*p.cbs));
 	for (k = 0; k < NPOLL; k++)
-		kaio_prep_poll(&p.cbs[k], pfd[0], POLLIN);
+		t_prep_poll(&p.cbs[k], pfd[0], POLLIN);
 	p.n = NPOLL;
 	p.ctx = self->c.fd;
 	p.nullfd = self->c.nullfd;
@@ -1530,20 +1530,20 @@ TEST_F_TIMEOUT(lt, destroy_while_other_thread_submits_polls_returns_all_accounte
 	ASSERT_EQ(0, pthread_create(&th, NULL, submit_polls_until_error, &p));
 	for (k = 0; k < 5000 && __atomic_load_n(&p.submitted, __ATOMIC_RELAXED) < 16; k++)
 		usleep(1000);
-	t0 = kaio_now_ns();
-	EXPECT_EQ(0, kaio_destroy(self->c.fd));
-	t1 = kaio_now_ns();
+	t0 = t_now_ns();
+	EXPECT_EQ(0, t_destroy(self->c.fd));
+	t1 = t_now_ns();
 	EXPECT_TRUE(join_within(th, 5000));
 	TH_LOG("DESTROY took %lld ms; %ld POLLs and %ld NOOPs got in, then %ld",
 	       (long long)(t1 - t0) / 1000000, p.submitted, p.noops, p.last);
 	EXPECT_EQ(-EINVAL, p.last);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
 	EXPECT_EQ(0, s1.in_flight);
 	EXPECT_EQ(p.submitted + p.noops, s1.submitted);
 	EXPECT_EQ(p.submitted + p.noops, s1.completed);
-	got = kaio_ring_peek(&self->c, ev, self->c.cap);
+	got = t_ring_peek(&self->c, ev, self->c.cap);
 	EXPECT_EQ(p.submitted + p.noops, got);
-	stray = kaio_tally(p.cbs, NPOLL, ev, got, count, res);
+	stray = t_tally(p.cbs, NPOLL, ev, got, count, res);
 	EXPECT_EQ(p.noops, stray);	/* the NOOP events */
 	for (k = 0; k < p.submitted; k++) {
 		EXPECT_EQ(1, count[k]);
@@ -1551,7 +1551,7 @@ TEST_F_TIMEOUT(lt, destroy_while_other_thread_submits_polls_returns_all_accounte
 	}
 	close(pfd[0]);
 	close(pfd[1]);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1564,10 +1564,10 @@ struct destroyer {
 static void *destroy_thread(void *arg)
 {
 	struct destroyer *d = arg;
-	struct kaio_stats st;
+	struct t_stats st;
 
-	d->ret = kaio_destroy(d->ctx);
-	d->in_flight_after = kaio_ctx_stats(d->ctx, &st) ? -1 : st.in_flight;
+	d->ret = t_destroy(d->ctx);
+	d->in_flight_after = t_ctx_stats(d->ctx, &st) ? -1 : st.in_flight;
 	return NULL;
 }
 
@@ -1579,14 +1579,14 @@ static void *destroy_thread(void *arg)
 TEST_F_TIMEOUT(lt, destroy_from_two_threads_one_0_and_waits_one_EINVAL, 60)
 {
 	struct destroyer d[2] = { { 0 }, { 0 } };
-	struct kaio_stats s1;
+	struct t_stats s1;
 	pthread_t th[2];
 	int i, winner;
 
 	KAIO_SKIPPED_IN_SETUP();
 	MIX_OPEN(&self->m, .cold = 32, .direct = 64, .writes = 16, .polls = 8);
 	KAIO_CTX_INIT(&self->c, 512, 0);
-	ASSERT_EQ(self->m.b.n, kaio_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
+	ASSERT_EQ(self->m.b.n, t_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
 	for (i = 0; i < 2; i++) {
 		d[i].ctx = self->c.fd;
 		ASSERT_EQ(0, pthread_create(&th[i], NULL, destroy_thread, &d[i]));
@@ -1600,10 +1600,10 @@ TEST_F_TIMEOUT(lt, destroy_from_two_threads_one_0_and_waits_one_EINVAL, 60)
 	EXPECT_EQ(0, d[winner].in_flight_after);
 	TH_LOG("in flight when the loser returned: %lld",
 	       d[!winner].in_flight_after);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
 	EXPECT_EQ(0, s1.in_flight);
 	EXPECT_EQ(self->m.b.n, s1.completed);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1638,10 +1638,10 @@ TEST_F_TIMEOUT(lt, fork_child_EINVAL_parent_requests_complete_during_and_after, 
 	n = self->m.b.n;
 	ev = calloc(n, sizeof(*ev));
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
 	ASSERT_EQ(0, pipe2(to_parent, O_CLOEXEC));
 	ASSERT_EQ(0, pipe2(to_child, O_CLOEXEC));
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, self->m.b.ptrs));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -1651,12 +1651,12 @@ TEST_F_TIMEOUT(lt, fork_child_EINVAL_parent_requests_complete_during_and_after, 
 		struct iocb noop;
 		void *p;
 
-		kaio_prep_noop(&noop, self->c.nullfd);
+		t_prep_noop(&noop, self->c.nullfd);
 		/* the last submitted: still in flight if any is */
-		res[F_CANCEL] = kaio_cancel(self->c.fd, &self->m.b.cbs[n - 1]);
-		res[F_SUBMIT] = kaio_submit_one(self->c.fd, &noop);
-		res[F_GETEVENTS] = kaio_getevents(self->c.fd, 0, 1, &cev, &zero);
-		res[F_DESTROY] = kaio_destroy(self->c.fd);
+		res[F_CANCEL] = t_cancel(self->c.fd, &self->m.b.cbs[n - 1]);
+		res[F_SUBMIT] = t_submit_one(self->c.fd, &noop);
+		res[F_GETEVENTS] = t_getevents(self->c.fd, 0, 1, &cev, &zero);
+		res[F_DESTROY] = t_destroy(self->c.fd);
 		p = mmap(NULL, self->c.s.ring_size, PROT_READ | PROT_WRITE,
 			 MAP_SHARED, self->c.fd, 0);
 		res[F_MMAP] = p == MAP_FAILED ? -errno : 0;
@@ -1690,11 +1690,11 @@ TEST_F_TIMEOUT(lt, fork_child_EINVAL_parent_requests_complete_during_and_after, 
 	batch_init(&more, 64);
 	add_direct_reads(&more, self->m.direct_fd, 64);
 	batch_finish_prep(&more);
-	ASSERT_EQ(64, kaio_submit(self->c.fd, 64, more.ptrs));
+	ASSERT_EQ(64, t_submit(self->c.fd, 64, more.ptrs));
 	REAP_ALL(self->c.fd, ev, 64, 30000);
 	EXPECT_EQ(0, batch_check(_metadata, &more, ev, 64, false));
 	batch_done(&more);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1707,7 +1707,7 @@ TEST_F_TIMEOUT(lt, fork_child_EINVAL_parent_requests_complete_during_and_after, 
  */
 TEST_F_TIMEOUT(lt, fork_child_copy_of_ring_mapping_keeps_context_until_it_exits, 60)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 	int to_child[2], status;
 	char byte;
 	pid_t pid;
@@ -1715,9 +1715,9 @@ TEST_F_TIMEOUT(lt, fork_child_copy_of_ring_mapping_keeps_context_until_it_exits,
 	KAIO_SKIPPED_IN_SETUP();
 	MIX_OPEN(&self->m, .cold = 32, .direct = 64, .polls = 4);
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
 	ASSERT_EQ(0, pipe2(to_child, O_CLOEXEC));
-	ASSERT_EQ(self->m.b.n, kaio_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
+	ASSERT_EQ(self->m.b.n, t_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -1726,8 +1726,8 @@ TEST_F_TIMEOUT(lt, fork_child_copy_of_ring_mapping_keeps_context_until_it_exits,
 		_exit(read(to_child[0], &byte, 1) == 1 ? 0 : 1);
 	}
 	close(to_child[0]);
-	kaio_ctx_close(&self->c);	/* the parent's fd and mapping */
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	t_ctx_close(&self->c);	/* the parent's fd and mapping */
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	TH_LOG("after the owner closed and unmapped: contexts %lld (started with %lld)",
 	       g.contexts, self->g0.contexts);
 	EXPECT_EQ(self->g0.contexts + 1, g.contexts);
@@ -1749,7 +1749,7 @@ TEST_F_TIMEOUT(lt, fork_child_copy_of_ring_mapping_keeps_context_until_it_exits,
  */
 TEST_F_TIMEOUT(lt, scm_rights_receiver_holds_last_reference_its_close_releases, 60)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 	int sv[2], status;
 	long r;
 	pid_t pid;
@@ -1765,10 +1765,10 @@ TEST_F_TIMEOUT(lt, scm_rights_receiver_holds_last_reference_its_close_releases, 
 		int fd;
 
 		close(sv[0]);
-		fd = kaio_recv_fd(sv[1]);
+		fd = t_recv_fd(sv[1]);
 		if (fd < 0)
 			_exit(100);
-		r = kaio_getevents(fd, 0, 1, &cev, &zero);
+		r = t_getevents(fd, 0, 1, &cev, &zero);
 		if (write(sv[1], &r, sizeof(r)) != sizeof(r))
 			_exit(101);
 		if (read(sv[1], &cev, 1) != 1)	/* go */
@@ -1780,13 +1780,13 @@ TEST_F_TIMEOUT(lt, scm_rights_receiver_holds_last_reference_its_close_releases, 
 	}
 	close(sv[1]);
 	KAIO_CTX_INIT(&self->c, 512, 0);
-	ASSERT_EQ(self->m.b.n, kaio_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
-	ASSERT_EQ(0, kaio_send_fd(sv[0], self->c.fd));
+	ASSERT_EQ(self->m.b.n, t_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
+	ASSERT_EQ(0, t_send_fd(sv[0], self->c.fd));
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
 	ASSERT_EQ(sizeof(r), read(sv[0], &r, sizeof(r)));
 	EXPECT_EQ(-EINVAL, r) TH_LOG("receiver's GETEVENTS");
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	EXPECT_EQ(self->g0.contexts + 1, g.contexts);	/* the receiver holds it */
 	ASSERT_EQ(1, write(sv[0], "g", 1));
 	ASSERT_EQ(sizeof(r), read(sv[0], &r, sizeof(r)));
@@ -1804,18 +1804,18 @@ TEST_F_TIMEOUT(lt, scm_rights_receiver_holds_last_reference_its_close_releases, 
  */
 TEST_F_TIMEOUT(lt, scm_rights_fd_never_received_freed_with_the_socket, 60)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 	int sv[2];
 
 	KAIO_SKIPPED_IN_SETUP();
 	MIX_OPEN(&self->m, .cold = 32, .direct = 64, .polls = 4);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	KAIO_CTX_INIT(&self->c, 512, 0);
-	ASSERT_EQ(self->m.b.n, kaio_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
-	ASSERT_EQ(0, kaio_send_fd(sv[0], self->c.fd));
+	ASSERT_EQ(self->m.b.n, t_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
+	ASSERT_EQ(0, t_send_fd(sv[0], self->c.fd));
 	EXPECT_EQ(0, close(self->c.fd));
 	self->c.fd = -1;
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
 	EXPECT_EQ(self->g0.contexts + 1, g.contexts);	/* the message holds it */
 	close(sv[0]);
 	close(sv[1]);
@@ -1838,7 +1838,7 @@ TEST_F_TIMEOUT(lt, files_closed_while_in_flight_requests_complete_normally, 60)
 	n = self->m.b.n;
 	ev = calloc(n, sizeof(*ev));
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, self->m.b.ptrs));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
 	close(self->m.cold_fd[0]);
 	close(self->m.cold_fd[1]);
 	close(self->m.direct_fd);
@@ -1851,7 +1851,7 @@ TEST_F_TIMEOUT(lt, files_closed_while_in_flight_requests_complete_normally, 60)
 	ASSERT_LE(0, fd);
 	check_written(_metadata, &self->m.b, fd, true);
 	close(fd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1864,7 +1864,7 @@ TEST_F_TIMEOUT(lt, files_closed_while_in_flight_requests_complete_normally, 60)
 TEST_F_TIMEOUT(lt, buffers_unmapped_while_in_flight_pinned_pages_keep_them_safe, 60)
 {
 	struct io_event *ev;
-	struct kaio_stats s0;
+	struct t_stats s0;
 	char *rbuf, *wbuf, *p;
 	size_t rlen, wlen, i;
 	int n, nr = 0, nw = 0, k, fd;
@@ -1880,9 +1880,9 @@ TEST_F_TIMEOUT(lt, buffers_unmapped_while_in_flight_pinned_pages_keep_them_safe,
 	/* one mapping for all reads, one for all writes */
 	rlen = (size_t)nr * BS;
 	wlen = (size_t)nw * BS;
-	rbuf = kaio_alloc(rlen);
-	wbuf = kaio_alloc(wlen);
-	kaio_fill(wbuf, wlen, NEW_SEED, 0);
+	rbuf = t_alloc(rlen);
+	wbuf = t_alloc(wlen);
+	t_fill(wbuf, wlen, NEW_SEED, 0);
 	for (k = 0, i = 0; k < n; k++) {
 		struct req_info *in = &self->m.b.info[k];
 		struct iocb *cb = &self->m.b.cbs[k];
@@ -1897,8 +1897,8 @@ TEST_F_TIMEOUT(lt, buffers_unmapped_while_in_flight_pinned_pages_keep_them_safe,
 	}
 	ASSERT_EQ((size_t)nr, i);
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, self->m.b.ptrs));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
 	ASSERT_EQ(0, munmap(rbuf, rlen));
 	ASSERT_EQ(0, munmap(wbuf, wlen));
 	p = mmap(rbuf, rlen, PROT_READ | PROT_WRITE,
@@ -1909,8 +1909,8 @@ TEST_F_TIMEOUT(lt, buffers_unmapped_while_in_flight_pinned_pages_keep_them_safe,
 	ASSERT_EQ(wbuf, p);
 	REAP_ALL(self->c.fd, ev, n, 30000);
 	memset(self->m.b.count, 0, n * sizeof(int));
-	EXPECT_EQ(0, kaio_tally(self->m.b.cbs, n, ev, n, self->m.b.count,
-				self->m.b.res));
+	EXPECT_EQ(0, t_tally(self->m.b.cbs, n, ev, n, self->m.b.count,
+			     self->m.b.res));
 	for (k = 0; k < n; k++) {
 		EXPECT_EQ(1, self->m.b.count[k]);
 		EXPECT_EQ(BS, self->m.b.res[k]) TH_LOG("iocb %d (%s)", k,
@@ -1929,7 +1929,7 @@ TEST_F_TIMEOUT(lt, buffers_unmapped_while_in_flight_pinned_pages_keep_them_safe,
 	ASSERT_LE(0, fd);
 	check_written(_metadata, &self->m.b, fd, true);
 	close(fd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1960,14 +1960,14 @@ TEST_F_TIMEOUT(lt, eventfd_closed_while_in_flight_events_still_arrive, 60)
 		ncold += cold;
 	}
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, self->m.b.ptrs));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
 	close(efd_gone);
 	REAP_ALL(self->c.fd, ev, n, 30000);
 	EXPECT_EQ(0, batch_check(_metadata, &self->m.b, ev, n, false));
 	ASSERT_EQ(sizeof(count), read(efd_kept, &count, sizeof(count)));
 	EXPECT_EQ(n - ncold, count);
 	close(efd_kept);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 
@@ -1989,23 +1989,23 @@ TEST_F_TIMEOUT(lt, iocbs_unmapped_after_submit_events_still_name_them, 60)
 	MIX_OPEN(&self->m, .cold = 32, .direct = 64);
 	n = self->m.b.n;
 	ASSERT_GE(128, n);
-	cbs = kaio_alloc(len);
+	cbs = t_alloc(len);
 	memcpy(cbs, self->m.b.cbs, n * sizeof(*cbs));
 	for (k = 0; k < n; k++)
 		ptrs[k] = &cbs[k];
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	ASSERT_EQ(n, kaio_submit(self->c.fd, n, ptrs));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, ptrs));
 	ASSERT_EQ(0, munmap(cbs, len));
 	REAP_ALL(self->c.fd, ev, n, 30000);
-	EXPECT_EQ(0, kaio_tally(cbs, n, ev, n, count, res));
+	EXPECT_EQ(0, t_tally(cbs, n, ev, n, count, res));
 	for (k = 0; k < n; k++) {
 		const struct req_info *in = &self->m.b.info[k];
 
 		EXPECT_EQ(1, count[k]);
 		EXPECT_EQ(BS, res[k]);
-		EXPECT_EQ(-1, kaio_check(in->buf, BS, in->seed, in->off));
+		EXPECT_EQ(-1, t_check(in->buf, BS, in->seed, in->off));
 	}
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	expect_settled(_metadata, &self->g0, 2000);
 }
 

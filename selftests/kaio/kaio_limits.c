@@ -55,7 +55,7 @@ static int setup_ctx(int dev)
 {
 	struct kaio_setup s = { .nr_events = 1 };
 
-	return kaio_setup_raw(dev, &s);
+	return t_setup_raw(dev, &s);
 }
 
 /* Lowers one parameter for a test and puts the old value back. */
@@ -79,7 +79,7 @@ FIXTURE_TEARDOWN(param)
 	while (self->nfds > 0)
 		close(self->fds[--self->nfds]);
 	if (self->name[0])
-		kaio_param_write(self->name, self->saved);
+		t_param_write(self->name, self->saved);
 	if (self->dev >= 0)
 		close(self->dev);
 }
@@ -90,12 +90,12 @@ static int lower(struct _test_data_param *self, const char *name,
 	int ret;
 
 	snprintf(self->name, sizeof(self->name), "%s", name);
-	ret = kaio_param_read(name, self->saved, sizeof(self->saved));
+	ret = t_param_read(name, self->saved, sizeof(self->saved));
 	if (ret) {
 		self->name[0] = '\0';
 		return ret;
 	}
-	return kaio_param_write(name, value);
+	return t_param_write(name, value);
 }
 
 TEST_F(param, max_user_contexts_EAGAIN_then_freed_by_close)
@@ -173,10 +173,10 @@ TEST_F(param, zero_contexts_limit_refused_EINVAL)
 	char before[64], after[64];
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, kaio_param_read("max_contexts", before, sizeof(before)));
-	EXPECT_EQ(-EINVAL, kaio_param_write("max_contexts", "0"));
-	EXPECT_EQ(-EINVAL, kaio_param_write("max_user_contexts", "0"));
-	ASSERT_EQ(0, kaio_param_read("max_contexts", after, sizeof(after)));
+	ASSERT_EQ(0, t_param_read("max_contexts", before, sizeof(before)));
+	EXPECT_EQ(-EINVAL, t_param_write("max_contexts", "0"));
+	EXPECT_EQ(-EINVAL, t_param_write("max_user_contexts", "0"));
+	ASSERT_EQ(0, t_param_read("max_contexts", after, sizeof(after)));
 	EXPECT_STREQ(before, after);
 }
 
@@ -192,37 +192,37 @@ TEST_F(param, read_and_write_larger_than_pin_budget_complete)
 	size_t big = 2 << 20;
 	char path[256];
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	char *buf;
 	int fd;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, kaio_make_file(kaio_test_dir(), path, sizeof(path),
-				    big, 7));
+	ASSERT_EQ(0, t_make_file(t_test_dir(), path, sizeof(path),
+				 big, 7));
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	unlink(path);
 	ASSERT_EQ(0, drop_cache(fd));
-	buf = kaio_alloc(big);
+	buf = t_alloc(big);
 	KAIO_CTX_INIT(&c, 8, 0);
 	ASSERT_EQ(0, lower(self, "max_pinned_mb", "1"));
 
-	kaio_prep_pread(&cb, fd, buf, big, 0);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 20000));
+	t_prep_pread(&cb, fd, buf, big, 0);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 20000));
 	EXPECT_EQ((long long)big, ev.res);
-	EXPECT_EQ(-1, kaio_check(buf, big, 7, 0));
+	EXPECT_EQ(-1, t_check(buf, big, 7, 0));
 
-	kaio_fill(buf, big, 8, 0);
-	kaio_prep_pwrite(&cb, fd, buf, big, 0);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 20000));
+	t_fill(buf, big, 8, 0);
+	t_prep_pwrite(&cb, fd, buf, big, 0);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 20000));
 	EXPECT_EQ((long long)big, ev.res);
 	memset(buf, 0, big);
 	ASSERT_EQ((ssize_t)big, pread(fd, buf, big, 0));
-	EXPECT_EQ(-1, kaio_check(buf, big, 8, 0));
-	kaio_ctx_close(&c);
+	EXPECT_EQ(-1, t_check(buf, big, 8, 0));
+	t_ctx_close(&c);
 	close(fd);
 	EXPECT_EQ(0, debugfs_value("pinned_pages_reserved"));
 }
@@ -250,7 +250,7 @@ TEST_F(param, rwf_nowait_read_over_pin_budget_with_atime_due_pins_nothing)
 	size_t big = 2 << 20;
 	long long pins_before, pins_after;
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	const char *dir;
 	struct iocb cb;
 	char path[256];
@@ -259,29 +259,29 @@ TEST_F(param, rwf_nowait_read_over_pin_budget_with_atime_due_pins_nothing)
 
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), big, 11));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), big, 11));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	unlink(path);
-	buf = kaio_alloc(big);
+	buf = t_alloc(big);
 	ASSERT_EQ((ssize_t)big, pread(fd, buf, big, 0));	/* cached */
 	ASSERT_EQ(0, futimens(fd, epoch_atime));
 	memset(buf, 0, big);
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	ASSERT_EQ(0, lower(self, "max_pinned_mb", "1"));
 
-	kaio_prep_pread(&cb, fd, buf, big, 0);
+	t_prep_pread(&cb, fd, buf, big, 0);
 	cb.aio_rw_flags = RWF_NOWAIT;
 	pins_before = vmstat_value("nr_foll_pin_acquired");
 	ASSERT_LE(0, pins_before);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 20000));
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 20000));
 	pins_after = vmstat_value("nr_foll_pin_acquired");
 	EXPECT_EQ((long long)big, ev.res);
 	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
 	EXPECT_EQ(0, pins_after - pins_before);
-	EXPECT_EQ(-1, kaio_check(buf, big, 11, 0));
-	kaio_ctx_close(&c);
+	EXPECT_EQ(-1, t_check(buf, big, 11, 0));
+	t_ctx_close(&c);
 	close(fd);
 	EXPECT_EQ(0, debugfs_value("pinned_pages_reserved"));
 }
@@ -297,32 +297,32 @@ TEST_F(param, pin_budget_held_by_requests_in_flight_next_still_accepted)
 	struct iocb cbs[5], *ptrs[5];
 	struct io_event ev[5];
 	const char *dir;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	char path[256];
 	char *buf;
 	int fd, i;
 
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 5 * each, 9));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 5 * each, 9));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	unlink(path);
 	ASSERT_EQ(0, drop_cache(fd));
-	buf = kaio_alloc(5 * each);
+	buf = t_alloc(5 * each);
 	KAIO_CTX_INIT(&c, 8, 0);
 	ASSERT_EQ(0, lower(self, "max_pinned_mb", "1"));
 
 	for (i = 0; i < 5; i++) {
-		kaio_prep_pread(&cbs[i], fd, buf + i * each, each, i * each);
+		t_prep_pread(&cbs[i], fd, buf + i * each, each, i * each);
 		ptrs[i] = &cbs[i];
 	}
-	EXPECT_EQ(5, kaio_submit(c.fd, 5, ptrs));
-	ASSERT_EQ(5, kaio_wait(c.fd, ev, 5, 30000));
+	EXPECT_EQ(5, t_submit(c.fd, 5, ptrs));
+	ASSERT_EQ(5, t_wait(c.fd, ev, 5, 30000));
 	for (i = 0; i < 5; i++)
 		EXPECT_EQ((long long)each, ev[i].res);
-	EXPECT_EQ(-1, kaio_check(buf, 5 * each, 9, 0));
-	kaio_ctx_close(&c);
+	EXPECT_EQ(-1, t_check(buf, 5 * each, 9, 0));
+	t_ctx_close(&c);
 	close(fd);
 	EXPECT_EQ(0, debugfs_value("pinned_pages_reserved"));
 }
@@ -340,7 +340,7 @@ TEST_F(param, pin_budget_held_by_requests_in_flight_next_still_accepted)
  * written, two get -EFBIG, the file ends at the limit. (Measured against
  * the size at SUBMIT, all four were written.)
  */
-static int fsize_append(struct kaio_ctx *c, const char *dir)
+static int fsize_append(struct t_ctx *c, const char *dir)
 {
 	struct iocb cbs[4], *ptrs[4];
 	struct io_event ev[4];
@@ -357,10 +357,10 @@ static int fsize_append(struct kaio_ctx *c, const char *dir)
 		return 64;
 	memset(buf, 'a', sizeof(buf));
 	for (i = 0; i < 4; i++) {
-		kaio_prep_pwrite(&cbs[i], fd, buf, sizeof(buf), 0);
+		t_prep_pwrite(&cbs[i], fd, buf, sizeof(buf), 0);
 		ptrs[i] = &cbs[i];
 	}
-	if (kaio_submit(c->fd, 4, ptrs) != 4 || kaio_wait(c->fd, ev, 4, 10000) != 4)
+	if (t_submit(c->fd, 4, ptrs) != 4 || t_wait(c->fd, ev, 4, 10000) != 4)
 		return 64;
 	for (i = 0; i < 4; i++) {
 		written += ev[i].res == 4096;
@@ -381,13 +381,13 @@ static int fsize_child(const char *dir)
 	struct rlimit rl = { 8192, 8192 };
 	char path[256], buf[512];
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct stat st;
 	int fd, bad = 0;
 
 	signal(SIGXFSZ, SIG_IGN);
-	if (kaio_ctx_init(&c, 8, 0))
+	if (t_ctx_init(&c, 8, 0))
 		return 10;
 	snprintf(path, sizeof(path), "%s/kaio-fsize-XXXXXX", dir);
 	fd = mkstemp(path);
@@ -397,15 +397,15 @@ static int fsize_child(const char *dir)
 	if (setrlimit(RLIMIT_FSIZE, &rl))
 		return 12;
 	memset(buf, 'f', sizeof(buf));
-	kaio_prep_pwrite(&cb, fd, buf, sizeof(buf), 7681);
-	if (kaio_submit_one(c.fd, &cb) != 1 || kaio_wait(c.fd, &ev, 1, 10000) != 1)
+	t_prep_pwrite(&cb, fd, buf, sizeof(buf), 7681);
+	if (t_submit_one(c.fd, &cb) != 1 || t_wait(c.fd, &ev, 1, 10000) != 1)
 		return 13;
 	if (ev.res != 511) {
 		fprintf(stderr, "# at 7681: res %lld, want 511\n", (long long)ev.res);
 		bad |= 1;
 	}
-	kaio_prep_pwrite(&cb, fd, buf, sizeof(buf), 8192);
-	if (kaio_submit_one(c.fd, &cb) != 1 || kaio_wait(c.fd, &ev, 1, 10000) != 1)
+	t_prep_pwrite(&cb, fd, buf, sizeof(buf), 8192);
+	if (t_submit_one(c.fd, &cb) != 1 || t_wait(c.fd, &ev, 1, 10000) != 1)
 		return 14;
 	if (ev.res != -EFBIG) {
 		fprintf(stderr, "# at 8192: res %lld, want -EFBIG\n", (long long)ev.res);
@@ -416,8 +416,8 @@ static int fsize_child(const char *dir)
 		bad |= 4;
 	}
 	/* Nothing to write is never refused (fs/read_write.c checks count). */
-	kaio_prep_pwrite(&cb, fd, buf, 0, 9000);
-	if (kaio_submit_one(c.fd, &cb) != 1 || kaio_wait(c.fd, &ev, 1, 10000) != 1)
+	t_prep_pwrite(&cb, fd, buf, 0, 9000);
+	if (t_submit_one(c.fd, &cb) != 1 || t_wait(c.fd, &ev, 1, 10000) != 1)
 		return 15;
 	if (ev.res != 0) {
 		fprintf(stderr, "# empty write: res %lld, want 0\n", (long long)ev.res);
@@ -425,7 +425,7 @@ static int fsize_child(const char *dir)
 	}
 	close(fd);
 	bad |= fsize_append(&c, dir);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	return bad;
 }
 
@@ -468,7 +468,7 @@ TEST(dev_node_mode_is_dev_mode_parameter)
 
 	if (stat("/dev/kaio", &sb))
 		SKIP(return, "/dev/kaio not available");
-	ASSERT_EQ(0, kaio_param_read("dev_mode", value, sizeof(value)));
+	ASSERT_EQ(0, t_param_read("dev_mode", value, sizeof(value)));
 	EXPECT_EQ(strtoul(value, NULL, 0), sb.st_mode & 07777);
 	EXPECT_EQ(0666, sb.st_mode & 07777);	/* the default */
 	EXPECT_TRUE(S_ISCHR(sb.st_mode));
@@ -526,33 +526,33 @@ static int memcg_child(const char *cg, const char *dir, size_t len)
 	char path[600], pid[32];
 	long long before, after;
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	char *buf;
 	int fd;
 
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (kaio_write_file(cg, "cgroup.procs", pid, 0))
+	if (t_write_file(cg, "cgroup.procs", pid, 0))
 		return 10;
-	if (kaio_ctx_init(&c, 8, 0))
+	if (t_ctx_init(&c, 8, 0))
 		return 11;
 	snprintf(path, sizeof(path), "%s/kaio-memcg-XXXXXX", dir);
 	fd = mkstemp(path);
 	if (fd < 0)
 		return 12;
 	unlink(path);
-	buf = kaio_alloc(len);
-	kaio_fill(buf, len, 3, 0);
+	buf = t_alloc(len);
+	t_fill(buf, len, 3, 0);
 	before = cgroup_file_bytes(cg);
-	kaio_prep_pwrite(&cb, fd, buf, len, 0);
-	if (kaio_submit_one(c.fd, &cb) != 1 || kaio_wait(c.fd, &ev, 1, 30000) != 1)
+	t_prep_pwrite(&cb, fd, buf, len, 0);
+	if (t_submit_one(c.fd, &cb) != 1 || t_wait(c.fd, &ev, 1, 30000) != 1)
 		return 13;
 	if (ev.res != (long long)len)
 		return 14;
 	after = cgroup_file_bytes(cg);
 	fprintf(stderr, "# page cache of the submitter's cgroup: %lld bytes before, %lld after the write\n",
 		before, after);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	close(fd);
 	return after - before >= (long long)len ? 0 : 20;
 }
@@ -577,7 +577,7 @@ TEST(worker_page_cache_charged_to_submitters_memory_cgroup)
 	root = cgroup2_root();
 	if (!root)
 		SKIP(return, "no cgroup2: %s", strerror(errno));
-	if (kaio_write_file(root, "cgroup.subtree_control", "+memory", 0))
+	if (t_write_file(root, "cgroup.subtree_control", "+memory", 0))
 		SKIP(return, "memory controller not available");
 	snprintf(cg, sizeof(cg), "%s/kaio-memcg-%d", root, getpid());
 	ASSERT_EQ(0, mkdir(cg, 0755));
@@ -602,12 +602,12 @@ static int blocking_user_child(const char *dir, int ready, int *done)
 	struct iocb cbs[N], *ptrs[N];
 	char path[512], page[4096];
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int i, fd;
 
 	if (setgid(1001) || setuid(1001))
 		return 10;
-	if (kaio_ctx_init(&c, 64, 0))
+	if (t_ctx_init(&c, 64, 0))
 		return 11;
 	memset(page, 'u', sizeof(page));
 	for (i = 0; i < N; i++) {
@@ -618,19 +618,19 @@ static int blocking_user_child(const char *dir, int ready, int *done)
 		unlink(path);
 		if (write(fd, page, sizeof(page)) != sizeof(page))
 			return 13;
-		kaio_prep_fsync(&cbs[i], fd);
+		t_prep_fsync(&cbs[i], fd);
 		ptrs[i] = &cbs[i];
 	}
-	if (kaio_submit(c.fd, N, ptrs) != N)
+	if (t_submit(c.fd, N, ptrs) != N)
 		return 14;
 	if (write(ready, "r", 1) != 1)
 		return 15;
 	for (i = 0; i < N; i++) {
-		if (kaio_wait(c.fd, &ev, 1, 120000) != 1 || ev.res)
+		if (t_wait(c.fd, &ev, 1, 120000) != 1 || ev.res)
 			return 16;
 		__atomic_add_fetch(done, 1, __ATOMIC_SEQ_CST);
 	}
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	return 0;
 }
 
@@ -646,7 +646,7 @@ TEST(one_users_blocked_workers_do_not_delay_another_user)
 	const char *slow, *fast;
 	char path[512], page[4096];
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	int p[2], status, fd, dev, *done, seen;
 	pid_t pid;
@@ -680,14 +680,14 @@ TEST(one_users_blocked_workers_do_not_delay_another_user)
 	unlink(path);
 	memset(page, 'r', sizeof(page));
 	ASSERT_EQ((ssize_t)sizeof(page), write(fd, page, sizeof(page)));
-	kaio_prep_fsync(&cb, fd);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 120000));
+	t_prep_fsync(&cb, fd);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 120000));
 	seen = __atomic_load_n(done, __ATOMIC_SEQ_CST);
 	EXPECT_EQ(0, ev.res);
 	TH_LOG("root's FSYNC done after %d of the other user's 32", seen);
 	EXPECT_GT(16, seen);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	close(fd);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));

@@ -36,19 +36,19 @@ static void __attribute__((noreturn)) foreign_op(int ctx, enum op op)
 	int nullfd = open("/dev/null", O_RDWR);
 	long r = 0;
 
-	kaio_prep_noop(&cb, nullfd);
+	t_prep_noop(&cb, nullfd);
 	switch (op) {
 	case OP_SUBMIT:
-		r = kaio_submit(ctx, 1, &p);
+		r = t_submit(ctx, 1, &p);
 		break;
 	case OP_GETEVENTS:
-		r = kaio_getevents(ctx, 0, 1, &ev, &zero);
+		r = t_getevents(ctx, 0, 1, &ev, &zero);
 		break;
 	case OP_CANCEL:
-		r = kaio_cancel(ctx, &cb);
+		r = t_cancel(ctx, &cb);
 		break;
 	case OP_DESTROY:
-		r = kaio_destroy(ctx);
+		r = t_destroy(ctx);
 		break;
 	case OP_CLOSE:
 		r = close(ctx) ? -errno : 0;
@@ -82,15 +82,15 @@ static int in_forked_child(int ctx, enum op op)
 
 /* The owner's context still takes requests and delivers their events. */
 static void owner_still_works(struct __test_metadata *_metadata,
-			      struct kaio_ctx *c)
+			      struct t_ctx *c)
 {
 	struct iocb cb;
 	struct io_event ev;
 
-	kaio_prep_noop(&cb, c->nullfd);
+	t_prep_noop(&cb, c->nullfd);
 	cb.aio_data = 77;
-	ASSERT_EQ(1, kaio_submit_one(c->fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c->fd, &ev, 1, 5000));
+	ASSERT_EQ(1, t_submit_one(c->fd, &cb));
+	ASSERT_EQ(1, t_wait(c->fd, &ev, 1, 5000));
 	EXPECT_EQ(77, ev.data);
 	EXPECT_EQ((uintptr_t)&cb, ev.obj);
 	EXPECT_EQ(0, ev.res);
@@ -98,7 +98,7 @@ static void owner_still_works(struct __test_metadata *_metadata,
 
 TEST(fork_child_submit_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_SUBMIT));
@@ -107,22 +107,22 @@ TEST(fork_child_submit_EINVAL)
 
 TEST(fork_child_getevents_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	t_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
 	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_GETEVENTS));
 	/* the child did not take the parent's event */
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
 	EXPECT_EQ((uintptr_t)&cb, ev.obj);
 }
 
 TEST(fork_child_cancel_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_CANCEL));
@@ -131,7 +131,7 @@ TEST(fork_child_cancel_EINVAL)
 
 TEST(fork_child_destroy_EINVAL_owner_keeps_working)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_DESTROY));
@@ -140,7 +140,7 @@ TEST(fork_child_destroy_EINVAL_owner_keeps_working)
 
 TEST(fork_child_close_does_not_destroy_owner_ctx)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	EXPECT_EQ(0, in_forked_child(c.fd, OP_CLOSE));
@@ -149,16 +149,16 @@ TEST(fork_child_close_does_not_destroy_owner_ctx)
 
 TEST(fork_child_exit_with_requests_in_flight_harmless)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	struct io_event ev;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	t_prep_noop(&cb, c.nullfd);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
 	/* a child that inherits the fd and exits at once */
 	EXPECT_EQ(0, in_forked_child(c.fd, OP_CLOSE));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
 	EXPECT_EQ((uintptr_t)&cb, ev.obj);
 	owner_still_works(_metadata, &c);
 }
@@ -168,7 +168,7 @@ TEST(fork_child_exit_with_requests_in_flight_harmless)
  * from the socket: a different process with a different mm.
  */
 static int over_scm_rights(struct __test_metadata *_metadata,
-			   struct kaio_ctx *c, enum op op)
+			   struct t_ctx *c, enum op op)
 {
 	int sv[2], status;
 	pid_t pid;
@@ -182,14 +182,14 @@ static int over_scm_rights(struct __test_metadata *_metadata,
 		int fd;
 
 		close(sv[0]);
-		fd = kaio_recv_fd(sv[1]);
+		fd = t_recv_fd(sv[1]);
 		if (fd < 0)
 			_exit(120);
 		foreign_op(fd, op);
 	}
 	close(sv[1]);
-	ASSERT_EQ(0, kaio_ctx_init(c, 8, 0));
-	EXPECT_EQ(0, kaio_send_fd(sv[0], c->fd));
+	ASSERT_EQ(0, t_ctx_init(c, 8, 0));
+	EXPECT_EQ(0, t_send_fd(sv[0], c->fd));
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	close(sv[0]);
@@ -203,7 +203,7 @@ static int over_scm_rights(struct __test_metadata *_metadata,
 static void scm_rights_receiver_op_EINVAL(struct __test_metadata *_metadata,
 					  enum op op)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int dev;
 
 	KAIO_DEV_OPEN(dev);	/* skip before forking */
@@ -239,7 +239,7 @@ TEST(scm_rights_receiver_mmap_EINVAL)
 
 TEST(fork_child_mmap_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	EXPECT_EQ(EINVAL, in_forked_child(c.fd, OP_MMAP));
@@ -247,7 +247,7 @@ TEST(fork_child_mmap_EINVAL)
 }
 
 struct thr {
-	struct kaio_ctx *c;
+	struct t_ctx *c;
 	struct iocb cb;
 	struct io_event ev;
 	long submit, got;
@@ -257,16 +257,16 @@ static void *thread_submit_and_reap(void *arg)
 {
 	struct thr *t = arg;
 
-	kaio_prep_noop(&t->cb, t->c->nullfd);
+	t_prep_noop(&t->cb, t->c->nullfd);
 	t->cb.aio_data = 9;
-	t->submit = kaio_submit_one(t->c->fd, &t->cb);
-	t->got = kaio_wait(t->c->fd, &t->ev, 1, 5000);
+	t->submit = t_submit_one(t->c->fd, &t->cb);
+	t->got = t_wait(t->c->fd, &t->ev, 1, 5000);
 	return NULL;
 }
 
 TEST(thread_of_owner_may_use_ctx)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct thr t;
 	pthread_t th;
 
@@ -303,18 +303,18 @@ static long module_refcnt(void)
  */
 static int __attribute__((noreturn)) cycle_child(void)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	int sv[2];
 
-	if (kaio_ctx_init(&c, 8, 0))
+	if (t_ctx_init(&c, 8, 0))
 		_exit(10);
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
 		_exit(11);
-	if (kaio_send_fd(sv[0], c.fd))
+	if (t_send_fd(sv[0], c.fd))
 		_exit(12);
-	kaio_prep_poll(&cb, sv[1], POLLPRI);
-	if (kaio_submit_one(c.fd, &cb) != 1)
+	t_prep_poll(&cb, sv[1], POLLPRI);
+	if (t_submit_one(c.fd, &cb) != 1)
 		_exit(13);
 	_exit(0);	/* everything still open: exit closes it */
 }
@@ -328,7 +328,7 @@ static int __attribute__((noreturn)) cycle_child(void)
  */
 TEST(exit_frees_context_held_by_its_own_poll_through_scm_rights)
 {
-	struct kaio_stats g0, g1;
+	struct t_stats g0, g1;
 	long ref0, ref1 = -1;
 	int i, dev, status, have_debugfs;
 	pid_t pid;
@@ -336,7 +336,7 @@ TEST(exit_frees_context_held_by_its_own_poll_through_scm_rights)
 	KAIO_DEV_OPEN(dev);
 	close(dev);
 	ref0 = module_refcnt();
-	have_debugfs = !kaio_stats_read(KAIO_DEBUGFS_STATS, &g0);
+	have_debugfs = !t_stats_read(KAIO_DEBUGFS_STATS, &g0);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
@@ -354,7 +354,7 @@ TEST(exit_frees_context_held_by_its_own_poll_through_scm_rights)
 	TH_LOG("module refcnt %ld before, %ld after", ref0, ref1);
 	EXPECT_EQ(ref0, ref1);
 	if (have_debugfs) {
-		ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g1));
+		ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g1));
 		EXPECT_EQ(g0.contexts, g1.contexts);
 		EXPECT_EQ(g0.events_reserved, g1.events_reserved);
 	}
@@ -384,13 +384,13 @@ static int wait_child_ms(pid_t pid, int ms)
  * The write's fd is returned in *@fd.
  */
 static void submit_write_blocked_by_freeze(struct __test_metadata *_metadata,
-					   struct kaio_ctx *c, const char *dir,
+					   struct t_ctx *c, const char *dir,
 					   int *dirfd, int *fd, struct iocb *cb,
 					   void *buf)
 {
 	char path[PATH_MAX];
 
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 4096, 1));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 4096, 1));
 	*fd = open(path, O_RDWR);
 	unlink(path);
 	ASSERT_LE(0, *fd);
@@ -398,8 +398,8 @@ static void submit_write_blocked_by_freeze(struct __test_metadata *_metadata,
 	ASSERT_LE(0, *dirfd);
 	ASSERT_EQ(0, ioctl(*dirfd, FIFREEZE, 0));
 	memset(buf, 0x5a, 4096);
-	kaio_prep_pwrite(cb, *fd, buf, 4096, 0);
-	ASSERT_EQ(1, kaio_submit_one(c->fd, cb));
+	t_prep_pwrite(cb, *fd, buf, 4096, 0);
+	ASSERT_EQ(1, t_submit_one(c->fd, cb));
 }
 
 /*
@@ -414,18 +414,18 @@ static void submit_write_blocked_by_freeze(struct __test_metadata *_metadata,
  */
 TEST(foreign_last_close_does_not_wait_for_requests)
 {
-	struct kaio_stats g0, g1;
-	struct kaio_ctx c;
+	struct t_stats g0, g1;
+	struct t_ctx c;
 	struct iocb cb;
 	const char *dir;
-	void *buf = kaio_alloc(4096);
+	void *buf = t_alloc(4096);
 	char back[4096], byte;
 	int p[2], dirfd = -1, fd = -1, status;
 	pid_t pid;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, 0);
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g0));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g0));
 	ASSERT_EQ(0, pipe(p));
 	submit_write_blocked_by_freeze(_metadata, &c, dir, &dirfd, &fd, &cb,
 				       buf);
@@ -451,7 +451,7 @@ TEST(foreign_last_close_does_not_wait_for_requests)
 	if (status)
 		waitpid(pid, &status, 0);
 	/* The write ends with the thaw, and the reaper frees the context. */
-	ASSERT_EQ(0, kaio_module_settle(g0.contexts - 1, 10000, &g1))
+	ASSERT_EQ(0, t_module_settle(g0.contexts - 1, 10000, &g1))
 		TH_LOG("contexts %lld, pinned %lld", g1.contexts,
 		       g1.pinned_pages_reserved);
 	ASSERT_EQ(4096, pread(fd, back, 4096, 0));

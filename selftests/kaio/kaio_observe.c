@@ -32,13 +32,13 @@
 
 TEST(module_stats_lists_every_counter)
 {
-	struct kaio_stats g;
+	struct t_stats g;
 	int fd;
 
 	KAIO_DEV_OPEN(fd);
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g))
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g))
 		TH_LOG("%s: %s", KAIO_DEBUGFS_STATS, strerror(errno));
-	kaio_stats_log("module", &g);
+	t_stats_log("module", &g);
 #define PRESENT(f) EXPECT_LE(0, g.f) TH_LOG("%s missing", #f);
 	FOR_EACH_COUNTER(PRESENT)
 	PRESENT(contexts)
@@ -56,67 +56,67 @@ TEST(module_stats_lists_every_counter)
 TEST(module_stats_grow_by_at_least_the_contexts_counters)
 {
 	enum { NR = 8 };
-	struct kaio_stats g0, gopen, g1, g2, gd, c0, c1;
+	struct t_stats g0, gopen, g1, g2, gd, c0, c1;
 	struct iocb cbs[NR + 4], *ptrs[NR + 4];
 	struct io_event ev[NR + 4];
-	struct kaio_ctx c;
+	struct t_ctx c;
 	char path[PATH_MAX];
 	const char *dir, *raw;
-	char *buf = kaio_alloc((NR + 4) * 4096);
+	char *buf = t_alloc((NR + 4) * 4096);
 	int fd, rawfd, wfd, i, n = 0;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_ENV_OR_SKIP(raw, "KAIO_RAW_DEV");
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 4 << 20, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 4 << 20, SEED));
 	fd = open(path, O_RDONLY);
 	wfd = open(path, O_WRONLY);
 	unlink(path);
 	ASSERT_LE(0, fd);
 	ASSERT_LE(0, wfd);
-	ASSERT_EQ(0, kaio_drop_file_cache(fd));
+	ASSERT_EQ(0, t_drop_file_cache(fd));
 	rawfd = open(raw, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, rawfd);
 
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g0))
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g0))
 		TH_LOG("%s: %s", KAIO_DEBUGFS_STATS, strerror(errno));
 	KAIO_CTX_INIT(&c, 32, 0);
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &gopen));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &gopen));
 	EXPECT_EQ(g0.contexts + 1, gopen.contexts);
 	EXPECT_LE(32, gopen.events_reserved - g0.events_reserved);
 	EXPECT_GE(c.cap, gopen.events_reserved - g0.events_reserved);
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &c0));
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &c0));
 	EXPECT_EQ(0, c0.submitted);
 
 	/* cold reads (page waits, retries), O_DIRECT (async), a buffered ext4
 	 * write (worker), a NOOP (inline) */
 	for (i = 0; i < NR; i++, n++)
-		kaio_prep_pread(&cbs[n], fd, buf + n * 4096, 4096, i * (512 << 10));
-	kaio_prep_pread(&cbs[n], rawfd, buf + n * 4096, 4096, 1 << 20);
+		t_prep_pread(&cbs[n], fd, buf + n * 4096, 4096, i * (512 << 10));
+	t_prep_pread(&cbs[n], rawfd, buf + n * 4096, 4096, 1 << 20);
 	n++;
-	kaio_fill(buf + n * 4096, 4096, SEED, 0);
-	kaio_prep_pwrite(&cbs[n], wfd, buf + n * 4096, 4096, 0);
+	t_fill(buf + n * 4096, 4096, SEED, 0);
+	t_prep_pwrite(&cbs[n], wfd, buf + n * 4096, 4096, 0);
 	n++;
-	kaio_prep_noop(&cbs[n], c.nullfd);
+	t_prep_noop(&cbs[n], c.nullfd);
 	n++;
 	for (i = 0; i < n; i++) {
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(n, kaio_submit(c.fd, n, ptrs));
+	ASSERT_EQ(n, t_submit(c.fd, n, ptrs));
 	/* and one to cancel, if it is still waiting */
-	kaio_cancel(c.fd, &cbs[NR - 1]);
-	ASSERT_EQ(n, kaio_wait(c.fd, ev, n, WAIT_MS));
+	t_cancel(c.fd, &cbs[NR - 1]);
+	ASSERT_EQ(n, t_wait(c.fd, ev, n, WAIT_MS));
 	for (i = 0; i < n; i++)
 		EXPECT_TRUE(ev[i].res == 4096 || ev[i].res == 0 ||
 			    ev[i].res == -ECANCELED)
 			TH_LOG("iocb %llu: res %lld", ev[i].data, ev[i].res);
 	/* DESTROY waits until every request has counted everything */
-	ASSERT_EQ(0, kaio_destroy(c.fd));
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &c1));
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g1));
-	gd = kaio_stats_sub(&g1, &g0);
-	kaio_stats_log("context", &c1);
-	kaio_stats_log("module delta", &gd);
+	ASSERT_EQ(0, t_destroy(c.fd));
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &c1));
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g1));
+	gd = t_stats_sub(&g1, &g0);
+	t_stats_log("context", &c1);
+	t_stats_log("module delta", &gd);
 	EXPECT_EQ(n, c1.submitted);
 	EXPECT_EQ(n, c1.completed);
 #define GREW(f) EXPECT_LE(c1.f, gd.f) \
@@ -124,8 +124,8 @@ TEST(module_stats_grow_by_at_least_the_contexts_counters)
 	FOR_EACH_COUNTER(GREW)
 #undef GREW
 
-	kaio_ctx_close(&c);
-	ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g2));
+	t_ctx_close(&c);
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g2));
 	EXPECT_EQ(g0.contexts, g2.contexts);
 	EXPECT_EQ(g0.events_reserved, g2.events_reserved);
 	close(fd);
@@ -145,7 +145,7 @@ FIXTURE(trace) {
 /* O_TRUNC: writing "" to "trace" empties the buffer. */
 static int put(const char *root, const char *file, const char *val)
 {
-	return kaio_write_file(root, file, val, O_TRUNC | O_CLOEXEC);
+	return t_write_file(root, file, val, O_TRUNC | O_CLOEXEC);
 }
 
 static bool exists(const char *root, const char *file)
@@ -180,12 +180,12 @@ FIXTURE_SETUP(trace)
 	ASSERT_TRUE(exists(self->root, "events/kaio"))
 		TH_LOG("%s/events/kaio missing: kaio has no tracepoints",
 		       self->root);
-	b = kaio_read_whole(self->root, "tracing_on");
+	b = t_read_whole(self->root, "tracing_on");
 	ASSERT_NE(NULL, b);
 	snprintf(self->saved_on, sizeof(self->saved_on), "%d", atoi(b));
 	free(b);
 	/* "[local] global counter ...": the bracketed one is in use */
-	clock = kaio_read_whole(self->root, "trace_clock");
+	clock = t_read_whole(self->root, "trace_clock");
 	ASSERT_NE(NULL, clock);
 	b = strchr(clock, '[');
 	e = b ? strchr(b, ']') : NULL;
@@ -221,7 +221,7 @@ static char *trace_of(FIXTURE_DATA(trace) *self, struct iocb *cb)
 
 	put(self->root, "tracing_on", "0");
 	put(self->root, "events/kaio/enable", "0");
-	all = kaio_read_whole(self->root, "trace");
+	all = t_read_whole(self->root, "trace");
 	if (!all)
 		return NULL;
 	out = calloc(1, strlen(all) + 1);
@@ -311,12 +311,12 @@ static int one_request(const char *lines)
  */
 TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
 	char path[PATH_MAX];
 	const char *dir;
-	char *buf = kaio_alloc(4096), *lines;
+	char *buf = t_alloc(4096), *lines;
 	static const char *const order[] = {
 		"kaio_submit", "kaio_arm", "kaio_wake", "kaio_retry",
 		"kaio_complete",
@@ -326,17 +326,17 @@ TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 256 << 10, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 256 << 10, SEED));
 	/* No atime due: that read would start on a worker (kaio_retry.c). */
 	fd = open(path, O_RDONLY | O_NOATIME);
 	unlink(path);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, kaio_drop_file_cache(fd));
+	ASSERT_EQ(0, t_drop_file_cache(fd));
 	ASSERT_EQ(0, put(self->root, "trace", ""));
 
-	kaio_prep_pread(&cb, fd, buf, 4096, 128 << 10);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, WAIT_MS));
+	t_prep_pread(&cb, fd, buf, 4096, 128 << 10);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, WAIT_MS));
 	EXPECT_EQ(4096, ev.res);
 	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
 
@@ -349,18 +349,18 @@ TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 	EXPECT_TRUE(one_request(lines));
 	free(lines);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 /* A buffered ext4 write cannot be done without blocking: submit, punt, complete. */
 TEST_F_TIMEOUT(trace, ext4_buffered_write_submit_punt_complete, 60)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
 	char path[PATH_MAX];
 	const char *dir;
-	char *buf = kaio_alloc(4096), *lines;
+	char *buf = t_alloc(4096), *lines;
 	static const char *const order[] = {
 		"kaio_submit", "kaio_punt", "kaio_complete",
 	};
@@ -375,10 +375,10 @@ TEST_F_TIMEOUT(trace, ext4_buffered_write_submit_punt_complete, 60)
 	unlink(path);
 	ASSERT_EQ(0, put(self->root, "trace", ""));
 
-	kaio_fill(buf, 4096, SEED, 0);
-	kaio_prep_pwrite(&cb, fd, buf, 4096, 0);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, WAIT_MS));
+	t_fill(buf, 4096, SEED, 0);
+	t_prep_pwrite(&cb, fd, buf, 4096, 0);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, WAIT_MS));
 	EXPECT_EQ(4096, ev.res);
 	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
 
@@ -390,7 +390,7 @@ TEST_F_TIMEOUT(trace, ext4_buffered_write_submit_punt_complete, 60)
 	EXPECT_TRUE(one_request(lines));
 	free(lines);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST_HARNESS_MAIN

@@ -24,21 +24,21 @@
 
 /* Submit @cb alone, take its event; @delta gets the counters' change. */
 static struct io_event run_one(struct __test_metadata *_metadata,
-			       struct kaio_ctx *c, struct iocb *cb,
-			       struct kaio_stats *delta)
+			       struct t_ctx *c, struct iocb *cb,
+			       struct t_stats *delta)
 {
-	struct kaio_stats s0, s1;
+	struct t_stats s0, s1;
 	struct io_event ev;
 
 	memset(&ev, 0x5a, sizeof(ev));
-	ASSERT_EQ(0, kaio_ctx_stats(c->fd, &s0));
-	ASSERT_EQ(1, kaio_submit_one(c->fd, cb));
-	ASSERT_EQ(1, kaio_wait(c->fd, &ev, 1, 10000));
+	ASSERT_EQ(0, t_ctx_stats(c->fd, &s0));
+	ASSERT_EQ(1, t_submit_one(c->fd, cb));
+	ASSERT_EQ(1, t_wait(c->fd, &ev, 1, 10000));
 	EXPECT_EQ((uintptr_t)cb, ev.obj);
 	/* every counter but "completed" is counted before the event is posted */
-	ASSERT_EQ(0, kaio_ctx_stats(c->fd, &s1));
-	*delta = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", delta);
+	ASSERT_EQ(0, t_ctx_stats(c->fd, &s1));
+	*delta = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", delta);
 	EXPECT_EQ(1, delta->submitted);
 	EXPECT_EQ(0, s1.in_flight);
 	return ev;
@@ -48,11 +48,11 @@ static struct io_event run_one(struct __test_metadata *_metadata,
 static int ext4_file(struct __test_metadata *_metadata, size_t size)
 {
 	char path[PATH_MAX];
-	const char *dir = kaio_env_path("KAIO_EXT4_DIR");
+	const char *dir = t_env_path("KAIO_EXT4_DIR");
 	int fd;
 
 	ASSERT_NE(NULL, dir);
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), size, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), size, SEED));
 	fd = open(path, O_RDWR);
 	unlink(path);
 	ASSERT_LE(0, fd);
@@ -61,11 +61,11 @@ static int ext4_file(struct __test_metadata *_metadata, size_t size)
 
 TEST(odirect_raw_read_ASYNC)
 {
-	struct kaio_stats d;
-	struct kaio_ctx c;
+	struct t_stats d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	const char *dev;
 	int fd;
 
@@ -73,7 +73,7 @@ TEST(odirect_raw_read_ASYNC)
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	fd = open(dev, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
-	kaio_prep_pread(&cb, fd, buf, 4096, 2 << 20);
+	t_prep_pread(&cb, fd, buf, 4096, 2 << 20);
 	ev = run_one(_metadata, &c, &cb, &d);
 	EXPECT_EQ(4096, ev.res);
 	EXPECT_EQ(KAIO_PATH_ASYNC, ev.res2);
@@ -82,24 +82,24 @@ TEST(odirect_raw_read_ASYNC)
 	EXPECT_EQ(0, d.worker);
 	EXPECT_EQ(0, d.page_wait_arms);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST(ext4_buffered_write_WORKER)
 {
-	struct kaio_stats d;
-	struct kaio_ctx c;
+	struct t_stats d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
-	char *buf = kaio_alloc(8192), *back = kaio_alloc(8192);
+	char *buf = t_alloc(8192), *back = t_alloc(8192);
 	const char *dir;
 	int fd;
 
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	fd = ext4_file(_metadata, 64 << 10);
-	kaio_fill(buf, 8192, SEED + 1, 4096);
-	kaio_prep_pwrite(&cb, fd, buf, 8192, 4096);
+	t_fill(buf, 8192, SEED + 1, 4096);
+	t_prep_pwrite(&cb, fd, buf, 8192, 4096);
 	ev = run_one(_metadata, &c, &cb, &d);
 	EXPECT_EQ(8192, ev.res);
 	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
@@ -107,15 +107,15 @@ TEST(ext4_buffered_write_WORKER)
 	EXPECT_EQ(0, d.inlined);
 	EXPECT_EQ(0, d.async);
 	ASSERT_EQ(8192, pread(fd, back, 8192, 4096));
-	EXPECT_EQ(-1, kaio_check(back, 8192, SEED + 1, 4096));
+	EXPECT_EQ(-1, t_check(back, 8192, SEED + 1, 4096));
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST(ext4_fsync_WORKER)
 {
-	struct kaio_stats d;
-	struct kaio_ctx c;
+	struct t_stats d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
 	const char *dir;
@@ -124,20 +124,20 @@ TEST(ext4_fsync_WORKER)
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	fd = ext4_file(_metadata, 64 << 10);
-	kaio_prep_fsync(&cb, fd);
+	t_prep_fsync(&cb, fd);
 	ev = run_one(_metadata, &c, &cb, &d);
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
 	EXPECT_EQ(1, d.worker);
 	EXPECT_EQ(0, d.inlined);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST(ext4_fdsync_WORKER)
 {
-	struct kaio_stats d;
-	struct kaio_ctx c;
+	struct t_stats d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
 	const char *dir;
@@ -146,36 +146,36 @@ TEST(ext4_fdsync_WORKER)
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	fd = ext4_file(_metadata, 64 << 10);
-	kaio_prep_fdsync(&cb, fd);
+	t_prep_fdsync(&cb, fd);
 	ev = run_one(_metadata, &c, &cb, &d);
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
 	EXPECT_EQ(1, d.worker);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST(noop_INLINE)
 {
-	struct kaio_stats d;
-	struct kaio_ctx c;
+	struct t_stats d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
 
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
-	kaio_prep_noop(&cb, c.nullfd);
+	t_prep_noop(&cb, c.nullfd);
 	ev = run_one(_metadata, &c, &cb, &d);
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
 	EXPECT_EQ(1, d.inlined);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 /* Without KAIO_SETUP_RES2_PATH res2 stays 0, as native AIO's. */
 TEST(without_flag_res2_is_0)
 {
-	struct kaio_stats d;
-	struct kaio_ctx c;
+	struct t_stats d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
 	const char *dir;
@@ -184,13 +184,13 @@ TEST(without_flag_res2_is_0)
 	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, 0);
 	fd = ext4_file(_metadata, 64 << 10);
-	kaio_prep_fsync(&cb, fd);
+	t_prep_fsync(&cb, fd);
 	ev = run_one(_metadata, &c, &cb, &d);
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ(0, ev.res2);
 	EXPECT_EQ(1, d.worker);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 /*
@@ -204,10 +204,10 @@ TEST(without_flag_res2_is_0)
 static void write_in_submit(struct __test_metadata *_metadata, const char *env)
 {
 	struct timespec zero = { 0, 0 };
-	char path[PATH_MAX], *buf = kaio_alloc(65536), *back = kaio_alloc(65536);
-	struct kaio_stats s0, s1, d;
+	char path[PATH_MAX], *buf = t_alloc(65536), *back = t_alloc(65536);
+	struct t_stats s0, s1, d;
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	const char *dir;
 	int fd;
@@ -215,26 +215,26 @@ static void write_in_submit(struct __test_metadata *_metadata, const char *env)
 	KAIO_ENV_OR_SKIP(dir, env);
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH | KAIO_SETUP_WRITES_IN_SUBMIT);
 	EXPECT_TRUE(c.s.features & KAIO_FEAT_WRITES_IN_SUBMIT);
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), 1 << 20, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 1 << 20, SEED));
 	fd = open(path, O_RDWR);
 	unlink(path);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, kaio_drop_file_cache(fd));
+	ASSERT_EQ(0, t_drop_file_cache(fd));
 
-	kaio_fill(buf, 65536, SEED + 2, 0);
-	kaio_prep_pwrite(&cb, fd, buf, 65536, 0);
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s0));
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
-	ASSERT_EQ(1, kaio_getevents(c.fd, 0, 1, &ev, &zero));
+	t_fill(buf, 65536, SEED + 2, 0);
+	t_prep_pwrite(&cb, fd, buf, 65536, 0);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s0));
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_getevents(c.fd, 0, 1, &ev, &zero));
 	EXPECT_EQ(65536, ev.res);
 	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
 	EXPECT_EQ(0, d.worker);
 	ASSERT_EQ(65536, pread(fd, back, 65536, 0));
-	EXPECT_EQ(-1, kaio_check(back, 65536, SEED + 2, 0));
+	EXPECT_EQ(-1, t_check(back, 65536, SEED + 2, 0));
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST(ext4_buffered_write_in_submit_INLINE)

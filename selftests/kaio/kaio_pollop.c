@@ -32,7 +32,7 @@ static long quiet(int ctx)
 {
 	struct io_event ev;
 
-	return kaio_wait(ctx, &ev, 1, QUIET_MS);
+	return t_wait(ctx, &ev, 1, QUIET_MS);
 }
 
 /* The one event of @cb; obj and data must be its own. */
@@ -42,7 +42,7 @@ static struct io_event one_event(struct __test_metadata *_metadata, int ctx,
 	struct io_event ev;
 
 	memset(&ev, 0x5a, sizeof(ev));
-	ASSERT_EQ(1, kaio_wait(ctx, &ev, 1, WAIT_MS));
+	ASSERT_EQ(1, t_wait(ctx, &ev, 1, WAIT_MS));
 	EXPECT_EQ((uintptr_t)cb, ev.obj);
 	EXPECT_EQ(cb->aio_data, ev.data);
 	return ev;
@@ -56,14 +56,14 @@ static struct io_event inline_event(struct __test_metadata *_metadata, int ctx,
 	struct io_event ev;
 
 	memset(&ev, 0x5a, sizeof(ev));
-	ASSERT_EQ(1, kaio_getevents(ctx, 0, 1, &ev, &zero));
+	ASSERT_EQ(1, t_getevents(ctx, 0, 1, &ev, &zero));
 	EXPECT_EQ((uintptr_t)cb, ev.obj);
 	EXPECT_EQ(cb->aio_data, ev.data);
 	return ev;
 }
 
 FIXTURE(pollop) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int p[2];	/* empty pipe, both ends non-blocking */
 	struct iocb cb;
 };
@@ -73,13 +73,13 @@ FIXTURE_SETUP(pollop)
 	self->p[0] = self->p[1] = -1;
 	KAIO_CTX_INIT(&self->c, 64, KAIO_SETUP_RES2_PATH);
 	ASSERT_EQ(0, pipe2(self->p, O_NONBLOCK | O_CLOEXEC));
-	kaio_prep_poll(&self->cb, self->p[0], POLLIN);
+	t_prep_poll(&self->cb, self->p[0], POLLIN);
 	self->cb.aio_data = 0xb011;
 }
 
 FIXTURE_TEARDOWN(pollop)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 	if (self->p[0] >= 0)
 		close(self->p[0]);
 	if (self->p[1] >= 0)
@@ -91,7 +91,7 @@ TEST_F(pollop, pipe_not_ready_waits_then_write_completes_POLLIN)
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	EXPECT_EQ(0, quiet(self->c.fd));
 	ASSERT_EQ(1, write(self->p[1], "x", 1));
 	ev = one_event(_metadata, self->c.fd, &self->cb);
@@ -108,8 +108,8 @@ TEST_F(pollop, eventfd_not_ready_waits_then_write_completes_POLLIN)
 	KAIO_SKIPPED_IN_SETUP();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	kaio_prep_poll(&self->cb, efd, POLLIN);
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	t_prep_poll(&self->cb, efd, POLLIN);
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	EXPECT_EQ(0, quiet(self->c.fd));
 	ASSERT_EQ(8, write(efd, &one, 8));
 	ev = one_event(_metadata, self->c.fd, &self->cb);
@@ -125,8 +125,8 @@ TEST_F(pollop, socket_not_ready_waits_then_send_completes_POLLIN)
 
 	KAIO_SKIPPED_IN_SETUP();
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
-	kaio_prep_poll(&self->cb, s[0], POLLIN);
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	t_prep_poll(&self->cb, s[0], POLLIN);
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	EXPECT_EQ(0, quiet(self->c.fd));
 	ASSERT_EQ(1, send(s[1], "x", 1, 0));
 	ev = one_event(_metadata, self->c.fd, &self->cb);
@@ -142,7 +142,7 @@ TEST_F(pollop, pipe_writer_closed_completes_POLLHUP)
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	EXPECT_EQ(0, quiet(self->c.fd));
 	close(self->p[1]);
 	self->p[1] = -1;
@@ -152,15 +152,15 @@ TEST_F(pollop, pipe_writer_closed_completes_POLLHUP)
 
 TEST_F(pollop, ready_at_submit_completes_inline)
 {
-	struct kaio_stats s0, s1;
+	struct t_stats s0, s1;
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
 	ASSERT_EQ(1, write(self->p[1], "x", 1));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	ev = inline_event(_metadata, self->c.fd, &self->cb);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
 	EXPECT_EQ(POLLIN, ev.res);
 	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
 	EXPECT_EQ(1, s1.inlined - s0.inlined);
@@ -172,8 +172,8 @@ TEST_F(pollop, pollout_on_empty_pipe_ready_at_once)
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_poll(&self->cb, self->p[1], POLLOUT);
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	t_prep_poll(&self->cb, self->p[1], POLLOUT);
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	ev = inline_event(_metadata, self->c.fd, &self->cb);
 	EXPECT_EQ(POLLOUT, ev.res);
 	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
@@ -185,13 +185,13 @@ TEST_F(pollop, one_shot)
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	ASSERT_EQ(1, write(self->p[1], "x", 1));
 	ev = one_event(_metadata, self->c.fd, &self->cb);
 	EXPECT_EQ(POLLIN, ev.res);
 	ASSERT_EQ(1, write(self->p[1], "y", 1));
 	EXPECT_EQ(0, quiet(self->c.fd));
-	EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, &self->cb));
+	EXPECT_EQ(-EINVAL, t_cancel(self->c.fd, &self->cb));
 }
 
 /* Several POLLs on one pipe: one write completes each, once. */
@@ -204,14 +204,14 @@ TEST_F(pollop, many_polls_one_pipe_one_write_each_completes_once)
 
 	KAIO_SKIPPED_IN_SETUP();
 	for (i = 0; i < N; i++) {
-		kaio_prep_poll(&cbs[i], self->p[0], POLLIN);
+		t_prep_poll(&cbs[i], self->p[0], POLLIN);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
+	ASSERT_EQ(N, t_submit(self->c.fd, N, ptrs));
 	EXPECT_EQ(0, quiet(self->c.fd));
 	ASSERT_EQ(1, write(self->p[1], "x", 1));
-	ASSERT_EQ(N, kaio_wait(self->c.fd, ev, N, WAIT_MS));
+	ASSERT_EQ(N, t_wait(self->c.fd, ev, N, WAIT_MS));
 	for (i = 0; i < N; i++) {
 		unsigned long long k = ev[i].data;
 
@@ -233,13 +233,13 @@ TEST_F(pollop, cancel_waiting_EINPROGRESS_one_event_res_0)
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	EXPECT_EQ(0, quiet(self->c.fd));
-	EXPECT_EQ(-EINPROGRESS, kaio_cancel(self->c.fd, &self->cb));
+	EXPECT_EQ(-EINPROGRESS, t_cancel(self->c.fd, &self->cb));
 	ev = one_event(_metadata, self->c.fd, &self->cb);
 	EXPECT_EQ(0, ev.res);
 	EXPECT_EQ(0, quiet(self->c.fd));
-	EXPECT_EQ(-EINVAL, kaio_cancel(self->c.fd, &self->cb));
+	EXPECT_EQ(-EINVAL, t_cancel(self->c.fd, &self->cb));
 	/* and it is off the pipe's waitqueue: a write wakes nothing */
 	ASSERT_EQ(1, write(self->p[1], "x", 1));
 	EXPECT_EQ(0, quiet(self->c.fd));
@@ -253,12 +253,12 @@ TEST_F(pollop, regular_file_POLLIN_ready_at_once)
 	int fd;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, kaio_make_file(kaio_test_dir(), path, sizeof(path), 4096, 1));
+	ASSERT_EQ(0, t_make_file(t_test_dir(), path, sizeof(path), 4096, 1));
 	fd = open(path, O_RDONLY);
 	unlink(path);
 	ASSERT_LE(0, fd);
-	kaio_prep_poll(&self->cb, fd, POLLIN);
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &self->cb));
+	t_prep_poll(&self->cb, fd, POLLIN);
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cb));
 	ev = inline_event(_metadata, self->c.fd, &self->cb);
 	EXPECT_EQ(POLLIN, ev.res);
 	EXPECT_EQ(KAIO_PATH_INLINE, ev.res2);
@@ -269,17 +269,17 @@ TEST_F(pollop, regular_file_POLLIN_ready_at_once)
 TEST_F(pollop, regular_file_only_POLLPRI_EINVAL)
 {
 	char path[PATH_MAX];
-	struct kaio_stats st;
+	struct t_stats st;
 	int fd;
 
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(0, kaio_make_file(kaio_test_dir(), path, sizeof(path), 4096, 1));
+	ASSERT_EQ(0, t_make_file(t_test_dir(), path, sizeof(path), 4096, 1));
 	fd = open(path, O_RDONLY);
 	unlink(path);
 	ASSERT_LE(0, fd);
-	kaio_prep_poll(&self->cb, fd, POLLPRI);
-	EXPECT_EQ(-EINVAL, kaio_submit_one(self->c.fd, &self->cb));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &st));
+	t_prep_poll(&self->cb, fd, POLLPRI);
+	EXPECT_EQ(-EINVAL, t_submit_one(self->c.fd, &self->cb));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &st));
 	EXPECT_EQ(0, st.in_flight);
 	EXPECT_EQ(0, quiet(self->c.fd));
 	close(fd);
@@ -289,36 +289,36 @@ TEST_F(pollop, events_wider_than_16_bits_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_buf = 0x10000 | POLLIN;
-	EXPECT_EQ(-EINVAL, kaio_submit_one(self->c.fd, &self->cb));
+	EXPECT_EQ(-EINVAL, t_submit_one(self->c.fd, &self->cb));
 }
 
 TEST_F(pollop, offset_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_offset = 1;
-	EXPECT_EQ(-EINVAL, kaio_submit_one(self->c.fd, &self->cb));
+	EXPECT_EQ(-EINVAL, t_submit_one(self->c.fd, &self->cb));
 }
 
 TEST_F(pollop, nbytes_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_nbytes = 1;
-	EXPECT_EQ(-EINVAL, kaio_submit_one(self->c.fd, &self->cb));
+	EXPECT_EQ(-EINVAL, t_submit_one(self->c.fd, &self->cb));
 }
 
 TEST_F(pollop, rw_flags_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_rw_flags = RWF_NOWAIT;
-	EXPECT_EQ(-EINVAL, kaio_submit_one(self->c.fd, &self->cb));
+	EXPECT_EQ(-EINVAL, t_submit_one(self->c.fd, &self->cb));
 }
 
 /* A request would hold the context it waits on open. */
 TEST_F(pollop, on_a_context_fd_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_poll(&self->cb, self->c.fd, POLLIN);
-	EXPECT_EQ(-EINVAL, kaio_submit_one(self->c.fd, &self->cb));
+	t_prep_poll(&self->cb, self->c.fd, POLLIN);
+	EXPECT_EQ(-EINVAL, t_submit_one(self->c.fd, &self->cb));
 }
 
 /* /sys/module/kaio/refcnt, or -1. */
@@ -345,41 +345,41 @@ static long module_refcnt(void)
 TEST(close_with_100_polls_waiting_returns_promptly)
 {
 	enum { NPIPES = 10, PER = 10, N = NPIPES * PER };
-	struct kaio_stats g0, g1, st;
+	struct t_stats g0, g1, st;
 	struct iocb cbs[N], *ptrs[N];
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int p[NPIPES][2], i, have_debugfs;
 	unsigned long long t0, t1;
 	long ref0, ref1;
 
 	ref0 = module_refcnt();
-	have_debugfs = !kaio_stats_read(KAIO_DEBUGFS_STATS, &g0);
+	have_debugfs = !t_stats_read(KAIO_DEBUGFS_STATS, &g0);
 	KAIO_CTX_INIT(&c, 128, 0);
 	for (i = 0; i < NPIPES; i++)
 		ASSERT_EQ(0, pipe2(p[i], O_NONBLOCK | O_CLOEXEC));
 	for (i = 0; i < N; i++) {
-		kaio_prep_poll(&cbs[i], p[i % NPIPES][0], POLLIN);
+		t_prep_poll(&cbs[i], p[i % NPIPES][0], POLLIN);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
+	ASSERT_EQ(N, t_submit(c.fd, N, ptrs));
 	EXPECT_EQ(0, quiet(c.fd));
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &st));
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &st));
 	EXPECT_EQ(N, st.in_flight);
 
-	t0 = kaio_now_ns();
+	t0 = t_now_ns();
 	EXPECT_EQ(0, close(c.fd));
-	t1 = kaio_now_ns();
+	t1 = t_now_ns();
 	c.fd = -1;
 	TH_LOG("close with %d POLLs waiting took %llu us", N, (t1 - t0) / 1000);
 	EXPECT_GT(3000000000ULL, t1 - t0);
-	kaio_ctx_close(&c);	/* /dev/kaio too */
+	t_ctx_close(&c);	/* /dev/kaio too */
 
 	ref1 = module_refcnt();
 	TH_LOG("module refcnt %ld before, %ld after", ref0, ref1);
 	EXPECT_EQ(ref0, ref1);
 	if (have_debugfs) {
-		ASSERT_EQ(0, kaio_stats_read(KAIO_DEBUGFS_STATS, &g1));
+		ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g1));
 		EXPECT_EQ(g0.contexts, g1.contexts);
 	}
 	for (i = 0; i < NPIPES; i++) {
@@ -394,20 +394,20 @@ TEST(destroy_with_polls_waiting_posts_their_events)
 {
 	enum { N = 16 };
 	struct iocb cbs[N], *ptrs[N];
-	struct kaio_ctx c;
+	struct t_ctx c;
 	unsigned int head, tail;
 	int p[2], i, seen[N] = { 0 };
 
 	KAIO_CTX_INIT(&c, 32, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	ASSERT_EQ(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
 	for (i = 0; i < N; i++) {
-		kaio_prep_poll(&cbs[i], p[0], POLLIN);
+		t_prep_poll(&cbs[i], p[0], POLLIN);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(N, kaio_submit(c.fd, N, ptrs));
-	EXPECT_EQ(0, kaio_destroy(c.fd));
+	ASSERT_EQ(N, t_submit(c.fd, N, ptrs));
+	EXPECT_EQ(0, t_destroy(c.fd));
 	head = c.ring->head;
 	tail = __atomic_load_n(&c.ring->tail, __ATOMIC_ACQUIRE);
 	ASSERT_EQ(N, (tail + c.ring->nr - head) % c.ring->nr);
@@ -424,7 +424,7 @@ TEST(destroy_with_polls_waiting_posts_their_events)
 	EXPECT_EQ(1, write(p[1], "x", 1));
 	close(p[0]);
 	close(p[1]);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 /*
@@ -443,7 +443,7 @@ TEST(poll_on_eventfd_signalled_from_irq_completions)
 	struct iocb reads[NREADS], polls[NPOLLS], *ptrs[NREADS + NPOLLS];
 	unsigned long long deadline, npolled = 0, done = 0;
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	const char *dev;
 	char *buf;
 	int fd, efd, i;
@@ -454,24 +454,24 @@ TEST(poll_on_eventfd_signalled_from_irq_completions)
 	ASSERT_LE(0, fd);
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	buf = kaio_alloc(NREADS * BS);
+	buf = t_alloc(NREADS * BS);
 	for (i = 0; i < NREADS; i++) {
-		kaio_prep_pread(&reads[i], fd, buf + i * BS, BS, (off_t)i * BS);
+		t_prep_pread(&reads[i], fd, buf + i * BS, BS, (off_t)i * BS);
 		reads[i].aio_flags = IOCB_FLAG_RESFD;
 		reads[i].aio_resfd = efd;
 		reads[i].aio_data = i;
 		ptrs[i] = &reads[i];
 	}
 	for (i = 0; i < NPOLLS; i++) {
-		kaio_prep_poll(&polls[i], efd, POLLIN);
+		t_prep_poll(&polls[i], efd, POLLIN);
 		polls[i].aio_data = NREADS + i;
 		ptrs[NREADS + i] = &polls[i];
 	}
-	ASSERT_EQ(NREADS + NPOLLS, kaio_submit(c.fd, NREADS + NPOLLS, ptrs));
+	ASSERT_EQ(NREADS + NPOLLS, t_submit(c.fd, NREADS + NPOLLS, ptrs));
 
-	deadline = kaio_now_ns() + 5000000000ULL;
-	while (kaio_now_ns() < deadline) {
-		ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, WAIT_MS));
+	deadline = t_now_ns() + 5000000000ULL;
+	while (t_now_ns() < deadline) {
+		ASSERT_EQ(1, t_wait(c.fd, &ev, 1, WAIT_MS));
 		if (ev.data >= NREADS) {
 			uint64_t v;
 
@@ -479,18 +479,18 @@ TEST(poll_on_eventfd_signalled_from_irq_completions)
 			/* Drained, so that the POLL resubmitted waits again. */
 			read(efd, &v, sizeof(v));
 			npolled++;
-			ASSERT_EQ(1, kaio_submit_one(c.fd, &polls[ev.data - NREADS]));
+			ASSERT_EQ(1, t_submit_one(c.fd, &polls[ev.data - NREADS]));
 			continue;
 		}
 		ASSERT_EQ(BS, ev.res);
 		done++;
-		ASSERT_EQ(1, kaio_submit_one(c.fd, &reads[ev.data]));
+		ASSERT_EQ(1, t_submit_one(c.fd, &reads[ev.data]));
 	}
 	TH_LOG("%llu reads and %llu POLLs completed", done, npolled);
 	EXPECT_LT(0, npolled);
 	EXPECT_LT(0, done);
 	/* The POLLs still waiting are cancelled by the close. */
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 	close(efd);
 	close(fd);
 }
@@ -503,8 +503,8 @@ TEST(poll_on_eventfd_signalled_from_irq_completions)
  */
 TEST(pty_two_waitqueues_not_ready_submit_EINVAL_no_event)
 {
-	struct kaio_stats st;
-	struct kaio_ctx c;
+	struct t_stats st;
+	struct t_ctx c;
 	struct iocb cb;
 	int m, s;
 
@@ -517,21 +517,21 @@ TEST(pty_two_waitqueues_not_ready_submit_EINVAL_no_event)
 	s = open(ptsname(m), O_RDWR | O_NOCTTY | O_CLOEXEC);
 	ASSERT_LE(0, s);
 
-	kaio_prep_poll(&cb, m, POLLIN);
-	EXPECT_EQ(-EINVAL, kaio_submit_one(c.fd, &cb));
-	kaio_prep_poll(&cb, s, POLLIN);
-	EXPECT_EQ(-EINVAL, kaio_submit_one(c.fd, &cb));
+	t_prep_poll(&cb, m, POLLIN);
+	EXPECT_EQ(-EINVAL, t_submit_one(c.fd, &cb));
+	t_prep_poll(&cb, s, POLLIN);
+	EXPECT_EQ(-EINVAL, t_submit_one(c.fd, &cb));
 	EXPECT_EQ(0, quiet(c.fd));
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &st));
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &st));
 	EXPECT_EQ(0, st.in_flight);
 	EXPECT_EQ(0, st.submitted);
 
-	kaio_prep_poll(&cb, m, POLLOUT);
-	ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+	t_prep_poll(&cb, m, POLLOUT);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
 	EXPECT_TRUE(inline_event(_metadata, c.fd, &cb).res & POLLOUT);
 	close(s);
 	close(m);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 /*
@@ -547,20 +547,20 @@ TEST(cancel_racing_readiness_einprogress_means_res_0)
 	enum { ROUNDS = 3000 };
 	int i, r, p[2], einprogress = 0, other = 0;
 	struct io_event ev;
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 	char x;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	ASSERT_EQ(0, pipe2(p, O_NONBLOCK | O_CLOEXEC));
 	for (i = 0; i < ROUNDS; i++) {
-		kaio_prep_poll(&cb, p[0], POLLIN);
-		ASSERT_EQ(1, kaio_submit_one(c.fd, &cb));
+		t_prep_poll(&cb, p[0], POLLIN);
+		ASSERT_EQ(1, t_submit_one(c.fd, &cb));
 		ASSERT_EQ(1, write(p[1], "x", 1));
 		if (i & 1)
 			usleep(i % 7);	/* move the race window around */
-		r = kaio_cancel(c.fd, &cb);
-		ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, WAIT_MS));
+		r = t_cancel(c.fd, &cb);
+		ASSERT_EQ(1, t_wait(c.fd, &ev, 1, WAIT_MS));
 		if (r == -EINPROGRESS) {
 			einprogress++;
 			ASSERT_EQ(0, ev.res) TH_LOG("round %d", i);
@@ -575,7 +575,7 @@ TEST(cancel_racing_readiness_einprogress_means_res_0)
 	       ROUNDS, einprogress, other);
 	close(p[0]);
 	close(p[1]);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST_HARNESS_MAIN

@@ -85,7 +85,7 @@ static long thread_sleeps(void)
 }
 
 FIXTURE(cold) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int fd;
 };
 
@@ -99,14 +99,14 @@ FIXTURE_SETUP(cold)
 	KAIO_ENV_OR_SKIP(dir, variant->env);
 	KAIO_CTX_INIT(&self->c, 256, KAIO_SETUP_RES2_PATH);
 	KAIO_COLD_FILE(self->fd, dir, FILE_SIZE, SEED);
-	TH_LOG("%s, slow latency %lld ns", dir, kaio_slow_lat_ns());
+	TH_LOG("%s, slow latency %lld ns", dir, t_slow_lat_ns());
 }
 
 FIXTURE_TEARDOWN(cold)
 {
 	if (self->fd >= 0)
 		close(self->fd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 /* Submit @cb alone, take its event, check obj/data. */
@@ -116,8 +116,8 @@ static struct io_event run_one(struct __test_metadata *_metadata, int ctx,
 	struct io_event ev;
 
 	memset(&ev, 0x5a, sizeof(ev));
-	ASSERT_EQ(1, kaio_submit_one(ctx, cb));
-	ASSERT_EQ(1, kaio_wait(ctx, &ev, 1, WAIT_MS));
+	ASSERT_EQ(1, t_submit_one(ctx, cb));
+	ASSERT_EQ(1, t_wait(ctx, &ev, 1, WAIT_MS));
 	EXPECT_EQ((uintptr_t)cb, ev.obj);
 	EXPECT_EQ(cb->aio_data, ev.data);
 	return ev;
@@ -142,7 +142,7 @@ static void same_as_pread(struct __test_metadata *_metadata, int fd,
 				 n, off, len, res);
 	if (n == res && n > 0) {
 		EXPECT_EQ(0, memcmp(buf, want, n)) TH_LOG("bytes differ at %lld", off);
-		EXPECT_EQ(-1, kaio_check(buf, n, SEED, off));
+		EXPECT_EQ(-1, t_check(buf, n, SEED, off));
 	}
 	for (i = res > 0 ? res : 0; i < len; i++)
 		if (buf[i] != CANARY)
@@ -239,9 +239,9 @@ TEST_F_TIMEOUT(cold, random_reads_one_submit_wait_for_pages_outside_submit, 120)
 	enum { N = 64 };
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev[N];
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	unsigned int pages[N];
-	unsigned char *buf = kaio_alloc(N * 4096);
+	unsigned char *buf = t_alloc(N * 4096);
 	unsigned long long t0, t1, t2, cpu;
 	long n, sleeps;
 	int i;
@@ -250,34 +250,34 @@ TEST_F_TIMEOUT(cold, random_reads_one_submit_wait_for_pages_outside_submit, 120)
 	pick_pages(0x51ab0 ^ (unsigned int)self->fd, pages, N);
 	memset(buf, CANARY, N * 4096);	/* faulted in: SUBMIT only pins */
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], self->fd, buf + i * 4096, 4096,
-				pages[i] * 4096LL);
+		t_prep_pread(&cbs[i], self->fd, buf + i * 4096, 4096,
+			     pages[i] * 4096LL);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
 	wait_device_idle(_metadata, getenv(variant->env), 30000);
 
 	sleeps = thread_sleeps();
 	cpu = thread_cpu_ns();
-	t0 = kaio_now_ns();
-	n = kaio_submit(self->c.fd, N, ptrs);
-	t1 = kaio_now_ns();
+	t0 = t_now_ns();
+	n = t_submit(self->c.fd, N, ptrs);
+	t1 = t_now_ns();
 	cpu = thread_cpu_ns() - cpu;
 	sleeps = thread_sleeps() - sleeps;
 	ASSERT_EQ(N, n);
-	ASSERT_EQ(N, kaio_wait(self->c.fd, ev, N, WAIT_MS));
-	t2 = kaio_now_ns();
+	ASSERT_EQ(N, t_wait(self->c.fd, ev, N, WAIT_MS));
+	t2 = t_now_ns();
 
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	TH_LOG("SUBMIT %llu us (on CPU %llu us, slept %ld times), last completion %llu us after it started (SUBMIT %.1f%%)",
 	       (t1 - t0) / 1000, cpu / 1000, sleeps, (t2 - t0) / 1000,
 	       100.0 * (t1 - t0) / (t2 - t0));
 
 	check_batch(_metadata, cbs, ev, N, KAIO_PATH_RETRY);
-	EXPECT_LT(t1 - t0, (unsigned long long)kaio_slow_lat_ns())
+	EXPECT_LT(t1 - t0, (unsigned long long)t_slow_lat_ns())
 		TH_LOG("SUBMIT took longer than one read of the slow device");
 	EXPECT_EQ(N, d.submitted);
 	EXPECT_LE(N, d.page_wait_arms);
@@ -327,16 +327,16 @@ static void atime_due_and_metadata_cold(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, ioctl(dirfd, FITHAW, 0));
 	close(dirfd);
 	/* Not mincore() to check: its mmap() would update the atime. */
-	ASSERT_EQ(0, kaio_write_file("/proc/sys/vm", "drop_caches", "3", 0));
+	ASSERT_EQ(0, t_write_file("/proc/sys/vm", "drop_caches", "3", 0));
 	ASSERT_EQ(0, fstat(fd, &st));
 	ASSERT_GT(time(NULL) - 86400, st.st_atime);
 }
 
 TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 {
-	unsigned char *buf = kaio_alloc(4096);
+	unsigned char *buf = t_alloc(4096);
 	unsigned long long t0, t1;
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	struct io_event ev;
 	struct iocb cb;
 	struct stat st;
@@ -347,22 +347,22 @@ TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 	atime_due_and_metadata_cold(_metadata, self->fd, getenv(variant->env));
 
 	memset(buf, CANARY, 4096);
-	kaio_prep_pread(&cb, self->fd, buf, 4096, 40960);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	t_prep_pread(&cb, self->fd, buf, 4096, 40960);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
 	before = time(NULL);
 	sleeps = thread_sleeps();
-	t0 = kaio_now_ns();
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
-	t1 = kaio_now_ns();
+	t0 = t_now_ns();
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &cb));
+	t1 = t_now_ns();
 	sleeps = thread_sleeps() - sleeps;
-	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, WAIT_MS));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, WAIT_MS));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	TH_LOG("SUBMIT %llu us (slept %ld times), res %lld res2 %lld",
 	       (t1 - t0) / 1000, sleeps, ev.res, ev.res2);
 
-	EXPECT_LT(t1 - t0, (unsigned long long)kaio_slow_lat_ns())
+	EXPECT_LT(t1 - t0, (unsigned long long)t_slow_lat_ns())
 		TH_LOG("SUBMIT waited for the device");
 	EXPECT_EQ(4096, ev.res);
 	/* Before pread() below, which would update it itself. */
@@ -376,12 +376,12 @@ TEST_F_TIMEOUT(cold, read_with_atime_due_updates_it_outside_submit, 120)
 	EXPECT_EQ(d.page_wait_arms, d.wakeups);
 
 	/* Now the atime is not due: the next cold read starts in SUBMIT. */
-	kaio_prep_pread(&cb, self->fd, buf, 4096, 4 << 20);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	ASSERT_EQ(1, kaio_submit_one(self->c.fd, &cb));
-	ASSERT_EQ(1, kaio_wait(self->c.fd, &ev, 1, WAIT_MS));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
+	t_prep_pread(&cb, self->fd, buf, 4096, 4 << 20);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &cb));
+	ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, WAIT_MS));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
 	EXPECT_EQ(0, d.worker);
 	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
 }
@@ -399,7 +399,7 @@ static void warm_read_with_atime_due(struct __test_metadata *_metadata,
 				     int rw_flags)
 {
 	struct timespec zero = { 0, 0 };
-	unsigned char *buf = kaio_alloc(4096);
+	unsigned char *buf = t_alloc(4096);
 	unsigned long long t0, t1;
 	struct io_event ev;
 	struct iocb cb;
@@ -418,13 +418,13 @@ static void warm_read_with_atime_due(struct __test_metadata *_metadata,
 	ASSERT_GT(time(NULL) - 86400, st.st_atime);
 
 	memset(buf, CANARY, 4096);
-	kaio_prep_pread(&cb, fd, buf, 4096, 40960);
+	t_prep_pread(&cb, fd, buf, 4096, 40960);
 	cb.aio_rw_flags = rw_flags;
 	before = time(NULL);
-	t0 = kaio_now_ns();
-	ASSERT_EQ(1, kaio_submit_one(ctx, &cb));
-	t1 = kaio_now_ns();
-	ASSERT_EQ(1, kaio_getevents(ctx, 0, 1, &ev, &zero))
+	t0 = t_now_ns();
+	ASSERT_EQ(1, t_submit_one(ctx, &cb));
+	t1 = t_now_ns();
+	ASSERT_EQ(1, t_getevents(ctx, 0, 1, &ev, &zero))
 		TH_LOG("no event when SUBMIT returned");
 	TH_LOG("SUBMIT %llu us, res %lld res2 %lld", (t1 - t0) / 1000,
 	       ev.res, ev.res2);
@@ -455,42 +455,42 @@ TEST_F_TIMEOUT(cold, same_reads_again_warm_all_INLINE, 120)
 	enum { N = 64 };
 	struct iocb cbs[N], *ptrs[N];
 	struct io_event ev[N];
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	struct timespec zero = { 0, 0 };
 	unsigned int pages[N];
-	unsigned char *buf = kaio_alloc(N * 4096);
+	unsigned char *buf = t_alloc(N * 4096);
 	unsigned long long t0;
 	int i;
 
 	KAIO_SKIPPED_IN_SETUP();
 	pick_pages(0x3a3a ^ (unsigned int)self->fd, pages, N);
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], self->fd, buf + i * 4096, 4096,
-				pages[i] * 4096LL);
+		t_prep_pread(&cbs[i], self->fd, buf + i * 4096, 4096,
+			     pages[i] * 4096LL);
 		cbs[i].aio_data = i;
 		ptrs[i] = &cbs[i];
 	}
 	/* cold, to warm the cache the same way */
-	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
-	ASSERT_EQ(N, kaio_wait(self->c.fd, ev, N, WAIT_MS));
+	ASSERT_EQ(N, t_submit(self->c.fd, N, ptrs));
+	ASSERT_EQ(N, t_wait(self->c.fd, ev, N, WAIT_MS));
 	check_batch(_metadata, cbs, ev, N, KAIO_PATH_RETRY);
 
 	memset(buf, CANARY, N * 4096);
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], self->fd, buf + i * 4096, 4096,
-				pages[i] * 4096LL);
+		t_prep_pread(&cbs[i], self->fd, buf + i * 4096, 4096,
+			     pages[i] * 4096LL);
 		cbs[i].aio_data = i;
 	}
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
-	t0 = kaio_now_ns();
-	ASSERT_EQ(N, kaio_submit(self->c.fd, N, ptrs));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	t0 = t_now_ns();
+	ASSERT_EQ(N, t_submit(self->c.fd, N, ptrs));
 	TH_LOG("SUBMIT of %d cached reads: %llu us", N,
-	       (kaio_now_ns() - t0) / 1000);
+	       (t_now_ns() - t0) / 1000);
 	/* completed inside SUBMIT: every event is there without waiting */
-	ASSERT_EQ(N, kaio_getevents(self->c.fd, 0, N, ev, &zero));
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(N, t_getevents(self->c.fd, 0, N, ev, &zero));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 
 	check_batch(_metadata, cbs, ev, N, KAIO_PATH_INLINE);
 	EXPECT_EQ(N, d.inlined);
@@ -506,21 +506,21 @@ TEST_F_TIMEOUT(cold, same_reads_again_warm_all_INLINE, 120)
 /* One cold PREAD of @len at @off; returns its event after checking bytes. */
 static struct io_event cold_read(struct __test_metadata *_metadata,
 				 FIXTURE_DATA(cold) *self, long long off,
-				 size_t len, struct kaio_stats *delta)
+				 size_t len, struct t_stats *delta)
 {
-	unsigned char *buf = kaio_alloc(len + 1);
-	struct kaio_stats s0, s1;
+	unsigned char *buf = t_alloc(len + 1);
+	struct t_stats s0, s1;
 	struct io_event ev;
 	struct iocb cb;
 
 	memset(buf, CANARY, len + 1);
-	kaio_prep_pread(&cb, self->fd, buf, len, off);
+	t_prep_pread(&cb, self->fd, buf, len, off);
 	cb.aio_data = off;
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
 	ev = run_one(_metadata, self->c.fd, &cb);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	*delta = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", delta);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	*delta = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", delta);
 	TH_LOG("read %zu at %lld: res %lld res2 %lld", len, off, ev.res, ev.res2);
 	same_as_pread(_metadata, self->fd, buf, len, ev.res, off);
 	return ev;
@@ -528,7 +528,7 @@ static struct io_event cold_read(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(cold, read_across_page_boundary, 120)
 {
-	struct kaio_stats d;
+	struct t_stats d;
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -541,7 +541,7 @@ TEST_F_TIMEOUT(cold, read_across_page_boundary, 120)
 
 TEST_F_TIMEOUT(cold, read_across_1MiB_boundary, 120)
 {
-	struct kaio_stats d;
+	struct t_stats d;
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -555,7 +555,7 @@ TEST_F_TIMEOUT(cold, read_across_1MiB_boundary, 120)
 /* A read over EOF returns what is there, as pread does. */
 TEST_F_TIMEOUT(cold, read_spanning_eof_short_count_as_pread, 120)
 {
-	struct kaio_stats d;
+	struct t_stats d;
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -568,7 +568,7 @@ TEST_F_TIMEOUT(cold, read_spanning_eof_short_count_as_pread, 120)
 /* Nothing to read: 0, decided inside SUBMIT. */
 TEST_F_TIMEOUT(cold, read_at_eof_0_inline, 120)
 {
-	struct kaio_stats d;
+	struct t_stats d;
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -580,7 +580,7 @@ TEST_F_TIMEOUT(cold, read_at_eof_0_inline, 120)
 
 TEST_F_TIMEOUT(cold, read_past_eof_0_inline, 120)
 {
-	struct kaio_stats d;
+	struct t_stats d;
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -597,7 +597,7 @@ TEST_F_TIMEOUT(cold, read_past_eof_0_inline, 120)
  */
 TEST_F_TIMEOUT(cold, read_1MiB_cold_many_retries, 120)
 {
-	struct kaio_stats d;
+	struct t_stats d;
 	struct io_event ev;
 
 	KAIO_SKIPPED_IN_SETUP();
@@ -617,7 +617,7 @@ TEST_F_TIMEOUT(cold, preadv_odd_iovecs_cold_as_pread, 120)
 	enum { NIOV = sizeof(sizes) / sizeof(sizes[0]) };
 	const long long off = 12345;
 	struct iovec iov[NIOV];
-	struct kaio_stats s0, s1, d;
+	struct t_stats s0, s1, d;
 	struct io_event ev;
 	struct iocb cb;
 	size_t total = 0, done = 0;
@@ -627,17 +627,17 @@ TEST_F_TIMEOUT(cold, preadv_odd_iovecs_cold_as_pread, 120)
 	KAIO_SKIPPED_IN_SETUP();
 	for (i = 0; i < NIOV; i++) {
 		/* each its own mapping, starting @i+1 bytes into it */
-		iov[i].iov_base = (char *)kaio_alloc(sizes[i] + 4096) + i + 1;
+		iov[i].iov_base = (char *)t_alloc(sizes[i] + 4096) + i + 1;
 		iov[i].iov_len = sizes[i];
 		memset(iov[i].iov_base, CANARY, sizes[i]);
 		total += sizes[i];
 	}
-	kaio_prep_preadv(&cb, self->fd, iov, NIOV, off);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s0));
+	t_prep_preadv(&cb, self->fd, iov, NIOV, off);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
 	ev = run_one(_metadata, self->c.fd, &cb);
-	ASSERT_EQ(0, kaio_ctx_stats(self->c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ((long long)total, ev.res);
 	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
 	EXPECT_EQ(0, d.worker);
@@ -656,12 +656,12 @@ TEST_F_TIMEOUT(cold, preadv_odd_iovecs_cold_as_pread, 120)
 
 /* After a failed read the context still works: a NOOP completes. */
 static void ctx_still_usable(struct __test_metadata *_metadata,
-			     struct kaio_ctx *c)
+			     struct t_ctx *c)
 {
 	struct io_event ev;
 	struct iocb cb;
 
-	kaio_prep_noop(&cb, c->nullfd);
+	t_prep_noop(&cb, c->nullfd);
 	cb.aio_data = 0x600d;
 	ev = run_one(_metadata, c->fd, &cb);
 	EXPECT_EQ(0, ev.res);
@@ -675,11 +675,11 @@ static void ctx_still_usable(struct __test_metadata *_metadata,
  */
 TEST(dm_error_buffered_read_EIO_from_worker)
 {
-	struct kaio_stats s0, s1, d;
-	struct kaio_ctx c;
+	struct t_stats s0, s1, d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	const char *dev;
 	int fd;
 
@@ -689,19 +689,19 @@ TEST(dm_error_buffered_read_EIO_from_worker)
 	ASSERT_LE(0, fd);
 	/* no failed page left in the cache by an earlier read */
 	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
-	kaio_prep_pread(&cb, fd, buf, 4096, 3 << 20);
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s0));
+	t_prep_pread(&cb, fd, buf, 4096, 3 << 20);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s0));
 	ev = run_one(_metadata, c.fd, &cb);
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ(-EIO, ev.res);
 	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
 	EXPECT_EQ(1, d.worker);
 	EXPECT_EQ(0, d.inlined);
 	ctx_still_usable(_metadata, &c);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 /*
@@ -752,7 +752,7 @@ FIXTURE_SETUP(baddev)
 						    strerror(errno));
 	self->made = true;
 	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
-		ASSERT_EQ(0, kaio_write_file(self->dir, attrs[i][0], attrs[i][1], 0))
+		ASSERT_EQ(0, t_write_file(self->dir, attrs[i][0], attrs[i][1], 0))
 			TH_LOG("%s = %s", attrs[i][0], attrs[i][1]);
 	/*
 	 * Every sector bad, 512 at a time in ascending order: 6.1's
@@ -761,10 +761,10 @@ FIXTURE_SETUP(baddev)
 	 */
 	for (i = 0; i < (4 << 20) / 512; i += 512) {
 		snprintf(range, sizeof(range), "+%u-%u", i, i + 511);
-		ASSERT_EQ(0, kaio_write_file(self->dir, "badblocks", range, 0))
+		ASSERT_EQ(0, t_write_file(self->dir, "badblocks", range, 0))
 			TH_LOG("%s", range);
 	}
-	ASSERT_EQ(0, kaio_write_file(self->dir, "power", "1", 0));
+	ASSERT_EQ(0, t_write_file(self->dir, "power", "1", 0));
 	self->powered = true;
 	/* 6.1 names a configfs null_blk after its directory */
 	for (i = 0; i < 50 && access(self->dev, F_OK); i++)
@@ -774,7 +774,7 @@ FIXTURE_SETUP(baddev)
 	/* the device really fails reads (O_DIRECT: nothing cached) */
 	fd = open(self->dev, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
-	buf = kaio_alloc(4096);
+	buf = t_alloc(4096);
 	EXPECT_EQ(-1, pread(fd, buf, 4096, 2 << 20));
 	EXPECT_EQ(EIO, errno);
 	close(fd);
@@ -783,30 +783,30 @@ FIXTURE_SETUP(baddev)
 FIXTURE_TEARDOWN(baddev)
 {
 	if (self->powered)
-		kaio_write_file(self->dir, "power", "0", 0);
+		t_write_file(self->dir, "power", "0", 0);
 	if (self->made)
 		rmdir(self->dir);
 }
 
 TEST_F_TIMEOUT(baddev, read_error_after_wait_RETRY_then_WORKER_EIO, 60)
 {
-	struct kaio_stats s0, s1, d;
-	struct kaio_ctx c;
+	struct t_stats s0, s1, d;
+	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
-	char *buf = kaio_alloc(4096);
+	char *buf = t_alloc(4096);
 	int fd;
 
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
 	fd = open(self->dev, O_RDONLY);
 	ASSERT_LE(0, fd);
-	kaio_prep_pread(&cb, fd, buf, 4096, 1 << 20);
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s0));
+	t_prep_pread(&cb, fd, buf, 4096, 1 << 20);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s0));
 	ev = run_one(_metadata, c.fd, &cb);
-	ASSERT_EQ(0, kaio_ctx_stats(c.fd, &s1));
-	d = kaio_stats_sub(&s1, &s0);
-	kaio_stats_log("delta", &d);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
 	EXPECT_EQ(-EIO, ev.res);
 	EXPECT_EQ(KAIO_PATH_WORKER, ev.res2);
 	EXPECT_LE(1, d.page_wait_arms);
@@ -815,7 +815,7 @@ TEST_F_TIMEOUT(baddev, read_error_after_wait_RETRY_then_WORKER_EIO, 60)
 	EXPECT_EQ(1, d.worker);
 	ctx_still_usable(_metadata, &c);
 	close(fd);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST_HARNESS_MAIN

@@ -19,18 +19,18 @@ static long page_size(void)
 }
 
 /* Submit @n NOOPs whose aio_data is @first, @first + 1, ... */
-static long submit_noops(struct kaio_ctx *c, struct iocb *cbs, long n,
+static long submit_noops(struct t_ctx *c, struct iocb *cbs, long n,
 			 unsigned long long first)
 {
 	struct iocb *ptrs[n];
 	long i;
 
 	for (i = 0; i < n; i++) {
-		kaio_prep_noop(&cbs[i], c->nullfd);
+		t_prep_noop(&cbs[i], c->nullfd);
 		cbs[i].aio_data = first + i;
 		ptrs[i] = &cbs[i];
 	}
-	return kaio_submit(c->fd, n, ptrs);
+	return t_submit(c->fd, n, ptrs);
 }
 
 /* Wait (bounded) until the kernel has posted @n events past head. */
@@ -53,11 +53,11 @@ static unsigned int wait_ring_events(struct kaio_ring *r, unsigned int n)
 
 TEST(ring_header_after_setup)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct kaio_ring *r;
 
 	KAIO_CTX_INIT(&c, 100, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	r = c.ring;
 	EXPECT_EQ(KAIO_RING_MAGIC, r->magic);
 	EXPECT_EQ(c.cap + 1, r->nr);
@@ -76,7 +76,7 @@ TEST(ring_header_after_setup)
 
 TEST(ring_mmap_nonzero_offset_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	void *p;
 
 	KAIO_CTX_INIT(&c, 8, 0);
@@ -88,7 +88,7 @@ TEST(ring_mmap_nonzero_offset_EINVAL)
 
 TEST(ring_mmap_longer_than_ring_size_EINVAL)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	void *p;
 
 	KAIO_CTX_INIT(&c, 8, 0);
@@ -100,12 +100,12 @@ TEST(ring_mmap_longer_than_ring_size_EINVAL)
 
 TEST(ring_shows_completed_noops_in_order)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[10];
 	unsigned int i;
 
 	KAIO_CTX_INIT(&c, 32, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	ASSERT_EQ(10, submit_noops(&c, cbs, 10, 100));
 	ASSERT_EQ(10, wait_ring_events(c.ring, 10));
 	EXPECT_EQ(0, c.ring->head);
@@ -122,30 +122,30 @@ TEST(ring_shows_completed_noops_in_order)
 
 TEST(ring_user_reaped_events_not_returned_by_getevents)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[10];
 	struct io_event ev[10];
 	struct timespec zero = { 0, 0 };
 
 	KAIO_CTX_INIT(&c, 32, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	ASSERT_EQ(10, submit_noops(&c, cbs, 10, 0));
 	ASSERT_EQ(10, wait_ring_events(c.ring, 10));
 	__atomic_store_n(&c.ring->head, c.ring->tail, __ATOMIC_RELEASE);
-	EXPECT_EQ(0, kaio_getevents(c.fd, 0, 10, ev, &zero));
+	EXPECT_EQ(0, t_getevents(c.fd, 0, 10, ev, &zero));
 	EXPECT_EQ(10, c.ring->head);
 }
 
 TEST(ring_user_reaped_events_free_capacity)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb *cbs;
 	struct io_event ev;
 	struct timespec zero = { 0, 0 };
 	unsigned int n;
 
 	KAIO_CTX_INIT(&c, 1, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	n = c.cap;
 	cbs = calloc(n, sizeof(*cbs));
 	ASSERT_NE(NULL, cbs);
@@ -155,33 +155,33 @@ TEST(ring_user_reaped_events_free_capacity)
 	ASSERT_EQ(-EAGAIN, submit_noops(&c, cbs, 1, 0));
 	__atomic_store_n(&c.ring->head, c.ring->tail, __ATOMIC_RELEASE);
 	EXPECT_EQ(n, submit_noops(&c, cbs, n, 1000));
-	EXPECT_EQ(1, kaio_getevents(c.fd, 1, 1, &ev, &zero));
+	EXPECT_EQ(1, t_getevents(c.fd, 1, 1, &ev, &zero));
 	EXPECT_EQ(1000, ev.data);
 }
 
 TEST(ring_getevents_advances_head)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[5];
 	struct io_event ev[5];
 
 	KAIO_CTX_INIT(&c, 32, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	ASSERT_EQ(5, submit_noops(&c, cbs, 5, 0));
-	ASSERT_EQ(5, kaio_wait(c.fd, ev, 5, 5000));
+	ASSERT_EQ(5, t_wait(c.fd, ev, 5, 5000));
 	EXPECT_EQ(5, c.ring->tail);
 	EXPECT_EQ(5, c.ring->head);
 }
 
 TEST(ring_wraps_around)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb *cbs;
 	struct io_event ev;
 	unsigned int i, n, round;
 
 	KAIO_CTX_INIT(&c, 1, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	n = c.cap;
 	cbs = calloc(n, sizeof(*cbs));
 	ASSERT_NE(NULL, cbs);
@@ -191,7 +191,7 @@ TEST(ring_wraps_around)
 
 		ASSERT_EQ(batch, submit_noops(&c, cbs, batch, round * n));
 		for (i = 0; i < batch; i++) {
-			ASSERT_EQ(1, kaio_wait(c.fd, &ev, 1, 5000));
+			ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
 			ASSERT_EQ(round * n + i, ev.data);
 			ASSERT_EQ((uintptr_t)&cbs[i], ev.obj);
 		}
@@ -202,42 +202,42 @@ TEST(ring_wraps_around)
 
 TEST(ring_bogus_head_is_bounded)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[4];
 	struct io_event ev[64];
 	struct timespec zero = { 0, 0 };
 	long ret;
 
 	KAIO_CTX_INIT(&c, 32, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	ASSERT_EQ(4, submit_noops(&c, cbs, 4, 0));
 	c.ring->head = 0xffffffff;
-	ret = kaio_getevents(c.fd, 0, 64, ev, &zero);
+	ret = t_getevents(c.fd, 0, 64, ev, &zero);
 	ASSERT_LE(0, ret);
 	EXPECT_GT(c.ring->nr, (unsigned int)ret);
 	/* the context keeps working, and head is a valid slot again */
 	EXPECT_GT(c.ring->nr, c.ring->head);
-	EXPECT_EQ(0, kaio_destroy(c.fd));
+	EXPECT_EQ(0, t_destroy(c.fd));
 }
 
 TEST(ring_bogus_head_then_submit_does_not_crash)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cbs[4];
 	struct io_event ev[64];
 	struct timespec zero = { 0, 0 };
 	long ret;
 
 	KAIO_CTX_INIT(&c, 32, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	c.ring->head = 0x7ffffff3;
 	ret = submit_noops(&c, cbs, 4, 0);
 	EXPECT_TRUE((ret >= 1 && ret <= 4) || ret == -EAGAIN)
 		TH_LOG("submit: %ld", ret);
-	ret = kaio_getevents(c.fd, 0, 64, ev, &zero);
+	ret = t_getevents(c.fd, 0, 64, ev, &zero);
 	ASSERT_LE(0, ret);
 	EXPECT_GT(c.ring->nr, (unsigned int)ret);
-	EXPECT_EQ(0, kaio_destroy(c.fd));
+	EXPECT_EQ(0, t_destroy(c.fd));
 }
 
 /*
@@ -250,7 +250,7 @@ TEST(ring_bogus_head_then_submit_does_not_crash)
 TEST(ring_page_pinned_by_read_outlives_its_context)
 {
 	const long long off = 300LL << 20;	/* inside the 512 MiB device */
-	struct kaio_ctx a, b, c[8];
+	struct t_ctx a, b, c[8];
 	struct io_event ev;
 	struct iocb cb;
 	const char *dev;
@@ -260,31 +260,31 @@ TEST(ring_page_pinned_by_read_outlives_its_context)
 	KAIO_ENV_OR_SKIP(dev, "KAIO_SLOW_RAW_DEV");
 	fd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
 	ASSERT_LE(0, fd);
-	pattern = kaio_alloc(4096);
-	kaio_fill(pattern, 4096, 0x5eed, off);
+	pattern = t_alloc(4096);
+	t_fill(pattern, 4096, 0x5eed, off);
 	ASSERT_EQ(4096, pwrite(fd, pattern, 4096, off));
 	KAIO_CTX_INIT(&a, 8, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&a));
+	ASSERT_EQ(0, t_ctx_map_ring(&a));
 	KAIO_CTX_INIT(&b, 8, 0);
 
 	/* O_DIRECT into a's ring page: pinned for the device's latency. */
-	kaio_prep_pread(&cb, fd, a.ring, 4096, off);
-	ASSERT_EQ(1, kaio_submit_one(b.fd, &cb));
-	kaio_ctx_close(&a);	/* munmap and close: a is freed now */
+	t_prep_pread(&cb, fd, a.ring, 4096, off);
+	ASSERT_EQ(1, t_submit_one(b.fd, &cb));
+	t_ctx_close(&a);	/* munmap and close: a is freed now */
 	for (i = 0; i < 8; i++) {
 		KAIO_CTX_INIT(&c[i], 8, 0);
-		ASSERT_EQ(0, kaio_ctx_map_ring(&c[i]));
+		ASSERT_EQ(0, t_ctx_map_ring(&c[i]));
 	}
-	ASSERT_EQ(1, kaio_wait(b.fd, &ev, 1, 20000));
+	ASSERT_EQ(1, t_wait(b.fd, &ev, 1, 20000));
 	EXPECT_EQ(4096, ev.res);
 	for (i = 0; i < 8; i++) {
 		EXPECT_EQ(KAIO_RING_MAGIC, c[i].ring->magic) TH_LOG("context %d", i);
 		EXPECT_EQ(c[i].cap + 1, c[i].ring->nr) TH_LOG("context %d", i);
 		EXPECT_EQ(sizeof(struct kaio_ring), c[i].ring->header_length);
 		EXPECT_EQ((unsigned int)c[i].fd, c[i].ring->id);
-		kaio_ctx_close(&c[i]);
+		t_ctx_close(&c[i]);
 	}
-	kaio_ctx_close(&b);
+	t_ctx_close(&b);
 	close(fd);
 	munmap(pattern, 4096);
 }
@@ -298,11 +298,11 @@ TEST(ring_page_pinned_by_read_outlives_its_context)
 TEST(ring_madv_dontneed_then_touch_maps_the_ring_again)
 {
 	struct iocb cbs[4];
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct kaio_ring *r;
 
 	KAIO_CTX_INIT(&c, 16, 0);
-	ASSERT_EQ(0, kaio_ctx_map_ring(&c));
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
 	r = c.ring;
 	ASSERT_EQ(2, submit_noops(&c, cbs, 2, 100));
 	ASSERT_EQ(2, wait_ring_events(r, 2));
@@ -313,7 +313,7 @@ TEST(ring_madv_dontneed_then_touch_maps_the_ring_again)
 	ASSERT_EQ(4, wait_ring_events(r, 4));
 	EXPECT_EQ(100, r->io_events[r->head].data);
 	EXPECT_EQ(103, r->io_events[(r->head + 3) % r->nr].data);
-	kaio_ctx_close(&c);
+	t_ctx_close(&c);
 }
 
 TEST_HARNESS_MAIN

@@ -7,7 +7,7 @@
  *
  * Every byte of the test region has one expected value: the pattern of the
  * background seed, or of the write seed where a kaio write covered it
- * (kaio_fill() is a function of seed and absolute offset), so a misplaced,
+ * (t_fill() is a function of seed and absolute offset), so a misplaced,
  * torn, stale or short write shows up as a mismatch at a known offset.
  */
 #include <fcntl.h>
@@ -31,7 +31,7 @@
 #define TIMEOUT_MS	60000
 
 FIXTURE(rw) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	int fd;
 	long long base;		/* file offset of the region */
 	char *buf;		/* REGION bytes, page aligned: I/O sources */
@@ -102,8 +102,8 @@ FIXTURE_SETUP(rw)
 	self->fd = -1;
 	KAIO_ENV_OR_SKIP(where, variant->env);
 	KAIO_CTX_INIT(&self->c, 256, 0);
-	self->buf = kaio_alloc(REGION);
-	self->back = kaio_alloc(REGION);
+	self->buf = t_alloc(REGION);
+	self->back = t_alloc(REGION);
 	self->rng = 0x9e3779b9u ^ (unsigned int)strlen(_metadata->name) *
 		    0x01000193u ^ (variant->direct << 4) ^ (variant->raw << 5);
 	TH_LOG("rng seed %#x", self->rng);
@@ -123,7 +123,7 @@ FIXTURE_SETUP(rw)
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", where, strerror(errno));
 
 	/* the background: every byte known before kaio touches the region */
-	kaio_fill(self->buf, REGION, SEED_BG, self->base);
+	t_fill(self->buf, REGION, SEED_BG, self->base);
 	for (off = 0; off < REGION; off += 1 << 20)
 		ASSERT_EQ(1 << 20, pwrite(self->fd, self->buf + off, 1 << 20,
 					  self->base + off));
@@ -134,7 +134,7 @@ FIXTURE_TEARDOWN(rw)
 {
 	if (self->fd >= 0)
 		close(self->fd);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 /*
@@ -157,12 +157,12 @@ static void run_batch(struct __test_metadata *_metadata, int ctx,
 		ptrs[i] = &cbs[i];
 	}
 	while (done < n) {
-		long r = kaio_submit(ctx, n - done, ptrs + done);
+		long r = t_submit(ctx, n - done, ptrs + done);
 
 		ASSERT_LT(0, r) TH_LOG("submit after %ld: %ld", done, r);
 		done += r;
 	}
-	got = kaio_wait(ctx, ev, n, TIMEOUT_MS);
+	got = t_wait(ctx, ev, n, TIMEOUT_MS);
 	ASSERT_EQ(n, got);
 	for (i = 0; i < n; i++) {
 		unsigned long long k = ev[i].data;
@@ -199,7 +199,7 @@ static void verify_region(struct __test_metadata *_metadata,
 	for (s = 0; s < NSLOTS; s++) {
 		long long at = self->base + (long long)s * SLOT;
 		unsigned int seed = written[s] ? SEED_W : SEED_BG;
-		long m = kaio_check(self->back + (long)s * SLOT, SLOT, seed, at);
+		long m = t_check(self->back + (long)s * SLOT, SLOT, seed, at);
 
 		if (m >= 0 && bad++ < 8)
 			TH_LOG("slot %d (%s) differs at file offset %lld", s,
@@ -227,8 +227,8 @@ TEST_F_TIMEOUT(rw, random_pwrites_and_pwritevs_then_pread_matches, 300)
 		char *src = self->buf + (long)i * SLOT;
 		long long at = self->base + (long long)slot * SLOT;
 
-		kaio_fill(src, SLOT, SEED_W, at);
-		kaio_prep_pwrite(&cbs[i], self->fd, src, SLOT, at);
+		t_fill(src, SLOT, SEED_W, at);
+		t_prep_pwrite(&cbs[i], self->fd, src, SLOT, at);
 		want[i] = SLOT;
 		written[slot] = 1;
 	}
@@ -245,10 +245,10 @@ TEST_F_TIMEOUT(rw, random_pwrites_and_pwritevs_then_pread_matches, 300)
 		for (j = 0; j < 4; j++) {
 			iov[k][j].iov_base = area + src_at[j];
 			iov[k][j].iov_len = len[j];
-			kaio_fill(iov[k][j].iov_base, len[j], SEED_W, pos);
+			t_fill(iov[k][j].iov_base, len[j], SEED_W, pos);
 			pos += len[j];
 		}
-		kaio_prep_pwritev(&cbs[NW + k], self->fd, iov[k], 4, at);
+		t_prep_pwritev(&cbs[NW + k], self->fd, iov[k], 4, at);
 		want[NW + k] = UNIT;
 		for (j = 0; j < UNIT / SLOT; j++)
 			written[units[NW + k] * (UNIT / SLOT) + j] = 1;
@@ -266,8 +266,8 @@ TEST_F_TIMEOUT(rw, large_pwrite_1MiB_then_pread_matches, 300)
 	int s;
 
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_fill(self->buf, 1 << 20, SEED_W, at);
-	kaio_prep_pwrite(&cb, self->fd, self->buf, 1 << 20, at);
+	t_fill(self->buf, 1 << 20, SEED_W, at);
+	t_prep_pwrite(&cb, self->fd, self->buf, 1 << 20, at);
 	run_batch(_metadata, self->c.fd, &cb, &want, 1);
 	for (s = 0; s < (1 << 20) / SLOT; s++)
 		written[(3 << 20) / SLOT + 8 + s] = 1;
@@ -289,16 +289,16 @@ TEST_F_TIMEOUT(rw, pattern_then_random_kaio_preads_match, 300)
 	for (i = 0; i < N; i++) {
 		from[i] = self->base +
 			  (long long)(rnd(&self->rng) % NSLOTS) * SLOT;
-		kaio_prep_pread(&cbs[i], self->fd, self->back + (long)i * SLOT,
-				SLOT, from[i]);
+		t_prep_pread(&cbs[i], self->fd, self->back + (long)i * SLOT,
+			     SLOT, from[i]);
 		want[i] = SLOT;
 	}
 	run_batch(_metadata, self->c.fd, cbs, want, N);
 	for (i = 0; i < N; i++) {
 		long long at = from[i];
 
-		EXPECT_EQ(-1, kaio_check(self->back + (long)i * SLOT, SLOT,
-					 SEED_BG, at))
+		EXPECT_EQ(-1, t_check(self->back + (long)i * SLOT, SLOT,
+				      SEED_BG, at))
 			TH_LOG("pread %d at %lld", i, at);
 	}
 }
@@ -327,7 +327,7 @@ TEST_F_TIMEOUT(rw, pattern_then_random_kaio_preadvs_match, 300)
 			iov[i][j].iov_base = dst[i][j];
 			iov[i][j].iov_len = len[j];
 		}
-		kaio_prep_preadv(&cbs[i], self->fd, iov[i], 4, from[i]);
+		t_prep_preadv(&cbs[i], self->fd, iov[i], 4, from[i]);
 		want[i] = UNIT;
 	}
 	run_batch(_metadata, self->c.fd, cbs, want, N);
@@ -335,8 +335,8 @@ TEST_F_TIMEOUT(rw, pattern_then_random_kaio_preadvs_match, 300)
 		long long pos = from[i];
 
 		for (j = 0; j < 4; j++) {
-			EXPECT_EQ(-1, kaio_check(dst[i][j], len[j],
-						 SEED_BG, pos))
+			EXPECT_EQ(-1, t_check(dst[i][j], len[j],
+					      SEED_BG, pos))
 				TH_LOG("preadv %d piece %d at %lld", i, j, pos);
 			pos += len[j];
 		}
@@ -353,9 +353,9 @@ TEST_F_TIMEOUT(rw, large_kaio_pread_1MiB_matches, 300)
 	if (!variant->direct)
 		ASSERT_EQ(0, posix_fadvise(self->fd, self->base, REGION,
 					   POSIX_FADV_DONTNEED));
-	kaio_prep_pread(&cb, self->fd, self->back, 1 << 20, at);
+	t_prep_pread(&cb, self->fd, self->back, 1 << 20, at);
 	run_batch(_metadata, self->c.fd, &cb, &want, 1);
-	EXPECT_EQ(-1, kaio_check(self->back, 1 << 20, SEED_BG, at));
+	EXPECT_EQ(-1, t_check(self->back, 1 << 20, SEED_BG, at));
 }
 
 TEST_F_TIMEOUT(rw, writes_then_fsync_and_fdsync_res_0, 300)
@@ -371,15 +371,15 @@ TEST_F_TIMEOUT(rw, writes_then_fsync_and_fdsync_res_0, 300)
 		int slot = 100 + 37 * i;
 		long long at = self->base + (long long)slot * SLOT;
 
-		kaio_fill(self->buf + (long)i * SLOT, SLOT, SEED_W, at);
-		kaio_prep_pwrite(&cbs[i], self->fd, self->buf + (long)i * SLOT,
-				 SLOT, at);
+		t_fill(self->buf + (long)i * SLOT, SLOT, SEED_W, at);
+		t_prep_pwrite(&cbs[i], self->fd, self->buf + (long)i * SLOT,
+			      SLOT, at);
 		want[i] = SLOT;
 		written[slot] = 1;
 	}
 	run_batch(_metadata, self->c.fd, cbs, want, N);
-	kaio_prep_fsync(&sync[0], self->fd);
-	kaio_prep_fdsync(&sync[1], self->fd);
+	t_prep_fsync(&sync[0], self->fd);
+	t_prep_fdsync(&sync[1], self->fd);
 	run_batch(_metadata, self->c.fd, sync, zero, 2);
 	verify_region(_metadata, self, variant, written);
 }
@@ -396,8 +396,8 @@ TEST_F_TIMEOUT(rw, eventfd_counts_completions, 300)
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
 	for (i = 0; i < N; i++) {
-		kaio_prep_pread(&cbs[i], self->fd, self->back + (long)i * SLOT,
-				SLOT, self->base + (long long)i * 3 * SLOT);
+		t_prep_pread(&cbs[i], self->fd, self->back + (long)i * SLOT,
+			     SLOT, self->base + (long long)i * 3 * SLOT);
 		cbs[i].aio_flags = IOCB_FLAG_RESFD;
 		cbs[i].aio_resfd = efd;
 		want[i] = SLOT;
@@ -406,8 +406,8 @@ TEST_F_TIMEOUT(rw, eventfd_counts_completions, 300)
 	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)));
 	EXPECT_EQ(N, count);
 	for (i = 0; i < N; i++)
-		EXPECT_EQ(-1, kaio_check(self->back + (long)i * SLOT, SLOT,
-					 SEED_BG, self->base + (long long)i * 3 * SLOT));
+		EXPECT_EQ(-1, t_check(self->back + (long)i * SLOT, SLOT,
+				      SEED_BG, self->base + (long long)i * 3 * SLOT));
 }
 
 TEST_HARNESS_MAIN

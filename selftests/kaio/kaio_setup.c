@@ -22,7 +22,7 @@ TEST(setup_returns_new_cloexec_fd)
 	int dev, fd, flags;
 
 	KAIO_DEV_OPEN(dev);
-	fd = kaio_setup_raw(dev, &s);
+	fd = t_setup_raw(dev, &s);
 	ASSERT_LE(0, fd);
 	EXPECT_NE(dev, fd);
 	flags = fcntl(fd, F_GETFD);
@@ -38,8 +38,8 @@ TEST(setup_twice_returns_two_contexts)
 	int dev, fa, fb;
 
 	KAIO_DEV_OPEN(dev);
-	fa = kaio_setup_raw(dev, &a);
-	fb = kaio_setup_raw(dev, &b);
+	fa = t_setup_raw(dev, &a);
+	fb = t_setup_raw(dev, &b);
 	ASSERT_LE(0, fa);
 	ASSERT_LE(0, fb);
 	EXPECT_NE(fa, fb);
@@ -54,7 +54,7 @@ TEST(setup_grants_at_least_nr_events)
 	KAIO_DEV_OPEN(dev);
 	for (i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
 		struct kaio_setup s = { .nr_events = asks[i] };
-		int fd = kaio_setup_raw(dev, &s);
+		int fd = t_setup_raw(dev, &s);
 
 		ASSERT_LE(0, fd) TH_LOG("nr_events %u", asks[i]);
 		EXPECT_LE(asks[i], s.nr_events) TH_LOG("asked %u", asks[i]);
@@ -68,7 +68,7 @@ TEST(setup_ring_size_is_whole_pages_holding_capacity)
 	int dev, fd;
 
 	KAIO_DEV_OPEN(dev);
-	fd = kaio_setup_raw(dev, &s);
+	fd = t_setup_raw(dev, &s);
 	ASSERT_LE(0, fd);
 	ASSERT_LT(0, s.ring_size);
 	EXPECT_EQ(0, s.ring_size % page_size());
@@ -83,7 +83,7 @@ TEST(setup_features_report_ring_mmap)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	ASSERT_LE(0, kaio_setup_raw(dev, &s));
+	ASSERT_LE(0, t_setup_raw(dev, &s));
 	EXPECT_EQ(KAIO_FEAT_RING_MMAP, s.features & KAIO_FEAT_RING_MMAP);
 }
 
@@ -93,7 +93,7 @@ TEST(setup_res2_path_flag_accepted)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_LE(0, kaio_setup_raw(dev, &s));
+	EXPECT_LE(0, t_setup_raw(dev, &s));
 }
 
 TEST(setup_nr_events_zero_EINVAL)
@@ -102,7 +102,7 @@ TEST(setup_nr_events_zero_EINVAL)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EINVAL, t_setup_raw(dev, &s));
 }
 
 TEST(setup_nr_events_above_4194304_EINVAL)
@@ -111,7 +111,7 @@ TEST(setup_nr_events_above_4194304_EINVAL)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EINVAL, t_setup_raw(dev, &s));
 }
 
 TEST(setup_nr_events_u32_max_EINVAL)
@@ -120,7 +120,7 @@ TEST(setup_nr_events_u32_max_EINVAL)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EINVAL, t_setup_raw(dev, &s));
 }
 
 TEST(setup_nr_events_above_max_events_EAGAIN)
@@ -129,7 +129,7 @@ TEST(setup_nr_events_above_max_events_EAGAIN)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EAGAIN, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EAGAIN, t_setup_raw(dev, &s));
 }
 
 TEST(setup_flags_unknown_bit_EINVAL)
@@ -138,7 +138,7 @@ TEST(setup_flags_unknown_bit_EINVAL)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EINVAL, t_setup_raw(dev, &s));
 }
 
 TEST(setup_flags_top_bit_EINVAL)
@@ -147,7 +147,7 @@ TEST(setup_flags_top_bit_EINVAL)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EINVAL, t_setup_raw(dev, &s));
 }
 
 TEST(setup_reserved0_nonzero_EINVAL)
@@ -156,7 +156,7 @@ TEST(setup_reserved0_nonzero_EINVAL)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EINVAL, t_setup_raw(dev, &s));
 }
 
 TEST(setup_reserved3_nonzero_EINVAL)
@@ -165,7 +165,7 @@ TEST(setup_reserved3_nonzero_EINVAL)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-EINVAL, kaio_setup_raw(dev, &s));
+	EXPECT_EQ(-EINVAL, t_setup_raw(dev, &s));
 }
 
 TEST(setup_arg_bad_pointer_EFAULT)
@@ -173,7 +173,7 @@ TEST(setup_arg_bad_pointer_EFAULT)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-1, ioctl(dev, KAIO_IOC_SETUP, kaio_bad_ptr()));
+	EXPECT_EQ(-1, ioctl(dev, KAIO_IOC_SETUP, t_bad_ptr()));
 	EXPECT_EQ(EFAULT, errno);
 }
 
@@ -197,7 +197,7 @@ TEST(dev_unknown_ioctl_ENOTTY)
 
 TEST(ctx_unknown_ioctl_ENOTTY)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 
 	KAIO_CTX_INIT(&c, 8, 0);
 	EXPECT_EQ(-1, ioctl(c.fd, _IO(KAIO_IOC_MAGIC, 0x7f)));
@@ -206,32 +206,32 @@ TEST(ctx_unknown_ioctl_ENOTTY)
 
 TEST(dev_submit_ENOTTY)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb, *cbs[1] = { &cb };
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);
-	EXPECT_EQ(-ENOTTY, kaio_submit(c.dev, 1, cbs));
+	t_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-ENOTTY, t_submit(c.dev, 1, cbs));
 }
 
 TEST(dev_getevents_ENOTTY)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct io_event ev;
 	struct timespec ts = { 0, 0 };
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	EXPECT_EQ(-ENOTTY, kaio_getevents(c.dev, 0, 1, &ev, &ts));
+	EXPECT_EQ(-ENOTTY, t_getevents(c.dev, 0, 1, &ev, &ts));
 }
 
 TEST(dev_cancel_ENOTTY)
 {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	struct iocb cb;
 
 	KAIO_CTX_INIT(&c, 8, 0);
-	kaio_prep_noop(&cb, c.nullfd);
-	EXPECT_EQ(-ENOTTY, kaio_cancel(c.dev, &cb));
+	t_prep_noop(&cb, c.nullfd);
+	EXPECT_EQ(-ENOTTY, t_cancel(c.dev, &cb));
 }
 
 TEST(dev_destroy_ENOTTY)
@@ -239,7 +239,7 @@ TEST(dev_destroy_ENOTTY)
 	int dev;
 
 	KAIO_DEV_OPEN(dev);
-	EXPECT_EQ(-ENOTTY, kaio_destroy(dev));
+	EXPECT_EQ(-ENOTTY, t_destroy(dev));
 }
 
 TEST_HARNESS_MAIN

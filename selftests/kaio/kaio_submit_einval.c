@@ -19,7 +19,7 @@
 #define SEED		0x5eb417
 
 FIXTURE(submit) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	char path[PATH_MAX];
 	int rw, ro, wo;		/* the same FILE_SIZE pattern file, three ways */
 	int closed_fd;		/* a number that is not an open fd */
@@ -32,8 +32,8 @@ FIXTURE_SETUP(submit)
 {
 	self->rw = self->ro = self->wo = self->closed_fd = -1;
 	KAIO_CTX_INIT(&self->c, 32, 0);
-	ASSERT_EQ(0, kaio_make_file(kaio_test_dir(), self->path,
-				    sizeof(self->path), FILE_SIZE, SEED));
+	ASSERT_EQ(0, t_make_file(t_test_dir(), self->path,
+				 sizeof(self->path), FILE_SIZE, SEED));
 	self->rw = open(self->path, O_RDWR);
 	self->ro = open(self->path, O_RDONLY);
 	self->wo = open(self->path, O_WRONLY);
@@ -44,9 +44,9 @@ FIXTURE_SETUP(submit)
 	self->closed_fd = dup(self->rw);
 	ASSERT_LE(0, self->closed_fd);
 	ASSERT_EQ(0, close(self->closed_fd));
-	self->buf = kaio_alloc(FILE_SIZE);
+	self->buf = t_alloc(FILE_SIZE);
 	/* a valid read of the first 4 KiB, for tests to spoil one field of */
-	kaio_prep_pread(&self->cb, self->rw, self->buf, 4096, 0);
+	t_prep_pread(&self->cb, self->rw, self->buf, 4096, 0);
 	self->cbp[0] = &self->cb;
 }
 
@@ -58,7 +58,7 @@ FIXTURE_TEARDOWN(submit)
 		close(self->ro);
 	if (self->wo >= 0)
 		close(self->wo);
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 /* Exactly one event for @cb within 10 s; returns its res. */
@@ -69,26 +69,26 @@ static long long one_event(struct __test_metadata *_metadata, int ctx,
 	struct timespec zero = { 0, 0 };
 
 	memset(&ev, 0, sizeof(ev));
-	ASSERT_EQ(1, kaio_wait(ctx, &ev, 1, 10000));
+	ASSERT_EQ(1, t_wait(ctx, &ev, 1, 10000));
 	EXPECT_EQ((uintptr_t)cb, ev.obj);
 	EXPECT_EQ(cb->aio_data, ev.data);
-	EXPECT_EQ(0, kaio_getevents(ctx, 0, 1, &ev, &zero));
+	EXPECT_EQ(0, t_getevents(ctx, 0, 1, &ev, &zero));
 	return ev.res;
 }
 
 TEST_F(submit, valid_pread_returns_1)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->cbp));
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->cbp));
 	EXPECT_EQ(4096, one_event(_metadata, self->c.fd, &self->cb));
-	EXPECT_EQ(-1, kaio_check(self->buf, 4096, SEED, 0));
+	EXPECT_EQ(-1, t_check(self->buf, 4096, SEED, 0));
 }
 
 TEST_F(submit, writes_aio_key_zero)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_key = 0x1234;
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->cbp));
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->cbp));
 	EXPECT_EQ(0, self->cb.aio_key);
 	EXPECT_EQ(4096, one_event(_metadata, self->c.fd, &self->cb));
 }
@@ -96,13 +96,13 @@ TEST_F(submit, writes_aio_key_zero)
 TEST_F(submit, nr_negative_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, -1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, -1, self->cbp));
 }
 
 TEST_F(submit, nr_s64_min_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, LLONG_MIN, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, LLONG_MIN, self->cbp));
 }
 
 TEST_F(submit, nr_zero_returns_0)
@@ -111,30 +111,30 @@ TEST_F(submit, nr_zero_returns_0)
 	struct timespec zero = { 0, 0 };
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(0, kaio_submit(self->c.fd, 0, self->cbp));
-	EXPECT_EQ(0, kaio_getevents(self->c.fd, 0, 1, &ev, &zero));
+	EXPECT_EQ(0, t_submit(self->c.fd, 0, self->cbp));
+	EXPECT_EQ(0, t_getevents(self->c.fd, 0, 1, &ev, &zero));
 }
 
 TEST_F(submit, iocbpp_bad_pointer_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EFAULT, kaio_submit(self->c.fd, 1, kaio_bad_ptr()));
+	EXPECT_EQ(-EFAULT, t_submit(self->c.fd, 1, t_bad_ptr()));
 }
 
 TEST_F(submit, first_iocb_pointer_bad_EFAULT)
 {
-	struct iocb *cbs[2] = { kaio_bad_ptr(), &self->cb };
+	struct iocb *cbs[2] = { t_bad_ptr(), &self->cb };
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(-EFAULT, kaio_submit(self->c.fd, 2, cbs));
+	EXPECT_EQ(-EFAULT, t_submit(self->c.fd, 2, cbs));
 }
 
 TEST_F(submit, second_iocb_pointer_bad_returns_1)
 {
-	struct iocb *cbs[2] = { &self->cb, kaio_bad_ptr() };
+	struct iocb *cbs[2] = { &self->cb, t_bad_ptr() };
 
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(1, kaio_submit(self->c.fd, 2, cbs));
+	EXPECT_EQ(1, t_submit(self->c.fd, 2, cbs));
 	EXPECT_EQ(4096, one_event(_metadata, self->c.fd, &self->cb));
 }
 
@@ -144,9 +144,9 @@ TEST_F(submit, second_iocb_invalid_returns_1)
 	struct iocb *cbs[2] = { &self->cb, &bad };
 
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_pread(&bad, self->rw, self->buf + 8192, 4096, 0);
+	t_prep_pread(&bad, self->rw, self->buf + 8192, 4096, 0);
 	bad.aio_reserved2 = 1;
-	EXPECT_EQ(1, kaio_submit(self->c.fd, 2, cbs));
+	EXPECT_EQ(1, t_submit(self->c.fd, 2, cbs));
 	EXPECT_EQ(4096, one_event(_metadata, self->c.fd, &self->cb));
 }
 
@@ -154,82 +154,82 @@ TEST_F(submit, reserved2_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_reserved2 = 1;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, nbytes_sign_bit_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_nbytes = 1ULL << 63;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, nbytes_minus_1_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_nbytes = (__u64)-1;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, opcode_unknown_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_lio_opcode = 99;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, opcode_4_preadx_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_lio_opcode = 4;	/* the experimental IOCB_CMD_PREADX */
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, poll_events_above_16_bits_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_rw(&self->cb, IOCB_CMD_POLL, self->rw, NULL, 0, 0);
+	t_prep_rw(&self->cb, IOCB_CMD_POLL, self->rw, NULL, 0, 0);
 	self->cb.aio_buf = 0x10001;	/* POLLIN and a bit poll has not */
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, poll_nbytes_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_rw(&self->cb, IOCB_CMD_POLL, self->rw, NULL, 0, 0);
+	t_prep_rw(&self->cb, IOCB_CMD_POLL, self->rw, NULL, 0, 0);
 	self->cb.aio_buf = 1;		/* POLLIN */
 	self->cb.aio_nbytes = 1;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 /* A request on a context would hold that context open: refused. */
 TEST_F(submit, io_on_a_context_fd_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_rw(&self->cb, IOCB_CMD_POLL, self->c.fd, NULL, 0, 0);
+	t_prep_rw(&self->cb, IOCB_CMD_POLL, self->c.fd, NULL, 0, 0);
 	self->cb.aio_buf = 1;		/* POLLIN */
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, fildes_not_open_EBADF)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_fildes = self->closed_fd;
-	EXPECT_EQ(-EBADF, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EBADF, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, pread_on_wronly_fd_EBADF)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_fildes = self->wo;
-	EXPECT_EQ(-EBADF, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EBADF, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, pwrite_on_rdonly_fd_EBADF)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_pwrite(&self->cb, self->ro, self->buf, 4096, 0);
-	EXPECT_EQ(-EBADF, kaio_submit(self->c.fd, 1, self->cbp));
+	t_prep_pwrite(&self->cb, self->ro, self->buf, 4096, 0);
+	EXPECT_EQ(-EBADF, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, preadv_on_wronly_fd_EBADF)
@@ -237,15 +237,15 @@ TEST_F(submit, preadv_on_wronly_fd_EBADF)
 	struct iovec iov = { self->buf, 4096 };
 
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_preadv(&self->cb, self->wo, &iov, 1, 0);
-	EXPECT_EQ(-EBADF, kaio_submit(self->c.fd, 1, self->cbp));
+	t_prep_preadv(&self->cb, self->wo, &iov, 1, 0);
+	EXPECT_EQ(-EBADF, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, rw_flags_unknown_bit_EOPNOTSUPP)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_rw_flags = 1 << 30;
-	EXPECT_EQ(-EOPNOTSUPP, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EOPNOTSUPP, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, resfd_not_open_EBADF)
@@ -253,7 +253,7 @@ TEST_F(submit, resfd_not_open_EBADF)
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_flags = IOCB_FLAG_RESFD;
 	self->cb.aio_resfd = self->closed_fd;
-	EXPECT_EQ(-EBADF, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EBADF, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, resfd_not_eventfd_EINVAL)
@@ -261,51 +261,51 @@ TEST_F(submit, resfd_not_eventfd_EINVAL)
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_flags = IOCB_FLAG_RESFD;
 	self->cb.aio_resfd = self->ro;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, offset_negative_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_offset = -4096;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, offset_plus_nbytes_overflows_loff_t_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_offset = LLONG_MAX - 100;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, buf_kernel_address_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_buf = KAIO_KERNEL_ADDR;
-	EXPECT_EQ(-EFAULT, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EFAULT, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, pwrite_buf_kernel_address_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_pwrite(&self->cb, self->rw, (void *)(uintptr_t)KAIO_KERNEL_ADDR,
-			 4096, 0);
-	EXPECT_EQ(-EFAULT, kaio_submit(self->c.fd, 1, self->cbp));
+	t_prep_pwrite(&self->cb, self->rw, (void *)(uintptr_t)KAIO_KERNEL_ADDR,
+		      4096, 0);
+	EXPECT_EQ(-EFAULT, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, buf_null_event_res_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	self->cb.aio_buf = 0;
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->cbp));
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->cbp));
 	EXPECT_EQ(-EFAULT, one_event(_metadata, self->c.fd, &self->cb));
 }
 
 TEST_F(submit, buf_prot_none_event_res_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	self->cb.aio_buf = (uintptr_t)kaio_bad_ptr();
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->cbp));
+	self->cb.aio_buf = (uintptr_t)t_bad_ptr();
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->cbp));
 	EXPECT_EQ(-EFAULT, one_event(_metadata, self->c.fd, &self->cb));
 }
 
@@ -320,8 +320,8 @@ TEST_F(submit, preadv_iovcnt_above_UIO_MAXIOV_EINVAL)
 		iov[i].iov_base = self->buf + i;
 		iov[i].iov_len = 1;
 	}
-	kaio_prep_preadv(&self->cb, self->rw, iov, 1025, 0);
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	t_prep_preadv(&self->cb, self->rw, iov, 1025, 0);
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, preadv_iovcnt_UIO_MAXIOV_accepted)
@@ -335,74 +335,74 @@ TEST_F(submit, preadv_iovcnt_UIO_MAXIOV_accepted)
 		iov[i].iov_base = self->buf + 2 * i;	/* every other byte */
 		iov[i].iov_len = 1;
 	}
-	kaio_prep_preadv(&self->cb, self->rw, iov, 1024, 0);
-	ASSERT_EQ(1, kaio_submit(self->c.fd, 1, self->cbp));
+	t_prep_preadv(&self->cb, self->rw, iov, 1024, 0);
+	ASSERT_EQ(1, t_submit(self->c.fd, 1, self->cbp));
 	EXPECT_EQ(1024, one_event(_metadata, self->c.fd, &self->cb));
 	for (i = 0; i < 1024; i++)
-		ASSERT_EQ(-1, kaio_check(self->buf + 2 * i, 1, SEED, i));
+		ASSERT_EQ(-1, t_check(self->buf + 2 * i, 1, SEED, i));
 }
 
 TEST_F(submit, preadv_iovec_bad_pointer_EFAULT)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_preadv(&self->cb, self->rw, kaio_bad_ptr(), 2, 0);
-	EXPECT_EQ(-EFAULT, kaio_submit(self->c.fd, 1, self->cbp));
+	t_prep_preadv(&self->cb, self->rw, t_bad_ptr(), 2, 0);
+	EXPECT_EQ(-EFAULT, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, fsync_buf_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_fsync(&self->cb, self->rw);
+	t_prep_fsync(&self->cb, self->rw);
 	self->cb.aio_buf = (uintptr_t)self->buf;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, fsync_offset_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_fsync(&self->cb, self->rw);
+	t_prep_fsync(&self->cb, self->rw);
 	self->cb.aio_offset = 4096;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, fsync_nbytes_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_fsync(&self->cb, self->rw);
+	t_prep_fsync(&self->cb, self->rw);
 	self->cb.aio_nbytes = 4096;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, fsync_rw_flags_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_fsync(&self->cb, self->rw);
+	t_prep_fsync(&self->cb, self->rw);
 	self->cb.aio_rw_flags = RWF_SYNC;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, fdsync_buf_nonzero_EINVAL)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_fdsync(&self->cb, self->rw);
+	t_prep_fdsync(&self->cb, self->rw);
 	self->cb.aio_buf = (uintptr_t)self->buf;
-	EXPECT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, self->cbp));
+	EXPECT_EQ(-EINVAL, t_submit(self->c.fd, 1, self->cbp));
 }
 
 TEST_F(submit, iocb_in_readonly_memory_EFAULT)
 {
-	struct iocb *ro = kaio_alloc(4096);
+	struct iocb *ro = t_alloc(4096);
 
 	KAIO_SKIPPED_IN_SETUP();
 	*ro = self->cb;
 	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
-	EXPECT_EQ(-EFAULT, kaio_submit_one(self->c.fd, ro));
+	EXPECT_EQ(-EFAULT, t_submit_one(self->c.fd, ro));
 }
 
 /* ---- capacity: in flight + unreaped never exceeds the granted nr_events -- */
 
 FIXTURE(cap) {
-	struct kaio_ctx c;
+	struct t_ctx c;
 	unsigned int n;
 	struct iocb *cbs;
 	struct iocb **ptrs;
@@ -424,7 +424,7 @@ FIXTURE_SETUP(cap)
 	ASSERT_NE(NULL, self->ptrs);
 	ASSERT_NE(NULL, self->ev);
 	for (i = 0; i < self->n + 16; i++) {
-		kaio_prep_noop(&self->cbs[i], self->c.nullfd);
+		t_prep_noop(&self->cbs[i], self->c.nullfd);
 		self->cbs[i].aio_data = i;
 		self->ptrs[i] = &self->cbs[i];
 	}
@@ -432,14 +432,14 @@ FIXTURE_SETUP(cap)
 
 FIXTURE_TEARDOWN(cap)
 {
-	kaio_ctx_close(&self->c);
+	t_ctx_close(&self->c);
 }
 
 TEST_F(cap, fills_exactly_to_capacity)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(self->n, kaio_submit(self->c.fd, self->n, self->ptrs));
-	EXPECT_EQ(self->n, kaio_wait(self->c.fd, self->ev, self->n, 10000));
+	ASSERT_EQ(self->n, t_submit(self->c.fd, self->n, self->ptrs));
+	EXPECT_EQ(self->n, t_wait(self->c.fd, self->ev, self->n, 10000));
 }
 
 TEST_F(cap, beyond_capacity_queues_what_fits_then_EAGAIN)
@@ -447,24 +447,24 @@ TEST_F(cap, beyond_capacity_queues_what_fits_then_EAGAIN)
 	KAIO_SKIPPED_IN_SETUP();
 	if (self->n < 3)
 		SKIP(return, "capacity %u too small", self->n);
-	ASSERT_EQ(self->n - 2, kaio_submit(self->c.fd, self->n - 2, self->ptrs));
-	EXPECT_EQ(2, kaio_submit(self->c.fd, 5, self->ptrs + self->n - 2));
-	EXPECT_EQ(-EAGAIN, kaio_submit(self->c.fd, 1, self->ptrs + self->n));
+	ASSERT_EQ(self->n - 2, t_submit(self->c.fd, self->n - 2, self->ptrs));
+	EXPECT_EQ(2, t_submit(self->c.fd, 5, self->ptrs + self->n - 2));
+	EXPECT_EQ(-EAGAIN, t_submit(self->c.fd, 1, self->ptrs + self->n));
 }
 
 TEST_F(cap, first_beyond_capacity_EAGAIN)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(self->n, kaio_submit(self->c.fd, self->n, self->ptrs));
-	EXPECT_EQ(-EAGAIN, kaio_submit(self->c.fd, 1, self->ptrs + self->n));
-	EXPECT_EQ(-EAGAIN, kaio_submit(self->c.fd, 4, self->ptrs + self->n));
+	ASSERT_EQ(self->n, t_submit(self->c.fd, self->n, self->ptrs));
+	EXPECT_EQ(-EAGAIN, t_submit(self->c.fd, 1, self->ptrs + self->n));
+	EXPECT_EQ(-EAGAIN, t_submit(self->c.fd, 4, self->ptrs + self->n));
 }
 
 TEST_F(cap, nr_above_capacity_is_clamped)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	EXPECT_EQ(self->n, kaio_submit(self->c.fd, self->n + 16, self->ptrs));
-	EXPECT_EQ(self->n, kaio_wait(self->c.fd, self->ev, self->n, 10000));
+	EXPECT_EQ(self->n, t_submit(self->c.fd, self->n + 16, self->ptrs));
+	EXPECT_EQ(self->n, t_wait(self->c.fd, self->ev, self->n, 10000));
 	EXPECT_EQ(self->n - 1, self->ev[self->n - 1].data);
 }
 
@@ -472,17 +472,17 @@ TEST_F(cap, nr_huge_is_clamped)
 {
 	KAIO_SKIPPED_IN_SETUP();
 	/* only the first n pointers are ever read */
-	EXPECT_EQ(self->n, kaio_submit(self->c.fd, LLONG_MAX, self->ptrs));
+	EXPECT_EQ(self->n, t_submit(self->c.fd, LLONG_MAX, self->ptrs));
 }
 
 TEST_F(cap, reaping_frees_capacity)
 {
 	KAIO_SKIPPED_IN_SETUP();
-	ASSERT_EQ(self->n, kaio_submit(self->c.fd, self->n, self->ptrs));
-	ASSERT_EQ(-EAGAIN, kaio_submit(self->c.fd, 1, self->ptrs));
-	ASSERT_EQ(3, kaio_wait(self->c.fd, self->ev, 3, 10000));
-	EXPECT_EQ(3, kaio_submit(self->c.fd, 3, self->ptrs));
-	EXPECT_EQ(-EAGAIN, kaio_submit(self->c.fd, 1, self->ptrs));
+	ASSERT_EQ(self->n, t_submit(self->c.fd, self->n, self->ptrs));
+	ASSERT_EQ(-EAGAIN, t_submit(self->c.fd, 1, self->ptrs));
+	ASSERT_EQ(3, t_wait(self->c.fd, self->ev, 3, 10000));
+	EXPECT_EQ(3, t_submit(self->c.fd, 3, self->ptrs));
+	EXPECT_EQ(-EAGAIN, t_submit(self->c.fd, 1, self->ptrs));
 }
 
 TEST_F(cap, failed_submits_consume_no_capacity)
@@ -492,15 +492,15 @@ TEST_F(cap, failed_submits_consume_no_capacity)
 	int i;
 
 	KAIO_SKIPPED_IN_SETUP();
-	kaio_prep_noop(&bad, self->c.nullfd);
+	t_prep_noop(&bad, self->c.nullfd);
 	bad.aio_reserved2 = 1;
 	for (i = 0; i < 8; i++)
-		ASSERT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, &badp));
+		ASSERT_EQ(-EINVAL, t_submit(self->c.fd, 1, &badp));
 	bad.aio_reserved2 = 0;
 	bad.aio_lio_opcode = 99;
 	for (i = 0; i < 8; i++)
-		ASSERT_EQ(-EINVAL, kaio_submit(self->c.fd, 1, &badp));
-	EXPECT_EQ(self->n, kaio_submit(self->c.fd, self->n, self->ptrs));
+		ASSERT_EQ(-EINVAL, t_submit(self->c.fd, 1, &badp));
+	EXPECT_EQ(self->n, t_submit(self->c.fd, self->n, self->ptrs));
 }
 
 TEST_HARNESS_MAIN

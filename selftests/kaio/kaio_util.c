@@ -17,7 +17,7 @@ static long ret_or_errno(long ret)
 	return ret < 0 ? -errno : ret;
 }
 
-void *kaio_bad_ptr(void)
+void *t_bad_ptr(void)
 {
 	static void *page;
 
@@ -32,23 +32,23 @@ void *kaio_bad_ptr(void)
 	return page;
 }
 
-int kaio_open_dev(void)
+int t_open_dev(void)
 {
 	return ret_or_errno(open(KAIO_DEVICE_PATH, O_RDWR | O_CLOEXEC));
 }
 
-int kaio_setup_raw(int dev, struct kaio_setup *s)
+int t_setup_raw(int dev, struct kaio_setup *s)
 {
 	return ret_or_errno(ioctl(dev, KAIO_IOC_SETUP, s));
 }
 
-int kaio_ctx_init(struct kaio_ctx *c, unsigned int nr_events, unsigned int flags)
+int t_ctx_init(struct t_ctx *c, unsigned int nr_events, unsigned int flags)
 {
 	int ret;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = c->nullfd = -1;
-	c->dev = kaio_open_dev();
+	c->dev = t_open_dev();
 	if (c->dev < 0)
 		return c->dev;
 	c->nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -56,7 +56,7 @@ int kaio_ctx_init(struct kaio_ctx *c, unsigned int nr_events, unsigned int flags
 		return -errno;
 	c->s.nr_events = nr_events;
 	c->s.flags = flags;
-	ret = kaio_setup_raw(c->dev, &c->s);
+	ret = t_setup_raw(c->dev, &c->s);
 	if (ret < 0)
 		return ret;
 	c->fd = ret;
@@ -64,7 +64,7 @@ int kaio_ctx_init(struct kaio_ctx *c, unsigned int nr_events, unsigned int flags
 	return 0;
 }
 
-int kaio_ctx_map_ring(struct kaio_ctx *c)
+int t_ctx_map_ring(struct t_ctx *c)
 {
 	void *p = mmap(NULL, c->s.ring_size, PROT_READ | PROT_WRITE,
 		       MAP_SHARED, c->fd, 0);
@@ -75,7 +75,7 @@ int kaio_ctx_map_ring(struct kaio_ctx *c)
 	return 0;
 }
 
-void kaio_ctx_close(struct kaio_ctx *c)
+void t_ctx_close(struct t_ctx *c)
 {
 	if (c->ring)
 		munmap(c->ring, c->s.ring_size);
@@ -89,7 +89,7 @@ void kaio_ctx_close(struct kaio_ctx *c)
 	c->fd = c->nullfd = c->dev = -1;
 }
 
-long kaio_submit(int ctx, long long nr, struct iocb **iocbpp)
+long t_submit(int ctx, long long nr, struct iocb **iocbpp)
 {
 	struct kaio_submit s = {
 		.nr = nr,
@@ -99,18 +99,18 @@ long kaio_submit(int ctx, long long nr, struct iocb **iocbpp)
 	return ret_or_errno(ioctl(ctx, KAIO_IOC_SUBMIT, &s));
 }
 
-long kaio_submit_one(int ctx, struct iocb *iocb)
+long t_submit_one(int ctx, struct iocb *iocb)
 {
-	return kaio_submit(ctx, 1, &iocb);
+	return t_submit(ctx, 1, &iocb);
 }
 
-long kaio_getevents_raw(int ctx, struct kaio_getevents *g)
+long t_getevents_raw(int ctx, struct kaio_getevents *g)
 {
 	return ret_or_errno(ioctl(ctx, KAIO_IOC_GETEVENTS, g));
 }
 
-long kaio_getevents(int ctx, long long min_nr, long long nr,
-		    struct io_event *events, const struct timespec *timeout)
+long t_getevents(int ctx, long long min_nr, long long nr,
+		 struct io_event *events, const struct timespec *timeout)
 {
 	struct __kernel_timespec ts;
 	struct kaio_getevents g = {
@@ -124,22 +124,22 @@ long kaio_getevents(int ctx, long long min_nr, long long nr,
 		ts.tv_nsec = timeout->tv_nsec;
 		g.timeout = (uintptr_t)&ts;
 	}
-	return kaio_getevents_raw(ctx, &g);
+	return t_getevents_raw(ctx, &g);
 }
 
-long kaio_cancel(int ctx, struct iocb *iocb)
+long t_cancel(int ctx, struct iocb *iocb)
 {
 	struct kaio_cancel c = { .iocb = (uintptr_t)iocb };
 
 	return ret_or_errno(ioctl(ctx, KAIO_IOC_CANCEL, &c));
 }
 
-long kaio_destroy(int ctx)
+long t_destroy(int ctx)
 {
 	return ret_or_errno(ioctl(ctx, KAIO_IOC_DESTROY));
 }
 
-long kaio_wait(int ctx, struct io_event *events, long nr, int timeout_ms)
+long t_wait(int ctx, struct io_event *events, long nr, int timeout_ms)
 {
 	struct timespec ts = {
 		.tv_sec = timeout_ms / 1000,
@@ -149,7 +149,7 @@ long kaio_wait(int ctx, struct io_event *events, long nr, int timeout_ms)
 
 	/* A signal must not make a test lose events: loop on EINTR. */
 	while (got < nr) {
-		ret = kaio_getevents(ctx, nr - got, nr - got, events + got, &ts);
+		ret = t_getevents(ctx, nr - got, nr - got, events + got, &ts);
 		if (ret == -EINTR)
 			continue;
 		if (ret < 0)
@@ -161,8 +161,8 @@ long kaio_wait(int ctx, struct io_event *events, long nr, int timeout_ms)
 	return got;
 }
 
-void kaio_prep_rw(struct iocb *cb, int op, int fd, void *buf,
-		  uint64_t nbytes, int64_t offset)
+void t_prep_rw(struct iocb *cb, int op, int fd, void *buf,
+	       uint64_t nbytes, int64_t offset)
 {
 	memset(cb, 0, sizeof(*cb));
 	cb->aio_lio_opcode = op;
@@ -172,51 +172,51 @@ void kaio_prep_rw(struct iocb *cb, int op, int fd, void *buf,
 	cb->aio_offset = offset;
 }
 
-void kaio_prep_pread(struct iocb *cb, int fd, void *buf, size_t len, int64_t off)
+void t_prep_pread(struct iocb *cb, int fd, void *buf, size_t len, int64_t off)
 {
-	kaio_prep_rw(cb, IOCB_CMD_PREAD, fd, buf, len, off);
+	t_prep_rw(cb, IOCB_CMD_PREAD, fd, buf, len, off);
 }
 
-void kaio_prep_pwrite(struct iocb *cb, int fd, const void *buf, size_t len,
-		      int64_t off)
+void t_prep_pwrite(struct iocb *cb, int fd, const void *buf, size_t len,
+		   int64_t off)
 {
-	kaio_prep_rw(cb, IOCB_CMD_PWRITE, fd, (void *)buf, len, off);
+	t_prep_rw(cb, IOCB_CMD_PWRITE, fd, (void *)buf, len, off);
 }
 
-void kaio_prep_preadv(struct iocb *cb, int fd, const struct iovec *iov,
-		      int iovcnt, int64_t off)
+void t_prep_preadv(struct iocb *cb, int fd, const struct iovec *iov,
+		   int iovcnt, int64_t off)
 {
-	kaio_prep_rw(cb, IOCB_CMD_PREADV, fd, (void *)iov, iovcnt, off);
+	t_prep_rw(cb, IOCB_CMD_PREADV, fd, (void *)iov, iovcnt, off);
 }
 
-void kaio_prep_pwritev(struct iocb *cb, int fd, const struct iovec *iov,
-		       int iovcnt, int64_t off)
+void t_prep_pwritev(struct iocb *cb, int fd, const struct iovec *iov,
+		    int iovcnt, int64_t off)
 {
-	kaio_prep_rw(cb, IOCB_CMD_PWRITEV, fd, (void *)iov, iovcnt, off);
+	t_prep_rw(cb, IOCB_CMD_PWRITEV, fd, (void *)iov, iovcnt, off);
 }
 
-void kaio_prep_fsync(struct iocb *cb, int fd)
+void t_prep_fsync(struct iocb *cb, int fd)
 {
-	kaio_prep_rw(cb, IOCB_CMD_FSYNC, fd, NULL, 0, 0);
+	t_prep_rw(cb, IOCB_CMD_FSYNC, fd, NULL, 0, 0);
 }
 
-void kaio_prep_fdsync(struct iocb *cb, int fd)
+void t_prep_fdsync(struct iocb *cb, int fd)
 {
-	kaio_prep_rw(cb, IOCB_CMD_FDSYNC, fd, NULL, 0, 0);
+	t_prep_rw(cb, IOCB_CMD_FDSYNC, fd, NULL, 0, 0);
 }
 
-void kaio_prep_noop(struct iocb *cb, int fd)
+void t_prep_noop(struct iocb *cb, int fd)
 {
-	kaio_prep_rw(cb, IOCB_CMD_NOOP, fd, NULL, 0, 0);
+	t_prep_rw(cb, IOCB_CMD_NOOP, fd, NULL, 0, 0);
 }
 
-void kaio_prep_poll(struct iocb *cb, int fd, unsigned int events)
+void t_prep_poll(struct iocb *cb, int fd, unsigned int events)
 {
-	kaio_prep_rw(cb, IOCB_CMD_POLL, fd, NULL, 0, 0);
+	t_prep_rw(cb, IOCB_CMD_POLL, fd, NULL, 0, 0);
 	cb->aio_buf = events;
 }
 
-const char *kaio_env_path(const char *name)
+const char *t_env_path(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -225,15 +225,15 @@ const char *kaio_env_path(const char *name)
 	return v;
 }
 
-long long kaio_slow_lat_ns(void)
+long long t_slow_lat_ns(void)
 {
 	const char *v = getenv("KAIO_SLOW_LAT_NS");
 
 	return v ? atoll(v) : 0;
 }
 
-int kaio_write_file(const char *dir, const char *name, const char *val,
-		    int oflags)
+int t_write_file(const char *dir, const char *name, const char *val,
+		 int oflags)
 {
 	char path[256];
 	ssize_t n;
@@ -249,7 +249,7 @@ int kaio_write_file(const char *dir, const char *name, const char *val,
 	return n;
 }
 
-char *kaio_read_whole(const char *dir, const char *name)
+char *t_read_whole(const char *dir, const char *name)
 {
 	size_t len = 0, cap = 1 << 16;
 	char path[256], *s = malloc(cap), *t;
@@ -304,7 +304,7 @@ static void fd_msg_init(struct fd_msg *m)
 	m->msg.msg_controllen = sizeof(m->u.buf);
 }
 
-int kaio_send_fd(int sock, int fd)
+int t_send_fd(int sock, int fd)
 {
 	struct fd_msg m;
 	struct cmsghdr *cm;
@@ -318,7 +318,7 @@ int kaio_send_fd(int sock, int fd)
 	return sendmsg(sock, &m.msg, 0) == 1 ? 0 : -errno;
 }
 
-int kaio_recv_fd(int sock)
+int t_recv_fd(int sock)
 {
 	struct fd_msg m;
 	struct cmsghdr *cm;
@@ -334,17 +334,17 @@ int kaio_recv_fd(int sock)
 	return fd;
 }
 
-const char *kaio_test_dir(void)
+const char *t_test_dir(void)
 {
-	const char *d = kaio_env_path("KAIO_EXT4_DIR");
+	const char *d = t_env_path("KAIO_EXT4_DIR");
 
 	if (!d)
-		d = kaio_env_path("TMPDIR");
+		d = t_env_path("TMPDIR");
 	return d ? d : "/tmp";
 }
 
-int kaio_make_file(const char *dir, char *path, size_t pathlen, size_t size,
-		   uint64_t seed)
+int t_make_file(const char *dir, char *path, size_t pathlen, size_t size,
+		uint64_t seed)
 {
 	char *buf;
 	size_t done = 0;
@@ -363,7 +363,7 @@ int kaio_make_file(const char *dir, char *path, size_t pathlen, size_t size,
 		size_t n = size - done < (1 << 20) ? size - done : (1 << 20);
 		ssize_t w;
 
-		kaio_fill(buf, n, seed, done);
+		t_fill(buf, n, seed, done);
 		w = pwrite(fd, buf, n, done);
 		if (w != (ssize_t)n) {
 			int err = w < 0 ? errno : EIO;
@@ -395,7 +395,7 @@ static unsigned char pattern_byte(uint64_t seed, uint64_t off)
 	return pattern_word(seed, off / 8) >> (8 * (off % 8));
 }
 
-void kaio_fill(void *buf, size_t len, uint64_t seed, uint64_t off)
+void t_fill(void *buf, size_t len, uint64_t seed, uint64_t off)
 {
 	unsigned char *p = buf;
 	size_t i = 0;
@@ -411,7 +411,7 @@ void kaio_fill(void *buf, size_t len, uint64_t seed, uint64_t off)
 		p[i] = pattern_byte(seed, off + i);
 }
 
-long kaio_check(const void *buf, size_t len, uint64_t seed, uint64_t off)
+long t_check(const void *buf, size_t len, uint64_t seed, uint64_t off)
 {
 	static unsigned char want[65536];
 	const unsigned char *p = buf;
@@ -420,7 +420,7 @@ long kaio_check(const void *buf, size_t len, uint64_t seed, uint64_t off)
 	for (done = 0; done < len; done += sizeof(want)) {
 		size_t n = len - done < sizeof(want) ? len - done : sizeof(want);
 
-		kaio_fill(want, n, seed, off + done);
+		t_fill(want, n, seed, off + done);
 		if (!memcmp(p + done, want, n))
 			continue;
 		for (i = 0; i < n; i++)
@@ -430,7 +430,7 @@ long kaio_check(const void *buf, size_t len, uint64_t seed, uint64_t off)
 	return -1;
 }
 
-void *kaio_alloc(size_t len)
+void *t_alloc(size_t len)
 {
 	void *p = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -442,7 +442,7 @@ void *kaio_alloc(size_t len)
 	return p;
 }
 
-uint64_t kaio_now_ns(void)
+uint64_t t_now_ns(void)
 {
 	struct timespec ts;
 
@@ -454,7 +454,7 @@ static const struct {
 	const char *name;
 	size_t off;
 } kaio_stat_fields[] = {
-#define F(n, f) { n, offsetof(struct kaio_stats, f) }
+#define F(n, f) { n, offsetof(struct t_stats, f) }
 	F("nr_events", nr_events),
 	F("submitted", submitted),
 	F("completed", completed),
@@ -474,17 +474,17 @@ static const struct {
 
 #define KAIO_NSTATS (sizeof(kaio_stat_fields) / sizeof(kaio_stat_fields[0]))
 
-static long long *stat_field(struct kaio_stats *st, size_t i)
+static long long *stat_field(struct t_stats *st, size_t i)
 {
 	return (long long *)((char *)st + kaio_stat_fields[i].off);
 }
 
-static long long stat_get(const struct kaio_stats *st, size_t i)
+static long long stat_get(const struct t_stats *st, size_t i)
 {
 	return *(const long long *)((const char *)st + kaio_stat_fields[i].off);
 }
 
-int kaio_stats_read(const char *path, struct kaio_stats *st)
+int t_stats_read(const char *path, struct t_stats *st)
 {
 	char line[256], name[128];
 	long long v;
@@ -507,18 +507,18 @@ int kaio_stats_read(const char *path, struct kaio_stats *st)
 	return 0;
 }
 
-int kaio_ctx_stats(int ctxfd, struct kaio_stats *st)
+int t_ctx_stats(int ctxfd, struct t_stats *st)
 {
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ctxfd);
-	return kaio_stats_read(path, st);
+	return t_stats_read(path, st);
 }
 
-struct kaio_stats kaio_stats_sub(const struct kaio_stats *after,
-				 const struct kaio_stats *before)
+struct t_stats t_stats_sub(const struct t_stats *after,
+			   const struct t_stats *before)
 {
-	struct kaio_stats d;
+	struct t_stats d;
 	size_t i;
 
 	for (i = 0; i < KAIO_NSTATS; i++) {
@@ -530,7 +530,7 @@ struct kaio_stats kaio_stats_sub(const struct kaio_stats *after,
 	return d;
 }
 
-void kaio_stats_log(const char *prefix, const struct kaio_stats *st)
+void t_stats_log(const char *prefix, const struct t_stats *st)
 {
 	char line[512] = "";
 	size_t i, len = 0;
@@ -544,25 +544,25 @@ void kaio_stats_log(const char *prefix, const struct kaio_stats *st)
 	fprintf(stderr, "# %s:%s\n", prefix, line);
 }
 
-int kaio_module_settle(long long contexts, int timeout_ms, struct kaio_stats *st)
+int t_module_settle(long long contexts, int timeout_ms, struct t_stats *st)
 {
-	uint64_t end = kaio_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	uint64_t end = t_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	int ret;
 
 	for (;;) {
-		ret = kaio_stats_read(KAIO_DEBUGFS_STATS, st);
+		ret = t_stats_read(KAIO_DEBUGFS_STATS, st);
 		if (ret)
 			return ret;
 		if (st->contexts == contexts && st->pinned_pages_reserved == 0)
 			return 0;
-		if (kaio_now_ns() >= end)
+		if (t_now_ns() >= end)
 			return -ETIMEDOUT;
 		usleep(10000);
 	}
 }
 
-long kaio_tally(const struct iocb *cbs, long n, const struct io_event *ev,
-		long nev, int *counts, long long *res)
+long t_tally(const struct iocb *cbs, long n, const struct io_event *ev,
+	     long nev, int *counts, long long *res)
 {
 	uintptr_t base = (uintptr_t)cbs;
 	long i, stray = 0;
@@ -587,7 +587,7 @@ long kaio_tally(const struct iocb *cbs, long n, const struct io_event *ev,
 	return stray;
 }
 
-long kaio_ring_peek(const struct kaio_ctx *c, struct io_event *ev, long max)
+long t_ring_peek(const struct t_ctx *c, struct io_event *ev, long max)
 {
 	const struct kaio_ring *r = c->ring;
 	unsigned int head, tail;
@@ -604,7 +604,7 @@ long kaio_ring_peek(const struct kaio_ctx *c, struct io_event *ev, long max)
 	return n;
 }
 
-int kaio_drop_file_cache(int fd)
+int t_drop_file_cache(int fd)
 {
 	if (fsync(fd))
 		return -errno;
@@ -612,7 +612,7 @@ int kaio_drop_file_cache(int fd)
 	return -posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
-long kaio_cached_pages(int fd, size_t len)
+long t_cached_pages(int fd, size_t len)
 {
 	long page = sysconf(_SC_PAGESIZE), n = 0;
 	size_t pages = (len + page - 1) / page, i;
@@ -642,7 +642,7 @@ long kaio_cached_pages(int fd, size_t len)
 
 #define KAIO_PARAM_DIR	"/sys/module/kaio/parameters/"
 
-int kaio_param_write(const char *name, const char *value)
+int t_param_write(const char *name, const char *value)
 {
 	char path[128];
 	int fd, ret = 0;
@@ -657,7 +657,7 @@ int kaio_param_write(const char *name, const char *value)
 	return ret;
 }
 
-int kaio_param_read(const char *name, char *buf, size_t len)
+int t_param_read(const char *name, char *buf, size_t len)
 {
 	char path[128];
 	ssize_t n;

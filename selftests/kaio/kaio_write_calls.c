@@ -79,7 +79,7 @@ FIXTURE_SETUP(calls)
 		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
 	if (access(TRACEFS "/" EVENT, F_OK))
 		SKIP(return, "no %s/%s (xfs tracepoints)", TRACEFS, EVENT);
-	ASSERT_LT(0, kaio_slow_lat_ns());
+	ASSERT_LT(0, t_slow_lat_ns());
 	self->tracing = true;
 }
 
@@ -87,9 +87,9 @@ FIXTURE_TEARDOWN(calls)
 {
 	if (!self->tracing)
 		return;
-	kaio_write_file(TRACEFS, EVENT "/enable", "0", O_TRUNC);
-	kaio_write_file(TRACEFS, EVENT "/filter", "0", O_TRUNC);
-	kaio_write_file(TRACEFS, "trace", "", O_TRUNC);
+	t_write_file(TRACEFS, EVENT "/enable", "0", O_TRUNC);
+	t_write_file(TRACEFS, EVENT "/filter", "0", O_TRUNC);
+	t_write_file(TRACEFS, "trace", "", O_TRUNC);
 }
 
 /* Trace the calls on inode @ino only, from an empty buffer. */
@@ -99,13 +99,13 @@ static int trace_start(unsigned long long ino)
 	int r;
 
 	snprintf(filter, sizeof(filter), "ino == %llu", ino);
-	r = kaio_write_file(TRACEFS, EVENT "/filter", filter, O_TRUNC);
+	r = t_write_file(TRACEFS, EVENT "/filter", filter, O_TRUNC);
 	if (!r)
-		r = kaio_write_file(TRACEFS, "trace", "", O_TRUNC);
+		r = t_write_file(TRACEFS, "trace", "", O_TRUNC);
 	if (!r)
-		r = kaio_write_file(TRACEFS, EVENT "/enable", "1", O_TRUNC);
+		r = t_write_file(TRACEFS, EVENT "/enable", "1", O_TRUNC);
 	if (!r)
-		r = kaio_write_file(TRACEFS, "tracing_on", "1", O_TRUNC);
+		r = t_write_file(TRACEFS, "tracing_on", "1", O_TRUNC);
 	return r;
 }
 
@@ -115,9 +115,9 @@ static int trace_calls(struct call *c, int max)
 	char *all, *p;
 	int n = 0;
 
-	if (kaio_write_file(TRACEFS, EVENT "/enable", "0", O_TRUNC))
+	if (t_write_file(TRACEFS, EVENT "/enable", "0", O_TRUNC))
 		return -1;
-	all = kaio_read_whole(TRACEFS, "trace");
+	all = t_read_whole(TRACEFS, "trace");
 	if (!all)
 		return -1;
 	for (p = all; (p = strstr(p, "xfs_file_buffered_write:")); p++) {
@@ -166,9 +166,9 @@ static int one_try(struct __test_metadata *_metadata, const char *dir,
 		   enum backend how, struct call *c, bool *waited)
 {
 	const size_t len = FILE_PAGES * PAGE;
-	unsigned char *buf = kaio_alloc(len), *back = kaio_alloc(len);
-	unsigned char *rbuf = kaio_alloc(PAGE);
-	struct kaio_ctx rc, wc;
+	unsigned char *buf = t_alloc(len), *back = t_alloc(len);
+	unsigned char *rbuf = t_alloc(PAGE);
+	struct t_ctx rc, wc;
 	aio_context_t nctx = 0;
 	struct iocb rcb, wcb;
 	struct io_event ev;
@@ -178,33 +178,33 @@ static int one_try(struct __test_metadata *_metadata, const char *dir,
 	struct stat st;
 	int wfd, rfd, n;
 
-	ASSERT_EQ(0, kaio_make_file(dir, path, sizeof(path), len, SEED));
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), len, SEED));
 	wfd = open(path, O_RDWR);
 	rfd = open(path, O_RDONLY);
 	unlink(path);
 	ASSERT_LE(0, wfd);
 	ASSERT_LE(0, rfd);
 	ASSERT_EQ(0, fstat(wfd, &st));
-	ASSERT_EQ(0, kaio_drop_file_cache(wfd));
-	ASSERT_EQ(0, kaio_cached_pages(wfd, len));
+	ASSERT_EQ(0, t_drop_file_cache(wfd));
+	ASSERT_EQ(0, t_cached_pages(wfd, len));
 	/* no readahead: the read locks its own page, no other */
 	ASSERT_EQ(0, posix_fadvise(rfd, 0, 0, POSIX_FADV_RANDOM));
 
 	/* the fixture found the module: an error here is a failure */
-	ASSERT_EQ(0, kaio_ctx_init(&rc, 4, 0));
+	ASSERT_EQ(0, t_ctx_init(&rc, 4, 0));
 	if (how == NATIVE) {
 		ASSERT_EQ(0, io_setup1(&nctx));
 	} else {
-		ASSERT_EQ(0, kaio_ctx_init(&wc, 4, how == KAIO_IN_SUBMIT ?
-					   KAIO_SETUP_WRITES_IN_SUBMIT : 0));
+		ASSERT_EQ(0, t_ctx_init(&wc, 4, how == KAIO_IN_SUBMIT ?
+					KAIO_SETUP_WRITES_IN_SUBMIT : 0));
 	}
-	kaio_fill(buf, len, SEED + 1, 0);
+	t_fill(buf, len, SEED + 1, 0);
 	ASSERT_EQ(0, trace_start(st.st_ino));
 
-	kaio_prep_pread(&rcb, rfd, rbuf, PAGE, LOCKED_PAGE * PAGE);
-	ASSERT_EQ(1, kaio_submit_one(rc.fd, &rcb));
+	t_prep_pread(&rcb, rfd, rbuf, PAGE, LOCKED_PAGE * PAGE);
+	ASSERT_EQ(1, t_submit_one(rc.fd, &rcb));
 	/* waiting for its page, which is locked until the device answers */
-	ASSERT_EQ(0, kaio_getevents(rc.fd, 0, 1, &ev, &zero));
+	ASSERT_EQ(0, t_getevents(rc.fd, 0, 1, &ev, &zero));
 
 	/*
 	 * xfs refuses a NOWAIT write that must update the file's times
@@ -212,7 +212,7 @@ static int one_try(struct __test_metadata *_metadata, const char *dir,
 	 * attempt, in the same clock tick, goes as far as the locked page.
 	 */
 	ASSERT_EQ(0, futimens(wfd, NULL));
-	t0 = kaio_now_ns();
+	t0 = t_now_ns();
 	if (how == NATIVE) {
 		struct iocb *cb = &wcb;
 
@@ -222,16 +222,16 @@ static int one_try(struct __test_metadata *_metadata, const char *dir,
 		wcb.aio_buf = (uintptr_t)buf;
 		wcb.aio_nbytes = len;
 		ASSERT_EQ(1, io_submit1(nctx, cb));
-		t1 = kaio_now_ns();
+		t1 = t_now_ns();
 		ASSERT_EQ(1, io_getevents1(nctx, &ev, 30000));
 	} else {
-		kaio_prep_pwrite(&wcb, wfd, buf, len, 0);
-		ASSERT_EQ(1, kaio_submit_one(wc.fd, &wcb));
-		t1 = kaio_now_ns();
-		ASSERT_EQ(1, kaio_wait(wc.fd, &ev, 1, 30000));
+		t_prep_pwrite(&wcb, wfd, buf, len, 0);
+		ASSERT_EQ(1, t_submit_one(wc.fd, &wcb));
+		t1 = t_now_ns();
+		ASSERT_EQ(1, t_wait(wc.fd, &ev, 1, 30000));
 	}
 	EXPECT_EQ((long long)len, ev.res);
-	ASSERT_EQ(1, kaio_wait(rc.fd, &ev, 1, 30000));
+	ASSERT_EQ(1, t_wait(rc.fd, &ev, 1, 30000));
 	EXPECT_EQ(PAGE, ev.res);
 
 	n = trace_calls(c, 4);
@@ -244,7 +244,7 @@ static int one_try(struct __test_metadata *_metadata, const char *dir,
 	if (how == KAIO_DEFAULT)
 		*waited = n == 2 && c[1].pos == LOCKED_PAGE * PAGE;
 	else
-		*waited = t1 - t0 > (unsigned long long)kaio_slow_lat_ns() / 4;
+		*waited = t1 - t0 > (unsigned long long)t_slow_lat_ns() / 4;
 	TH_LOG("%s: SUBMIT %llu us, %d call(s), %s",
 	       how == NATIVE ? "native AIO" : how == KAIO_IN_SUBMIT ?
 	       "kaio, WRITES_IN_SUBMIT" : "kaio, default context",
@@ -252,12 +252,12 @@ static int one_try(struct __test_metadata *_metadata, const char *dir,
 	       *waited ? "page was locked" : "page was not locked: stall");
 
 	ASSERT_EQ((ssize_t)len, pread(wfd, back, len, 0));
-	EXPECT_EQ(-1, kaio_check(back, len, SEED + 1, 0));
+	EXPECT_EQ(-1, t_check(back, len, SEED + 1, 0));
 	if (how == NATIVE)
 		syscall(__NR_io_destroy, nctx);
 	else
-		kaio_ctx_close(&wc);
-	kaio_ctx_close(&rc);
+		t_ctx_close(&wc);
+	t_ctx_close(&rc);
 	close(rfd);
 	close(wfd);
 	return n;
