@@ -1560,9 +1560,10 @@ void act_setup(Worker &w, int slot)
 		su->flags |= bit;
 	}
 	if (rsv_bad)
-		su->reserved[r.below(4)] = r.next() | 1;
+		su->reserved[r.below(3)] = r.next() | 1;
 	su->ring_size = r.next();	/* out only */
 	su->features = r.next();
+	su->opcodes = ~su->features;	/* out only; no draw: seeds replay */
 	uint64_t argaddr = (uint64_t)su;
 	bool arg_bad = false;
 	switch (r.below(60)) {
@@ -1578,10 +1579,10 @@ void act_setup(Worker &w, int slot)
 		fd = kioctl(g_devfd, KAIO_IOC_SETUP, (void *)argaddr);
 	}
 	count(fd >= 0 ? "SETUP ok" : "SETUP " + errname(fd));
-	std::string desc = strf("nr_events=%u flags=0x%x reserved=%llx,%llx,%llx,%llx arg=0x%llx", nr,
+	std::string desc = strf("nr_events=%u flags=0x%x reserved=%llx,%llx,%llx arg=0x%llx", nr,
 				su->flags, (unsigned long long)su->reserved[0],
 				(unsigned long long)su->reserved[1], (unsigned long long)su->reserved[2],
-				(unsigned long long)su->reserved[3], (unsigned long long)argaddr);
+				(unsigned long long)argaddr);
 	/* g_ro holds zeros there: nr_events 0, EINVAL, unless the write-back fails first. */
 	int want = 0;
 	if (arg_bad && argaddr != (uint64_t)g_ro)
@@ -1608,11 +1609,13 @@ void act_setup(Worker &w, int slot)
 	if (su->nr_events < nr || su->ring_size < sizeof(struct kaio_ring) + (uint64_t)(su->nr_events + 1) * sizeof(struct io_event) ||
 	    su->ring_size % PAGE ||
 	    (su->features & (KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD)) != (KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD) ||
+	    !(su->features & KAIO_FEAT_OPCODES) || !(su->opcodes & (1ULL << IOCB_CMD_NOOP)) ||
+	    (su->opcodes >> KAIO_NR_OPCODES) ||
 	    !(fcntl((int)fd, F_GETFD) & FD_CLOEXEC))
 		fail("SETUP results",
-		     strf("asked %u, got nr_events=%u ring_size=%llu features=0x%llx cloexec=%d", nr,
+		     strf("asked %u, got nr_events=%u ring_size=%llu features=0x%llx opcodes=0x%llx cloexec=%d", nr,
 			  su->nr_events, (unsigned long long)su->ring_size,
-			  (unsigned long long)su->features, !!(fcntl((int)fd, F_GETFD) & FD_CLOEXEC)));
+			  (unsigned long long)su->features, (unsigned long long)su->opcodes, !!(fcntl((int)fd, F_GETFD) & FD_CLOEXEC)));
 	Ctx *c = slot >= 0 ? &g_ctx[slot] : nullptr;
 	if (!c || c->state != EMPTY || su->nr_events > 8192) {
 		/* Churn: a context that lives for one call. */

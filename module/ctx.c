@@ -21,6 +21,7 @@
 #include <linux/cred.h>
 #include <linux/wait_bit.h>
 #include "kaio.h"
+#include "ops.h"
 
 /* fs/aio.c refuses rings above 0x10000000 bytes (after doubling nr_events). */
 #define KAIO_NR_EVENTS_MAX	(0x10000000U / sizeof(struct io_event) / 2)
@@ -286,7 +287,18 @@ static int kaio_ctx_release(struct inode *inode, struct file *file)
 
 static void kaio_ctx_show_fdinfo(struct seq_file *m, struct file *file)
 {
-	kaio_stats_show_fdinfo(m, file->private_data);
+	struct kaio_ctx *ctx = file->private_data;
+	unsigned int opcode;
+
+	kaio_stats_show_fdinfo(m, ctx);
+	/* By the op table's names: "submitted_PREAD:\t12". */
+	for (opcode = 0; opcode < KAIO_NR_OPCODES; opcode++) {
+		const char *name = kaio_op_name(opcode);
+
+		if (name)
+			seq_printf(m, "submitted_%s:\t%ld\n", name,
+				   atomic_long_read(&ctx->op_submitted[opcode]));
+	}
 }
 
 static const struct file_operations kaio_ctx_fops = {
@@ -396,7 +408,8 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 	args.ring_size = ctx->ring_size;
 	args.features = KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD |
 			KAIO_FEAT_RW_FLAGS | KAIO_FEAT_IOPRIO |
-			KAIO_FEAT_WRITES_IN_SUBMIT;
+			KAIO_FEAT_WRITES_IN_SUBMIT | KAIO_FEAT_OPCODES;
+	args.opcodes = kaio_ops_supported();
 	if (copy_to_user(uarg, &args, sizeof(args))) {
 		put_unused_fd(fd);
 		fput(file);	/* release frees ctx and gives back charges */

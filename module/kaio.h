@@ -69,6 +69,7 @@ enum kaio_stat {
  * @res2_path: report KAIO_PATH_* in io_event.res2.
  * @writes_in_submit: KAIO_SETUP_WRITES_IN_SUBMIT.
  * @stats: counters.
+ * @op_submitted: requests submitted, per opcode (fdinfo's submitted_<op>).
  */
 struct kaio_ctx {
 	struct kaio_ring	*ring;
@@ -95,6 +96,7 @@ struct kaio_ctx {
 	struct work_struct	shutdown_work;
 	struct delayed_work	reap_work;
 	atomic_long_t		stats[KAIO_STAT_NR];
+	atomic_long_t		op_submitted[KAIO_NR_OPCODES];
 };
 
 /*
@@ -112,54 +114,18 @@ enum kaio_req_state {
 	KAIO_REQ_WAIT_CANCELLED, /* cancelled while waiting for a page */
 };
 
-/* A 4 KiB buffer spans at most two pages. */
-#define KAIO_RW_INLINE_PAGES	2
+/*
+ * The opcode's own state, private to its op file, as io_uring's
+ * io_kiocb_to_cmd(): only rw.c knows struct kaio_rw, only poll.c struct
+ * kaio_poll. The size is today's largest (struct kaio_rw): kaio_req_cmd()
+ * fails the build of an op whose state outgrows it, so that the size of
+ * every request stays a decision.
+ */
+#define KAIO_REQ_CMD_SIZE	432
 
-/* kaio_rw.issuing: an O_DIRECT refusal inside the issuing call. */
-enum {
-	KAIO_RW_RETURNED,	/* no issuing call in progress */
-	KAIO_RW_IN_CALL,	/* the first attempt's call has not returned */
-	KAIO_RW_REISSUE,	/* refused meanwhile: the issuer punts */
-};
-
-/* Per-request state of reads and writes. */
-struct kaio_rw {
-	struct kiocb		kiocb;
-	struct wait_page_queue	wpq;		/* the page-wait callback */
-	struct iov_iter		iter;
-	struct iov_iter		saved_iter;	/* where the attempt started */
-	struct iovec		fast_iov[UIO_FASTIOV];
-	struct iovec		*iov;		/* allocated iovec, or NULL */
-	struct page		**pages;	/* pinned user pages, or NULL */
-	struct bio_vec		*bvec;
-	/* pages and bvec of small buffers, without two allocations */
-	struct page		*inline_pages[KAIO_RW_INLINE_PAGES];
-	struct bio_vec		inline_bvec[KAIO_RW_INLINE_PAGES];
-	unsigned int		nr_pages;
-	unsigned long		pin_charged;	/* pages reserved at prep */
-	int			base_flags;	/* ki_flags every attempt starts from */
-	atomic_t		issuing;	/* KAIO_RW_* */
-	atomic_t		ki_pending;	/* ki_complete calls still due */
-	ssize_t			bytes_done;	/* progress of earlier attempts */
-	bool			is_write;
-	bool			pinned;		/* iter is the bvec of pages */
-	bool			write_started;	/* holds sb freeze protection */
-	bool			over_budget;	/* no pins: done in SUBMIT */
-	bool			redirty;	/* cleanup dirties pages again */
-	bool			atime_first;	/* a worker updates the atime */
-};
-
-/* Per-request state of POLL; the fields are fs/aio.c's struct poll_iocb. */
-struct kaio_poll {
-	struct wait_queue_head	*head;		/* NULL after POLLFREE */
-	struct wait_queue_entry	wait;
-	__poll_t		events;
-	bool			cancelled;
-	bool			completing;	/* off its waitqueue for good */
-	bool			cancel_seen;	/* ... with CANCEL's mark: res 0 */
-	bool			work_scheduled;
-	bool			work_need_resched;
-};
+struct kaio_req_cmd {
+	u8 data[KAIO_REQ_CMD_SIZE];
+} __aligned(sizeof(u64));
 
 /**
  * struct kaio_req - one submitted iocb
@@ -179,9 +145,7 @@ struct kaio_poll {
  * @user_data: io_event.data.
  * @work: blocking attempt or page-wait retry, by @state.
  * @free_work: free from a context that may sleep.
- * @rw: read/write state.
- * @poll: poll state.
- * @fsync_datasync: FDSYNC rather than FSYNC.
+ * @cmd: the op's own state: kaio_req_cmd() in its op file.
  */
 struct kaio_req {
 	struct kaio_ctx		*ctx;
@@ -199,12 +163,20 @@ struct kaio_req {
 	u64			user_data;
 	struct work_struct	work;
 	struct work_struct	free_work;
-	union {
-		struct kaio_rw	rw;
-		struct kaio_poll poll;
-		bool		fsync_datasync;
-	};
+	struct kaio_req_cmd	cmd;
 };
+
+/*
+ * The op's state in @req, as type @type: for the op files only, each with
+ * its own type. The request from the state: kaio_cmd_req().
+ */
+#define kaio_req_cmd(req, type) ({					\
+	static_assert(sizeof(type) <= sizeof(struct kaio_req_cmd));	\
+	static_assert(__alignof__(type) <= __alignof__(struct kaio_req_cmd)); \
+	(type *)(req)->cmd.data;					\
+})
+#define kaio_cmd_req(state)						\
+	container_of((struct kaio_req_cmd *)(void *)(state), struct kaio_req, cmd)
 
 /*
  * Blocking writes to regular files, one ordered queue per hash of the
@@ -319,7 +291,7 @@ void kaio_req_put(struct kaio_req *req);
 void kaio_req_put_callback(struct kaio_req *req);
 void kaio_req_get_submitter(struct kaio_req *req);
 void kaio_req_note_path(struct kaio_req *req, u8 path);
-int kaio_req_cache_init(void);
+int kaio_req_cache_init(unsigned int useroffset, unsigned int usersize);
 void kaio_req_cache_exit(void);
 struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
 void kaio_req_arm_wait(struct kaio_req *req);

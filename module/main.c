@@ -12,7 +12,9 @@
  *   mm.c      contexts die with their mm
  *   submit.c  SUBMIT: iocbs to requests
  *   cancel.c  CANCEL, and cancelling all of a context's requests
- *   ops.c     the opcode table; rw.c, poll.c, fsync.c the ops
+ *   ops.c     the opcode table
+ *   rw.c, poll.c, fsync.c, noop.c  the ops, each with its header and its
+ *             own state in the request (kaio_req_cmd())
  *   req.c     the request: states, alloc, issue, punt, work, complete, free
  *   ring.c    the event ring: reservation, posting, reading, mapping
  *   stats.c   counters and tracepoints
@@ -26,6 +28,7 @@
 #include <linux/rcupdate.h>
 #include "kaio.h"
 #include "ops.h"
+#include "rw.h"
 
 static long kaio_dev_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
@@ -52,12 +55,14 @@ static struct miscdevice kaio_miscdev = {
 
 static int __init kaio_init(void)
 {
+	unsigned int useroffset, usersize;
 	int ret;
 
 	ret = kaio_ops_init();
 	if (ret)
 		return ret;
-	ret = kaio_req_cache_init();
+	kaio_rw_usercopy_region(&useroffset, &usersize);
+	ret = kaio_req_cache_init(useroffset, usersize);
 	if (ret)
 		return ret;
 	ret = kaio_limits_init();

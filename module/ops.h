@@ -17,8 +17,10 @@ enum kaio_issue {
 
 /**
  * struct kaio_op_def - per-opcode code, like io_uring/opdef.c
- * @name: for fdinfo and messages.
+ * @name: the opcode's name, as in IOCB_CMD_*, for tracepoints and fdinfo.
  * @needs_file: aio_fildes must be an open file.
+ * @is_write: the op writes to its file (rw.c: PWRITE, PWRITEV).
+ * @vectored: aio_buf is an iovec array of aio_nbytes entries (rw.c).
  * @hash_reg_file: blocking attempts on a regular file go to the file's
  *	ordered write queue (as io_uring's hash_reg_file), not the pool.
  * @prep: validate the iocb and set the request up, in the submitter's
@@ -41,6 +43,8 @@ enum kaio_issue {
 struct kaio_op_def {
 	const char	*name;
 	bool		needs_file;
+	bool		is_write;
+	bool		vectored;
 	bool		hash_reg_file;
 	int		(*prep)(struct kaio_req *req, const struct iocb *iocb);
 	enum kaio_issue	(*issue)(struct kaio_req *req, long *res);
@@ -53,32 +57,8 @@ struct kaio_op_def {
 };
 
 const struct kaio_op_def *kaio_op_get(u16 opcode);
+const char *kaio_op_name(unsigned int opcode);
+u64 kaio_ops_supported(void);
 int kaio_ops_init(void);
-
-/* rw.c */
-int kaio_prep_read(struct kaio_req *req, const struct iocb *iocb);
-int kaio_prep_write(struct kaio_req *req, const struct iocb *iocb);
-int kaio_prep_readv(struct kaio_req *req, const struct iocb *iocb);
-int kaio_prep_writev(struct kaio_req *req, const struct iocb *iocb);
-enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res);
-enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res);
-enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res);
-long kaio_rw_cancelled(struct kaio_req *req);
-void kaio_rw_cleanup(struct kaio_req *req);
-bool kaio_rw_cleanup_sleeps(struct kaio_req *req);
-
-/* poll.c */
-int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb);
-enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res);
-enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res);
-bool kaio_poll_cancel(struct kaio_req *req);
-
-/* fsync.c */
-int kaio_prep_fsync(struct kaio_req *req, const struct iocb *iocb);
-int kaio_prep_fdsync(struct kaio_req *req, const struct iocb *iocb);
-enum kaio_issue kaio_fsync_issue(struct kaio_req *req, long *res);
-enum kaio_issue kaio_fsync_work(struct kaio_req *req, long *res);
-int kaio_prep_noop(struct kaio_req *req, const struct iocb *iocb);
-enum kaio_issue kaio_noop_issue(struct kaio_req *req, long *res);
 
 #endif /* _KAIO_OPS_H */

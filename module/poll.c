@@ -15,8 +15,87 @@
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include "kaio.h"
-#include "ops.h"
+#include "poll.h"
 #include "trace.h"
+
+/*
+ * Per-request state of POLL; the fields are fs/aio.c's struct poll_iocb.
+ * Beside the request's state (RUNNING from the first attempt to the end),
+ * POLL has fs/aio.c's waitqueue protocol: whether a retry is queued
+ * (work_scheduled, work_need_resched: under the waitqueue's lock), whether
+ * CANCEL or POLLFREE asked it to end (cancelled), and whether it has left
+ * its waitqueue to complete (completing, cancel_seen). Each change of
+ * these goes through one of the kaio_poll_* helpers below.
+ */
+struct kaio_poll {
+	struct wait_queue_head	*head;		/* NULL after POLLFREE */
+	struct wait_queue_entry	wait;
+	__poll_t		events;
+	bool			cancelled;
+	bool			completing;	/* off its waitqueue for good */
+	bool			cancel_seen;	/* ... with CANCEL's mark: res 0 */
+	bool			work_scheduled;
+	bool			work_need_resched;
+};
+
+static struct kaio_poll *kaio_poll(struct kaio_req *req)
+{
+	return kaio_req_cmd(req, struct kaio_poll);
+}
+
+/* CANCEL, POLLFREE or a second waitqueue: the next look completes it. */
+static void kaio_poll_set_cancelled(struct kaio_poll *p)
+{
+	WRITE_ONCE(p->cancelled, true);
+}
+
+static bool kaio_poll_is_cancelled(struct kaio_poll *p)
+{
+	return READ_ONCE(p->cancelled);
+}
+
+/*
+ * Under the waitqueue lock: queue a retry unless one is queued or running.
+ * Return: whether this call queued it.
+ */
+static bool kaio_poll_schedule_retry(struct kaio_poll *p)
+{
+	struct kaio_req *req = kaio_cmd_req(p);
+
+	if (p->work_scheduled)
+		return false;
+	p->work_scheduled = true;
+	queue_work(req->ctx->user->poll_wq, &req->work);
+	return true;
+}
+
+/*
+ * Under the waitqueue lock, from a wake-up: a retry queued or running
+ * must look again, since the wake-up may have come after its ->poll().
+ */
+static bool kaio_poll_wake_retry(struct kaio_poll *p)
+{
+	if (kaio_poll_schedule_retry(p))
+		return true;
+	p->work_need_resched = true;
+	return false;
+}
+
+/*
+ * Under the waitqueue lock, from a retry that found nothing ready: wait
+ * on, or look again if a wake-up came while it looked.
+ */
+static void kaio_poll_retry_done(struct kaio_poll *p)
+{
+	struct kaio_req *req = kaio_cmd_req(p);
+
+	if (p->work_need_resched) {
+		p->work_need_resched = false;
+		queue_work(req->ctx->user->poll_wq, &req->work);
+	} else {
+		p->work_scheduled = false;
+	}
+}
 
 struct kaio_poll_table {
 	struct poll_table_struct	pt;
@@ -65,22 +144,18 @@ static int kaio_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 			  int sync, void *key)
 {
 	struct kaio_poll *p = container_of(wait, struct kaio_poll, wait);
-	struct kaio_req *req = container_of(p, struct kaio_req, poll);
+	struct kaio_req *req = kaio_cmd_req(p);
 	__poll_t mask = key_to_poll(key);
 
 	if (mask && !(mask & p->events))
 		return 0;
-	if (p->work_scheduled) {
-		p->work_need_resched = true;
-	} else {
-		p->work_scheduled = true;
+	if (kaio_poll_wake_retry(p)) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 		trace_kaio_wake(req);
-		queue_work(req->ctx->user->poll_wq, &req->work);
 	}
 	if (mask & POLLFREE) {
 		/* The waitqueue goes away: leave it, never look at it again. */
-		WRITE_ONCE(p->cancelled, true);
+		kaio_poll_set_cancelled(p);
 		list_del_init(&wait->entry);
 		/* Last: once head is NULL the retry may complete and free. */
 		smp_store_release(&p->head, NULL);
@@ -94,7 +169,7 @@ static void kaio_poll_queue_proc(struct file *file,
 {
 	struct kaio_poll_table *apt = container_of(pt, struct kaio_poll_table,
 						   pt);
-	struct kaio_poll *p = &apt->req->poll;
+	struct kaio_poll *p = kaio_poll(apt->req);
 
 	/* One waitqueue per file, as fs/aio.c. */
 	if (unlikely(apt->queued)) {
@@ -118,9 +193,9 @@ static void kaio_poll_queue_proc(struct file *file,
 	smp_mb();
 }
 
-int kaio_prep_poll(struct kaio_req *req, const struct iocb *iocb)
+int kaio_poll_prep(struct kaio_req *req, const struct iocb *iocb)
 {
-	struct kaio_poll *p = &req->poll;
+	struct kaio_poll *p = kaio_poll(req);
 
 	/* reject any unknown events outside the normal event mask. */
 	if ((u16)iocb->aio_buf != iocb->aio_buf)
@@ -178,7 +253,7 @@ static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
 
 	if (p->work_scheduled) {
 		kaio_poll_arm_decided(arm);
-	} else if (READ_ONCE(p->cancelled)) {
+	} else if (kaio_poll_is_cancelled(p)) {
 		arm->cancelled = true;		/* complete it here, res 0 */
 		arm->mask = 0;
 		arm->error = 0;
@@ -186,7 +261,7 @@ static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
 	if (arm->mask || arm->error || arm->cancelled)	/* done here */
 		kaio_poll_set_completing(p, arm->cancelled);
 	else if (arm->cancel)
-		WRITE_ONCE(p->cancelled, true);
+		kaio_poll_set_cancelled(p);
 }
 
 /*
@@ -198,13 +273,14 @@ static void kaio_poll_arm_step(struct kaio_poll *p, void *arg)
  */
 static bool kaio_poll_unqueued_cancelled(struct kaio_req *req)
 {
+	struct kaio_poll *p = kaio_poll(req);
 	struct kaio_ctx *ctx = req->ctx;
 	bool cancelled;
 
-	WARN_ON_ONCE(!list_empty_careful(&req->poll.wait.entry));
+	WARN_ON_ONCE(!list_empty_careful(&p->wait.entry));
 	spin_lock_irq(&ctx->lock);
-	cancelled = READ_ONCE(req->poll.cancelled);
-	kaio_poll_mark_completing(&req->poll, cancelled);
+	cancelled = kaio_poll_is_cancelled(p);
+	kaio_poll_mark_completing(p, cancelled);
 	spin_unlock_irq(&ctx->lock);
 	return cancelled;
 }
@@ -221,7 +297,7 @@ static bool kaio_poll_unqueued_cancelled(struct kaio_req *req)
  */
 enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 {
-	struct kaio_poll *p = &req->poll;
+	struct kaio_poll *p = kaio_poll(req);
 	struct kaio_poll_table apt = {
 		.pt._qproc	= kaio_poll_queue_proc,
 		.pt._key	= p->events,
@@ -243,7 +319,7 @@ enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 		if (!kaio_poll_locked(p, kaio_poll_arm_step, &arm)) {
 			kaio_poll_arm_decided(&arm);
 			if (arm.cancel)
-				WRITE_ONCE(p->cancelled, true);
+				kaio_poll_set_cancelled(p);
 		}
 		if (arm.cancelled) {
 			kaio_stat_inc(req->ctx, KAIO_STAT_CANCELLED);
@@ -274,22 +350,16 @@ struct kaio_poll_check {
 
 static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
 {
-	struct kaio_req *req = container_of(p, struct kaio_req, poll);
 	struct kaio_poll_check *check = arg;
 
-	if (!check->mask && !READ_ONCE(p->cancelled)) {
+	if (!check->mask && !kaio_poll_is_cancelled(p)) {
 		/* Not ready after all: wait on, or look again. */
-		if (p->work_need_resched) {
-			p->work_need_resched = false;
-			queue_work(req->ctx->user->poll_wq, &req->work);
-		} else {
-			p->work_scheduled = false;
-		}
+		kaio_poll_retry_done(p);
 		check->waiting = true;
 		return;
 	}
 	/* CANCEL said EINPROGRESS: what became ready meanwhile is not news. */
-	if (READ_ONCE(p->cancelled)) {
+	if (kaio_poll_is_cancelled(p)) {
 		check->cancelled = true;
 		check->mask = 0;
 	}
@@ -298,11 +368,11 @@ static void kaio_poll_retry_step(struct kaio_poll *p, void *arg)
 
 enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
 {
-	struct kaio_poll *p = &req->poll;
+	struct kaio_poll *p = kaio_poll(req);
 	struct poll_table_struct pt = { ._key = p->events };
 	struct kaio_poll_check check = { };
 
-	if (READ_ONCE(p->cancelled))
+	if (kaio_poll_is_cancelled(p))
 		check.cancelled = true;		/* POLLFREE, or CANCEL */
 	else
 		check.mask = vfs_poll(req->file, &pt) & p->events;
@@ -327,12 +397,7 @@ enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
 
 static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
 {
-	struct kaio_req *req = container_of(p, struct kaio_req, poll);
-
-	if (!p->work_scheduled) {
-		p->work_scheduled = true;
-		queue_work(req->ctx->user->poll_wq, &req->work);
-	}
+	kaio_poll_schedule_retry(p);
 }
 
 /*
@@ -346,12 +411,12 @@ static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
  */
 bool kaio_poll_cancel(struct kaio_req *req)
 {
-	struct kaio_poll *p = &req->poll;
+	struct kaio_poll *p = kaio_poll(req);
 
 	/* Pairs with kaio_poll_set_completing(): cancel_seen is set. */
 	if (smp_load_acquire(&p->completing))
 		return p->cancel_seen;
-	WRITE_ONCE(p->cancelled, true);
+	kaio_poll_set_cancelled(p);
 	/* Pairs with smp_mb() in kaio_poll_queue_proc(). */
 	smp_mb();
 	if (kaio_poll_locked(p, kaio_poll_cancel_step, NULL))

@@ -165,11 +165,24 @@ bool kaio_req_cancel_wait(struct kaio_req *req)
 
 /* ---- life ------------------------------------------------------------------ */
 
-int kaio_req_cache_init(void)
+/**
+ * kaio_req_cache_init() - the slab cache of requests
+ * @useroffset: where in struct kaio_req an op copies user memory to (rw.c's
+ *	import_iovec(): hardened usercopy allows only this part)
+ * @usersize: its size; inside the op's state.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int kaio_req_cache_init(unsigned int useroffset, unsigned int usersize)
 {
-	/* import_iovec() copies user iovecs into rw.fast_iov: whitelist it. */
-	kaio_req_cache = KMEM_CACHE_USERCOPY(kaio_req, SLAB_ACCOUNT,
-					     rw.fast_iov);
+	if (WARN_ON_ONCE(useroffset < offsetof(struct kaio_req, cmd) ||
+			 useroffset + usersize > sizeof(struct kaio_req)))
+		return -EINVAL;
+	kaio_req_cache = kmem_cache_create_usercopy("kaio_req",
+						    sizeof(struct kaio_req),
+						    __alignof__(struct kaio_req),
+						    SLAB_ACCOUNT, useroffset,
+						    usersize, NULL);
 	return kaio_req_cache ? 0 : -ENOMEM;
 }
 

@@ -29,8 +29,49 @@
 #include <linux/bvec.h>
 #include <uapi/linux/magic.h>
 #include "kaio.h"
-#include "ops.h"
+#include "rw.h"
 #include "trace.h"
+
+/* A 4 KiB buffer spans at most two pages. */
+#define KAIO_RW_INLINE_PAGES	2
+
+/* kaio_rw.issuing: an O_DIRECT refusal inside the issuing call. */
+enum {
+	KAIO_RW_RETURNED,	/* no issuing call in progress */
+	KAIO_RW_IN_CALL,	/* the first attempt's call has not returned */
+	KAIO_RW_REISSUE,	/* refused meanwhile: the issuer punts */
+};
+
+/* Per-request state of reads and writes. */
+struct kaio_rw {
+	struct kiocb		kiocb;
+	struct wait_page_queue	wpq;		/* the page-wait callback */
+	struct iov_iter		iter;
+	struct iov_iter		saved_iter;	/* where the attempt started */
+	struct iovec		fast_iov[UIO_FASTIOV];
+	struct iovec		*iov;		/* allocated iovec, or NULL */
+	struct page		**pages;	/* pinned user pages, or NULL */
+	struct bio_vec		*bvec;
+	/* pages and bvec of small buffers, without two allocations */
+	struct page		*inline_pages[KAIO_RW_INLINE_PAGES];
+	struct bio_vec		inline_bvec[KAIO_RW_INLINE_PAGES];
+	unsigned int		nr_pages;
+	unsigned long		pin_charged;	/* pages reserved at prep */
+	int			base_flags;	/* ki_flags every attempt starts from */
+	atomic_t		issuing;	/* KAIO_RW_* */
+	atomic_t		ki_pending;	/* ki_complete calls still due */
+	ssize_t			bytes_done;	/* progress of earlier attempts */
+	bool			pinned;		/* iter is the bvec of pages */
+	bool			write_started;	/* holds sb freeze protection */
+	bool			over_budget;	/* no pins: done in SUBMIT */
+	bool			redirty;	/* cleanup dirties pages again */
+	bool			atime_first;	/* a worker updates the atime */
+};
+
+static struct kaio_rw *kaio_rw(struct kaio_req *req)
+{
+	return kaio_req_cmd(req, struct kaio_rw);
+}
 
 /* ioprio_check_cap() is not exported; the same rules as block/ioprio.c. */
 static int kaio_ioprio_check(u16 ioprio)
@@ -76,7 +117,7 @@ static bool kaio_rw_write_in_submit(struct kaio_req *req);
 
 static void kaio_rw_charge_pin(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	unsigned long nr_pages;
 
 	/* A write done in SUBMIT never pins: it must hold no budget. */
@@ -94,10 +135,10 @@ static bool kaio_rw_more(struct kaio_req *req);
 static bool kaio_rw_may_punt(struct kaio_req *req);
 
 /* Validation in fs/aio.c's order, so the errnos match native AIO. */
-static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
-			bool is_write, bool vectored)
+int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb)
 {
-	struct kaio_rw *rw = &req->rw;
+	bool is_write = req->op->is_write;
+	struct kaio_rw *rw = kaio_rw(req);
 	struct kiocb *kiocb = &rw->kiocb;
 	struct file *file = req->file;
 	void __user *buf = u64_to_user_ptr(iocb->aio_buf);
@@ -133,13 +174,12 @@ static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
 		if (unlikely(!file->f_op->read_iter))
 			return -EINVAL;
 	}
-	rw->is_write = is_write;
 	rw->wpq.wait.func = kaio_rw_wake_page;
 	rw->wpq.wait.private = req;
 	rw->wpq.wait.flags = 0;		/* never exclusive */
 	INIT_LIST_HEAD(&rw->wpq.wait.entry);
 
-	if (vectored) {
+	if (req->op->vectored) {
 		rw->iov = rw->fast_iov;
 		ret = import_iovec(dir, buf, iocb->aio_nbytes, UIO_FASTIOV,
 				   &rw->iov, &rw->iter);
@@ -160,24 +200,12 @@ static int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb,
 	return 0;
 }
 
-int kaio_prep_read(struct kaio_req *req, const struct iocb *iocb)
+/* import_iovec() copies user iovecs into fast_iov: the cache whitelists it. */
+void kaio_rw_usercopy_region(unsigned int *offset, unsigned int *size)
 {
-	return kaio_rw_prep(req, iocb, false, false);
-}
-
-int kaio_prep_write(struct kaio_req *req, const struct iocb *iocb)
-{
-	return kaio_rw_prep(req, iocb, true, false);
-}
-
-int kaio_prep_readv(struct kaio_req *req, const struct iocb *iocb)
-{
-	return kaio_rw_prep(req, iocb, false, true);
-}
-
-int kaio_prep_writev(struct kaio_req *req, const struct iocb *iocb)
-{
-	return kaio_rw_prep(req, iocb, true, true);
+	*offset = offsetof(struct kaio_req, cmd) +
+		  offsetof(struct kaio_rw, fast_iov);
+	*size = sizeof_field(struct kaio_rw, fast_iov);
 }
 
 static bool kaio_rw_is_reg(struct kaio_req *req)
@@ -191,9 +219,9 @@ static bool kaio_rw_is_reg(struct kaio_req *req)
  */
 static bool kaio_rw_start_write(struct kaio_req *req, bool nowait)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 
-	if (!rw->is_write || rw->write_started || !kaio_rw_is_reg(req))
+	if (!req->op->is_write || rw->write_started || !kaio_rw_is_reg(req))
 		return true;
 	if (nowait) {
 		if (!file_start_write_trylock(req->file))
@@ -208,7 +236,7 @@ static bool kaio_rw_start_write(struct kaio_req *req, bool nowait)
 
 static void kaio_rw_end_write(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 
 	if (!rw->write_started)
 		return;
@@ -220,7 +248,7 @@ static void kaio_rw_end_write(struct kaio_req *req)
 /* The event's result: progress of earlier attempts counts, as for pread. */
 static long kaio_rw_result(struct kaio_req *req, long ret)
 {
-	ssize_t done = req->rw.bytes_done;
+	ssize_t done = kaio_rw(req)->bytes_done;
 
 	switch (ret) {
 	case -ERESTARTSYS:
@@ -244,8 +272,10 @@ static long kaio_rw_result(struct kaio_req *req, long ret)
  */
 static bool kaio_rw_nowait_refused(struct kaio_req *req, long res)
 {
-	if (!(req->rw.kiocb.ki_flags & IOCB_NOWAIT) ||
-	    (req->rw.base_flags & IOCB_NOWAIT))
+	struct kaio_rw *rw = kaio_rw(req);
+
+	if (!(rw->kiocb.ki_flags & IOCB_NOWAIT) ||
+	    (rw->base_flags & IOCB_NOWAIT))
 		return false;
 	return res == -EAGAIN || res == -EOPNOTSUPP;
 }
@@ -260,14 +290,16 @@ static bool kaio_rw_nowait_refused(struct kaio_req *req, long res)
  */
 static void kaio_rw_reissue(struct kaio_req *req)
 {
-	req->rw.iter = req->rw.saved_iter;
+	struct kaio_rw *rw = kaio_rw(req);
+
+	rw->iter = rw->saved_iter;
 	kaio_rw_end_write(req);
 	kaio_req_punt(req);
 }
 
 static void __kaio_rw_complete(struct kaio_req *req, long res)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 
 	WARN_ON_ONCE(atomic_dec_return(&rw->ki_pending) < 0);
 
@@ -304,7 +336,7 @@ static void __kaio_rw_complete(struct kaio_req *req, long res)
 static void kaio_rw_complete(struct kiocb *kiocb, long res)
 {
 	rcu_read_lock();
-	__kaio_rw_complete(container_of(kiocb, struct kaio_req, rw.kiocb), res);
+	__kaio_rw_complete(kaio_cmd_req(container_of(kiocb, struct kaio_rw, kiocb)), res);
 	rcu_read_unlock();
 }
 
@@ -315,7 +347,7 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
  */
 static ssize_t kaio_rw_call(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	/* Buffered I/O's -EIOCBQUEUED is an armed page wait, not ki_complete. */
 	bool direct = rw->kiocb.ki_flags & IOCB_DIRECT;
 	ssize_t ret;
@@ -326,7 +358,7 @@ static ssize_t kaio_rw_call(struct kaio_req *req)
 	 */
 	if (direct)
 		atomic_inc(&rw->ki_pending);
-	if (rw->is_write)
+	if (req->op->is_write)
 		ret = call_write_iter(req->file, &rw->kiocb, &rw->iter);
 	else
 		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
@@ -467,12 +499,12 @@ static int kaio_rw_pin(struct kaio_rw *rw)
  */
 static bool kaio_rw_more(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	struct inode *inode = file_inode(req->file);
 
 	if (!iov_iter_count(&rw->iter))
 		return false;
-	if (!rw->is_write && (S_ISREG(inode->i_mode) || S_ISBLK(inode->i_mode)))
+	if (!req->op->is_write && (S_ISREG(inode->i_mode) || S_ISBLK(inode->i_mode)))
 		return rw->kiocb.ki_pos < i_size_read(inode);
 	return true;
 }
@@ -496,11 +528,11 @@ static bool kaio_rw_may_punt(struct kaio_req *req)
 static bool kaio_rw_nowait_ok(struct kaio_req *req)
 {
 	struct file *file = req->file;
-	int flags = req->rw.kiocb.ki_flags;
+	int flags = kaio_rw(req)->kiocb.ki_flags;
 
 	if (!(file->f_mode & FMODE_NOWAIT))
 		return false;
-	if (req->rw.is_write && !(flags & IOCB_DIRECT))
+	if (req->op->is_write && !(flags & IOCB_DIRECT))
 		return (file->f_mode & FMODE_BUF_WASYNC) &&
 			!(flags & IOCB_APPEND);
 	return true;
@@ -531,8 +563,8 @@ static bool kaio_rw_atime_due(struct kaio_req *req)
 	struct vfsmount *mnt = file->f_path.mnt;
 	struct timespec64 now;
 
-	if (req->rw.is_write || (file->f_flags & O_NOATIME) ||
-	    !iov_iter_count(&req->rw.iter))
+	if (req->op->is_write || (file->f_flags & O_NOATIME) ||
+	    !iov_iter_count(&kaio_rw(req)->iter))
 		return false;
 	if ((inode->i_flags & S_NOATIME) || IS_NOATIME(inode) ||
 	    (mnt->mnt_flags & MNT_NOATIME) || __mnt_is_readonly(mnt) ||
@@ -564,8 +596,8 @@ static bool kaio_rw_atime_due(struct kaio_req *req)
 static bool kaio_rw_all_cached(struct kaio_req *req)
 {
 	struct address_space *mapping = req->file->f_mapping;
-	loff_t pos = req->rw.kiocb.ki_pos;
-	loff_t end = pos + iov_iter_count(&req->rw.iter);
+	loff_t pos = kaio_rw(req)->kiocb.ki_pos;
+	loff_t end = pos + iov_iter_count(&kaio_rw(req)->iter);
 	loff_t isize = i_size_read(mapping->host);
 	XA_STATE(xas, &mapping->i_pages, pos >> PAGE_SHIFT);
 	unsigned int seen = 0;
@@ -640,7 +672,7 @@ static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 
 	if (!wake_page_match(wpq, key))
 		return 0;
-	req->rw.kiocb.ki_flags &= ~IOCB_WAITQ;
+	kaio_rw(req)->kiocb.ki_flags &= ~IOCB_WAITQ;
 	list_del_init(&wait->entry);
 	kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 	trace_kaio_wake(req);
@@ -650,8 +682,8 @@ static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 
 static bool kaio_rw_can_waitq(struct kaio_req *req)
 {
-	return !req->rw.is_write && !(req->rw.base_flags & IOCB_DIRECT) &&
-		(req->file->f_mode & FMODE_BUF_RASYNC);
+	return !req->op->is_write && !(kaio_rw(req)->base_flags & IOCB_DIRECT) &&
+	       (req->file->f_mode & FMODE_BUF_RASYNC);
 }
 
 /*
@@ -677,7 +709,7 @@ static void kaio_rw_advance(struct kaio_rw *rw, size_t before, ssize_t ret)
  */
 static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	struct kaio_ctx *ctx = req->ctx;
 	size_t before;
 	ssize_t ret;
@@ -776,11 +808,11 @@ long kaio_rw_cancelled(struct kaio_req *req)
 static bool kaio_rw_fsize_exceeded(struct kaio_req *req)
 {
 	struct inode *inode = file_inode(req->file);
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	unsigned long limit = rlimit(RLIMIT_FSIZE);
 	loff_t pos;
 
-	if (!rw->is_write || limit == RLIM_INFINITY ||
+	if (!req->op->is_write || limit == RLIM_INFINITY ||
 	    !S_ISREG(inode->i_mode) || !iov_iter_count(&rw->iter))
 		return false;
 	pos = rw->kiocb.ki_flags & IOCB_APPEND ? i_size_read(inode) :
@@ -802,9 +834,9 @@ static bool kaio_rw_fsize_exceeded(struct kaio_req *req)
  */
 static bool kaio_rw_write_in_submit(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 
-	return req->ctx->writes_in_submit && rw->is_write &&
+	return req->ctx->writes_in_submit && req->op->is_write &&
 		!(rw->kiocb.ki_flags & IOCB_DIRECT);
 }
 
@@ -818,20 +850,20 @@ static bool kaio_rw_write_in_submit(struct kaio_req *req)
  */
 static bool kaio_rw_in_submit(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	int flags = rw->kiocb.ki_flags;
 
 	if ((flags & IOCB_NOWAIT) || !kaio_rw_may_punt(req))
 		return false;
 	if (rw->over_budget || kaio_rw_write_in_submit(req))
 		return true;
-	return rw->is_write && (flags & IOCB_APPEND) &&
+	return req->op->is_write && (flags & IOCB_APPEND) &&
 		rlimit(RLIMIT_FSIZE) != RLIM_INFINITY;
 }
 
 enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	struct kiocb *kiocb = &rw->kiocb;
 	bool user_nowait = kiocb->ki_flags & IOCB_NOWAIT;
 	bool direct = kiocb->ki_flags & IOCB_DIRECT;
@@ -936,7 +968,7 @@ done:
  */
 enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 	ssize_t ret;
 
 	/*
@@ -976,15 +1008,15 @@ enum kaio_issue kaio_rw_work(struct kaio_req *req, long *res)
  */
 bool kaio_rw_cleanup_sleeps(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 
-	rw->redirty = rw->nr_pages && !rw->is_write && !kaio_rw_pages_dirty(rw);
+	rw->redirty = rw->nr_pages && !req->op->is_write && !kaio_rw_pages_dirty(rw);
 	return rw->redirty;
 }
 
 void kaio_rw_cleanup(struct kaio_req *req)
 {
-	struct kaio_rw *rw = &req->rw;
+	struct kaio_rw *rw = kaio_rw(req);
 
 	/* Freed while the file system still owns the kiocb: a refcount bug. */
 	WARN_ON_ONCE(atomic_read(&rw->ki_pending));

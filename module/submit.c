@@ -94,11 +94,13 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 	if (unlikely(ret))
 		goto fail;
 	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
+	atomic_long_inc(&ctx->op_submitted[iocb.aio_lio_opcode]);
 	trace_kaio_submit(req, iocb.aio_lio_opcode, iocb.aio_fildes,
 			  iocb.aio_offset, iocb.aio_nbytes);
 	ret = kaio_req_issue(req);
 	if (unlikely(ret)) {
 		kaio_stat_dec(ctx, KAIO_STAT_SUBMITTED);
+		atomic_long_dec(&ctx->op_submitted[iocb.aio_lio_opcode]);
 		goto fail;
 	}
 	return 0;

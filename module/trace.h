@@ -11,7 +11,9 @@
 
 #include <linux/tracepoint.h>
 #include "kaio.h"
+#include "ops.h"
 
+/* The op by name from the table; the number too, for event filters. */
 TRACE_EVENT(kaio_submit,
 	TP_PROTO(struct kaio_req *req, u16 opcode, int fd, loff_t pos,
 		 u64 nbytes),
@@ -20,6 +22,7 @@ TRACE_EVENT(kaio_submit,
 		__field(const void *, req)
 		__field(u64, iocb)
 		__field(u16, opcode)
+		__string(op, req->op->name)
 		__field(int, fd)
 		__field(loff_t, pos)
 		__field(u64, nbytes)
@@ -28,13 +31,14 @@ TRACE_EVENT(kaio_submit,
 		__entry->req = req;
 		__entry->iocb = req->user_iocb;
 		__entry->opcode = opcode;
+		__assign_str(op, req->op->name);
 		__entry->fd = fd;
 		__entry->pos = pos;
 		__entry->nbytes = nbytes;
 	),
-	TP_printk("req %p iocb 0x%llx opcode %u fd %d pos %lld nbytes %llu",
-		  __entry->req, __entry->iocb, __entry->opcode, __entry->fd,
-		  __entry->pos, __entry->nbytes)
+	TP_printk("req %p iocb 0x%llx %s (opcode %u) fd %d pos %lld nbytes %llu",
+		  __entry->req, __entry->iocb, __get_str(op), __entry->opcode,
+		  __entry->fd, __entry->pos, __entry->nbytes)
 );
 
 DECLARE_EVENT_CLASS(kaio_req_event,

@@ -143,6 +143,78 @@ FIXTURE(trace) {
 };
 
 /* O_TRUNC: writing "" to "trace" empties the buffer. */
+/* One "name:\tvalue" line of the context's fdinfo; -1 if not listed. */
+static long long fdinfo_value(int ctxfd, const char *name)
+{
+	char path[64], line[256], key[128];
+	long long v, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ctxfd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127[^:]:%lld", key, &v) == 2 &&
+		    !strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+/*
+ * fdinfo counts submissions per opcode by the op table's names, one line
+ * for every opcode SETUP reports; a submission that fails counts nowhere.
+ */
+TEST(fdinfo_counts_submissions_per_opcode_by_name)
+{
+	static const char *const names[KAIO_NR_OPCODES] = {
+		[IOCB_CMD_PREAD] = "submitted_PREAD",
+		[IOCB_CMD_PWRITE] = "submitted_PWRITE",
+		[IOCB_CMD_FSYNC] = "submitted_FSYNC",
+		[IOCB_CMD_FDSYNC] = "submitted_FDSYNC",
+		[IOCB_CMD_POLL] = "submitted_POLL",
+		[IOCB_CMD_NOOP] = "submitted_NOOP",
+		[IOCB_CMD_PREADV] = "submitted_PREADV",
+		[IOCB_CMD_PWRITEV] = "submitted_PWRITEV",
+	};
+	struct iocb noop[2], read, bad;
+	struct iocb *cbs[] = { &noop[0], &noop[1], &read };
+	struct io_event ev[3];
+	char *buf = t_alloc(4096);
+	struct t_ctx c;
+	unsigned int op;
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_NE(0, c.s.features & KAIO_FEAT_OPCODES);
+	fd = open("/proc/self/exe", O_RDONLY);
+	ASSERT_LE(0, fd);
+	t_prep_noop(&noop[0], -1);
+	t_prep_noop(&noop[1], -1);
+	t_prep_pread(&read, fd, buf, 4096, 0);
+	ASSERT_EQ(3, t_submit(c.fd, 3, cbs));
+	ASSERT_EQ(3, t_wait(c.fd, ev, 3, WAIT_MS));
+	t_prep_pread(&bad, -1, buf, 4096, 0);
+	EXPECT_EQ(-EBADF, t_submit_one(c.fd, &bad));
+
+	for (op = 0; op < KAIO_NR_OPCODES; op++) {
+		bool listed = c.s.opcodes & (1ULL << op);
+		long long want = op == IOCB_CMD_NOOP ? 2 :
+				 op == IOCB_CMD_PREAD ? 1 : 0;
+
+		if (!names[op]) {
+			EXPECT_FALSE(listed);
+			continue;
+		}
+		EXPECT_TRUE(listed) TH_LOG("%s", names[op]);
+		EXPECT_EQ(want, fdinfo_value(c.fd, names[op]))
+			TH_LOG("%s", names[op]);
+	}
+	close(fd);
+	t_ctx_close(&c);
+}
+
 static int put(const char *root, const char *file, const char *val)
 {
 	return t_write_file(root, file, val, O_TRUNC | O_CLOEXEC);
@@ -345,6 +417,8 @@ TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 	log_lines(&cb, lines);
 	expect_in_order(_metadata, lines, order, 5);
 	EXPECT_EQ(NULL, find_event(lines, "kaio_punt"));
+	/* The op by the table's name, and its number. */
+	EXPECT_NE(NULL, strstr(lines, " PREAD (opcode 0) "));
 	EXPECT_NE(NULL, strstr(lines, "res 4096 path retry"));
 	EXPECT_TRUE(one_request(lines));
 	free(lines);

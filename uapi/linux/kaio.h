@@ -23,6 +23,14 @@
 #define KAIO_FEAT_RW_FLAGS	(1ULL << 2)	/* aio_rw_flags (RWF_*) */
 #define KAIO_FEAT_IOPRIO	(1ULL << 3)	/* IOCB_FLAG_IOPRIO */
 #define KAIO_FEAT_WRITES_IN_SUBMIT (1ULL << 4)	/* KAIO_SETUP_WRITES_IN_SUBMIT */
+#define KAIO_FEAT_OPCODES	(1ULL << 5)	/* kaio_setup.opcodes is set */
+
+/*
+ * Opcodes (iocb.aio_lio_opcode) are IOCB_CMD_* of <linux/aio_abi.h>, all
+ * below this number; kaio_setup.opcodes says which this module supports.
+ * An opcode of kaio's own would be defined here and raise it.
+ */
+#define KAIO_NR_OPCODES		(IOCB_CMD_PWRITEV + 1)
 
 /* kaio_setup.flags */
 #define KAIO_SETUP_RES2_PATH	(1U << 0)	/* io_event.res2 = KAIO_PATH_* */
@@ -57,6 +65,9 @@
  * @ring_size: out: bytes of the completion ring, to mmap() at offset 0 of
  *	the context fd (PROT_READ | PROT_WRITE, MAP_SHARED).
  * @features: out: KAIO_FEAT_* this module supports.
+ * @opcodes: out: bit N set if opcode N (IOCB_CMD_*) is supported; the
+ *	others fail SUBMIT with EINVAL, as io_submit(2) fails them. Ignored
+ *	in; set with KAIO_FEAT_OPCODES (older modules leave it 0).
  * @reserved: in: must be 0.
  *
  * Returns a new context fd (O_CLOEXEC). Closing its last reference destroys
@@ -67,7 +78,8 @@ struct kaio_setup {
 	__u32 flags;
 	__u64 ring_size;
 	__u64 features;
-	__u64 reserved[4];
+	__u64 opcodes;
+	__u64 reserved[3];
 };
 
 /**
