@@ -43,6 +43,21 @@ TEST_F(ContextLifecycle, ContextFdIsCloseOnExec)
 	EXPECT_EQ(::fcntl(context.fd(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 }
 
+TEST_F(ContextLifecycle, OpcodesAreTheOnesTheModuleServes)
+{
+	kaio::Context context(8);
+	ASSERT_TRUE(context.features() & KAIO_FEAT_OPCODES);
+	for (std::uint16_t op : {IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, IOCB_CMD_FDSYNC,
+				 IOCB_CMD_POLL, IOCB_CMD_NOOP, IOCB_CMD_PREADV, IOCB_CMD_PWRITEV})
+		EXPECT_TRUE(context.supports(op)) << "opcode " << op;
+	EXPECT_FALSE(context.supports(4)) << "IOCB_CMD_PREADX was never served";
+	EXPECT_FALSE(context.supports(KAIO_NR_OPCODES));
+	EXPECT_FALSE(context.supports(0xffff));
+	kaio::Context moved(std::move(context));
+	EXPECT_EQ(moved.opcodes(), 0x1efULL);
+	EXPECT_EQ(context.opcodes(), 0u);
+}
+
 TEST_F(ContextLifecycle, RingIsMappedWithTheAioRingLayout)
 {
 	kaio::Context context(8);

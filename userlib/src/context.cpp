@@ -132,6 +132,7 @@ Context::Context(std::uint32_t nr_events, std::uint32_t setup_flags, std::error_
 	capacity_ = setup.nr_events;
 	setup_flags_ = setup_flags;
 	features_ = setup.features;
+	opcodes_ = setup.features & KAIO_FEAT_OPCODES ? setup.opcodes : 0;
 }
 
 Context::Context(Context&& other) noexcept
@@ -141,6 +142,7 @@ Context::Context(Context&& other) noexcept
 	  capacity_(std::exchange(other.capacity_, 0)),
 	  setup_flags_(std::exchange(other.setup_flags_, 0)),
 	  features_(std::exchange(other.features_, 0)),
+	  opcodes_(std::exchange(other.opcodes_, 0)),
 	  operations_in_flight_(other.operations_in_flight_.exchange(0, std::memory_order_relaxed))
 {
 }
@@ -157,6 +159,7 @@ Context& Context::operator=(Context&& other) noexcept
 	capacity_ = std::exchange(other.capacity_, 0);
 	setup_flags_ = std::exchange(other.setup_flags_, 0);
 	features_ = std::exchange(other.features_, 0);
+	opcodes_ = std::exchange(other.opcodes_, 0);
 	operations_in_flight_.store(other.operations_in_flight_.exchange(0, std::memory_order_relaxed),
 				    std::memory_order_relaxed);
 	return *this;

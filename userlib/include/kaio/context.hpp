@@ -148,6 +148,13 @@ public:
 	std::uint32_t setup_flags() const noexcept { return setup_flags_; }
 	// KAIO_FEAT_* bits the module reported at setup.
 	std::uint64_t features() const noexcept { return features_; }
+	// Bit N: opcode N (IOCB_CMD_*) is served; 0 if the module is older
+	// than KAIO_FEAT_OPCODES. Other opcodes fail submission with EINVAL.
+	std::uint64_t opcodes() const noexcept { return opcodes_; }
+	bool supports(std::uint16_t opcode) const noexcept
+	{
+		return opcode < 64 && (opcodes_ >> opcode & 1);
+	}
 	// The mapped completion ring, or nullptr without one.
 	const kaio_ring* ring() const noexcept { return static_cast<const kaio_ring*>(ring_.get()); }
 
@@ -255,6 +262,7 @@ private:
 	std::uint32_t capacity_ = 0;
 	std::uint32_t setup_flags_ = 0;
 	std::uint64_t features_ = 0;
+	std::uint64_t opcodes_ = 0;
 	std::atomic<std::size_t> operations_in_flight_{0};
 };
 
