@@ -22,6 +22,12 @@
 struct kaio_op_def;
 struct kaio_mm;
 
+/*
+ * Opcodes kaio knows are below this: the op table's size (ops.c checks),
+ * at most 64 (kaio_setup.opcodes). A new opcode raises it.
+ */
+#define KAIO_NR_OPCODES		(IOCB_CMD_PWRITEV + 1)
+
 /* Per-context counters, shown in /proc/<pid>/fdinfo/<ctx fd>. */
 enum kaio_stat {
 	KAIO_STAT_SUBMITTED,
@@ -168,7 +174,8 @@ struct kaio_req {
 
 /*
  * The op's state in @req, as type @type: for the op files only, each with
- * its own type. The request from the state: kaio_cmd_req().
+ * its own type. kaio_cmd_req() goes back from the state's start, untyped:
+ * each op file wraps it for its own type (kaio_rw_req(), kaio_poll_req()).
  */
 #define kaio_req_cmd(req, type) ({					\
 	static_assert(sizeof(type) <= sizeof(struct kaio_req_cmd));	\

@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kernel.h>
+#include <linux/nospec.h>
 #include "ops.h"
 #include "rw.h"
 #include "poll.h"
@@ -81,7 +82,11 @@ static_assert(BITS_PER_TYPE(u64) >= KAIO_NR_OPCODES);
  */
 const struct kaio_op_def *kaio_op_get(u16 opcode)
 {
-	if (opcode >= ARRAY_SIZE(kaio_op_defs) || !kaio_op_defs[opcode].prep)
+	if (opcode >= ARRAY_SIZE(kaio_op_defs))
+		return NULL;
+	/* The user's index: no speculative load past the table (Spectre v1). */
+	opcode = array_index_nospec(opcode, ARRAY_SIZE(kaio_op_defs));
+	if (!kaio_op_defs[opcode].prep)
 		return NULL;
 	return &kaio_op_defs[opcode];
 }

@@ -54,44 +54,61 @@ static bool kaio_poll_is_cancelled(struct kaio_poll *p)
 	return READ_ONCE(p->cancelled);
 }
 
-/*
- * Under the waitqueue lock: queue a retry unless one is queued or running.
- * Return: whether this call queued it.
- */
-static bool kaio_poll_schedule_retry(struct kaio_poll *p)
+static struct kaio_req *kaio_poll_req(struct kaio_poll *p)
 {
-	struct kaio_req *req = kaio_cmd_req(p);
+	return kaio_cmd_req(p);
+}
 
+/* The helpers below change the retry flags, under the waitqueue's lock. */
+static void kaio_poll_assert_locked(struct kaio_poll *p)
+{
+	lockdep_assert_held(&READ_ONCE(p->head)->lock);
+}
+
+static void kaio_poll_queue_retry(struct kaio_poll *p)
+{
+	struct kaio_req *req = kaio_poll_req(p);
+
+	queue_work(req->ctx->user->poll_wq, &req->work);
+}
+
+/*
+ * Claim the retry unless one is queued or running; the caller queues it
+ * with kaio_poll_queue_retry(), after counting and tracing the wake-up,
+ * so that the retry never shows before the wake-up that queued it.
+ * Return: whether the caller must queue it.
+ */
+static bool kaio_poll_claim_retry(struct kaio_poll *p)
+{
+	kaio_poll_assert_locked(p);
 	if (p->work_scheduled)
 		return false;
 	p->work_scheduled = true;
-	queue_work(req->ctx->user->poll_wq, &req->work);
 	return true;
 }
 
 /*
- * Under the waitqueue lock, from a wake-up: a retry queued or running
- * must look again, since the wake-up may have come after its ->poll().
+ * From a wake-up: claim the retry, or tell the one queued or running to
+ * look again, since the wake-up may have come after its ->poll().
  */
-static bool kaio_poll_wake_retry(struct kaio_poll *p)
+static bool kaio_poll_wake_claim_retry(struct kaio_poll *p)
 {
-	if (kaio_poll_schedule_retry(p))
+	if (kaio_poll_claim_retry(p))
 		return true;
 	p->work_need_resched = true;
 	return false;
 }
 
 /*
- * Under the waitqueue lock, from a retry that found nothing ready: wait
- * on, or look again if a wake-up came while it looked.
+ * From a retry that found nothing ready: wait on, or look again if a
+ * wake-up came while it looked.
  */
 static void kaio_poll_retry_done(struct kaio_poll *p)
 {
-	struct kaio_req *req = kaio_cmd_req(p);
-
+	kaio_poll_assert_locked(p);
 	if (p->work_need_resched) {
 		p->work_need_resched = false;
-		queue_work(req->ctx->user->poll_wq, &req->work);
+		kaio_poll_queue_retry(p);
 	} else {
 		p->work_scheduled = false;
 	}
@@ -144,14 +161,15 @@ static int kaio_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 			  int sync, void *key)
 {
 	struct kaio_poll *p = container_of(wait, struct kaio_poll, wait);
-	struct kaio_req *req = kaio_cmd_req(p);
+	struct kaio_req *req = kaio_poll_req(p);
 	__poll_t mask = key_to_poll(key);
 
 	if (mask && !(mask & p->events))
 		return 0;
-	if (kaio_poll_wake_retry(p)) {
+	if (kaio_poll_wake_claim_retry(p)) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 		trace_kaio_wake(req);
+		kaio_poll_queue_retry(p);
 	}
 	if (mask & POLLFREE) {
 		/* The waitqueue goes away: leave it, never look at it again. */
@@ -397,7 +415,8 @@ enum kaio_issue kaio_poll_retry(struct kaio_req *req, long *res)
 
 static void kaio_poll_cancel_step(struct kaio_poll *p, void *arg)
 {
-	kaio_poll_schedule_retry(p);
+	if (kaio_poll_claim_retry(p))
+		kaio_poll_queue_retry(p);
 }
 
 /*

@@ -73,6 +73,11 @@ static struct kaio_rw *kaio_rw(struct kaio_req *req)
 	return kaio_req_cmd(req, struct kaio_rw);
 }
 
+static struct kaio_req *kaio_rw_req(struct kaio_rw *rw)
+{
+	return kaio_cmd_req(rw);
+}
+
 /* ioprio_check_cap() is not exported; the same rules as block/ioprio.c. */
 static int kaio_ioprio_check(u16 ioprio)
 {
@@ -203,6 +208,9 @@ int kaio_rw_prep(struct kaio_req *req, const struct iocb *iocb)
 /* import_iovec() copies user iovecs into fast_iov: the cache whitelists it. */
 void kaio_rw_usercopy_region(unsigned int *offset, unsigned int *size)
 {
+	static_assert(offsetof(struct kaio_rw, fast_iov) +
+		      sizeof_field(struct kaio_rw, fast_iov) <= KAIO_REQ_CMD_SIZE);
+
 	*offset = offsetof(struct kaio_req, cmd) +
 		  offsetof(struct kaio_rw, fast_iov);
 	*size = sizeof_field(struct kaio_rw, fast_iov);
@@ -336,7 +344,8 @@ static void __kaio_rw_complete(struct kaio_req *req, long res)
 static void kaio_rw_complete(struct kiocb *kiocb, long res)
 {
 	rcu_read_lock();
-	__kaio_rw_complete(kaio_cmd_req(container_of(kiocb, struct kaio_rw, kiocb)), res);
+	__kaio_rw_complete(kaio_rw_req(container_of(kiocb, struct kaio_rw, kiocb)),
+			   res);
 	rcu_read_unlock();
 }
 

@@ -10,6 +10,7 @@
 #include <linux/cred.h>
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/nospec.h>
 #include <linux/uaccess.h>
 #include "kaio.h"
 #include "ops.h"
@@ -27,6 +28,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 	const struct kaio_op_def *op;
 	struct kaio_req *req;
 	struct iocb iocb;
+	unsigned int opcode;
 	int ret;
 
 	if (unlikely(copy_from_user(&iocb, uiocb, sizeof(iocb))))
@@ -84,6 +86,8 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 		goto fail;
 	}
 	req->op = op;
+	/* Below KAIO_NR_OPCODES, as op is not NULL; the fence is for Spectre. */
+	opcode = array_index_nospec(iocb.aio_lio_opcode, KAIO_NR_OPCODES);
 	req->user_iocb = (u64)(unsigned long)uiocb;
 	req->user_data = iocb.aio_data;
 	ret = op->prep(req, &iocb);
@@ -94,13 +98,13 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 	if (unlikely(ret))
 		goto fail;
 	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
-	atomic_long_inc(&ctx->op_submitted[iocb.aio_lio_opcode]);
+	atomic_long_inc(&ctx->op_submitted[opcode]);
 	trace_kaio_submit(req, iocb.aio_lio_opcode, iocb.aio_fildes,
 			  iocb.aio_offset, iocb.aio_nbytes);
 	ret = kaio_req_issue(req);
 	if (unlikely(ret)) {
 		kaio_stat_dec(ctx, KAIO_STAT_SUBMITTED);
-		atomic_long_dec(&ctx->op_submitted[iocb.aio_lio_opcode]);
+		atomic_long_dec(&ctx->op_submitted[opcode]);
 		goto fail;
 	}
 	return 0;

@@ -22,19 +22,19 @@ TRACE_EVENT(kaio_submit,
 		__field(const void *, req)
 		__field(u64, iocb)
 		__field(u16, opcode)
-		__string(op, req->op->name)
 		__field(int, fd)
 		__field(loff_t, pos)
 		__field(u64, nbytes)
+		__string(op, req->op->name)	/* last: the others keep their offsets */
 	),
 	TP_fast_assign(
 		__entry->req = req;
 		__entry->iocb = req->user_iocb;
 		__entry->opcode = opcode;
-		__assign_str(op, req->op->name);
 		__entry->fd = fd;
 		__entry->pos = pos;
 		__entry->nbytes = nbytes;
+		__assign_str(op, req->op->name);
 	),
 	TP_printk("req %p iocb 0x%llx %s (opcode %u) fd %d pos %lld nbytes %llu",
 		  __entry->req, __entry->iocb, __get_str(op), __entry->opcode,

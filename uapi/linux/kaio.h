@@ -26,11 +26,10 @@
 #define KAIO_FEAT_OPCODES	(1ULL << 5)	/* kaio_setup.opcodes is set */
 
 /*
- * Opcodes (iocb.aio_lio_opcode) are IOCB_CMD_* of <linux/aio_abi.h>, all
- * below this number; kaio_setup.opcodes says which this module supports.
- * An opcode of kaio's own would be defined here and raise it.
+ * Opcodes (iocb.aio_lio_opcode) are IOCB_CMD_* of <linux/aio_abi.h>; an
+ * opcode of kaio's own would be defined here, below 64. kaio_setup.opcodes
+ * says which ones the running module serves.
  */
-#define KAIO_NR_OPCODES		(IOCB_CMD_PWRITEV + 1)
 
 /* kaio_setup.flags */
 #define KAIO_SETUP_RES2_PATH	(1U << 0)	/* io_event.res2 = KAIO_PATH_* */
@@ -66,8 +65,9 @@
  *	the context fd (PROT_READ | PROT_WRITE, MAP_SHARED).
  * @features: out: KAIO_FEAT_* this module supports.
  * @opcodes: out: bit N set if opcode N (IOCB_CMD_*) is supported; the
- *	others fail SUBMIT with EINVAL, as io_submit(2) fails them. Ignored
- *	in; set with KAIO_FEAT_OPCODES (older modules leave it 0).
+ *	others (64 and above too) fail SUBMIT with EINVAL, as io_submit(2)
+ *	fails them. Ignored in; set with KAIO_FEAT_OPCODES (older modules
+ *	leave it 0).
  * @reserved: in: must be 0.
  *
  * Returns a new context fd (O_CLOEXEC). Closing its last reference destroys
