@@ -758,6 +758,7 @@ Built build_iocb(SubmitCtx &s)
 		}
 		b.what = strf("iocb at 0x%llx (not ours)", (unsigned long long)p);
 		b.maxres = 0;
+		count("iocbs not ours");
 		return b;
 	}
 
@@ -771,6 +772,8 @@ Built build_iocb(SubmitCtx &s)
 	bool known = r.chance(92, 100);
 	cb.aio_lio_opcode = known ? r.pick(ops) : (uint16_t)(r.chance(1, 2) ? 4 : r.range(9, 65535));
 	const uint16_t op = cb.aio_lio_opcode;
+	/* How often each opcode is made: a change to the generator shows here. */
+	count(std::string("iocbs ") + (known ? opname(op) : op == 4 ? "op4" : "op9+"));
 
 	/* File. */
 	const Target *t = nullptr;
