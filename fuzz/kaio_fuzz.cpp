@@ -22,7 +22,11 @@
  * nothing hangs (a watchdog prints the seed and the stuck task's kernel
  * stack). With --check-leaks the module must hold no context, reservation,
  * pin or request afterwards. Output is TAP; failures print the seed.
+ *
+ * What it knows of each opcode (name, generator, oracles) is one table in
+ * ops.cpp; this file does what all opcodes share.
  */
+#include "ops.hpp"
 #include "util.hpp"
 
 #include <algorithm>
@@ -67,8 +71,6 @@ Options opt;
 constexpr uint64_t KADDR = 0xffff888000000000ULL;	/* kernel direct map */
 constexpr uint64_t NONCANON = 0x0000800000000000ULL;	/* user only with LA57 */
 constexpr uint64_t LOWADDR = 0x1000;			/* below mmap_min_addr */
-constexpr int64_t MAX_RW = 0x7ffff000;			/* MAX_RW_COUNT */
-constexpr size_t PAGE = 4096;
 constexpr int NCTX = 8;			/* context slots per process */
 constexpr int NPOOL = 512;		/* iocb slots per thread */
 constexpr int POOLSLOT = 128;
@@ -76,7 +78,6 @@ constexpr int MAXBATCH = 64;
 constexpr int NIOV = 1100;
 constexpr int NEV = 256;
 constexpr int NSLOT = 16;		/* data buffers per thread */
-constexpr size_t SLOT = 64 * 1024;
 constexpr uint64_t FILE_SIZE = 16ULL << 20;
 constexpr uint64_t RAW_SPAN = 64ULL << 20;
 
@@ -164,24 +165,8 @@ const std::set<long> SUBMIT_ERRS = {EINVAL, EFAULT, EAGAIN, EBADF, EOPNOTSUPP,
 const std::set<long> GETEV_ERRS = {EFAULT, EINVAL, EINTR};
 const std::set<long> CANCEL_ERRS = {EFAULT, EINVAL, EINPROGRESS, EAGAIN};
 
-/* ---- targets: the files requests are made on --------------------------- */
+/* ---- targets: the files requests are made on (Target: ops.hpp) ---------- */
 
-enum class TK {
-	File, FileDirect, FileRO, FileWO, Raw, RawDirect, ErrDev, PipeR, PipeW,
-	Eventfd, DevNull, DevZero, Sock, Signalfd, DevKaio, Dir, OPath,
-};
-
-/* 1 yes, 0 no, -1 not sure (no oracle then); fsync 2: not on a worker. */
-struct Target {
-	int fd;
-	TK kind;
-	std::string name;
-	bool direct;
-	uint64_t span;		/* offsets worth using */
-	bool readable, writable;
-	int read_iter, write_iter, fsync, can_poll, nowait;
-	bool safe_write;	/* writes of garbage are fine */
-};
 std::vector<Target> g_targets;
 std::vector<std::string> g_unlink;
 int g_devfd = -1, g_devnull = -1;
@@ -345,7 +330,7 @@ enum CState { EMPTY, OPEN, DESTROYED, REPLACED };
 
 /* One accepted iocb (or several identical ones: the same iocb twice). */
 struct Entry {
-	uint16_t op;
+	const OpSpec *op;
 	int64_t maxres;
 	int count;
 	int cancel_pending;	/* a CANCEL of this iocb is running */
@@ -422,27 +407,6 @@ struct CallGuard {
 
 /* ---- event bookkeeping ------------------------------------------------ */
 
-bool is_rw(uint16_t op)
-{
-	return op == IOCB_CMD_PREAD || op == IOCB_CMD_PWRITE ||
-	       op == IOCB_CMD_PREADV || op == IOCB_CMD_PWRITEV;
-}
-
-const char *opname(uint16_t op)
-{
-	switch (op) {
-	case IOCB_CMD_PREAD: return "PREAD";
-	case IOCB_CMD_PWRITE: return "PWRITE";
-	case IOCB_CMD_FSYNC: return "FSYNC";
-	case IOCB_CMD_FDSYNC: return "FDSYNC";
-	case IOCB_CMD_POLL: return "POLL";
-	case IOCB_CMD_NOOP: return "NOOP";
-	case IOCB_CMD_PREADV: return "PREADV";
-	case IOCB_CMD_PWRITEV: return "PWRITEV";
-	default: return "op?";
-	}
-}
-
 /* One event, under c.mu. */
 void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via)
 {
@@ -470,25 +434,16 @@ void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via)
 	Entry &e = it->second;
 	const long long res = ev.res;
 	std::string bad;
-	if (res < -4095)
+	if (res < -4095) {
 		bad = "res below -4095";
-	else if (e.op == IOCB_CMD_NOOP && res != 0)
-		bad = "NOOP res != 0";
-	else if ((e.op == IOCB_CMD_FSYNC || e.op == IOCB_CMD_FDSYNC) && res > 0)
-		bad = "FSYNC res > 0";
-	else if (e.op == IOCB_CMD_POLL && res > 0xffff)
-		bad = "POLL res wider than 16 bits";
-	else if (is_rw(e.op) && res > e.maxres)
-		bad = strf("res above the %lld bytes asked", (long long)e.maxres);
-	else if (e.cancelled && e.count == 1 && c.obj_n[ev.obj] == 1 &&
-		 e.op != IOCB_CMD_POLL && res != -ECANCELED &&
-		 !(is_rw(e.op) && res > 0 && res < e.maxres))
-		/* A read or write cancelled after moving bytes reports them. */
-		bad = "CANCEL said EINPROGRESS but res is neither -ECANCELED nor short";
-	else if (e.cancelled && e.count == 1 && e.op == IOCB_CMD_POLL && res < 0)
-		bad = "cancelled POLL res < 0";
-	else if (res == -ECANCELED && !e.cancel_tried && !e.cancel_pending &&
-		 !c.closing && !c.dying)
+	} else {
+		/* Only when one iocb was cancelled does its event say so for sure. */
+		const bool cancelled = e.cancelled && e.count == 1;
+		bad = e.op->check_event({res, e.maxres, cancelled,
+					 cancelled && c.obj_n[ev.obj] == 1});
+	}
+	if (bad.empty() && res == -ECANCELED && !e.cancel_tried && !e.cancel_pending &&
+	    !c.closing && !c.dying)
 		bad = "-ECANCELED although nobody cancelled";
 	if (bad.empty()) {
 		/*
@@ -501,13 +456,13 @@ void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via)
 		if (c.res2 ? !unrun && (ev.res2 < KAIO_PATH_INLINE || ev.res2 > KAIO_PATH_WORKER)
 			   : ev.res2 != 0)
 			bad = "res2 outside KAIO_PATH_* (RES2_PATH) / not 0";
-		else if (c.res2 && e.op == IOCB_CMD_NOOP && ev.res2 != KAIO_PATH_INLINE)
-			bad = "NOOP res2 != KAIO_PATH_INLINE";
+		else if (c.res2 && e.op->inline_only && ev.res2 != KAIO_PATH_INLINE)
+			bad = strf("%s res2 != KAIO_PATH_INLINE", e.op->name);
 	}
 	if (!bad.empty())
 		fail(std::string("event: ") + bad,
 		     strf("ctx %d (%s): %s res=%s res2=%lld (%s)", slot, via,
-			  opname(e.op), resname(res).c_str(), (long long)ev.res2,
+			  e.op->name, resname(res).c_str(), (long long)ev.res2,
 			  e.what.c_str()));
 	if (res == -ECANCELED)
 		count("events -ECANCELED");
@@ -578,62 +533,26 @@ long ring_reap(Ctx &c, int slot)
 /* Which fd an iocb names. */
 enum FdKind { FD_TARGET, FD_BAD, FD_SELF, FD_OTHERCTX };
 
-struct Oracle {
-	bool known = true;	/* false: only the documented set is checked */
-	int err = 0;		/* the first check that fails, 0: none */
-	bool after_reserve = false;
-	std::string why;
-	void failif(bool cond, int e, const char *w)
-	{
-		if (known && !err && cond) {
-			err = e;
-			why = w;
-		}
-	}
-	void unknown()
-	{
-		if (!err)
-			known = false;
-	}
-	void reserve()
-	{
-		if (known && !err)
-			after_reserve = true;
-	}
-};
-
-/* A user address for a read (never memory the fuzzer itself uses). */
-enum BufKind { B_VALID, B_OVERRUN, B_NULL, B_KERNEL, B_NONCANON, B_NONE, B_RO,
-	       B_LOW, B_TEMP, B_RING, B_EDGE, B_ANY };
-
-struct Buf {
-	uint64_t addr;
-	BufKind kind;
-};
-
-const char *bufname(BufKind k)
-{
-	static const char *n[] = {"valid", "overrun", "NULL", "kernel", "non-canonical",
-				  "PROT_NONE", "read-only", "low unmapped", "temp (munmapped)",
-				  "ring", "TASK_SIZE edge", "any"};
-	return n[k];
-}
-
-struct SubmitCtx {
+/* One SUBMIT's memory, lent to the opcodes' generators (ops.hpp). */
+struct SubmitCtx final : Memory {
 	Worker &w;
 	Ctx &c;
 	int slot;
 	uint8_t *temp = nullptr;	/* munmapped after SUBMIT */
 	size_t temp_len = 0;
 	size_t iov_used = 0;		/* each iocb its own iovecs */
+
+	SubmitCtx(Worker &w_, Ctx &c_, int slot_) : w(w_), c(c_), slot(slot_) {}
+	Buf buffer(bool for_read, uint64_t len, bool direct) override;
+	IovArray iovecs(uint64_t cnt) override;
 };
 
-Buf pick_buf(SubmitCtx &s, bool for_read, uint64_t len, bool direct)
+Buf SubmitCtx::buffer(bool for_read, uint64_t len, bool direct)
 {
-	Rng &r = s.w.rng;
+	Rng &r = w.rng;
 	unsigned x = (unsigned)r.below(100);
 	if (x < 70 || (direct && x < 85)) {
-		uint8_t *base = s.w.a.data[r.below(NSLOT)];
+		uint8_t *base = w.a.data[r.below(NSLOT)];
 		uint64_t off = 0;
 		if (direct && r.chance(9, 10))
 			off = r.below(SLOT / 512) * 512;
@@ -645,8 +564,8 @@ Buf pick_buf(SubmitCtx &s, bool for_read, uint64_t len, bool direct)
 			off &= ~511ULL;
 		return {(uint64_t)(base + off), off + len > SLOT ? B_OVERRUN : B_VALID};
 	}
-	if (s.temp && x < 80)
-		return {(uint64_t)(s.temp + (direct ? 0 : r.below(s.temp_len / 2))), B_TEMP};
+	if (temp && x < 80)
+		return {(uint64_t)(temp + (direct ? 0 : r.below(temp_len / 2))), B_TEMP};
 	switch (r.below(9)) {
 	case 0: return {0, B_NULL};
 	case 1: return {KADDR + r.below(1 << 20), B_KERNEL};
@@ -661,56 +580,37 @@ Buf pick_buf(SubmitCtx &s, bool for_read, uint64_t len, bool direct)
 		 * only within its mapping: one that ran past the end would fill
 		 * whatever is mapped next, often another context's ring.
 		 */
-		if (s.c.chaos && s.c.ring_addr && len <= s.c.ring_len)
-			return {s.c.ring_addr + r.below(s.c.ring_len - len + 1), B_RING};
+		if (c.chaos && c.ring_addr && len <= c.ring_len)
+			return {c.ring_addr + r.below(c.ring_len - len + 1), B_RING};
 		return {0, B_NULL};
 	default:
 		if (!for_read) {
 			/* Writes may come from anywhere readable. */
-			uint8_t *where[] = {s.w.a.pool, (uint8_t *)s.w.a.iov,
-					    (uint8_t *)&opt, (uint8_t *)s.w.a.ev};
+			uint8_t *where[] = {w.a.pool, (uint8_t *)w.a.iov,
+					    (uint8_t *)&opt, (uint8_t *)w.a.ev};
 			return {(uint64_t)r.pick(where), B_ANY};
 		}
-		return {(uint64_t)(s.w.a.data[r.below(NSLOT)] + r.below(SLOT)), B_OVERRUN};
+		return {(uint64_t)(w.a.data[r.below(NSLOT)] + r.below(SLOT)), B_OVERRUN};
 	}
 }
 
-uint64_t pick_len(Rng &r, bool direct)
+IovArray SubmitCtx::iovecs(uint64_t cnt)
 {
-	switch (r.below(20)) {
-	case 0: return 0;
-	case 1: return r.range(1, 100);
-	case 2: return SLOT;
-	case 3: return SLOT + r.below(SLOT);
-	case 4: return 1 << 20;
-	case 5: return (uint64_t)MAX_RW + r.below(4);
-	case 6: return 0x80000000ULL;
-	case 7: return r.chance(1, 2) ? (1ULL << 63) : ~0ULL;	/* negative */
-	case 8: return r.range(1ULL << 30, (1ULL << 30) + PAGE);
-	default:
-		if (direct)
-			return (uint64_t)r.range(1, 32) * 512;
-		return (uint64_t)r.range(1, 16384);
+	Rng &r = w.rng;
+	switch (r.below(30)) {
+	case 0: return {0, nullptr, 0, 0};
+	case 1: return {KADDR, nullptr, 0, 0};
+	case 2: return {(uint64_t)g_none, nullptr, 0, 0};
+	default: break;
 	}
-}
-
-int64_t pick_off(Rng &r, const Target *t, bool direct, bool *neg, bool *huge)
-{
-	uint64_t span = t && t->span ? t->span : 1 << 20;
-	*neg = *huge = false;
-	switch (r.below(24)) {
-	case 0: *neg = true; return -1 - (int64_t)r.below(1 << 20);
-	case 1: *neg = true; return INT64_MIN;
-	case 2: *huge = true; return INT64_MAX - (int64_t)r.below(PAGE);
-	case 3: *huge = true; return (int64_t)(1ULL << 62);
-	case 4: return (int64_t)span + (int64_t)r.below(span);	/* past the end */
-	default: {
-		int64_t o = (int64_t)r.below(span);
-		if (direct && r.chance(9, 10))
-			o &= ~511LL;
-		return o;
-	}
-	}
+	/* This iocb's own iovecs, maybe running into the guard. */
+	size_t first = iov_used;
+	if (r.chance(1, 10))
+		first = NIOV - std::min<size_t>(NIOV - first, (size_t)r.range(1, 4));
+	size_t n = std::min<uint64_t>(cnt, NIOV - first);
+	struct iovec *v = w.a.iov + first;
+	iov_used = first + n;
+	return {(uint64_t)v, v, n, NIOV - first};
 }
 
 /* ---- SUBMIT ----------------------------------------------------------- */
@@ -718,6 +618,7 @@ int64_t pick_off(Rng &r, const Target *t, bool direct, bool *neg, bool *huge)
 struct Built {
 	struct iocb *ptr;	/* where the iocb is, or a bad pointer */
 	bool pool;		/* a real, writable, tracked iocb */
+	const OpSpec *op;	/* pool iocbs only */
 	struct iocb cb;
 	Oracle ex;
 	std::string what;
@@ -726,7 +627,8 @@ struct Built {
 
 /*
  * One iocb, with what the ABI's order of checks says SUBMIT must answer
- * (Documentation/abi.md's table, fs/aio.c's order).
+ * (Documentation/abi.md's table, fs/aio.c's order). What every opcode
+ * shares is here; the opcode's entry in OPS (ops.cpp) does the rest.
  */
 Built build_iocb(SubmitCtx &s)
 {
@@ -758,6 +660,7 @@ Built build_iocb(SubmitCtx &s)
 		}
 		b.what = strf("iocb at 0x%llx (not ours)", (unsigned long long)p);
 		b.maxres = 0;
+		count("iocbs not ours");
 		return b;
 	}
 
@@ -765,12 +668,11 @@ Built build_iocb(SubmitCtx &s)
 	cb.aio_key = r.chance(1, 4) ? (uint32_t)r.next() : 0;
 
 	/* Opcode. */
-	static const uint16_t ops[] = {IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC,
-				       IOCB_CMD_FDSYNC, IOCB_CMD_POLL, IOCB_CMD_NOOP,
-				       IOCB_CMD_PREADV, IOCB_CMD_PWRITEV};
-	bool known = r.chance(92, 100);
-	cb.aio_lio_opcode = known ? r.pick(ops) : (uint16_t)(r.chance(1, 2) ? 4 : r.range(9, 65535));
-	const uint16_t op = cb.aio_lio_opcode;
+	const OpSpec &op = pick_op(r);
+	b.op = &op;
+	cb.aio_lio_opcode = pick_opcode(op, r);
+	/* How often each opcode is made: a change to the generator shows here. */
+	count(std::string("iocbs ") + op.name);
 
 	/* File. */
 	const Target *t = nullptr;
@@ -838,135 +740,29 @@ Built build_iocb(SubmitCtx &s)
 	if (reserved2)
 		cb.aio_reserved2 = r.next() | 1;
 
-	/* Per opcode. */
-	int rwf_unknown = 0;
-	bool rwf_nowait = false;
+	bool rwf_unknown = false, rwf_nowait = false;
 	/* Mostly on reads and writes: elsewhere any bit is EINVAL. */
-	if (r.chance(1, is_rw(op) ? 6 : 40)) {
+	if (r.chance(1, moves_data(op) ? 6 : 40)) {
 		static const int fl[] = {RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND};
 		cb.aio_rw_flags = (uint32_t)r.pick(fl) | (r.chance(1, 3) ? (uint32_t)r.pick(fl) : 0);
 		if (r.chance(1, 10)) {
 			cb.aio_rw_flags |= 1U << r.range(5, 31);
-			rwf_unknown = 1;
+			rwf_unknown = true;
 		}
 		rwf_nowait = cb.aio_rw_flags & RWF_NOWAIT;
 	}
-	bool nbytes_neg = false, off_neg = false, off_huge = false;
-	const bool rd = op == IOCB_CMD_PREAD || op == IOCB_CMD_PREADV;
-	b.maxres = 0;
-	/* Buffer validity for the oracle: 0 ok, 1 EFAULT at import, -1 unsure. */
-	int import_fault = 0;
-	bool iov_toomany = false, iov_neg = false, iov_badarray = false;
-	std::string bufdesc;
 
-	if (op == IOCB_CMD_PREAD || op == IOCB_CMD_PWRITE) {
-		cb.aio_nbytes = pick_len(r, direct);
-		Buf bf = pick_buf(s, rd, cb.aio_nbytes, direct);
-		cb.aio_buf = bf.addr;
-		cb.aio_offset = pick_off(r, t, direct, &off_neg, &off_huge);
-		nbytes_neg = (int64_t)cb.aio_nbytes < 0;
-		if (bf.kind == B_KERNEL)
-			import_fault = 1;
-		else if (bf.kind == B_NONCANON || bf.kind == B_EDGE)
-			import_fault = -1;
-		b.maxres = std::min<int64_t>((int64_t)std::min<uint64_t>(cb.aio_nbytes, MAX_RW), MAX_RW);
-		bufdesc = strf("buf=%s 0x%llx", bufname(bf.kind), (unsigned long long)bf.addr);
-	} else if (op == IOCB_CMD_PREADV || op == IOCB_CMD_PWRITEV) {
-		uint64_t cnt;
-		switch (r.below(12)) {
-		case 0: cnt = 0; break;
-		case 1: cnt = 1024; break;
-		case 2: cnt = 1025 + r.below(100); iov_toomany = true; break;
-		case 3: cnt = r.chance(1, 2) ? ~0ULL : (1ULL << 40); break;
-		default: cnt = (uint64_t)r.range(1, 8);
-		}
-		cb.aio_nbytes = cnt;
-		nbytes_neg = (int64_t)cnt < 0;
-		/* import_iovec() takes an unsigned int, as in fs/aio.c: 2^40 is 0. */
-		cnt = (uint32_t)cnt;
-		iov_toomany = cnt > 1024;
-		unsigned a = (unsigned)r.below(30);
-		if (a == 0) {
-			cb.aio_buf = 0;
-			iov_badarray = cnt > 0;
-		} else if (a == 1) {
-			cb.aio_buf = KADDR;
-			iov_badarray = cnt > 0;	/* no segment: nothing is read */
-		} else if (a == 2) {
-			cb.aio_buf = (uint64_t)g_none;
-			iov_badarray = cnt > 0;
-		} else {
-			/* This iocb's own iovecs, maybe running into the guard. */
-			size_t first = s.iov_used;
-			if (r.chance(1, 10))
-				first = NIOV - std::min<size_t>(NIOV - first, (size_t)r.range(1, 4));
-			size_t n = std::min<uint64_t>(cnt, NIOV - first);
-			struct iovec *v = s.w.a.iov + first;
-			s.iov_used = first + n;
-			if (first + cnt > NIOV && cnt <= 1024)
-				iov_badarray = true;
-			int64_t total = 0;
-			for (size_t i = 0; i < n && first + i < NIOV; i++) {
-				uint64_t len = r.chance(1, 30) ? pick_len(r, direct)
-							       : (direct ? (uint64_t)r.range(1, 8) * 512
-									 : (uint64_t)r.range(0, 8192));
-				Buf bf = pick_buf(s, rd, len, direct);
-				v[i].iov_base = (void *)bf.addr;
-				v[i].iov_len = len;
-				if ((int64_t)len < 0)
-					iov_neg = true;
-				else
-					total = std::min<int64_t>(MAX_RW, total + (int64_t)std::min<uint64_t>(len, MAX_RW));
-				if (bf.kind == B_KERNEL && (int64_t)len >= 0)
-					import_fault = import_fault ? import_fault : 1;
-				else if (bf.kind == B_NONCANON || bf.kind == B_EDGE)
-					import_fault = -1;
-			}
-			cb.aio_buf = (uint64_t)v;
-			b.maxres = total;
-		}
-		bufdesc = strf("iov=0x%llx iovcnt=%llu", (unsigned long long)cb.aio_buf,
-			       (unsigned long long)cnt);
-		if (iov_badarray || iov_neg)
-			b.maxres = MAX_RW;
-		cb.aio_offset = pick_off(r, t, direct, &off_neg, &off_huge);
-	} else if (op == IOCB_CMD_POLL) {
-		static const uint64_t evs[] = {POLLIN, POLLOUT, POLLIN | POLLOUT, POLLPRI,
-					       POLLRDHUP, 0, POLLERR | POLLHUP};
-		cb.aio_buf = r.chance(9, 10) ? r.pick(evs) : (r.chance(1, 2) ? r.below(65536) : r.next());
-		if (r.chance(1, 20))
-			cb.aio_offset = 1 + (int64_t)r.below(100);
-		if (r.chance(1, 20))
-			cb.aio_nbytes = r.chance(1, 4) ? ~0ULL : 1 + r.below(100);
-		nbytes_neg = (int64_t)cb.aio_nbytes < 0;
-		bufdesc = strf("events=0x%llx", (unsigned long long)cb.aio_buf);
-	} else if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC) {
-		if (r.chance(1, 20))
-			cb.aio_buf = r.next();
-		if (r.chance(1, 20))
-			cb.aio_offset = (int64_t)r.next();
-		if (r.chance(1, 20))
-			cb.aio_nbytes = r.below(1 << 20);
-	} else {
-		/* NOOP and unknown opcodes: anything. */
-		if (r.chance(1, 2)) {
-			cb.aio_buf = r.next();
-			cb.aio_nbytes = r.below(1 << 20);
-			cb.aio_offset = (int64_t)r.next();
-		}
-	}
-	if (op != IOCB_CMD_PREAD && op != IOCB_CMD_PWRITE && op != IOCB_CMD_PREADV &&
-	    op != IOCB_CMD_PWRITEV && op != IOCB_CMD_POLL && r.chance(1, 30)) {
-		cb.aio_nbytes = ~0ULL;
-		nbytes_neg = true;
-	}
+	/* The opcode's own fields. */
+	Draft d{.r = r, .mem = s, .cb = cb, .op = op, .t = t, .direct = direct,
+		.ioprio = ioprio, .rwf_unknown = rwf_unknown, .rwf_nowait = rwf_nowait};
+	op.generate(d);
+	b.maxres = d.maxres;
 
 	/* The oracle, in the ABI's order. */
 	ex.failif(reserved2, EINVAL, "aio_reserved2 != 0");
-	ex.failif(nbytes_neg, EINVAL, "aio_nbytes negative");
+	ex.failif((int64_t)cb.aio_nbytes < 0, EINVAL, "aio_nbytes negative");
 	ex.reserve();
-	const bool needs_file = !known || op != IOCB_CMD_NOOP;
-	if (needs_file) {
+	if (op.needs_file) {
 		ex.failif(fdk == FD_BAD, EBADF, "aio_fildes not open");
 		ex.failif(fdk == FD_SELF, EINVAL, "aio_fildes is the context");
 		if (fdk == FD_OTHERCTX)
@@ -975,62 +771,14 @@ Built build_iocb(SubmitCtx &s)
 	}
 	ex.failif(resfd == 2, EBADF, "aio_resfd not open");
 	ex.failif(resfd == 3, EINVAL, "aio_resfd not an eventfd");
-	ex.failif(!known, EINVAL, "unknown opcode");
-	if (!t && needs_file && ex.known && !ex.err)
-		ex.unknown();
-	if (known && t) {
-		if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC) {
-			ex.failif(cb.aio_buf || cb.aio_offset || cb.aio_nbytes || cb.aio_rw_flags,
-				  EINVAL, "FSYNC field not 0");
-			if (t->fsync < 0)
-				ex.unknown();
-			ex.failif(t->fsync == 0, EINVAL, "file has no fsync");
-			ex.failif(t->fsync == 2, EOPNOTSUPP, "fsync that could wait for ever");
-		} else if (op == IOCB_CMD_POLL) {
-			ex.failif((uint16_t)cb.aio_buf != cb.aio_buf, EINVAL, "POLL events > 16 bits");
-			ex.failif(cb.aio_offset || cb.aio_nbytes || cb.aio_rw_flags, EINVAL,
-				  "POLL field not 0");
-			if (t->can_poll < 0)
-				ex.unknown();
-			/* demangle_poll + ERR|HUP vs DEFAULT_POLLMASK */
-			bool def = cb.aio_buf & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
-			ex.failif(t->can_poll == 0 && !def, EINVAL, "POLL on a file without ->poll");
-		} else if (is_rw(op)) {
-			const bool wr = op == IOCB_CMD_PWRITE || op == IOCB_CMD_PWRITEV;
-			const bool vec = op == IOCB_CMD_PREADV || op == IOCB_CMD_PWRITEV;
-			ex.failif(ioprio == 2, EINVAL, "invalid ioprio");
-			ex.failif(rwf_unknown, EOPNOTSUPP, "unknown RWF bit");
-			if (rwf_nowait && t->nowait < 0)
-				ex.unknown();
-			ex.failif(rwf_nowait && t->nowait == 0, EOPNOTSUPP, "RWF_NOWAIT without FMODE_NOWAIT");
-			ex.failif(wr && !t->writable, EBADF, "write on a read-only fd");
-			ex.failif(!wr && !t->readable, EBADF, "read on a write-only fd");
-			int it = wr ? t->write_iter : t->read_iter;
-			if (it < 0)
-				ex.unknown();
-			ex.failif(it == 0, EINVAL, "no read_iter/write_iter");
-			if (vec) {
-				ex.failif(iov_toomany, EINVAL, "iovcnt > 1024");
-				ex.failif(iov_badarray, EFAULT, "iovec array not readable");
-				ex.failif(iov_neg, EINVAL, "iov_len negative");
-			}
-			if (import_fault < 0)
-				ex.unknown();
-			ex.failif(import_fault == 1, EFAULT, "buffer not in user space");
-			ex.failif(off_neg, EINVAL, "aio_offset negative");
-			if (off_huge)
-				ex.unknown();	/* overflow depends on the count */
-			/* A real file on a real fs: the rest is the LSM and limits. */
-		} else {
-			/* NOOP */
-		}
-	}
+	op.check_submit(d, ex);
 
 	b.what = strf("%s fd=%d(%s) %s nbytes=0x%llx off=%lld rw_flags=0x%x flags=0x%x resfd=%d reqprio=0x%x reserved2=0x%llx",
-		      known ? opname(op) : strf("op%u", op).c_str(), (int)cb.aio_fildes,
+		      op.valid ? op.name : strf("op%u", cb.aio_lio_opcode).c_str(),
+		      (int)cb.aio_fildes,
 		      fdk == FD_TARGET && t ? t->name.c_str()
 					    : fdk == FD_BAD ? "bad" : fdk == FD_SELF ? "this context" : "another slot",
-		      bufdesc.c_str(), (unsigned long long)cb.aio_nbytes,
+		      d.bufdesc.c_str(), (unsigned long long)cb.aio_nbytes,
 		      (long long)cb.aio_offset, cb.aio_rw_flags, cb.aio_flags,
 		      (int)cb.aio_resfd, (unsigned)(uint16_t)cb.aio_reqprio,
 		      (unsigned long long)cb.aio_reserved2);
@@ -1055,7 +803,7 @@ void track_add(Ctx &c, const Built &b)
 	auto key = std::make_pair((uint64_t)b.ptr, b.cb.aio_data);
 	auto it = c.out.find(key);
 	if (it == c.out.end())
-		c.out.emplace(key, Entry{b.cb.aio_lio_opcode, b.maxres, 1, 0, false, false, b.what});
+		c.out.emplace(key, Entry{b.op, b.maxres, 1, 0, false, false, b.what});
 	else
 		it->second.count++;
 	c.obj_n[(uint64_t)b.ptr]++;
@@ -1414,7 +1162,7 @@ void act_cancel(Worker &w)
 	uint64_t iocb = 0;
 	int kind;	/* 0 outstanding, 1 bad pointer, 2 ours never here, 3 key != 0 */
 	bool unique = false;
-	uint16_t op = 0;
+	const OpSpec *op = nullptr;
 	{
 		std::lock_guard<std::mutex> l(c.mu);
 		unsigned k = (unsigned)r.below(10);
@@ -1498,7 +1246,7 @@ void act_cancel(Worker &w)
 	else if (!want && kind == 0 && e == EFAULT)
 		fail("CANCEL EFAULT", "on a submitted iocb: " + desc);
 	if (kind == 0 && e == EINPROGRESS)
-		count(std::string("CANCEL EINPROGRESS ") + opname(op));
+		count(std::string("CANCEL EINPROGRESS ") + (op ? op->name : "?"));
 }
 
 /* ---- SETUP, close, DESTROY ------------------------------------------- */
@@ -1663,19 +1411,22 @@ void unmap_all(Ctx &c)
 	c.extra.clear();
 }
 
-/* Cancel every outstanding POLL (they wait for ever otherwise). Under life. */
-void cancel_polls(Ctx &c)
+/*
+ * Cancel every outstanding request of an opcode that may wait for ever
+ * (POLL): nothing else would end it. Under life.
+ */
+void cancel_endless(Ctx &c)
 {
-	std::vector<uint64_t> polls;
+	std::vector<std::pair<uint64_t, const OpSpec *>> endless;
 	{
 		std::lock_guard<std::mutex> l(c.mu);
 		for (auto &e : c.out)
-			if (e.second.op == IOCB_CMD_POLL) {
-				polls.push_back(e.first.first);
+			if (e.second.op->may_wait_forever) {
+				endless.push_back({e.first.first, e.second.op});
 				e.second.cancel_tried = true;
 			}
 	}
-	for (uint64_t p : polls) {
+	for (auto [p, op] : endless) {
 		struct kaio_cancel ca = {p, 0};
 		/*
 		 * Pool slots are reused while a POLL waits: a later iocb built
@@ -1686,7 +1437,7 @@ void cancel_polls(Ctx &c)
 		auto *key = (uint32_t *)(p + offsetof(struct iocb, aio_key));
 		if (*key) {
 			*key = 0;
-			count("close: POLL iocb's key restored (slot reused)");
+			count(strf("close: %s iocb's key restored (slot reused)", op->name));
 		}
 		kioctl(c.fd, KAIO_IOC_CANCEL, &ca);
 	}
@@ -1710,25 +1461,26 @@ std::string missing(Ctx &c)
 	return s;
 }
 
-int64_t n_out(Ctx &c, bool polls_too = true)
+/* Outstanding requests; @endless_too: also those that may wait for ever. */
+int64_t n_out(Ctx &c, bool endless_too = true)
 {
 	std::lock_guard<std::mutex> l(c.mu);
-	if (polls_too)
+	if (endless_too)
 		return c.n_out;
 	int64_t n = 0;
 	for (auto &e : c.out)
-		if (e.second.op != IOCB_CMD_POLL)
+		if (!e.second.op->may_wait_forever)
 			n += e.second.count;
 	return n;
 }
 
-/* Reap from the ring until nothing (but POLLs, if @polls_ok) is missing. */
-bool ring_drain(Ctx &c, int slot, int secs, bool polls_ok)
+/* Reap from the ring until nothing (but POLLs and such, if @endless_ok) is missing. */
+bool ring_drain(Ctx &c, int slot, int secs, bool endless_ok)
 {
 	int64_t end = now_ns() + (int64_t)secs * 1000000000LL;
 	for (;;) {
 		ring_reap(c, slot);
-		if (n_out(c, !polls_ok) == 0)
+		if (n_out(c, !endless_ok) == 0)
 			return true;
 		if (now_ns() > end)
 			return false;
@@ -1777,8 +1529,8 @@ void close_ctx(Worker &w, int slot, CloseHow how)
 			how = CL_MAPPED;
 		if (check && c.ring && c.ring_len == c.ring_size && how != CL_ABRUPT) {
 			close(c.fd);
-			bool polls_ok = c.state == REPLACED;	/* nobody could cancel */
-			if (!ring_drain(c, slot, 30, polls_ok))
+			bool endless_ok = c.state == REPLACED;	/* nobody could cancel */
+			if (!ring_drain(c, slot, 30, endless_ok))
 				fail(c.state == DESTROYED ? "events missing after DESTROY"
 							  : "events missing after close (ring mapped)",
 				     strf("ctx %d: ", slot) + missing(c));
@@ -1788,7 +1540,7 @@ void close_ctx(Worker &w, int slot, CloseHow how)
 			close(c.fd);
 		}
 	} else if (how == CL_GRACEFUL) {
-		cancel_polls(c);
+		cancel_endless(c);
 		int64_t end = now_ns() + 30 * 1000000000LL;
 		struct __kernel_timespec ts = {0, 50000000};
 		while (n_out(c) > 0 && now_ns() < end) {
@@ -1806,7 +1558,7 @@ void close_ctx(Worker &w, int slot, CloseHow how)
 		close(c.fd);
 	} else if (how == CL_MAPPED && c.ring && c.ring_len == c.ring_size) {
 		/* The mapping keeps the context: its requests post to the ring. */
-		cancel_polls(c);
+		cancel_endless(c);
 		close(c.fd);
 		if (check && !ring_drain(c, slot, 30, false))
 			fail("events missing after close (ring mapped)", strf("ctx %d: ", slot) + missing(c));
