@@ -1357,7 +1357,7 @@ void act_setup(Worker &w, int slot)
 	if (su->nr_events < nr || su->ring_size < sizeof(struct kaio_ring) + (uint64_t)(su->nr_events + 1) * sizeof(struct io_event) ||
 	    su->ring_size % PAGE ||
 	    (su->features & (KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD)) != (KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD) ||
-	    !(su->features & KAIO_FEAT_OPCODES) || !(su->opcodes & (1ULL << IOCB_CMD_NOOP)) ||
+	    !(su->features & KAIO_FEAT_OPCODES) || su->opcodes != valid_opcodes() ||
 	    !(fcntl((int)fd, F_GETFD) & FD_CLOEXEC))
 		fail("SETUP results",
 		     strf("asked %u, got nr_events=%u ring_size=%llu features=0x%llx opcodes=0x%llx cloexec=%d", nr,

@@ -378,6 +378,15 @@ const OpSpec &pick_op(Rng &r)
 	return *from[r.below(from.size())];
 }
 
+uint64_t valid_opcodes()
+{
+	uint64_t mask = 0;
+	for (const OpSpec &op : OPS)
+		if (op.valid)
+			mask |= 1ULL << op.opcode;
+	return mask;
+}
+
 uint16_t pick_opcode(const OpSpec &op, Rng &r)
 {
 	return op.last_opcode > op.opcode ? (uint16_t)r.range(op.opcode, op.last_opcode)

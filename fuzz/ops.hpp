@@ -172,6 +172,8 @@ struct OpSpec {
 /* The next iocb's entry, then its opcode (an entry for a range draws one). */
 const OpSpec &pick_op(Rng &r);
 uint16_t pick_opcode(const OpSpec &op, Rng &r);
+/* The table's valid entries as kaio_setup.opcodes: what SETUP must report. */
+uint64_t valid_opcodes();
 
 inline bool moves_data(const OpSpec &op)
 {
