@@ -4,6 +4,18 @@
  * that received the fd over a unix socket gets EINVAL from every context
  * ioctl and from mmap() of the ring, and the owner keeps working. The fd never lends one process's
  * memory to another. Threads share the mm and may use the context.
+ *
+ * With requests in flight on the slow devices (KAIO_SLOW_*: ten
+ * milliseconds or more per I/O): the parent's requests complete normally,
+ * into the parent's buffers, while a forked child lives and after it exits;
+ * the child's copy of the ring mapping holds the context (and its
+ * requests) until the child exits; a process that received the fd and
+ * holds the last reference releases it with its close, and an fd sent but
+ * never received is released with the socket. These tests (fixture lt)
+ * also end with the module back where they started:
+ * /sys/kernel/debug/kaio/stats shows as many `contexts` as before,
+ * `pinned_pages_reserved` 0, and as many requests completed as were
+ * submitted.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -459,6 +471,227 @@ TEST(foreign_last_close_does_not_wait_for_requests)
 	close(fd);
 	close(dirfd);
 	close(p[1]);
+}
+
+/* ---- fork and SCM_RIGHTS with requests in flight ------------------------- */
+
+/*
+ * The tests below keep requests in flight on the slow devices (kaio_util.h's
+ * t_mix) and end with the module back where they started: as many
+ * `contexts` in /sys/kernel/debug/kaio/stats, `pinned_pages_reserved` 0, as
+ * many requests completed as were submitted (t_expect_settled()).
+ */
+KAIO_SETTLE_FIXTURE(lt)
+
+enum { F_SUBMIT, F_GETEVENTS, F_CANCEL, F_DESTROY, F_MMAP, F_CLOSE, F_NR };
+
+static const char *const f_name[F_NR] = {
+	"SUBMIT", "GETEVENTS", "CANCEL of a pending request", "DESTROY",
+	"mmap", "close",
+};
+
+/*
+ * The parent has reads in flight (pinned before the fork: the child gets
+ * copies of the pinned pages, the parent keeps its own). The child gets
+ * EINVAL from everything on the context, CANCEL of a pending request
+ * included (which must not cancel it); meanwhile and after the child
+ * exits, the parent's requests complete normally.
+ */
+TEST_F_TIMEOUT(lt, fork_child_EINVAL_parent_requests_complete_during_and_after, 60)
+{
+	struct io_event *ev;
+	long res[F_NR];
+	int to_parent[2], to_child[2], status, i;
+	struct t_batch more;
+	char byte;
+	pid_t pid;
+	int n;
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_MIX_OPEN(&self->m, .cold = 32, .direct = 64);
+	n = self->m.b.n;
+	ev = calloc(n, sizeof(*ev));
+	KAIO_CTX_INIT(&self->c, 256, 0);
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, pipe2(to_parent, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(to_child, O_CLOEXEC));
+	ASSERT_EQ(n, t_submit(self->c.fd, n, self->m.b.ptrs));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct timespec zero = { 0, 0 };
+		struct io_event cev;
+		struct iocb noop;
+		void *p;
+
+		t_prep_noop(&noop, self->c.nullfd);
+		/* the last submitted: still in flight if any is */
+		res[F_CANCEL] = t_cancel(self->c.fd, &self->m.b.cbs[n - 1]);
+		res[F_SUBMIT] = t_submit_one(self->c.fd, &noop);
+		res[F_GETEVENTS] = t_getevents(self->c.fd, 0, 1, &cev, &zero);
+		res[F_DESTROY] = t_destroy(self->c.fd);
+		p = mmap(NULL, self->c.s.ring_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->c.fd, 0);
+		res[F_MMAP] = p == MAP_FAILED ? -errno : 0;
+		res[F_CLOSE] = close(self->c.fd) ? -errno : 0;
+		if (write(to_parent[1], res, sizeof(res)) != sizeof(res))
+			_exit(1);
+		/* stay alive until the parent has reaped everything */
+		_exit(read(to_child[0], &byte, 1) == 1 ? 0 : 2);
+	}
+	close(to_parent[1]);
+	close(to_child[0]);
+	ASSERT_EQ(sizeof(res), read(to_parent[0], res, sizeof(res)));
+	for (i = 0; i < F_NR; i++) {
+		const char *what = f_name[i];
+		long got = res[i];
+
+		EXPECT_EQ(i == F_CLOSE ? 0 : -EINVAL, got)
+			TH_LOG("child's %s: %ld", what, got);
+	}
+
+	/* the child is alive: every request completes normally */
+	KAIO_REAP_ALL(self->c.fd, ev, n, 30000);
+	EXPECT_EQ(0, t_batch_check(_metadata, &self->m.b, ev, n, false));
+	ASSERT_EQ(1, write(to_child[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(to_parent[0]);
+	close(to_child[1]);
+
+	/* and after it exited */
+	t_batch_init(&more, 64);
+	t_batch_add_direct_reads(&more, self->m.direct_fd, 64);
+	t_batch_finish_prep(&more);
+	ASSERT_EQ(64, t_submit(self->c.fd, 64, more.ptrs));
+	KAIO_REAP_ALL(self->c.fd, ev, 64, 30000);
+	EXPECT_EQ(0, t_batch_check(_metadata, &more, ev, 64, false));
+	t_batch_done(&more);
+	t_ctx_close(&self->c);
+	t_expect_settled(_metadata, &self->g0, 2000);
+}
+
+/*
+ * The ring mapping is copied into a forked child (as native AIO's): the
+ * child cannot use the context, but its copy of the mapping is a reference
+ * to it. When the parent closes the fd and unmaps the ring, the context
+ * lives on, requests still in flight, until the child unmaps, execs or
+ * exits; then the child's exit is the release. Nothing leaks either way.
+ */
+TEST_F_TIMEOUT(lt, fork_child_copy_of_ring_mapping_keeps_context_until_it_exits, 60)
+{
+	struct t_stats g;
+	int to_child[2], status;
+	char byte;
+	pid_t pid;
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_MIX_OPEN(&self->m, .cold = 32, .direct = 64, .polls = 4);
+	KAIO_CTX_INIT(&self->c, 256, 0);
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, pipe2(to_child, O_CLOEXEC));
+	ASSERT_EQ(self->m.b.n, t_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(to_child[1]);
+		close(self->c.fd);	/* only the mapping is left */
+		_exit(read(to_child[0], &byte, 1) == 1 ? 0 : 1);
+	}
+	close(to_child[0]);
+	t_ctx_close(&self->c);	/* the parent's fd and mapping */
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
+	TH_LOG("after the owner closed and unmapped: contexts %lld (started with %lld)",
+	       g.contexts, self->g0.contexts);
+	EXPECT_EQ(self->g0.contexts + 1, g.contexts);
+	ASSERT_EQ(1, write(to_child[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(to_child[1]);
+	t_expect_settled(_metadata, &self->g0, 2000);
+}
+
+/*
+ * The owner sends the context fd to another process and closes its own:
+ * the receiver, who may not use the context (EINVAL), now holds the last
+ * reference. Its close is the release: it waits for the owner's requests
+ * (whose pinned pages belong to the owner's memory) and frees everything,
+ * in a process that is not the owner.
+ */
+TEST_F_TIMEOUT(lt, scm_rights_receiver_holds_last_reference_its_close_releases, 60)
+{
+	struct t_stats g;
+	int sv[2], status;
+	long r;
+	pid_t pid;
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_MIX_OPEN(&self->m, .cold = 32, .direct = 64, .writes = 16, .polls = 4);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();	/* before the context exists: only the socket gives it */
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct timespec zero = { 0, 0 };
+		struct io_event cev;
+		int fd;
+
+		close(sv[0]);
+		fd = t_recv_fd(sv[1]);
+		if (fd < 0)
+			_exit(100);
+		r = t_getevents(fd, 0, 1, &cev, &zero);
+		if (write(sv[1], &r, sizeof(r)) != sizeof(r))
+			_exit(101);
+		if (read(sv[1], &cev, 1) != 1)	/* go */
+			_exit(102);
+		r = close(fd) ? -errno : 0;	/* the release, here */
+		if (write(sv[1], &r, sizeof(r)) != sizeof(r))
+			_exit(103);
+		_exit(0);
+	}
+	close(sv[1]);
+	KAIO_CTX_INIT(&self->c, 512, 0);
+	ASSERT_EQ(self->m.b.n, t_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
+	ASSERT_EQ(0, t_send_fd(sv[0], self->c.fd));
+	EXPECT_EQ(0, close(self->c.fd));
+	self->c.fd = -1;
+	ASSERT_EQ(sizeof(r), read(sv[0], &r, sizeof(r)));
+	EXPECT_EQ(-EINVAL, r) TH_LOG("receiver's GETEVENTS");
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
+	EXPECT_EQ(self->g0.contexts + 1, g.contexts);	/* the receiver holds it */
+	ASSERT_EQ(1, write(sv[0], "g", 1));
+	ASSERT_EQ(sizeof(r), read(sv[0], &r, sizeof(r)));
+	EXPECT_EQ(0, r) TH_LOG("receiver's close");
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv[0]);
+	t_expect_settled(_metadata, &self->g0, 2000);
+	t_check_written(_metadata, &self->m.b, self->m.write_fd, false);
+}
+
+/*
+ * A context fd in flight in a unix socket that is closed unread: freeing
+ * the message is the last close of the context, with requests in flight.
+ */
+TEST_F_TIMEOUT(lt, scm_rights_fd_never_received_freed_with_the_socket, 60)
+{
+	struct t_stats g;
+	int sv[2];
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_MIX_OPEN(&self->m, .cold = 32, .direct = 64, .polls = 4);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	KAIO_CTX_INIT(&self->c, 512, 0);
+	ASSERT_EQ(self->m.b.n, t_submit(self->c.fd, self->m.b.n, self->m.b.ptrs));
+	ASSERT_EQ(0, t_send_fd(sv[0], self->c.fd));
+	EXPECT_EQ(0, close(self->c.fd));
+	self->c.fd = -1;
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g));
+	EXPECT_EQ(self->g0.contexts + 1, g.contexts);	/* the message holds it */
+	close(sv[0]);
+	close(sv[1]);
+	t_expect_settled(_metadata, &self->g0, 5000);
 }
 
 TEST_HARNESS_MAIN

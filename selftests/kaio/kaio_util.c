@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kaio selftests: the one shared helper (see kaio_util.h). */
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "kaio_util.h"
 
@@ -674,4 +679,377 @@ int t_param_read(const char *name, char *buf, size_t len)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+/* ---- requests in flight: the files they use (see kaio_util.h) ----------- */
+
+/*
+ * The files cold reads read (t_cold_file()): one per directory and program,
+ * named for the program's main process, which removes them when it exits.
+ */
+static pid_t main_pid;
+
+static void cold_path(char *path, size_t len, const char *dir)
+{
+	snprintf(path, len, "%s/kaio-cold.%d", dir, (int)main_pid);
+}
+
+static void __attribute__((constructor)) note_main_pid(void)
+{
+	main_pid = getpid();
+}
+
+/* exit() of the harness's main process; tests end with _exit(). */
+static void __attribute__((destructor)) cold_files_remove(void)
+{
+	static const char *const env[] = { "KAIO_SLOW_EXT4_DIR", "KAIO_SLOW_XFS_DIR" };
+	char path[PATH_MAX];
+	unsigned int i;
+
+	if (getpid() != main_pid)
+		return;
+	for (i = 0; i < 2; i++) {
+		const char *dir = t_env_path(env[i]);
+
+		if (dir) {
+			cold_path(path, sizeof(path), dir);
+			unlink(path);
+		}
+	}
+}
+
+int t_cold_file(const char *dir)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+	int fd, ret;
+
+	cold_path(path, sizeof(path), dir);
+	if (stat(path, &st) || st.st_size != T_COLD_SIZE) {
+		ret = t_make_file(dir, tmp, sizeof(tmp), T_COLD_SIZE, T_COLD_SEED);
+		if (ret)
+			return ret;
+		if (rename(tmp, path)) {
+			ret = -errno;
+			unlink(tmp);
+			return ret;
+		}
+	}
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = t_drop_file_cache(fd);
+	if (!ret && t_cached_pages(fd, T_COLD_SIZE) != 0)
+		ret = -EBUSY;
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int t_slow_raw_open(const char *dev, int n)
+{
+	size_t len = (size_t)n * T_BS;
+	char *buf = t_alloc(len);
+	int fd = open(dev, O_RDWR | O_DIRECT);
+	ssize_t w;
+
+	if (fd < 0)
+		return -errno;
+	t_fill(buf, len, T_RAW_SEED, T_RAW_OFF);
+	w = pwrite(fd, buf, len, T_RAW_OFF);
+	munmap(buf, len);
+	if (w != (ssize_t)len) {
+		close(fd);
+		return w < 0 ? -errno : -EIO;
+	}
+	return fd;
+}
+
+int t_target_file(const char *dir, char *path, size_t pathlen, int n)
+{
+	int fd, ret;
+
+	ret = t_make_file(dir, path, pathlen, (size_t)n * T_BS, T_OLD_SEED);
+	if (ret)
+		return ret;
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* ---- requests in flight: batches of mixed requests ------------------------ */
+
+const char *const t_kind_name[] = {
+	"cold buffered read", "O_DIRECT read", "buffered DSYNC write",
+	"FSYNC", "POLL", "NOOP",
+};
+
+void t_batch_init(struct t_batch *b, int max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+	b->cbs = calloc(max, sizeof(*b->cbs));
+	b->ptrs = calloc(max, sizeof(*b->ptrs));
+	b->info = calloc(max, sizeof(*b->info));
+	b->count = calloc(max, sizeof(*b->count));
+	b->res = calloc(max, sizeof(*b->res));
+	if (!b->cbs || !b->ptrs || !b->info || !b->count || !b->res)
+		abort();
+}
+
+static struct iocb *batch_add(struct t_batch *b, enum t_kind k, char *buf,
+			      uint64_t seed, long long off)
+{
+	int i = b->n++;
+
+	if (i >= b->max)
+		abort();
+	b->info[i] = (struct t_req_info){ k, buf, seed, off };
+	b->ptrs[i] = &b->cbs[i];
+	return &b->cbs[i];
+}
+
+void t_batch_done(struct t_batch *b)
+{
+	int i;
+
+	for (i = 0; i < b->npipes; i++) {
+		close(b->pipes[i][0]);
+		close(b->pipes[i][1]);
+	}
+	free(b->cbs);
+	free(b->ptrs);
+	free(b->info);
+	free(b->count);
+	free(b->res);
+	memset(b, 0, sizeof(*b));
+}
+
+/* @n cold 4 KiB reads of a t_cold_file() (T_COLD_SEED), T_COLD_STRIDE apart. */
+static void add_cold_reads(struct t_batch *b, int fd, int n)
+{
+	char *buf = t_alloc((size_t)n * T_BS);
+	int i;
+
+	memset(buf, 0xa5, (size_t)n * T_BS);
+	for (i = 0; i < n; i++) {
+		long long off = (long long)i * T_COLD_STRIDE;
+		struct iocb *cb = batch_add(b, T_COLD, buf + (size_t)i * T_BS,
+					    T_COLD_SEED, off);
+
+		t_prep_pread(cb, fd, buf + (size_t)i * T_BS, T_BS, off);
+	}
+}
+
+void t_batch_add_direct_reads(struct t_batch *b, int fd, int n)
+{
+	char *buf = t_alloc((size_t)n * T_BS);
+	int i;
+
+	for (i = 0; i < n; i++) {
+		long long off = T_RAW_OFF + (long long)i * T_BS;
+		struct iocb *cb = batch_add(b, T_DIRECT, buf + (size_t)i * T_BS,
+					    T_RAW_SEED, off);
+
+		t_prep_pread(cb, fd, buf + (size_t)i * T_BS, T_BS, off);
+	}
+}
+
+/*
+ * @n buffered RWF_DSYNC writes of T_NEW_SEED pattern over a t_target_file():
+ * ext4 has no async buffered writes, so each waits for a worker, and the
+ * DSYNC journal commit keeps the workers busy.
+ */
+static void add_writes(struct t_batch *b, int fd, int n)
+{
+	char *buf = t_alloc((size_t)n * T_BS);
+	int i;
+
+	t_fill(buf, (size_t)n * T_BS, T_NEW_SEED, 0);
+	for (i = 0; i < n; i++) {
+		long long off = (long long)i * T_BS;
+		struct iocb *cb = batch_add(b, T_WRITE, buf + (size_t)i * T_BS,
+					    T_NEW_SEED, off);
+
+		t_prep_pwrite(cb, fd, buf + (size_t)i * T_BS, T_BS, off);
+		cb->aio_rw_flags = RWF_DSYNC;
+	}
+}
+
+static void add_fsyncs(struct t_batch *b, int fd, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		t_prep_fsync(batch_add(b, T_FSYNC, NULL, 0, 0), fd);
+}
+
+int t_batch_add_polls(struct t_batch *b, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int *p = b->pipes[b->npipes];
+
+		if (b->npipes >= 256 || pipe2(p, O_CLOEXEC))
+			return -1;
+		b->npipes++;
+		t_prep_poll(batch_add(b, T_POLL, NULL, 0, 0), p[0], POLLIN);
+	}
+	return 0;
+}
+
+void t_batch_finish_prep(struct t_batch *b)
+{
+	int i;
+
+	for (i = 0; i < b->n; i++)
+		b->cbs[i].aio_data = i;
+}
+
+const char *t_mix_open(struct t_mix *m, const struct t_mix_counts *n)
+{
+	static const char *const env[] = { "KAIO_SLOW_EXT4_DIR", "KAIO_SLOW_XFS_DIR" };
+	const char *dir, *raw;
+	int i;
+
+	memset(m, 0, sizeof(*m));
+	m->cold_fd[0] = m->cold_fd[1] = m->direct_fd = m->write_fd = -1;
+	raw = t_env_path("KAIO_SLOW_RAW_DEV");
+	dir = t_env_path("KAIO_EXT4_DIR");
+	if (n->direct && !raw)
+		return "needs $KAIO_SLOW_RAW_DEV";
+	if ((n->writes || n->fsyncs) && !dir)
+		return "needs $KAIO_EXT4_DIR";
+	if (n->cold && !t_env_path(env[0]))
+		return "needs $KAIO_SLOW_EXT4_DIR";
+	if ((n->cold || n->direct) && t_slow_lat_ns() < 10000000)
+		return "needs $KAIO_SLOW_LAT_NS >= 10 ms";
+	t_batch_init(&m->b, 1024);
+	for (i = 0; i < 2 && n->cold; i++) {
+		const char *d = t_env_path(env[i]);
+
+		if (!d)
+			continue;
+		m->cold_fd[i] = t_cold_file(d);
+		if (m->cold_fd[i] < 0)
+			fprintf(stderr, "# cold file in %s: %s\n", d,
+				strerror(-m->cold_fd[i]));
+		if (m->cold_fd[i] < 0)
+			return "could not make a cold file";
+		add_cold_reads(&m->b, m->cold_fd[i], n->cold);
+	}
+	if (n->direct) {
+		m->direct_fd = t_slow_raw_open(raw, n->direct);
+		if (m->direct_fd < 0)
+			return "could not write the slow raw device";
+		t_batch_add_direct_reads(&m->b, m->direct_fd, n->direct);
+	}
+	if (n->writes || n->fsyncs) {
+		m->write_fd = t_target_file(dir, m->wpath, sizeof(m->wpath),
+					    n->writes ? n->writes : 1);
+		if (m->write_fd < 0)
+			return "could not make a file to write";
+		add_writes(&m->b, m->write_fd, n->writes);
+		add_fsyncs(&m->b, m->write_fd, n->fsyncs);
+	}
+	if (t_batch_add_polls(&m->b, n->polls))
+		return "out of pipes";
+	t_batch_finish_prep(&m->b);
+	return NULL;
+}
+
+void t_mix_close(struct t_mix *m)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (m->cold_fd[i] >= 0)
+			close(m->cold_fd[i]);
+	if (m->direct_fd >= 0)
+		close(m->direct_fd);
+	if (m->write_fd >= 0)
+		close(m->write_fd);
+	if (m->wpath[0])
+		unlink(m->wpath);
+	t_batch_done(&m->b);
+	memset(m, 0, sizeof(*m));
+	m->cold_fd[0] = m->cold_fd[1] = m->direct_fd = m->write_fd = -1;
+}
+
+/* ---- requests in flight: threads ------------------------------------------ */
+
+void *t_getevents_thread(void *arg)
+{
+	struct t_waiter *w = arg;
+
+	w->tid = syscall(SYS_gettid);
+	w->ret = t_getevents(w->ctx, w->min_nr, w->min_nr, w->ev, w->timeout);
+	return NULL;
+}
+
+static void sigusr1_handler(int sig)
+{
+	(void)sig;
+}
+
+bool t_join_within(pthread_t th, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (!pthread_timedjoin_np(th, NULL, &ts))
+		return true;
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	return false;
+}
+
+void t_install_sigusr1(void)
+{
+	struct sigaction sa = { .sa_handler = sigusr1_handler };
+
+	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART: GETEVENTS EINTRs */
+}
+
+/* Is thread @tid asleep in ioctl() (syscall 16 on x86_64)? */
+static bool in_ioctl(pid_t tid)
+{
+	char path[64], line[128];
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f))
+		yes = atoi(line) == SYS_ioctl;
+	fclose(f);
+	return yes;
+}
+
+bool t_wait_in_ioctl(struct t_waiter *w, int ms)
+{
+	int i;
+
+	for (i = 0; i < ms / 5; i++) {
+		if (__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) && in_ioctl(w->tid))
+			return true;
+		usleep(5000);
+	}
+	return false;
 }

@@ -11,17 +11,21 @@
  * module function (kaio_submit() is the module's SUBMIT, t_submit() this
  * wrapper; "prep" validates an iocb there, builds one here).
  *
- * Nothing here uses the harness; the macros at the bottom do, and are only
- * expanded in the tests: inside TEST()/TEST_F() bodies unless they say so.
+ * Nothing here uses the harness; the macros and inline functions at the
+ * bottom do, and are only expanded in the tests: inside TEST()/TEST_F()
+ * bodies unless they say so.
  */
 #ifndef KAIO_SELFTEST_UTIL_H
 #define KAIO_SELFTEST_UTIL_H
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <time.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <linux/time_types.h>	/* struct __kernel_timespec */
@@ -187,6 +191,124 @@ int t_drop_file_cache(int fd);
 /* Pages of the first @len bytes of @fd in the page cache (mincore), or -errno. */
 long t_cached_pages(int fd, size_t len);
 
+/* ---- requests in flight: batches of mixed requests on the slow devices --- */
+
+/*
+ * The tests of what happens to requests in flight when what they belong to,
+ * or what they use, goes away first (kaio_cancel, kaio_destroy, kaio_exit,
+ * kaio_mm, kaio_resources, kaio_threads) keep hundreds in flight on the
+ * slow devices (KAIO_SLOW_*: ten milliseconds or more per I/O), long
+ * enough for the test to act on them.
+ */
+#define T_BS		4096
+#define T_COLD_SEED	0x11fe7ULL	/* t_cold_file(): the files read */
+#define T_OLD_SEED	0x01d5eedULL	/* t_target_file(): before the writes */
+#define T_NEW_SEED	0x0e75eedULL	/* what the writes write */
+#define T_RAW_SEED	0x7a3dULL	/* the slow raw device's test region */
+#define T_RAW_OFF	(256LL << 20)	/* inside $KAIO_SLOW_RAW_DEV (512 MiB) */
+#define T_COLD_STRIDE	(64 << 10)	/* cold reads: beyond each other's readahead */
+#define T_COLD_SIZE	(4 << 20)
+#define T_COLD_NR	(T_COLD_SIZE / T_COLD_STRIDE)
+
+/*
+ * A file of T_COLD_SIZE bytes of T_COLD_SEED pattern in @dir, opened
+ * O_RDONLY and dropped from the page cache: fd or -errno. One file per
+ * directory, made by the first test of the program that needs it and
+ * shared by the others (each test runs in its own process; writing 4 MiB
+ * to a slow device costs seconds under TCG), removed when the program's
+ * main process exits.
+ */
+int t_cold_file(const char *dir);
+/*
+ * $KAIO_SLOW_RAW_DEV (@dev) opened O_DIRECT with @n pattern blocks
+ * (T_RAW_SEED) written at T_RAW_OFF (nothing else uses that region): fd or
+ * -errno.
+ */
+int t_slow_raw_open(const char *dev, int n);
+/*
+ * A file to write to in @dir: @n blocks of T_OLD_SEED pattern, on disk.
+ * @path keeps its name so a test can reopen it. fd (O_RDWR) or -errno.
+ */
+int t_target_file(const char *dir, char *path, size_t pathlen, int n);
+
+enum t_kind { T_COLD, T_DIRECT, T_WRITE, T_FSYNC, T_POLL, T_NOOP };
+/* "cold buffered read", ... for test logs, by enum t_kind. */
+extern const char *const t_kind_name[];
+
+struct t_req_info {
+	enum t_kind kind;
+	char *buf;
+	uint64_t seed;
+	long long off;
+};
+
+/* iocb i has aio_data i; one contiguous iocb array for t_tally(). */
+struct t_batch {
+	int n, max;
+	struct iocb *cbs;
+	struct iocb **ptrs;
+	struct t_req_info *info;
+	int *count;
+	long long *res;
+	int pipes[256][2];
+	int npipes;
+};
+
+/* Room for @max requests (abort()s when out of memory). */
+void t_batch_init(struct t_batch *b, int max);
+/* Close the POLLs' pipes and free the arrays (not the buffers). */
+void t_batch_done(struct t_batch *b);
+/* @n O_DIRECT 4 KiB reads of t_slow_raw_open()'s region. */
+void t_batch_add_direct_reads(struct t_batch *b, int fd, int n);
+/* @n POLLIN on empty pipes: they wait until written or cancelled. 0 or -1. */
+int t_batch_add_polls(struct t_batch *b, int n);
+/* Number the iocbs (aio_data i) once every request is added. */
+void t_batch_finish_prep(struct t_batch *b);
+
+/* A mixed set of requests on every kind of device. */
+struct t_mix {
+	int cold_fd[2];		/* slow ext4, slow xfs (or -1) */
+	int direct_fd;		/* $KAIO_SLOW_RAW_DEV, O_DIRECT */
+	int write_fd;		/* a file on $KAIO_EXT4_DIR */
+	char wpath[PATH_MAX];
+	struct t_batch b;
+};
+
+struct t_mix_counts {
+	int cold;		/* per slow file system */
+	int direct;
+	int writes;
+	int fsyncs;
+	int polls;
+};
+
+/*
+ * Open what @n needs and fill @m->b: cold buffered reads of a t_cold_file()
+ * on each slow file system, O_DIRECT reads of the slow raw device, buffered
+ * RWF_DSYNC writes and FSYNCs of a t_target_file() on $KAIO_EXT4_DIR, POLLs
+ * on empty pipes. NULL, or why the test must be skipped.
+ */
+const char *t_mix_open(struct t_mix *m, const struct t_mix_counts *n);
+void t_mix_close(struct t_mix *m);
+
+/* A thread in GETEVENTS: t_getevents_thread(@w) sets tid, then ret. */
+struct t_waiter {
+	int ctx;
+	long long min_nr;
+	long ret;
+	pid_t tid;
+	struct io_event *ev;
+	struct timespec *timeout;
+};
+
+void *t_getevents_thread(void *arg);
+/* Is @w's thread asleep in ioctl() within @ms? */
+bool t_wait_in_ioctl(struct t_waiter *w, int ms);
+/* A SIGUSR1 handler without SA_RESTART: a GETEVENTS it interrupts EINTRs. */
+void t_install_sigusr1(void);
+/* Join @th within @ms, else interrupt it (SIGUSR1: EINTR) and say so (false). */
+bool t_join_within(pthread_t th, int ms);
+
 /* ---- harness glue: only for the tests ----------------------------------- */
 
 /* Skip (never pass) when the module is absent; fail on any other error. */
@@ -269,5 +391,197 @@ long t_cached_pages(int fd, size_t len);
 	FIXTURE_VARIANT_ADD(fixture, slow_xfs) {				\
 		.env = "KAIO_SLOW_XFS_DIR",					\
 	}
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * ---- harness glue for the requests-in-flight tests --------------------------
+ *
+ * Inline functions that EXPECT and ASSERT as the tests do: compiled only
+ * where kselftest_harness.h was included first (the test programs, never
+ * kaio_util.c), and given the test's _metadata.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+/*
+ * Back where the test started within @ms: as many contexts, no pinned pages
+ * reserved, every request submitted since then completed (its event posted,
+ * or counted when nobody could read it any more).
+ */
+static inline void t_expect_settled(struct __test_metadata *_metadata,
+				    const struct t_stats *g0, int ms)
+{
+	struct t_stats g;
+
+	KAIO_EXPECT_SETTLED(&g, g0, ms);
+	EXPECT_EQ(g0->contexts, g.contexts);
+	EXPECT_EQ(0, g.pinned_pages_reserved);
+	EXPECT_EQ(g0->events_reserved, g.events_reserved);
+}
+
+/* /dev/kaio must be there (else skip) and its debugfs counters readable. */
+#define KAIO_BASELINE(g0) do {							\
+	int __dev;								\
+	KAIO_DEV_OPEN(__dev);							\
+	close(__dev);								\
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, (g0)))			\
+		TH_LOG("%s: debugfs not mounted?", KAIO_DEBUGFS_STATS);		\
+	t_stats_log("module at start", (g0));					\
+} while (0)
+
+/*
+ * Check @nev events against the batch: each iocb exactly once, with a
+ * result its kind allows. @cancelled: requests may have been cancelled
+ * (-ECANCELED; a cancelled POLL reports 0). Returns how many were.
+ */
+static inline int t_batch_check(struct __test_metadata *_metadata,
+				struct t_batch *b, const struct io_event *ev,
+				long nev, bool cancelled)
+{
+	int i, ncancel = 0, bad = 0;
+
+	memset(b->count, 0, b->n * sizeof(*b->count));
+	EXPECT_EQ(0, t_tally(b->cbs, b->n, ev, nev, b->count, b->res));
+	for (i = 0; i < b->n; i++) {
+		const struct t_req_info *in = &b->info[i];
+		long long r = b->res[i];
+		bool ok;
+
+		if (b->count[i] != 1) {
+			if (bad++ < 10)
+				TH_LOG("iocb %d (%s): %d events", i,
+				       t_kind_name[in->kind], b->count[i]);
+			EXPECT_EQ(1, b->count[i]);
+			continue;
+		}
+		if (r == -ECANCELED && in->kind != T_POLL && in->kind != T_NOOP) {
+			ok = cancelled;
+			ncancel++;
+		} else {
+			switch (in->kind) {
+			case T_COLD:
+			case T_DIRECT:
+				ok = r == T_BS &&
+				     t_check(in->buf, T_BS, in->seed, in->off) == -1;
+				break;
+			case T_WRITE:
+				ok = r == T_BS;
+				break;
+			case T_FSYNC:
+			case T_NOOP:
+				ok = r == 0;
+				break;
+			case T_POLL:
+				/* cancelled: 0, as native AIO */
+				ok = cancelled ? r == 0 || r == POLLIN : r == POLLIN;
+				ncancel += r == 0;
+				break;
+			default:
+				ok = false;
+			}
+		}
+		if (!ok && bad++ < 10)
+			TH_LOG("iocb %d (%s): res %lld", i, t_kind_name[in->kind], r);
+		EXPECT_TRUE(ok);
+	}
+	return ncancel;
+}
+
+/*
+ * After a batch's writes ran (or did not): each block of @fd holds either
+ * what was there (T_OLD_SEED) or what the write wrote (T_NEW_SEED), never a
+ * mix. With @exact, the block written is the one whose write said so.
+ */
+static inline void t_check_written(struct __test_metadata *_metadata,
+				   struct t_batch *b, int fd, bool exact)
+{
+	char *back = t_alloc(T_BS);
+	int i, torn = 0;
+
+	for (i = 0; i < b->n; i++) {
+		const struct t_req_info *in = &b->info[i];
+		bool is_new, is_old;
+
+		if (in->kind != T_WRITE)
+			continue;
+		ASSERT_EQ(T_BS, pread(fd, back, T_BS, in->off));
+		is_new = t_check(back, T_BS, T_NEW_SEED, in->off) == -1;
+		is_old = t_check(back, T_BS, T_OLD_SEED, in->off) == -1;
+		if (!is_new && !is_old && torn++ < 5)
+			TH_LOG("block at %lld is neither old nor new", in->off);
+		EXPECT_TRUE(is_new || is_old);
+		if (exact && b->count[i] == 1)
+			EXPECT_EQ(b->res[i] == T_BS, is_new)
+				TH_LOG("block at %lld: write said %lld", in->off,
+				       b->res[i]);
+	}
+	munmap(back, T_BS);
+}
+
+/* t_mix_open(@m, { @... }) or skip: KAIO_MIX_OPEN(&self->m, .cold = 32). */
+#define KAIO_MIX_OPEN(m, ...) do {						\
+	static const struct t_mix_counts __n = { __VA_ARGS__ };			\
+	const char *__why = t_mix_open((m), &__n);				\
+	if (__why)								\
+		SKIP(return, "%s", __why);					\
+} while (0)
+
+/* All @n events of a context into @ev within @ms: ASSERTs the count. */
+#define KAIO_REAP_ALL(fd, ev, n, ms) do {					\
+	long __got = t_wait((fd), (ev), (n), (ms));				\
+	ASSERT_EQ((long)(n), __got);						\
+} while (0)
+
+/*
+ * One POLL pending on @c (@b becomes the batch of that one POLL, on an
+ * empty pipe), and a thread (@tw) in GETEVENTS waiting for it with @timeout
+ * (NULL: none) by the time this returns.
+ */
+static inline void t_poll_waiter_start(struct __test_metadata *_metadata,
+				       struct t_ctx *c, struct t_batch *b,
+				       struct t_waiter *w,
+				       struct timespec *timeout, pthread_t *tw)
+{
+	t_batch_init(b, 1);
+	ASSERT_EQ(0, t_batch_add_polls(b, 1));
+	t_batch_finish_prep(b);
+	ASSERT_EQ(1, t_submit(c->fd, 1, b->ptrs));
+	w->ctx = c->fd;
+	w->min_nr = 1;
+	w->ev = calloc(1, sizeof(*w->ev));
+	w->timeout = timeout;
+	ASSERT_EQ(0, pthread_create(tw, NULL, t_getevents_thread, w));
+	ASSERT_TRUE(t_wait_in_ioctl(w, 5000));
+}
+
+/*
+ * The fixture most requests-in-flight tests use, at file scope:
+ * KAIO_SETTLE_FIXTURE(lt) defines FIXTURE(lt) with the module's counters
+ * at the start (self->g0; the test is skipped without /dev/kaio), a
+ * context (self->c) and a t_mix (self->m), both closed by the teardown.
+ * Its tests end with t_expect_settled(_metadata, &self->g0, ms).
+ */
+#define KAIO_SETTLE_FIXTURE(name)						\
+	FIXTURE(name) {								\
+		struct t_stats g0;						\
+		struct t_ctx c;							\
+		struct t_mix m;							\
+	};									\
+	FIXTURE_SETUP(name)							\
+	{									\
+		self->c.fd = self->c.dev = self->c.nullfd = -1;			\
+		self->m.cold_fd[0] = self->m.cold_fd[1] = -1;			\
+		self->m.direct_fd = self->m.write_fd = -1;			\
+		KAIO_BASELINE(&self->g0);					\
+	}									\
+	FIXTURE_TEARDOWN(name)							\
+	{									\
+		t_ctx_close(&self->c);						\
+		t_mix_close(&self->m);						\
+	}
+#endif /* __KSELFTEST_HARNESS_H */
 
 #endif /* KAIO_SELFTEST_UTIL_H */
