@@ -226,6 +226,19 @@ TEST(Options, Help)
 		  std::string::npos) << text;
 	EXPECT_NE(text.find("\n  -h, --help           show this help and exit\n"), std::string::npos) << text;
 	EXPECT_TRUE(text.ends_with("\n\nSizes may end in k, m or g.\n")) << text;
+
+	// Long help is wrapped at word boundaries to 79 columns ("twelve" ends
+	// in column 79).
+	bool b = false;
+	const Parser wordy({.name = "x"},
+			   {kaio_cli::flag("wordy", 0,
+					   "one two three four five six seven eight nine ten eleven twelve "
+					   "thirteen fourteen fifteen",
+					   b)});
+	EXPECT_NE(wordy.help().find("\n      --wordy  one two three four five six seven eight nine ten eleven twelve\n"
+				    "               thirteen fourteen fifteen\n"),
+		  std::string::npos)
+		<< wordy.help();
 }
 
 TEST(Options, ExitStatusAndMessages)
@@ -248,6 +261,8 @@ TEST(Options, ExitStatusAndMessages)
 		::testing::ExitedWithCode(0), "^$");
 	EXPECT_EXIT(parser.fail("need SRC and DST"), ::testing::ExitedWithCode(2),
 		    "^kaio-x: need SRC and DST\nTry");
+	EXPECT_EXIT(kaio_cli::usage_error("kaio-x", "no --file"), ::testing::ExitedWithCode(2),
+		    "^kaio-x: no --file\nTry 'kaio-x --help' for more information.\n$");
 	Args good({"kaio-x", "a", "b"});
 	EXPECT_EQ(parser.parse_or_exit(good.argc(), good.argv()), (std::vector<std::string>{"a", "b"}));
 }

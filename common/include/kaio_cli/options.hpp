@@ -25,8 +25,9 @@
 // unknown option, a missing value or a value an action refuses (a bad
 // number, a number out of range, a word not among the choices) it prints
 // "NAME: what is wrong" and a pointer to --help on stderr and exits 2, as
-// getopt programs do; fail() does the same for the program's own checks.
-// parse() is the same without printing or exiting (the unit tests).
+// getopt programs do; fail() does the same for the program's own checks,
+// and usage_error() where the parser is out of reach. parse() is the same
+// without printing or exiting (the unit tests).
 #ifndef KAIO_CLI_OPTIONS_HPP
 #define KAIO_CLI_OPTIONS_HPP
 
@@ -65,7 +66,7 @@ struct Option {
 	std::string long_name;		// without "--"; every option has one
 	char short_name = 0;		// a letter or digit; 0: none
 	std::string value_name;		// "N", "PATH" in the help; empty: no value
-	std::string help;		// '\n' starts another line
+	std::string help;		// wrapped to 79 columns; '\n' breaks a line
 	// Called as the option is met, with its value ("" for an option that
 	// takes none). Throws BadValue to refuse the value.
 	std::function<void(std::string_view value)> action;
@@ -241,6 +242,25 @@ Option choice(std::string long_name, char short_name, std::string help, T& targe
 
 // ---- the parser -----------------------------------------------------------
 
+namespace detail {
+
+// `line` and a pointer to --help on stderr, then exit status 2.
+[[noreturn]] inline void exit_usage(std::string_view program, std::string_view line)
+{
+	std::fprintf(stderr, "%.*s\nTry '%.*s --help' for more information.\n", static_cast<int>(line.size()),
+		     line.data(), static_cast<int>(program.size()), program.data());
+	std::exit(2);
+}
+
+} // namespace detail
+
+// "PROGRAM: WHAT" and a pointer to --help on stderr, then exit status 2:
+// Parser::fail() for a check made where the parser is out of reach.
+[[noreturn]] inline void usage_error(std::string_view program, std::string_view what)
+{
+	detail::exit_usage(program, std::string(program) + ": " + std::string(what));
+}
+
 struct Program {
 	std::string name;		// starts every message; "usage: NAME ..."
 	std::string synopsis = "[OPTION]...";	// the rest of the usage line
@@ -345,23 +365,14 @@ public:
 			std::fputs(help().c_str(), stdout);
 			std::exit(0);
 		}
-		if (outcome.status == Status::error) {
-			std::fprintf(stderr, "%s\n", outcome.error.c_str());
-			try_help();
-			std::exit(2);
-		}
+		if (outcome.status == Status::error)
+			detail::exit_usage(program_.name, outcome.error);
 		return std::move(outcome.positional);
 	}
 
 	// For the program's own checks after parsing (a missing required
 	// option, a wrong number of arguments): as an option error, exit 2.
-	[[noreturn]] void fail(std::string_view what) const
-	{
-		std::fprintf(stderr, "%s: %.*s\n", program_.name.c_str(), static_cast<int>(what.size()),
-			     what.data());
-		try_help();
-		std::exit(2);
-	}
+	[[noreturn]] void fail(std::string_view what) const { usage_error(program_.name, what); }
 
 	// The --help text: usage line, about, one line per option, epilogue.
 	std::string help() const
@@ -388,12 +399,7 @@ public:
 				text += "\n" + indent;
 			else
 				text += std::string(width + 2 - left[i].size(), ' ');
-			std::string_view help = options_[i].help;
-			for (std::size_t nl; (nl = help.find('\n')) != std::string_view::npos;) {
-				text += std::string(help.substr(0, nl)) + "\n" + indent;
-				help.remove_prefix(nl + 1);
-			}
-			text += std::string(help) + "\n";
+			text += wrap(options_[i].help, width + 2);
 		}
 		if (!program_.epilogue.empty())
 			text += "\n" + ends_line(program_.epilogue);
@@ -401,7 +407,8 @@ public:
 	}
 
 private:
-	static constexpr std::size_t max_left = 30;
+	static constexpr std::size_t max_left = 30;	// longer: the help on the next line
+	static constexpr std::size_t line_width = 79;
 
 	// getopt_long's value for option i: its letter, or past every char.
 	int val(std::size_t i) const
@@ -453,9 +460,39 @@ private:
 		return outcome;
 	}
 
-	void try_help() const
+	// `help` from column `column` on, in lines of at most `line_width`
+	// where its words allow; '\n' breaks a line where it stands.
+	static std::string wrap(std::string_view help, std::size_t column)
 	{
-		std::fprintf(stderr, "Try '%s --help' for more information.\n", program_.name.c_str());
+		const std::string indent(column, ' ');
+		std::string text;
+		std::size_t at = column;
+		bool line_start = true;
+		for (std::size_t i = 0; i <= help.size();) {
+			const std::size_t end = std::min(help.find_first_of(" \n", i), help.size());
+			const std::string_view word = help.substr(i, end - i);
+			if (!word.empty()) {
+				if (!line_start && at + 1 + word.size() > line_width) {
+					text += "\n" + indent;
+					at = column;
+					line_start = true;
+				}
+				if (!line_start) {
+					text += ' ';
+					at++;
+				}
+				text += word;
+				at += word.size();
+				line_start = false;
+			}
+			if (end < help.size() && help[end] == '\n') {
+				text += "\n" + indent;
+				at = column;
+				line_start = true;
+			}
+			i = end + 1;
+		}
+		return text + "\n";
 	}
 
 	static std::string ends_line(const std::string& text)
