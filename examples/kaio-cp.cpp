@@ -19,6 +19,7 @@
 // Prints "kaio-cp: copied BYTES bytes in BLOCKS blocks (...)" and exits 0,
 // or an error message and exits 1.
 #include <kaio/kaio.hpp>
+#include <kaio_cli/options.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -30,7 +31,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -39,63 +39,32 @@ namespace {
 constexpr std::size_t direct_alignment = 4096;
 
 struct Options {
-	const char* source = nullptr;
-	const char* destination = nullptr;
+	std::string source;
+	std::string destination;
 	std::size_t depth = 8;
 	std::size_t block_size = 128 * 1024;
 	bool direct = false;
 };
 
-[[noreturn]] void usage(const char* message)
-{
-	std::fprintf(stderr,
-		     "kaio-cp: %s\n"
-		     "usage: kaio-cp SRC DST [--depth N] [--direct] [--block-size BYTES]\n"
-		     "  BYTES may end in k or m; with --direct a multiple of 4096\n",
-		     message);
-	std::exit(2);
-}
-
-std::size_t parse_size(std::string_view text, const char* what)
-{
-	std::size_t multiplier = 1;
-	if (!text.empty() && (text.back() == 'k' || text.back() == 'K'))
-		multiplier = 1024;
-	else if (!text.empty() && (text.back() == 'm' || text.back() == 'M'))
-		multiplier = 1024 * 1024;
-	if (multiplier != 1)
-		text.remove_suffix(1);
-	char* end = nullptr;
-	const std::string copy(text);
-	const unsigned long long value = std::strtoull(copy.c_str(), &end, 10);
-	if (copy.empty() || *end != '\0' || value == 0)
-		usage((std::string("bad ") + what).c_str());
-	return static_cast<std::size_t>(value) * multiplier;
-}
-
 Options parse_options(int argc, char** argv)
 {
 	Options options;
-	std::vector<const char*> paths;
-	for (int i = 1; i < argc; i++) {
-		const std::string_view arg = argv[i];
-		if (arg == "--direct")
-			options.direct = true;
-		else if (arg == "--depth" && i + 1 < argc)
-			options.depth = parse_size(argv[++i], "--depth");
-		else if (arg == "--block-size" && i + 1 < argc)
-			options.block_size = parse_size(argv[++i], "--block-size");
-		else if (arg.starts_with("--"))
-			usage((std::string("unknown option ") + argv[i]).c_str());
-		else
-			paths.push_back(argv[i]);
-	}
+	const kaio_cli::Parser parser(
+		{.name = "kaio-cp",
+		 .synopsis = "[OPTION]... SRC DST",
+		 .about = "Copy SRC to DST with N reads in flight, writing each block as soon as its\n"
+			  "read lands (libkaio++'s completion callbacks), then fsync DST.",
+		 .epilogue = "BYTES may end in k, m or g; with --direct a multiple of 4096."},
+		{kaio_cli::number("depth", 0, "N", "requests in flight, 1..4096 (default 8)", options.depth,
+				  {.min = 1, .max = 4096, .suffixes = true}),
+		 kaio_cli::number("block-size", 0, "BYTES", "bytes per request (default 128k)", options.block_size,
+				  {.min = 1, .suffixes = true}),
+		 kaio_cli::flag("direct", 0, "open both files with O_DIRECT", options.direct)});
+	const std::vector<std::string> paths = parser.parse_or_exit(argc, argv);
 	if (paths.size() != 2)
-		usage("need SRC and DST");
+		parser.fail("need SRC and DST");
 	if (options.direct && options.block_size % direct_alignment)
-		usage("--block-size must be a multiple of 4096 with --direct");
-	if (options.depth > 4096)
-		usage("--depth is at most 4096");
+		parser.fail("--block-size must be a multiple of 4096 with --direct");
 	options.source = paths[0];
 	options.destination = paths[1];
 	return options;
@@ -221,22 +190,22 @@ int copy_file(const Options& options)
 	Copy copy;
 	copy.options = options;
 	const int direct = options.direct ? O_DIRECT : 0;
-	copy.source = ::open(options.source, O_RDONLY | O_CLOEXEC | direct);
+	copy.source = ::open(options.source.c_str(), O_RDONLY | O_CLOEXEC | direct);
 	if (copy.source < 0) {
-		std::fprintf(stderr, "kaio-cp: %s: %s\n", options.source, std::strerror(errno));
+		std::fprintf(stderr, "kaio-cp: %s: %s\n", options.source.c_str(), std::strerror(errno));
 		return 1;
 	}
 	// lseek rather than fstat: a block device's st_size is 0.
 	const off_t end = ::lseek(copy.source, 0, SEEK_END);
 	if (end < 0) {
-		std::fprintf(stderr, "kaio-cp: %s: %s\n", options.source, std::strerror(errno));
+		std::fprintf(stderr, "kaio-cp: %s: %s\n", options.source.c_str(), std::strerror(errno));
 		return 1;
 	}
 	copy.size = static_cast<std::uint64_t>(end);
-	copy.destination = ::open(options.destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | direct,
+	copy.destination = ::open(options.destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | direct,
 				  0644);
 	if (copy.destination < 0) {
-		std::fprintf(stderr, "kaio-cp: %s: %s\n", options.destination, std::strerror(errno));
+		std::fprintf(stderr, "kaio-cp: %s: %s\n", options.destination.c_str(), std::strerror(errno));
 		return 1;
 	}
 

@@ -14,6 +14,7 @@
 // Prints "CRC32C SIZE FILE" (CRC32C as 8 hex digits, SIZE in bytes) and
 // exits 0, or an error message and exits 1.
 #include <kaio/kaio.hpp>
+#include <kaio_cli/options.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -28,7 +29,6 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -129,66 +129,37 @@ std::uint32_t crc32c_combine(std::uint32_t crc_a, std::uint32_t crc_b, std::uint
 // ---- options --------------------------------------------------------------
 
 struct Options {
-	const char* path = nullptr;
+	std::string path;
 	std::size_t depth = 8;
 	std::size_t block_size = 256 * 1024;
 	bool direct = false;
 	bool sequential = false;
 };
 
-[[noreturn]] void usage(const char* message)
-{
-	std::fprintf(stderr,
-		     "kaio-sum: %s\n"
-		     "usage: kaio-sum FILE [--depth N] [--block-size BYTES] [--direct] [--sequential]\n"
-		     "  BYTES may end in k or m; with --direct a multiple of 4096\n",
-		     message);
-	std::exit(2);
-}
-
-std::size_t parse_size(std::string_view text, const char* what)
-{
-	std::size_t multiplier = 1;
-	if (!text.empty() && (text.back() == 'k' || text.back() == 'K'))
-		multiplier = 1024;
-	else if (!text.empty() && (text.back() == 'm' || text.back() == 'M'))
-		multiplier = 1024 * 1024;
-	if (multiplier != 1)
-		text.remove_suffix(1);
-	const std::string copy(text);
-	char* end = nullptr;
-	const unsigned long long value = std::strtoull(copy.c_str(), &end, 10);
-	if (copy.empty() || *end != '\0' || value == 0)
-		usage((std::string("bad ") + what).c_str());
-	return static_cast<std::size_t>(value) * multiplier;
-}
-
 Options parse_options(int argc, char** argv)
 {
 	Options options;
-	for (int i = 1; i < argc; i++) {
-		const std::string_view arg = argv[i];
-		if (arg == "--direct")
-			options.direct = true;
-		else if (arg == "--sequential")
-			options.sequential = true;
-		else if (arg == "--depth" && i + 1 < argc)
-			options.depth = parse_size(argv[++i], "--depth");
-		else if (arg == "--block-size" && i + 1 < argc)
-			options.block_size = parse_size(argv[++i], "--block-size");
-		else if (arg.starts_with("--"))
-			usage((std::string("unknown option ") + argv[i]).c_str());
-		else if (!options.path)
-			options.path = argv[i];
-		else
-			usage("one FILE only");
-	}
-	if (!options.path)
-		usage("need FILE");
+	const kaio_cli::Parser parser(
+		{.name = "kaio-sum",
+		 .synopsis = "[OPTION]... FILE",
+		 .about = "Print \"CRC32C SIZE FILE\": the CRC32C of FILE, read with N reads in flight\n"
+			  "by coroutines on a kaio::IoLoop.",
+		 .epilogue = "BYTES may end in k, m or g; with --direct a multiple of 4096."},
+		{kaio_cli::number("depth", 0, "N", "reads in flight, 1..4096 (default 8)", options.depth,
+				  {.min = 1, .max = 4096, .suffixes = true}),
+		 kaio_cli::number("block-size", 0, "BYTES", "bytes per read (default 256k)", options.block_size,
+				  {.min = 1, .suffixes = true}),
+		 kaio_cli::flag("direct", 0, "open FILE with O_DIRECT", options.direct),
+		 kaio_cli::flag("sequential", 0, "the same sum with plain read(2), one block at a time",
+				options.sequential)});
+	const std::vector<std::string> paths = parser.parse_or_exit(argc, argv);
+	if (paths.empty())
+		parser.fail("need FILE");
+	if (paths.size() > 1)
+		parser.fail("one FILE only");
 	if (options.direct && options.block_size % direct_alignment)
-		usage("--block-size must be a multiple of 4096 with --direct");
-	if (options.depth > 4096)
-		usage("--depth is at most 4096");
+		parser.fail("--block-size must be a multiple of 4096 with --direct");
+	options.path = paths[0];
 	return options;
 }
 
@@ -344,9 +315,9 @@ bool sum_parallel(int fd, const Options& options, std::uint32_t& crc, std::uint6
 int main(int argc, char** argv)
 {
 	const Options options = parse_options(argc, argv);
-	const int fd = ::open(options.path, O_RDONLY | O_CLOEXEC | (options.direct ? O_DIRECT : 0));
+	const int fd = ::open(options.path.c_str(), O_RDONLY | O_CLOEXEC | (options.direct ? O_DIRECT : 0));
 	if (fd < 0) {
-		std::fprintf(stderr, "kaio-sum: %s: %s\n", options.path, std::strerror(errno));
+		std::fprintf(stderr, "kaio-sum: %s: %s\n", options.path.c_str(), std::strerror(errno));
 		return 1;
 	}
 	std::uint32_t crc = 0;
@@ -356,6 +327,6 @@ int main(int argc, char** argv)
 	::close(fd);
 	if (!ok)
 		return 1;
-	std::printf("%08x %llu %s\n", crc, static_cast<unsigned long long>(size), options.path);
+	std::printf("%08x %llu %s\n", crc, static_cast<unsigned long long>(size), options.path.c_str());
 	return 0;
 }

@@ -4,7 +4,7 @@
  * requests on shared files, and every byte is checked. See fuzz/README.md.
  *
  *   kaio-stress --seed N --ops N [--threads 4] [--contexts 2] [--qd 16]
- *               [--blocks 64] [--check-leaks]
+ *               [--blocks 64] [--hang 120] [--check-leaks]
  *
  * One file per file system the guest has ($KAIO_EXT4_DIR, $KAIO_XFS_DIR and
  * the slow ones if present). Each thread owns its own blocks of every file
@@ -26,6 +26,8 @@
  * --check-leaks) the module must hold nothing.
  */
 #include "util.hpp"
+
+#include <kaio_cli/options.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -678,34 +680,40 @@ bool open_files()
 	return true;
 }
 
-void usage()
+/* The options, into opt; a bad one ends the program (exit status 2). */
+void parse_options(int argc, char **argv)
 {
-	fprintf(stderr, "usage: kaio-stress [--seed N] [--ops N] [--threads N] [--contexts N]\n"
-			"                   [--qd N] [--blocks N] [--check-leaks]\n");
-	exit(2);
+	/* Numbers as strtoull reads them: 0x... is hexadecimal. */
+	const kaio_cli::Unsigned any{.base = 0};
+	const kaio_cli::Unsigned positive{.min = 1, .base = 0};
+	const kaio_cli::Parser parser(
+		{.name = "kaio-stress",
+		 .about = "Threads sharing contexts submit, reap and cancel mixed requests on one file per\n"
+			  "file system, and every byte is checked (fuzz/README.md). TAP on stdout; exit\n"
+			  "status 4 without /dev/kaio."},
+		{
+			kaio_cli::number("seed", 0, "N", "of everything random (default 1)", opt.seed, any),
+			kaio_cli::number("ops", 0, "N", "requests per thread (default 400)", opt.ops, any),
+			kaio_cli::number("threads", 0, "N", "submitting threads (default 4)", opt.threads, positive),
+			kaio_cli::number("contexts", 0, "N", "shared by the threads (default 2)", opt.contexts,
+					 positive),
+			kaio_cli::number("qd", 0, "N", "requests in flight per thread (default 16)", opt.qd, positive),
+			kaio_cli::number("blocks", 0, "N", "4 KiB blocks per thread per file, at least 8 (default 64)",
+					 opt.blocks, {.min = MAXBLK, .base = 0}),
+			kaio_cli::number("hang", 0, "S", "a thread without a completion for S seconds is a hang "
+					 "(default 120)", opt.hang_s, any),
+			kaio_cli::flag("check-leaks", 0, "at the end, the module must hold nothing", opt.leaks),
+		});
+	const std::vector<std::string> extra = parser.parse_or_exit(argc, argv);
+	if (!extra.empty())
+		parser.fail("unexpected argument '" + extra[0] + "'");
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		std::string a = argv[i];
-		uint64_t *dst = nullptr;
-		if (a == "--seed") dst = &opt.seed;
-		else if (a == "--ops") dst = &opt.ops;
-		else if (a == "--threads") dst = &opt.threads;
-		else if (a == "--contexts") dst = &opt.contexts;
-		else if (a == "--qd") dst = &opt.qd;
-		else if (a == "--blocks") dst = &opt.blocks;
-		else if (a == "--hang") dst = &opt.hang_s;
-		else if (a == "--check-leaks") { opt.leaks = true; continue; }
-		else usage();
-		if (++i >= argc || !parse_u64(argv[i], dst))
-			usage();
-	}
-	if (!opt.threads || !opt.contexts || !opt.qd || opt.blocks < MAXBLK)
-		usage();
+	parse_options(argc, argv);
 	setvbuf(stdout, nullptr, _IONBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	say(strf("# kaio-stress seed=%llu ops=%llu threads=%llu contexts=%llu qd=%llu blocks=%llu",

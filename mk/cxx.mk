@@ -17,8 +17,10 @@ LIBKAIO := $(BUILD)/userlib/libkaio++.a
 
 CXX ?= g++
 CXXFLAGS ?= -O2 -g
+# common/include: what the programs share that is not libkaio++'s API
+# (kaio_cli/options.hpp, the option parser).
 KAIO_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror \
-	-I../userlib/include -I$(UAPI_INC) -MMD -MP
+	-I../userlib/include -I../common/include -I$(UAPI_INC) -MMD -MP
 # Static, so that the guest needs no C++ runtime.
 KAIO_LDFLAGS := -static -pthread
 

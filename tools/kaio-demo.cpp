@@ -15,6 +15,7 @@
 //   kaio-demo [--dir DIR] [--size-mib N] [--ops N] [--qd N] [--seed N]
 // DIR defaults to $KAIO_EXT4_DIR.
 #include <kaio/kaio.hpp>
+#include <kaio_cli/options.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -57,46 +58,28 @@ struct Options {
 	std::uint64_t seed = 1;
 };
 
-[[noreturn]] void usage_error(const std::string& message)
-{
-	std::fprintf(stderr, "kaio-demo: %s\n"
-			     "usage: kaio-demo [--dir DIR] [--size-mib N] [--ops N] [--qd N] [--seed N]\n",
-		     message.c_str());
-	std::exit(2);
-}
-
 Options parse_options(int argc, char** argv)
 {
 	Options options;
 	if (const char* dir = std::getenv("KAIO_EXT4_DIR"))
 		options.dir = dir;
-	for (int i = 1; i < argc; i++) {
-		const std::string_view flag = argv[i];
-		if (i + 1 >= argc)
-			usage_error("missing value after " + std::string(flag));
-		const std::string value = argv[++i];
-		auto number = [&] {
-			char* end = nullptr;
-			const unsigned long long parsed = std::strtoull(value.c_str(), &end, 0);
-			if (value.empty() || *end || parsed == 0)
-				usage_error("bad number for " + std::string(flag) + ": " + value);
-			return parsed;
-		};
-		if (flag == "--dir")
-			options.dir = value;
-		else if (flag == "--size-mib")
-			options.size_mib = number();
-		else if (flag == "--ops")
-			options.ops = number();
-		else if (flag == "--qd")
-			options.queue_depth = number();
-		else if (flag == "--seed")
-			options.seed = number();
-		else
-			usage_error("unknown option " + std::string(flag));
-	}
+	// As strtoull reads them: 0x... is hexadecimal.
+	const kaio_cli::Unsigned positive{.min = 1, .base = 0};
+	const kaio_cli::Parser parser(
+		{.name = "kaio-demo",
+		 .about = "What kaio does with each kind of I/O: cold and warm buffered random reads,\n"
+			  "O_DIRECT reads, random writes plus fsync, each through libkaio++ at a fixed\n"
+			  "queue depth, every byte checked. Needs /dev/kaio; root to drop the caches."},
+		{kaio_cli::text("dir", 0, "DIR", "where the test file goes (default $KAIO_EXT4_DIR)", options.dir),
+		 kaio_cli::number("size-mib", 0, "N", "test file size in MiB (default 4)", options.size_mib, positive),
+		 kaio_cli::number("ops", 0, "N", "requests per phase (default 512)", options.ops, positive),
+		 kaio_cli::number("qd", 0, "N", "requests in flight (default 32)", options.queue_depth, positive),
+		 kaio_cli::number("seed", 0, "N", "of the random offsets (default 1)", options.seed, {.base = 0})});
+	const std::vector<std::string> extra = parser.parse_or_exit(argc, argv);
+	if (!extra.empty())
+		parser.fail("unexpected argument '" + extra[0] + "'");
 	if (options.dir.empty())
-		usage_error("no directory: pass --dir or set KAIO_EXT4_DIR");
+		parser.fail("no directory: pass --dir or set KAIO_EXT4_DIR");
 	return options;
 }
 

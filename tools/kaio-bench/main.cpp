@@ -30,6 +30,8 @@
 // interrupts: kaio's retries run on kworkers, so this is the fair one.
 #include "bench.hpp"
 
+#include <kaio_cli/options.hpp>
+
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -91,45 +93,10 @@ struct Options {
 	bool json = true;
 };
 
+// For the checks made after parsing, as the parser reports its own.
 [[noreturn]] void usage(const std::string& message)
 {
-	std::fprintf(stderr,
-		     "kaio-bench: %s\n"
-		     "usage: kaio-bench --file PATH [--rw read|write] [--pattern rand|seq] [--bs N]\n"
-		     "         [--qd N] [--threads N] [--direct] [--size N] [--runtime SEC] [--ops N]\n"
-		     "         [--warmup SEC] [--cache cold|warm|keep] [--once] [--engines kaio,libaio,io_uring,posixaio,psync]\n"
-		     "         [--repeat N] [--label TEXT] [--seed N] [--kaio-reap ring|syscall]\n"
-		     "         [--json|--no-json]\n"
-		     "  sizes take a k, m or g suffix (powers of 1024)\n",
-		     message.c_str());
-	std::exit(2);
-}
-
-std::uint64_t parse_size(const std::string& flag, const std::string& text)
-{
-	char* end = nullptr;
-	errno = 0;
-	std::uint64_t value = std::strtoull(text.c_str(), &end, 10);
-	if (text.empty() || errno || end == text.c_str())
-		usage("bad number for " + flag + ": " + text);
-	switch (*end) {
-	case 'k': case 'K': value <<= 10; end++; break;
-	case 'm': case 'M': value <<= 20; end++; break;
-	case 'g': case 'G': value <<= 30; end++; break;
-	default: break;
-	}
-	if (*end)
-		usage("bad number for " + flag + ": " + text);
-	return value;
-}
-
-double parse_seconds(const std::string& flag, const std::string& text)
-{
-	char* end = nullptr;
-	const double value = std::strtod(text.c_str(), &end);
-	if (text.empty() || *end || value < 0)
-		usage("bad " + flag + " " + text);
-	return value;
+	kaio_cli::usage_error("kaio-bench", message);
 }
 
 std::vector<std::string> split(const std::string& text, char separator)
@@ -145,88 +112,67 @@ std::vector<std::string> split(const std::string& text, char separator)
 
 Options parse_options(int argc, char** argv)
 {
+	using kaio_cli::choice, kaio_cli::flag, kaio_cli::number, kaio_cli::text;
 	Options o;
-	for (int i = 1; i < argc; i++) {
-		const std::string flag = argv[i];
-		auto value = [&]() -> std::string {
-			if (i + 1 >= argc)
-				usage("missing value after " + flag);
-			return argv[++i];
-		};
-		if (flag == "--file") {
-			o.file = value();
-		} else if (flag == "--rw") {
-			const std::string v = value();
-			if (v != "read" && v != "write")
-				usage("--rw is read or write");
-			o.write = v == "write";
-		} else if (flag == "--pattern") {
-			const std::string v = value();
-			if (v != "rand" && v != "seq")
-				usage("--pattern is rand or seq");
-			o.random = v == "rand";
-		} else if (flag == "--bs") {
-			o.block_bytes = parse_size(flag, value());
-		} else if (flag == "--qd") {
-			o.queue_depth = static_cast<unsigned>(parse_size(flag, value()));
-		} else if (flag == "--threads") {
-			o.threads = static_cast<unsigned>(parse_size(flag, value()));
-		} else if (flag == "--direct") {
-			o.direct = true;
-		} else if (flag == "--size") {
-			o.size = parse_size(flag, value());
-		} else if (flag == "--runtime") {
-			o.runtime = parse_seconds(flag, value());
-		} else if (flag == "--warmup") {
-			o.warmup = parse_seconds(flag, value());
-		} else if (flag == "--ops") {
-			o.ops = parse_size(flag, value());
-		} else if (flag == "--cache") {
-			const std::string v = value();
-			if (v == "cold")
-				o.cache = Cache::cold;
-			else if (v == "warm")
-				o.cache = Cache::warm;
-			else if (v == "keep")
-				o.cache = Cache::keep;
-			else
-				usage("--cache is cold, warm or keep");
-		} else if (flag == "--once") {
-			o.once = true;
-		} else if (flag == "--engines") {
-			o.engines = split(value(), ',');
-			for (const std::string& e : o.engines)
-				if (std::find(all_engines.begin(), all_engines.end(), e) == all_engines.end())
-					usage("unknown engine " + e);
-		} else if (flag == "--repeat") {
-			o.repeat = static_cast<unsigned>(parse_size(flag, value()));
-		} else if (flag == "--label") {
-			o.label = value();
-		} else if (flag == "--seed") {
-			o.seed = parse_size(flag, value());
-		} else if (flag == "--kaio-reap") {
-			const std::string v = value();
-			if (v != "ring" && v != "syscall")
-				usage("--kaio-reap is ring or syscall");
-			o.reap_syscall = v == "syscall";
-		} else if (flag == "--json") {
-			o.json = true;
-		} else if (flag == "--no-json") {
-			o.json = false;
-		} else if (flag == "-h" || flag == "--help") {
-			usage("help");
-		} else {
-			usage("unknown option " + flag);
-		}
-	}
+	// Every count and size takes a k, m or g suffix, as before.
+	const kaio_cli::Unsigned size{.suffixes = true};
+	auto set_engines = [&o](std::string_view value) {
+		o.engines = split(std::string(value), ',');
+		for (const std::string& e : o.engines)
+			if (std::find(all_engines.begin(), all_engines.end(), e) == all_engines.end())
+				throw kaio_cli::BadValue("unknown engine '" + e + "'");
+	};
+	const kaio_cli::Parser parser(
+		{.name = "kaio-bench",
+		 .synopsis = "--file PATH [OPTION]...",
+		 .about = "The same I/O workload on kaio, native AIO (libaio), io_uring, POSIX aio and\n"
+			  "psync threads, interleaved; per run a table line and a JSON line, then per\n"
+			  "engine the median of the repetitions and the ratio to the best peer.",
+		 .epilogue = "N, BYTES: a k, m or g suffix multiplies by 1024, 1024^2, 1024^3.\n"
+			     "Documentation/performance.md has the results and how they are made."},
+		{
+			text("file", 0, "PATH", "file or block device; a short file is written up to --size", o.file),
+			choice("rw", 0, "read (default) or write", o.write, {{"read", false}, {"write", true}}),
+			choice("pattern", 0, "random (default) or sequential offsets", o.random,
+			       {{"rand", true}, {"seq", false}}),
+			number("bs", 0, "BYTES", "block size, a multiple of 512 (default 4096)", o.block_bytes, size),
+			number("qd", 0, "N", "queue depth, 1..4096 (default 1)", o.queue_depth,
+			       {.min = 1, .max = 4096, .suffixes = true}),
+			number("threads", 0, "N", "psync threads (default: the queue depth)", o.threads, size),
+			flag("direct", 0, "O_DIRECT", o.direct),
+			number("size", 0, "BYTES", "use (and create) this much of the file (default: all)", o.size,
+			       size),
+			number("runtime", 0, "SEC", "seconds per run (default 2)", o.runtime),
+			number("ops", 0, "N", "stop a run after N ops (default 0: no limit)", o.ops, size),
+			number("warmup", 0, "SEC", "unreported warm-up run per engine (default 0.3)", o.warmup),
+			choice("cache", 0,
+			       "page cache before each run: dropped, all of the region read in, or as it is "
+			       "(default: cold when buffered, keep with --direct)",
+			       o.cache, {{"cold", Cache::cold}, {"warm", Cache::warm}, {"keep", Cache::keep}}),
+			flag("once", 0, "each block at most once in a run, no wrapping (default for cold reads)",
+			     o.once),
+			{"engines", 0, "LIST",
+			 "the engines, separated by commas: any of kaio, libaio, io_uring, posixaio "
+			 "and psync (default: all)",
+			 set_engines},
+			number("repeat", 0, "N", "runs of each engine (default 1)", o.repeat,
+			       {.min = 1, .suffixes = true}),
+			text("label", 0, "TEXT", "the row's name (default from the workload)", o.label),
+			number("seed", 0, "N", "of the random offsets (default 1)", o.seed, size),
+			choice("kaio-reap", 0, "kaio reaps from the mapped ring (default) or with GETEVENTS",
+			       o.reap_syscall, {{"ring", false}, {"syscall", true}}),
+			flag("json", 0, "a JSON line per run and summary (default)", o.json),
+			flag("no-json", 0, "no JSON lines", o.json, false),
+		});
+	const std::vector<std::string> extra = parser.parse_or_exit(argc, argv);
+	if (!extra.empty())
+		parser.fail("unexpected argument '" + extra[0] + "'");
 	if (o.file.empty())
-		usage("no --file");
+		parser.fail("no --file");
 	if (o.block_bytes == 0 || o.block_bytes % 512)
-		usage("--bs must be a multiple of 512");
-	if (o.queue_depth == 0 || o.queue_depth > 4096)
-		usage("--qd must be 1..4096");
-	if (o.repeat == 0 || o.engines.empty())
-		usage("nothing to run");
+		parser.fail("--bs must be a multiple of 512");
+	if (o.engines.empty())
+		parser.fail("nothing to run");
 	if (o.threads == 0)
 		o.threads = o.queue_depth;
 	// A cache state only means something for buffered I/O. Cold runs read
