@@ -4,7 +4,7 @@
  * processes, with its own checks. See fuzz/README.md.
  *
  *   kaio-fuzz --seed N --iterations N [--threads N] [--procs N]
- *             [--hang S] [--timeout S] [--check-leaks] [--verbose]
+ *             [--hang S] [--timeout S] [--check-leaks]
  *
  * Each worker process runs --threads threads; together they make
  * --iterations random actions (SETUP, SUBMIT, GETEVENTS, CANCEL, DESTROY,
@@ -28,6 +28,8 @@
  */
 #include "ops.hpp"
 #include "util.hpp"
+
+#include <kaio_cli/options.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -64,7 +66,6 @@ struct Options {
 	uint64_t hang_s = 60;		/* this long without return or progress: a hang */
 	uint64_t timeout_s = 600;	/* the whole run */
 	bool leaks = false;
-	bool verbose = false;
 };
 Options opt;
 
@@ -2280,35 +2281,37 @@ int run_process(int proc)
 	return g_failures ? 1 : 0;
 }
 
-void usage()
+void parse_options(int argc, char **argv)
 {
-	fprintf(stderr,
-		"usage: kaio-fuzz [--seed N] [--iterations N] [--threads N] [--procs N]\n"
-		"                 [--hang S] [--timeout S] [--check-leaks] [--verbose]\n");
-	exit(2);
+	/* Numbers as strtoull reads them: 0x... is hexadecimal. */
+	const kaio_cli::Unsigned any{.base = 0};
+	const kaio_cli::Unsigned positive{.min = 1, .base = 0};
+	const kaio_cli::Parser parser(
+		{.name = "kaio-fuzz",
+		 .about = "Random SETUP, SUBMIT, GETEVENTS, CANCEL, DESTROY, close, mmap and fork on\n"
+			  "/dev/kaio, each call judged by an oracle of the ABI (fuzz/README.md). TAP on\n"
+			  "stdout; exit status 4 without /dev/kaio."},
+		{
+			kaio_cli::number("seed", 0, "N", "replays the same actions (default 1)", opt.seed, any),
+			kaio_cli::number("iterations", 0, "N", "random actions in all (default 2000)",
+					 opt.iterations, positive),
+			kaio_cli::number("threads", 0, "N", "per process (default 4)", opt.threads, positive),
+			kaio_cli::number("procs", 0, "N", "worker processes (default 1)", opt.procs, positive),
+			kaio_cli::number("hang", 0, "S", "a call or request this long without progress is a "
+					 "hang (default 60)", opt.hang_s, any),
+			kaio_cli::number("timeout", 0, "S", "for the whole run (default 600)", opt.timeout_s, any),
+			kaio_cli::flag("check-leaks", 0, "at the end, the module must hold nothing", opt.leaks),
+		});
+	const std::vector<std::string> extra = parser.parse_or_exit(argc, argv);
+	if (!extra.empty())
+		parser.fail("unexpected argument '" + extra[0] + "'");
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		std::string a = argv[i];
-		uint64_t *dst = nullptr;
-		if (a == "--seed") dst = &opt.seed;
-		else if (a == "--iterations") dst = &opt.iterations;
-		else if (a == "--threads") dst = &opt.threads;
-		else if (a == "--procs") dst = &opt.procs;
-		else if (a == "--hang") dst = &opt.hang_s;
-		else if (a == "--timeout") dst = &opt.timeout_s;
-		else if (a == "--check-leaks") { opt.leaks = true; continue; }
-		else if (a == "--verbose") { opt.verbose = true; continue; }
-		else usage();
-		if (++i >= argc || !parse_u64(argv[i], dst))
-			usage();
-	}
-	if (!opt.threads || !opt.procs || !opt.iterations)
-		usage();
+	parse_options(argc, argv);
 	setvbuf(stdout, nullptr, _IONBF, 0);
 	say(strf("# kaio-fuzz seed=%llu iterations=%llu threads=%llu procs=%llu",
 		 (unsigned long long)opt.seed, (unsigned long long)opt.iterations,

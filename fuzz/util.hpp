@@ -261,18 +261,6 @@ inline LeakReport leak_check(int wait_s)
 	}
 }
 
-/* Parse "--name value" integers; returns false on an unknown option. */
-inline bool parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || *end || end == s)
-		return false;
-	*out = v;
-	return true;
-}
-
 } // namespace kfz
 
 #endif

@@ -288,7 +288,7 @@ TEST(Options, KaioFuzzsOptionsFitATable)
 {
 	struct {
 		std::uint64_t seed = 1, iterations = 2000, threads = 4, procs = 1, hang_s = 60, timeout_s = 600;
-		bool leaks = false, verbose = false;
+		bool leaks = false;
 	} opt;
 	const kaio_cli::Unsigned positive{.min = 1, .base = 0};
 	const Parser parser({.name = "kaio-fuzz"},
@@ -298,8 +298,7 @@ TEST(Options, KaioFuzzsOptionsFitATable)
 			     kaio_cli::number("procs", 0, "N", "", opt.procs, positive),
 			     kaio_cli::number("hang", 0, "S", "", opt.hang_s, {.base = 0}),
 			     kaio_cli::number("timeout", 0, "S", "", opt.timeout_s, {.base = 0}),
-			     kaio_cli::flag("check-leaks", 0, "", opt.leaks),
-			     kaio_cli::flag("verbose", 0, "", opt.verbose)});
+			     kaio_cli::flag("check-leaks", 0, "", opt.leaks)});
 	Args args({"kaio-fuzz", "--seed", "3", "--iterations", "3000", "--threads", "4", "--procs", "2",
 		   "--timeout", "300", "--check-leaks"});
 	const auto outcome = parser.parse(args.argc(), args.argv());
@@ -311,7 +310,6 @@ TEST(Options, KaioFuzzsOptionsFitATable)
 	EXPECT_EQ(opt.timeout_s, 300u);
 	EXPECT_EQ(opt.hang_s, 60u);
 	EXPECT_TRUE(opt.leaks);
-	EXPECT_FALSE(opt.verbose);
 	Args zero({"kaio-fuzz", "--threads", "0"});
 	EXPECT_EQ(parser.parse(zero.argc(), zero.argv()).error,
 		  "kaio-fuzz: option '--threads': '0' is out of range (at least 1)");
