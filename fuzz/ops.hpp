@@ -172,8 +172,13 @@ struct OpSpec {
 /* The next iocb's entry, then its opcode (an entry for a range draws one). */
 const OpSpec &pick_op(Rng &r);
 uint16_t pick_opcode(const OpSpec &op, Rng &r);
-/* The table's valid entries as kaio_setup.opcodes: what SETUP must report. */
+/* The table's valid entries as kaio_setup.opcodes: SETUP must report them. */
 uint64_t valid_opcodes();
+/*
+ * kaio_setup.opcodes: an opcode the module serves and the table does not
+ * know (a new one) is fuzzed as an invalid entry's draw, without oracle.
+ */
+void set_served_opcodes(uint64_t mask);
 
 inline bool moves_data(const OpSpec &op)
 {
