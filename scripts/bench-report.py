@@ -32,19 +32,22 @@ ENGINE_NAMES = {
     "posixaio": "POSIX aio",
     "psync": "psync",
 }
-FIO_ENGINES = ["libaio", "kaio-compat", "io_uring"]
+FIO_ENGINES = ["kaio-compat", "libaio", "io_uring", "posixaio", "psync"]
+FIO_PEERS = ["libaio", "io_uring", "posixaio", "psync"]
 FIO_NAMES = {
+    "kaio-compat": "fio libaio on kaio (drop-in libaio.so.1)",
     "libaio": "fio libaio on native AIO",
-    "kaio-compat": "fio libaio on kaio (compat libaio.so.1)",
     "io_uring": "fio io_uring",
+    "posixaio": "fio posixaio",
+    "psync": "fio psync",
 }
-# Where each engine's IOPS comes from in kaio-bench's matrix, for the fio
-# cross-check: fio's engine -> kaio-bench's engine.
-FIO_TWIN = {"libaio": "libaio", "kaio-compat": "kaio", "io_uring": "io_uring"}
+FIO_SHORT = {"kaio-compat": "kaio drop-in", "libaio": "native AIO", "io_uring": "io_uring",
+             "posixaio": "posixaio", "psync": "psync"}
 
 
 def parse_log(path):
     runs, fio, machine, stats, cmds, times, results, probes = [], [], {}, {}, {}, {}, [], []
+    descs = {}
     with open(path, "rb") as f:
         text = f.read().decode("utf-8", "replace").replace("\r", "")
     for line in text.splitlines():
@@ -70,6 +73,9 @@ def parse_log(path):
         elif line.startswith("KAIO-BENCH-CMD: "):
             key, _, value = line[len("KAIO-BENCH-CMD: "):].partition(" ")
             cmds[key] = value
+        elif line.startswith("KAIO-BENCH-DESC: "):
+            key, _, value = line[len("KAIO-BENCH-DESC: "):].partition(" ")
+            descs[key] = value
         elif line.startswith("KAIO-BENCH-TIME: "):
             words = line.split()
             if len(words) == 4:
@@ -78,7 +84,7 @@ def parse_log(path):
             results.append(line[len("KAIO-RESULT: "):])
         elif line.startswith("KAIO-PROBE: "):
             probes.append(line[len("KAIO-PROBE: "):])
-    return runs, fio, machine, stats, cmds, times, results, probes
+    return runs, fio, machine, stats, cmds, times, results, probes, descs
 
 
 def describe(run):
@@ -225,7 +231,9 @@ def targets(rows):
 
 # ---- text table for the terminal ------------------------------------------------
 
-def print_table(rows, fio_rows):
+def print_table(rows):
+    if not rows:
+        return
     engines = [e for e in ENGINES if any(e in r.engines for r in rows)]
     w = max([len(r.label) for r in rows] + [5])
     print(f"{'row':<{w}}  {'best peer':>18}  " + "  ".join(f"{ENGINE_NAMES[e]:>19}" for e in engines))
@@ -241,42 +249,106 @@ def print_table(rows, fio_rows):
         print(f"{row.label:<{w}}  {best:>18}  " + "  ".join(cells))
     print("ratio = median IOPS / best peer's median IOPS (per-repetition range);"
           " best peer = fastest of native AIO, io_uring, POSIX aio, psync")
-    for fr in fio_rows:
-        parts = [f"{FIO_NAMES[e].split(' (')[0]} {fmt_iops(fr['iops'][e])}" for e in FIO_ENGINES if e in fr["iops"]]
-        print(f"fio {fr['id']}: " + ", ".join(parts))
+
+
+def print_fio_table(fio_rows):
+    engines = [e for e in FIO_ENGINES if any(e in r.engines for r in fio_rows)]
+    w = max([len("fio-" + r.id) for r in fio_rows] + [5])
+    print(f"{'fio row':<{w}}  {'best peer':>18}  " + "  ".join(f"{FIO_SHORT[e]:>19}" for e in engines))
+    for row in fio_rows:
+        best = f"{FIO_SHORT[row.best]} {fmt_iops(row.median[row.best])}" if row.best else "-"
+        cells = [f"{fmt_cell_ratio(row, e).replace('–', '-'):>19}" for e in engines]
+        print(f"{'fio-' + row.id:<{w}}  {best:>18}  " + "  ".join(cells))
+    print("fio: ratio = median IOPS / best peer's (fastest of fio libaio on native AIO, io_uring,"
+          " posixaio, psync); kaio drop-in = fio's libaio engine on kaio's libaio.so.1")
+    for row in fio_rows:
+        if "kaio-compat" in row.engines and row.total("kaio-compat", "submitted") == 0:
+            print(f"fio-{row.id}: kaio's submitted counter did not move under the drop-in")
+        leaks = [e for e in row.engines if e != "kaio-compat" and row.total(e, "submitted")]
+        if leaks:
+            print(f"fio-{row.id}: kaio's submitted counter moved under " + ", ".join(leaks))
 
 
 # ---- fio ------------------------------------------------------------------------
 
-def fio_summary(fio_runs):
-    out = []
-    for id_ in dict.fromkeys(r["id"] for r in fio_runs):
-        runs = [r for r in fio_runs if r["id"] == id_]
-        row = {"id": id_, "iops": {}, "range": {}, "slat50": {}, "slat99": {}, "clat99": {}, "lat99": {},
-               "cpu": {}, "kaio_submitted": {}, "runs": {}}
-        for e in FIO_ENGINES:
-            rs = [r for r in runs if r["engine"] == e]
-            if not rs:
-                continue
-            jobs = [r["fio"]["jobs"][0] for r in rs]
-            iops = [j["read"]["iops"] for j in jobs]
-            row["runs"][e] = len(rs)
-            row["iops"][e] = med(iops)
-            row["range"][e] = (min(iops), max(iops))
+def fio_run_metrics(r):
+    """One fio run's numbers. With --group_reporting fio reports all the
+    run's jobs as jobs[0], their counts summed and their percentiles merged."""
+    j = r["fio"]["jobs"][0]
+    rd, wr = j.get("read", {}), j.get("write", {})
+    ios = rd.get("total_ios", 0) + wr.get("total_ios", 0)
+    # Latencies of the direction that did most of the requests (randrw:
+    # the reads).
+    main = wr if wr.get("total_ios", 0) > rd.get("total_ios", 0) else rd
 
-            def pct(j, key, p="99.000000"):
-                return j["read"].get(key, {}).get("percentile", {}).get(p, float("nan")) / 1000.0
+    def pct(key, p):
+        v = main.get(key, {}).get("percentile", {}).get(p)
+        return float("nan") if v is None else v / 1000.0
 
-            row["slat99"][e] = med([pct(j, "slat_ns") for j in jobs])
-            row["slat50"][e] = med([pct(j, "slat_ns", "50.000000") for j in jobs])
-            row["clat99"][e] = med([pct(j, "clat_ns") for j in jobs])
-            row["lat99"][e] = med([pct(j, "lat_ns") for j in jobs])
-            # usr/sys are % of the job's runtime: CPU per I/O in µs.
-            row["cpu"][e] = med([(j["usr_cpu"] + j["sys_cpu"]) / 100.0 * j["job_runtime"] * 1000.0
-                                 / max(1, j["read"]["total_ios"]) for j in jobs])
-            row["kaio_submitted"][e] = sum(r["kaio_submitted"] for r in rs)
-        out.append(row)
-    return out
+    hz = r.get("clk_tck", 100)
+    return {
+        "iops": rd.get("iops", 0) + wr.get("iops", 0),
+        "ios": ios,
+        "slat50": pct("slat_ns", "50.000000"), "slat99": pct("slat_ns", "99.000000"),
+        "clat50": pct("clat_ns", "50.000000"), "clat99": pct("clat_ns", "99.000000"),
+        # /proc/stat busy jiffies over the whole fio run, all CPUs, per request.
+        "busy": r["busy_ticks"] * 1e6 / hz / ios if ios and "busy_ticks" in r else float("nan"),
+        "ctx": j.get("ctx", 0) / ios if ios else float("nan"),
+        "submitted": r.get("kaio_submitted", 0),
+    }
+
+
+class FioRow:
+    """One fio row: every engine's repetitions, like Row for kaio-bench."""
+
+    def __init__(self, id_, runs, desc):
+        self.id = id_
+        self.desc = desc
+        self.engines = [e for e in FIO_ENGINES if any(r["engine"] == e for r in runs)]
+        self.by_engine = {e: [(r["rep"], fio_run_metrics(r)) for r in runs if r["engine"] == e]
+                          for e in self.engines}
+        self.median = {e: med([m["iops"] for _, m in ms]) for e, ms in self.by_engine.items()}
+        peers = [e for e in self.engines if e in FIO_PEERS]
+        self.best = max(peers, key=lambda e: self.median[e]) if peers else None
+
+    def metric(self, engine, key):
+        return med([m[key] for _, m in self.by_engine.get(engine, []) if m[key] == m[key]])
+
+    def total(self, engine, key):
+        return sum(m[key] for _, m in self.by_engine.get(engine, []))
+
+    def iops_range(self, engine):
+        values = [m["iops"] for _, m in self.by_engine[engine]]
+        return min(values), max(values)
+
+    def ratio(self, engine):
+        if not self.best or self.median[self.best] <= 0:
+            return float("nan")
+        return self.median[engine] / self.median[self.best]
+
+    def ratio_range(self, engine):
+        """Per repetition: the engine's run against the best peer run of
+        the same repetition."""
+        out = []
+        for rep in sorted({rep for ms in self.by_engine.values() for rep, _ in ms}):
+            mine = [m["iops"] for r, m in self.by_engine[engine] if r == rep]
+            peer = [m["iops"] for e in self.engines if e in FIO_PEERS
+                    for r, m in self.by_engine[e] if r == rep]
+            if mine and peer and max(peer) > 0:
+                out.append(mine[0] / max(peer))
+        return (min(out), max(out)) if out else (float("nan"), float("nan"))
+
+
+def fio_summary(fio_runs, descs):
+    return [FioRow(id_, [r for r in fio_runs if r["id"] == id_], descs.get("fio-" + id_, ""))
+            for id_ in dict.fromkeys(r["id"] for r in fio_runs)]
+
+
+def fmt_cell_ratio(row, e):
+    if e not in row.engines:
+        return "-"
+    lo, hi = row.ratio_range(e)
+    return f"{fmt_ratio(row.ratio(e))} ({lo:.2f}–{hi:.2f})"
 
 
 # ---- plot ---------------------------------------------------------------------------
@@ -284,6 +356,8 @@ def fio_summary(fio_runs):
 def plot(rows, png):
     """Clustered bars: each engine's IOPS / best peer's, per row, with the
     per-repetition range as error bars. Returns the error text or None."""
+    if not rows:
+        return "no kaio-bench rows in this run"
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         return "gnuplot not installed (scripts/deps.sh installs gnuplot-nox)"
@@ -376,141 +450,163 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
         "runs them in an order rotated by *r*), so a slow spell of the host hits "
         "all of them.")
     add("")
-    add("## Summary: IOPS relative to the best peer")
-    add("")
-    add("*Ratio* = the engine's median IOPS / the best peer's median IOPS, where the "
-        "**best peer** is the fastest of native AIO (libaio), io_uring (liburing), "
-        "glibc POSIX aio and psync for that row. In brackets: the same ratio per "
-        "repetition (min–max), each run against the best peer's run of the same "
-        "repetition.")
-    add("")
-    add("| workload | best peer (median IOPS) | " + " | ".join(ENGINE_NAMES[e] for e in engines) + " |")
-    add("| --- | --- | " + " | ".join("---" for _ in engines) + " |")
-    for row in rows:
-        cells = []
-        for e in engines:
-            if e not in row.engines:
-                cells.append("-")
-                continue
-            lo, hi = row.ratio_range(e)
-            cell = f"{fmt_ratio(row.ratio(e))} ({lo:.2f}–{hi:.2f})"
-            cells.append(f"**{cell}**" if e == "kaio" else cell)
-        best = f"{ENGINE_NAMES[row.best]} ({fmt_iops(row.median[row.best])})" if row.best else "-"
-        add(f"| `{row.label}`: {row.desc} | {best} | " + " | ".join(cells) + " |")
-    add("")
-    if plot_error:
-        add(f"(No plot: {plot_error}.)")
-    else:
-        add("![IOPS relative to the best peer](performance.png)")
-    add("")
-
-    add("## Targets")
-    add("")
-    add("| target | row | measured (medians) | |")
-    add("| --- | --- | --- | --- |")
-    for t in targets(rows):
-        add(f"| {t['target']} | `{t['row']}` | {t['measured']} | {'met' if t['met'] else '**missed**'} |")
-    add("")
-    add("CPU/op (process) is getrusage(RUSAGE_SELF) user+sys over the operations: "
-        "it counts the benchmark's threads, glibc's aio threads and io_uring's io-wq "
-        "workers, but not kernel worker threads, where kaio's retries and punts run. "
-        "CPU/op (all CPUs) is the busy time of every guest CPU (/proc/stat: all but "
-        "idle and iowait) over the operations; nothing else runs in the guest, so it "
-        "charges each engine everything it caused, kworkers and interrupts included.")
-    add("")
-
-    analysis = os.path.join(top, "scripts", "bench-analysis.md")
-    if os.path.exists(analysis):
-        with open(analysis) as f:
-            add(f.read().rstrip())
+    # A fio-only run (kaio.bench_rows='fio-*') has no kaio-bench rows.
+    if rows:
+        add("## Summary: IOPS relative to the best peer")
+        add("")
+        add("*Ratio* = the engine's median IOPS / the best peer's median IOPS, where the "
+            "**best peer** is the fastest of native AIO (libaio), io_uring (liburing), "
+            "glibc POSIX aio and psync for that row. In brackets: the same ratio per "
+            "repetition (min–max), each run against the best peer's run of the same "
+            "repetition.")
+        add("")
+        add("| workload | best peer (median IOPS) | " + " | ".join(ENGINE_NAMES[e] for e in engines) + " |")
+        add("| --- | --- | " + " | ".join("---" for _ in engines) + " |")
+        for row in rows:
+            cells = []
+            for e in engines:
+                if e not in row.engines:
+                    cells.append("-")
+                    continue
+                lo, hi = row.ratio_range(e)
+                cell = f"{fmt_ratio(row.ratio(e))} ({lo:.2f}–{hi:.2f})"
+                cells.append(f"**{cell}**" if e == "kaio" else cell)
+            best = f"{ENGINE_NAMES[row.best]} ({fmt_iops(row.median[row.best])})" if row.best else "-"
+            add(f"| `{row.label}`: {row.desc} | {best} | " + " | ".join(cells) + " |")
+        add("")
+        if plot_error:
+            add(f"(No plot: {plot_error}.)")
+        else:
+            add("![IOPS relative to the best peer](performance.png)")
         add("")
 
-    add("## Rows in detail")
-    add("")
-    add("Medians over the repetitions. *submit*: time inside one submit call "
-        "(io_submit, io_uring_submit, kaio's SUBMIT ioctl, the aio_read calls of a "
-        "batch; for psync the pread itself), per call; *batch*: requests per submit "
-        "call (every completion reaped is refilled, and the refills go in one call); "
-        "*per req*: total time in submit calls / requests; *latency*: from entering "
-        "the submit call to reaping the completion.")
-    add("")
-    for row in rows:
-        add(f"### `{row.label}`: {row.desc}")
+        add("## Targets")
         add("")
-        if row.label in cmds:
-            add("```")
-            add(cmds[row.label])
-            add("```")
-            add("")
-        add("| engine | IOPS (min–max) | ratio | MiB/s | submit p50 / p99 | batch | per req | "
-            "latency p50 / p99 / p99.9 | CPU/op process | CPU/op all CPUs |")
-        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for e in row.engines:
-            lo, hi = row.iops_range(e)
-            m = lambda k: row.metric(e, k)
-            name = f"**{ENGINE_NAMES[e]}**" if e == "kaio" else ENGINE_NAMES[e]
-            add(f"| {name} | {fmt_iops(row.median[e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | {fmt_ratio(row.ratio(e))} | "
-                f"{m('mib_s'):.1f} | {fmt_us(m('submit_p50_us'))} / {fmt_us(m('submit_p99_us'))} | "
-                f"{m('submit_batch'):.1f} | {fmt_us(m('submit_per_op_us'))} | "
-                f"{fmt_us(m('lat_p50_us'))} / {fmt_us(m('lat_p99_us'))} / {fmt_us(m('lat_p999_us'))} | "
-                f"{m('cpu_us_per_op'):.0f} µs | {m('busy_us_per_op'):.0f} µs |")
+        add("| target | row | measured (medians) | |")
+        add("| --- | --- | --- | --- |")
+        for t in targets(rows):
+            add(f"| {t['target']} | `{t['row']}` | {t['measured']} | {'met' if t['met'] else '**missed**'} |")
         add("")
-        paths = row.kaio_paths()
-        if paths:
-            ops = sum(r["ops"] for r in row.by_engine["kaio"])
-            words = [f"{k.replace('path_', '')} {paths[k]}" for k in
-                     ("path_inline", "path_async", "path_retry", "path_worker") if paths.get(k)]
-            add(f"How kaio served its {ops} requests (io_event.res2, all repetitions): "
-                + (", ".join(words) if words else "-")
-                + f"; page-wait arms {paths.get('page_wait_arms', 0)}, retries {paths.get('retries', 0)}, "
-                  f"worker attempts {paths.get('worker', 0)}.")
-            add("")
-        if row.label in stats and stats[row.label]:
-            add("Module-wide counters over the row (/sys/kernel/debug/kaio/stats): "
-                + ", ".join(f"{k} {v}" for k, v in stats[row.label].items()) + ".")
+        add("CPU/op (process) is getrusage(RUSAGE_SELF) user+sys over the operations: "
+            "it counts the benchmark's threads, glibc's aio threads and io_uring's io-wq "
+            "workers, but not kernel worker threads, where kaio's retries and punts run. "
+            "CPU/op (all CPUs) is the busy time of every guest CPU (/proc/stat: all but "
+            "idle and iowait) over the operations; nothing else runs in the guest, so it "
+            "charges each engine everything it caused, kworkers and interrupts included.")
+        add("")
+
+        analysis = os.path.join(top, "scripts", "bench-analysis.md")
+        if os.path.exists(analysis):
+            with open(analysis) as f:
+                add(f.read().rstrip())
             add("")
 
-    add("## Cross-check with fio")
+        add("## Rows in detail")
+        add("")
+        add("Medians over the repetitions. *submit*: time inside one submit call "
+            "(io_submit, io_uring_submit, kaio's SUBMIT ioctl, the aio_read calls of a "
+            "batch; for psync the pread itself), per call; *batch*: requests per submit "
+            "call (every completion reaped is refilled, and the refills go in one call); "
+            "*per req*: total time in submit calls / requests; *latency*: from entering "
+            "the submit call to reaping the completion.")
+        add("")
+        for row in rows:
+            add(f"### `{row.label}`: {row.desc}")
+            add("")
+            if row.label in cmds:
+                add("```")
+                add(cmds[row.label])
+                add("```")
+                add("")
+            add("| engine | IOPS (min–max) | ratio | MiB/s | submit p50 / p99 | batch | per req | "
+                "latency p50 / p99 / p99.9 | CPU/op process | CPU/op all CPUs |")
+            add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            for e in row.engines:
+                lo, hi = row.iops_range(e)
+                m = lambda k: row.metric(e, k)
+                name = f"**{ENGINE_NAMES[e]}**" if e == "kaio" else ENGINE_NAMES[e]
+                add(f"| {name} | {fmt_iops(row.median[e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | {fmt_ratio(row.ratio(e))} | "
+                    f"{m('mib_s'):.1f} | {fmt_us(m('submit_p50_us'))} / {fmt_us(m('submit_p99_us'))} | "
+                    f"{m('submit_batch'):.1f} | {fmt_us(m('submit_per_op_us'))} | "
+                    f"{fmt_us(m('lat_p50_us'))} / {fmt_us(m('lat_p99_us'))} / {fmt_us(m('lat_p999_us'))} | "
+                    f"{m('cpu_us_per_op'):.0f} µs | {m('busy_us_per_op'):.0f} µs |")
+            add("")
+            paths = row.kaio_paths()
+            if paths:
+                ops = sum(r["ops"] for r in row.by_engine["kaio"])
+                words = [f"{k.replace('path_', '')} {paths[k]}" for k in
+                         ("path_inline", "path_async", "path_retry", "path_worker") if paths.get(k)]
+                add(f"How kaio served its {ops} requests (io_event.res2, all repetitions): "
+                    + (", ".join(words) if words else "-")
+                    + f"; page-wait arms {paths.get('page_wait_arms', 0)}, retries {paths.get('retries', 0)}, "
+                      f"worker attempts {paths.get('worker', 0)}.")
+                add("")
+            if row.label in stats and stats[row.label]:
+                add("Module-wide counters over the row (/sys/kernel/debug/kaio/stats): "
+                    + ", ".join(f"{k} {v}" for k, v in stats[row.label].items()) + ".")
+                add("")
+
+    add("## Measured by the real client: fio")
     add("")
     if not fio_rows:
         add("fio did not run in this guest run (kaio.bench_fio=0).")
     else:
-        add("fio 3.33 on two rows of the matrix, interleaved per repetition like kaio-bench: "
-            "its **libaio engine on native AIO**, the **same unmodified fio binary on kaio** "
-            "through kaio's libaio-compatible library (`LD_LIBRARY_PATH=/kaio/lib/compat`), "
-            "and its **io_uring engine**. fio's defaults otherwise: one io_submit per "
-            "request (iodepth_batch=1), io_getevents for at least one completion. "
-            "*slat* is fio's time inside the submit call. The *kaio SUBMITs* column is "
-            "the module's `submitted` counter over those runs: non-zero only where the "
-            "requests really went through kaio.")
+        fio_reps = max((rep for fr in fio_rows for ms in fr.by_engine.values() for rep, _ in ms), default=0)
+        add("Debian's fio 3.33, unchanged, on the same guest, every engine interleaved per "
+            f"repetition like kaio-bench ({fio_reps} repetitions, the order rotated each time). "
+            "The subject is fio's **libaio engine on kaio**: the same binary with kaio's "
+            "libaio-compatible library first (`LD_LIBRARY_PATH=/kaio/lib/compat`). Its peers: "
+            "fio's libaio engine on native AIO, io_uring, posixaio (glibc) and psync. The async "
+            "engines run one job at iodepth QD (the two-thread rows: 2 jobs at QD/2); psync runs "
+            "QD jobs, its only way to keep QD requests in flight; `--group_reporting` sums them. "
+            "fio's defaults otherwise: one io_submit per request (iodepth_batch=1), "
+            "io_getevents for at least one completion.")
+        add("")
+        add("*Ratio* = median IOPS (reads + writes) / the best peer's median IOPS, the best peer "
+            "being the fastest of native AIO, io_uring, posixaio and psync in that row; in brackets "
+            "the same ratio per repetition (min–max). *slat*: fio's time inside the submit call "
+            "(async engines only). *clat*: submission to completion (randrw: the reads). "
+            "*CPU/op all CPUs*: the busy time of every guest CPU (/proc/stat: all but idle and "
+            "iowait) over the fio run, per request; nothing else runs in the guest, so it charges "
+            "each engine everything it caused, kworkers and interrupts included — and also fio's "
+            "own start-up and exit, which are heavier for psync's many jobs. *ctx/op*: fio's "
+            "context switches per request, as fio counts them (getrusage of its job threads, "
+            "voluntary and involuntary, over the whole run, not only inside submit). "
+            "*kaio SUBMITs*: the module's `submitted` counter over the runs: non-zero only "
+            "where the requests really went through kaio.")
+        add("")
+        engines = [e for e in FIO_ENGINES if any(e in r.engines for r in fio_rows)]
+        add("| fio row | best peer (median IOPS) | " + " | ".join(FIO_SHORT[e] for e in engines) + " |")
+        add("| --- | --- | " + " | ".join("---" for _ in engines) + " |")
+        for fr in fio_rows:
+            cells = [f"**{fmt_cell_ratio(fr, e)}**" if e == "kaio-compat" and e in fr.engines
+                     else fmt_cell_ratio(fr, e) for e in engines]
+            best = f"{FIO_SHORT[fr.best]} ({fmt_iops(fr.median[fr.best])})" if fr.best else "-"
+            add(f"| `fio-{fr.id}`: {fr.desc} | {best} | " + " | ".join(cells) + " |")
         add("")
         for fr in fio_rows:
-            twin = next((r for r in rows if r.label == fr["id"]), None)
-            add(f"### `{fr['id']}`" + (f": {twin.desc}" if twin else ""))
+            add(f"### `fio-{fr.id}`" + (f": {fr.desc}" if fr.desc else ""))
             add("")
-            if "fio-" + fr["id"] in cmds:
+            if "fio-" + fr.id in cmds:
                 add("```")
-                add(cmds["fio-" + fr["id"]])
+                add(cmds["fio-" + fr.id])
                 add("```")
                 add("")
-            add("| fio engine | IOPS (min–max) | vs fio native AIO | slat p50 / p99 | clat p99 | lat p99 | "
-                "CPU/op | kaio SUBMITs | kaio-bench twin: ratio to its native AIO |")
-            add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-            base = fr["iops"].get("libaio")
-            for e in FIO_ENGINES:
-                if e not in fr["iops"]:
-                    continue
-                lo, hi = fr["range"][e]
-                twin_ratio = "-"
-                if twin and FIO_TWIN[e] in twin.engines and "libaio" in twin.engines:
-                    twin_ratio = fmt_ratio(twin.median[FIO_TWIN[e]] / twin.median["libaio"])
-                add(f"| {FIO_NAMES[e]} | {fmt_iops(fr['iops'][e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | "
-                    f"{fmt_ratio(fr['iops'][e] / base) if base else '-'} | "
-                    f"{fmt_us(fr['slat50'][e])} / {fmt_us(fr['slat99'][e])} | "
-                    f"{fmt_us(fr['clat99'][e])} | {fmt_us(fr['lat99'][e])} | {fr['cpu'][e]:.0f} µs | "
-                    f"{fr['kaio_submitted'][e]} | {twin_ratio} |")
+            add("| fio engine | IOPS (min–max) | ratio | slat p50 / p99 | clat p50 / p99 | "
+                "CPU/op all CPUs | ctx/op | kaio SUBMITs |")
+            add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+            for e in fr.engines:
+                lo, hi = fr.iops_range(e)
+                m = lambda k: fr.metric(e, k)
+                name = f"**{FIO_NAMES[e]}**" if e == "kaio-compat" else FIO_NAMES[e]
+                busy = m("busy")
+                add(f"| {name} | {fmt_iops(fr.median[e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | "
+                    f"{fmt_ratio(fr.ratio(e))} | {fmt_us(m('slat50'))} / {fmt_us(m('slat99'))} | "
+                    f"{fmt_us(m('clat50'))} / {fmt_us(m('clat99'))} | "
+                    f"{'-' if busy != busy else f'{busy:.0f} µs'} | {m('ctx'):.2f} | "
+                    f"{fr.total(e, 'submitted')} |")
             add("")
-            if "kaio-compat" not in fr["iops"]:
+            if "kaio-compat" not in fr.engines:
                 add("kaio's libaio.so.1 was not built when this ran, so fio ran on native AIO only.")
                 add("")
 
@@ -568,13 +664,16 @@ def main():
     ap.add_argument("--command", default="make bench")
     args = ap.parse_args()
 
-    runs, fio_runs, machine, stats, cmds, times, results, probes = parse_log(args.log)
-    if not runs:
-        print(f"bench-report: no kaio-bench results in {args.log}", file=sys.stderr)
+    runs, fio_runs, machine, stats, cmds, times, results, probes, descs = parse_log(args.log)
+    if not runs and not fio_runs:
+        print(f"bench-report: no kaio-bench or fio results in {args.log}", file=sys.stderr)
         return 1
     rows = group_rows(runs)
-    fio_rows = fio_summary(fio_runs)
-    print_table(rows, fio_rows)
+    fio_rows = fio_summary(fio_runs, descs)
+    print_table(rows)
+    if fio_rows:
+        print()
+        print_fio_table(fio_rows)
     print()
     for t in targets(rows):
         print(f"{'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['row']}: {t['measured']}")
