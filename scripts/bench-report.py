@@ -188,6 +188,14 @@ def fmt_us(v):
     return fmt_scaled(v, " µs", " ms")
 
 
+def fmt_ctx(v):
+    """Context switches per request: most async runs switch far less than
+    once per request, so small values keep three decimals."""
+    if v != v:
+        return "-"
+    return f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
+
+
 def fmt_ratio(v):
     return "-" if v != v else f"{v:.2f}×"
 
@@ -568,8 +576,11 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
             "(async engines only). *clat*: submission to completion (randrw: the reads). "
             "*CPU/op all CPUs*: the busy time of every guest CPU (/proc/stat: all but idle and "
             "iowait) over the fio run, per request; nothing else runs in the guest, so it charges "
-            "each engine everything it caused, kworkers and interrupts included — and also fio's "
-            "own start-up and exit, which are heavier for psync's many jobs. *ctx/op*: fio's "
+            "each engine everything it caused, kworkers and interrupts included. It also counts "
+            "fio's own start-up and exit (parsing, forking the jobs, invalidating the file), "
+            "which the short runs of a TCG guest do not amortise (roughly half a second of CPU "
+            "per run in a trial with 0.3 s runs): compare it between engines of one row, not as an "
+            "absolute cost, and psync's many jobs pay more of it. *ctx/op*: fio's "
             "context switches per request, as fio counts them (getrusage of its job threads, "
             "voluntary and involuntary, over the whole run, not only inside submit). "
             "*kaio SUBMITs*: the module's `submitted` counter over the runs: non-zero only "
@@ -603,7 +614,7 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
                 add(f"| {name} | {fmt_iops(fr.median[e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | "
                     f"{fmt_ratio(fr.ratio(e))} | {fmt_us(m('slat50'))} / {fmt_us(m('slat99'))} | "
                     f"{fmt_us(m('clat50'))} / {fmt_us(m('clat99'))} | "
-                    f"{'-' if busy != busy else f'{busy:.0f} µs'} | {m('ctx'):.2f} | "
+                    f"{'-' if busy != busy else f'{busy:.0f} µs'} | {fmt_ctx(m('ctx'))} | "
                     f"{fr.total(e, 'submitted')} |")
             add("")
             if "kaio-compat" not in fr.engines:
