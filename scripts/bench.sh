@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # `make bench`: boot the guest in bench mode (scripts/guest/bench.sh runs the
 # matrix there: kaio, native AIO, io_uring, POSIX aio and psync side by side,
-# plus fio as a cross-check), then print the table of ratios to the best peer
-# and write Documentation/performance.md and its plot from the console log.
+# plus the fio matrix: the real client on kaio's libaio.so.1 and on its
+# peers), then print the tables of ratios to the best peer and write
+# Documentation/performance.md and its plot from the console log.
 #
 # Usage: scripts/bench.sh [extra kernel cmdline ...]
 #   kaio.bench_runtime=S   seconds per run (default 1.5)
-#   kaio.bench_repeat=N    repetitions per engine (default 5, fio 3)
-#   kaio.bench_rows=GLOB   only some rows (e.g. 'ext4-*'); the document is
-#                          then not rewritten unless KAIO_BENCH_DOC is set
-#   kaio.bench_fio=0       skip the fio cross-check
+#   kaio.bench_repeat=N    repetitions per engine, fio too (default 5)
+#   kaio.bench_rows=GLOB   only some rows (e.g. 'ext4-*', 'fio-*'); the
+#                          document is then not rewritten unless
+#                          KAIO_BENCH_DOC is set
+#   kaio.bench_fio=0       skip the fio rows
 #   kaio.bench_probe=1     then the probes behind the analysis (tracepoints,
 #                          kretprobes; perf too if the image has it:
 #                          KAIO_GUEST_BINS=/usr/bin/perf scripts/bench.sh ...)
