@@ -440,6 +440,9 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
     engines = [e for e in ENGINES if any(e in r.engines for r in rows)]
     reps = max((r["rep"] for row in rows for r in row.runs), default=0)
     runtime = rows[0].first["runtime"] if rows else 0
+    if not rows:  # a fio-only run: its own repetitions, the guest's runtime
+        reps = max((rep for fr in fio_rows for ms in fr.by_engine.values() for rep, _ in ms), default=0)
+        runtime = float(machine.get("runtime", "0").split()[0] or 0)
     L = []
     add = L.append
     add("# kaio performance")
