@@ -15,7 +15,7 @@
 #   bench  the benchmark matrix (scripts/guest/bench.sh), booted without
 #          slub_debug and with the TSC as clock; `make bench` (scripts/bench.sh)
 #          runs it and writes Documentation/performance.md. 60 min (it
-#          takes ~20-25 on an idle host).
+#          takes ~16, an estimate from one run).
 #   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
 #   kaio.timeout=120  kaio.slow_lat_ns=50000000 (slow devices, default 500 ms).

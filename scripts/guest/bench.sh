@@ -4,9 +4,9 @@
 # device variables in the environment. Every engine runs in this one guest,
 # interleaved per repetition (kaio-bench rotates the order), because TCG is
 # noisy and only runs made close together compare.
-# Takes ~20-25 min of TCG in all (an estimate from separate runs: ~10 for
-# kaio-bench's rows, ~12 for the 11 fio rows, 5 engines x 5 repetitions of
-# 1.5 s each plus ~1 s of fio start-up per run).
+# Takes ~16 min of TCG in all (an estimate: one full run took 929 s, ~5 min
+# for kaio-bench's rows and ~10 for the 11 fio rows: 5 engines x 5
+# repetitions of 1.5 s each, plus ~1 s of fio start-up per run).
 #
 # Output for the host (scripts/bench-report.py reads the console):
 #   kaio-bench's table lines and its {"kaio_bench":...} JSON lines;
