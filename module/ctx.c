@@ -57,7 +57,7 @@ static long kaio_ctx_getevents(struct kaio_ctx *ctx,
 		return -EINVAL;
 
 	if (!args.sigmask) {
-		ret = kaio_ring_read_events(ctx, args.min_nr, args.nr,
+		ret = kaio_getevents_wait(ctx, args.min_nr, args.nr,
 					    u64_to_user_ptr(args.events),
 					    timeout);
 		if (!ret && signal_pending(current))
@@ -76,7 +76,7 @@ static long kaio_ctx_getevents(struct kaio_ctx *ctx,
 	current->saved_sigmask = current->blocked;
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 
-	ret = kaio_ring_read_events(ctx, args.min_nr, args.nr,
+	ret = kaio_getevents_wait(ctx, args.min_nr, args.nr,
 				    u64_to_user_ptr(args.events), timeout);
 
 	interrupted = signal_pending(current);
@@ -337,6 +337,8 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	spin_lock_init(&ctx->lock);
 	mutex_init(&ctx->ring_lock);
 	init_waitqueue_head(&ctx->wait);
+	init_llist_head(&ctx->retries);
+	init_waitqueue_head(&ctx->retry_wait);
 	INIT_DELAYED_WORK(&ctx->reap_work, kaio_ctx_reap_work);
 	INIT_WORK(&ctx->shutdown_work, kaio_ctx_shutdown_work);
 	/*

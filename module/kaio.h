@@ -16,6 +16,7 @@
 #include <linux/refcount.h>
 #include <linux/pagemap.h>
 #include <linux/percpu.h>
+#include <linux/llist.h>
 #include <uapi/linux/aio_abi.h>
 #include <linux/kaio.h>
 
@@ -36,7 +37,8 @@ enum kaio_stat {
 	KAIO_STAT_ASYNC,	/* completed through ki_complete */
 	KAIO_STAT_WAIT_ARMS,	/* page-wait callbacks armed */
 	KAIO_STAT_WAKEUPS,	/* page-wait callbacks fired */
-	KAIO_STAT_RETRIES,	/* attempts made by the retry workqueue */
+	KAIO_STAT_RETRIES,	/* retries after a page-wait or POLL wake-up */
+	KAIO_STAT_RETRIES_IN_TASK, /* ... of them run by a GETEVENTS waiter */
 	KAIO_STAT_WORKER,	/* blocking attempts on the worker pool */
 	KAIO_STAT_CANCELLED,
 	KAIO_STAT_NR,
@@ -59,6 +61,12 @@ enum kaio_stat {
  *	again): only refcount_dec() of one known not to be the last.
  * @ring_lock: serialises GETEVENTS readers of the ring.
  * @wait: GETEVENTS waiters and poll().
+ * @retries: retries handed to the tasks waiting in GETEVENTS (req.c), who
+ *	run them; only while @retry_waiters is not zero.
+ * @retry_waiters: tasks in GETEVENTS, ready to run @retries.
+ * @retry_wait: wakes them for @retries. Apart from @wait, whose lock a
+ *	POLL of this context's own fd holds when its wake-up hands on a
+ *	retry: nothing is taken under this one but the scheduler's.
  * @reqs: requests alive (not freed); destroy waits for zero.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
@@ -88,6 +96,9 @@ struct kaio_ctx {
 	spinlock_t		lock;
 	struct mutex		ring_lock;
 	wait_queue_head_t	wait;
+	struct llist_head	retries;
+	atomic_t		retry_waiters;
+	wait_queue_head_t	retry_wait;
 	atomic_t		reqs;
 	bool			dead;
 	bool			res2_path;
@@ -150,6 +161,8 @@ struct kaio_req_cmd {
  * @user_iocb: io_event.obj.
  * @user_data: io_event.data.
  * @work: blocking attempt or page-wait retry, by @state.
+ * @retry_node: on ctx->retries, for a GETEVENTS waiter to run the retry.
+ * @retry_wq: where the retry goes if no waiter takes it.
  * @free_work: free from a context that may sleep.
  * @cmd: the op's own state: kaio_req_cmd() in its op file.
  */
@@ -168,6 +181,8 @@ struct kaio_req {
 	u64			user_iocb;
 	u64			user_data;
 	struct work_struct	work;
+	struct llist_node	retry_node;
+	struct workqueue_struct	*retry_wq;
 	struct work_struct	free_work;
 	struct kaio_req_cmd	cmd;
 };
@@ -249,8 +264,12 @@ int kaio_ring_activate(struct kaio_req *req);
 void kaio_ring_deactivate(struct kaio_req *req);
 void kaio_ring_post(struct kaio_req *req, long res);
 bool kaio_ring_has_events(struct kaio_ctx *ctx);
-long kaio_ring_read_events(struct kaio_ctx *ctx, long min_nr, long nr,
-			   struct io_event __user *uevents, ktime_t timeout);
+long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
+			   struct io_event __user *uevents);
+
+/* getevents.c: GETEVENTS' wait, which runs the retries handed to it */
+long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,
+			 struct io_event __user *uevents, ktime_t timeout);
 
 /* ctx.c: the context file */
 long kaio_ctx_setup(struct kaio_setup __user *uarg);
@@ -292,6 +311,11 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 int kaio_req_issue(struct kaio_req *req);
 bool kaio_file_may_punt(struct file *file);
 void kaio_req_punt(struct kaio_req *req);
+void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,
+			  bool in_task_ok);
+void kaio_req_waiter_enter(struct kaio_ctx *ctx);
+bool kaio_req_run_retries(struct kaio_ctx *ctx);
+void kaio_req_waiter_leave(struct kaio_ctx *ctx);
 void kaio_req_continue(struct kaio_req *req, int how, long res);
 void kaio_req_complete(struct kaio_req *req, long res);
 void kaio_req_put(struct kaio_req *req);

@@ -14,6 +14,7 @@
 
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
+#include <uapi/linux/magic.h>
 #include "kaio.h"
 #include "poll.h"
 #include "trace.h"
@@ -65,11 +66,18 @@ static void kaio_poll_assert_locked(struct kaio_poll *p)
 	lockdep_assert_held(&READ_ONCE(p->head)->lock);
 }
 
+/*
+ * To a task waiting in GETEVENTS if any, as io_uring runs its poll retries
+ * in the task; not for FUSE, whose ->poll() waits for its server, which
+ * must not keep GETEVENTS past its timeout.
+ */
 static void kaio_poll_queue_retry(struct kaio_poll *p)
 {
 	struct kaio_req *req = kaio_poll_req(p);
+	bool in_task_ok = file_inode(req->file)->i_sb->s_magic !=
+			  FUSE_SUPER_MAGIC;
 
-	queue_work(req->ctx->user->poll_wq, &req->work);
+	kaio_req_queue_retry(req, req->ctx->user->poll_wq, in_task_ok);
 }
 
 /*

@@ -52,8 +52,10 @@
 #include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched.h>
 #include <linux/wait_bit.h>
 #include <uapi/linux/magic.h>
@@ -401,17 +403,20 @@ void kaio_req_continue(struct kaio_req *req, int how, long res)
 }
 
 /*
- * The request's one work item. Queued on the bounded worker pool it makes a
- * blocking attempt; queued on the retry workqueue by a page-wait callback it
- * continues the read. The state says which. An attempt may arm a page wait
- * (a retry that read on, a worker's read after the atime update), whose
- * callback queues the item again while this run is still on it, possibly on
- * the other queue: safe, since this run touches req only through its own
- * reference after the attempt, and nothing flushes the item.
+ * One attempt by whoever took the request's work: a blocking attempt for a
+ * QUEUED request, else the op's retry after its callback fired. An attempt
+ * may arm a page wait (a retry that read on, a worker's read after the atime
+ * update), whose callback queues the retry again while this run is still
+ * on it, possibly elsewhere: safe, since this run touches req only through
+ * its own reference after the attempt, and nothing flushes the item.
+ *
+ * Run by the work item (kaio_req_work()) or by a task waiting in GETEVENTS
+ * (kaio_req_run_retries()), which puts on the submitter's credentials and
+ * memory cgroup as a worker does; a task's own blkcg stays (it is the
+ * submitter's process, and kthread_associate_blkcg() is for kthreads).
  */
-static void kaio_req_work(struct work_struct *work)
+static void kaio_req_run(struct kaio_req *req, bool in_task)
 {
-	struct kaio_req *req = container_of(work, struct kaio_req, work);
 	enum kaio_issue (*attempt)(struct kaio_req *req, long *res);
 	const struct cred *old_cred;
 	struct mem_cgroup *old_memcg;
@@ -425,7 +430,8 @@ static void kaio_req_work(struct work_struct *work)
 		kaio_req_put(req);
 		return;
 	}
-	if (WARN_ON_ONCE(old != KAIO_REQ_QUEUED && !req->op->retry)) {
+	if (WARN_ON_ONCE((old != KAIO_REQ_QUEUED && !req->op->retry) ||
+			 (old == KAIO_REQ_QUEUED && in_task))) {
 		/* A state bug: end the request rather than leak it. */
 		kaio_req_complete(req, -EIO);
 		kaio_req_put(req);
@@ -437,6 +443,8 @@ static void kaio_req_work(struct work_struct *work)
 		attempt = req->op->work;
 	} else {
 		kaio_stat_inc(req->ctx, KAIO_STAT_RETRIES);
+		if (in_task)
+			kaio_stat_inc(req->ctx, KAIO_STAT_RETRIES_IN_TASK);
 		kaio_req_note_path(req, KAIO_PATH_RETRY);
 		trace_kaio_retry(req);
 		attempt = req->op->retry;
@@ -453,6 +461,126 @@ static void kaio_req_work(struct work_struct *work)
 	revert_creds(old_cred);
 	kaio_req_continue(req, how, res);
 	kaio_req_put(req);
+}
+
+/*
+ * The request's one work item. Queued on the bounded worker pool it makes a
+ * blocking attempt; queued by a callback that found no GETEVENTS waiter it
+ * runs the retry. The state says which.
+ */
+static void kaio_req_work(struct work_struct *work)
+{
+	kaio_req_run(container_of(work, struct kaio_req, work), false);
+}
+
+/* ---- retries run by the task waiting for them ------------------------------ */
+
+/*
+ * Every retry on ctx->retries to its workqueue. llist_del_all() gives each
+ * to exactly one taker, so a retry runs once whoever else looks. Any
+ * context, irq included.
+ */
+static void kaio_req_dispatch_retries(struct kaio_ctx *ctx)
+{
+	struct llist_node *list = llist_del_all(&ctx->retries);
+	struct kaio_req *req, *next;
+
+	llist_for_each_entry_safe(req, next, list, retry_node)
+		queue_work(req->retry_wq, &req->work);
+}
+
+/**
+ * kaio_req_queue_retry() - hand a retry on, to a GETEVENTS waiter if any
+ * @req: the request, owned by the calling callback, whose reference the
+ *	retry takes over
+ * @wq: the workqueue for the retry if no waiter takes it
+ * @in_task_ok: whether the retry may run in the waiting task (POLL of a
+ *	FUSE file may not: its ->poll() waits for the server)
+ *
+ * A task waiting in GETEVENTS on the context runs the retry itself, in the
+ * submitter's process (only its mm may call GETEVENTS): no worker wake-up,
+ * no context switch to it and back. With nobody waiting the retry goes to
+ * @wq at once, as before, so its progress never depends on the program
+ * calling in (a program that spins on the mapped ring, or sleeps in
+ * epoll_wait). A waiter that leaves hands what it did not run to the
+ * workqueues: the callback's look at the waiters and the waiter's look at
+ * the list after it left are ordered by full barriers on both sides, so at
+ * least one of them sees the other.
+ *
+ * Any context, irq included, under the caller's waitqueue lock (a page's,
+ * or the polled file's, which may be this context's own @wait: so waiters
+ * are woken through ctx->retry_wait).
+ */
+void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,
+			  bool in_task_ok)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	req->retry_wq = wq;
+	if (!in_task_ok || !atomic_read(&ctx->retry_waiters)) {
+		queue_work(wq, &req->work);
+		return;
+	}
+	llist_add(&req->retry_node, &ctx->retries);
+	/* Pairs with kaio_req_waiter_leave(). */
+	smp_mb();
+	if (likely(atomic_read(&ctx->retry_waiters)))
+		wake_up(&ctx->retry_wait);
+	else
+		kaio_req_dispatch_retries(ctx);
+}
+
+/**
+ * kaio_req_waiter_enter() - a task in GETEVENTS will run the context's retries
+ * @ctx: the context, used by its owner's mm
+ */
+void kaio_req_waiter_enter(struct kaio_ctx *ctx)
+{
+	atomic_inc(&ctx->retry_waiters);
+}
+
+/**
+ * kaio_req_run_retries() - run the retries handed to this waiting task
+ * @ctx: the context, between kaio_req_waiter_enter() and _leave()
+ *
+ * In the order the wake-ups came. A task with a fatal signal pending hands
+ * them to the workqueues instead: the read path would stop at the signal
+ * (filemap_read()), and the request is not the dying task's to cut short.
+ *
+ * Return: whether there were any.
+ */
+bool kaio_req_run_retries(struct kaio_ctx *ctx)
+{
+	struct llist_node *list;
+	struct kaio_req *req, *next;
+
+	if (llist_empty(&ctx->retries))
+		return false;
+	if (fatal_signal_pending(current)) {
+		kaio_req_dispatch_retries(ctx);
+		return true;
+	}
+	list = llist_reverse_order(llist_del_all(&ctx->retries));
+	llist_for_each_entry_safe(req, next, list, retry_node) {
+		kaio_req_run(req, true);
+		cond_resched();
+	}
+	return true;
+}
+
+/**
+ * kaio_req_waiter_leave() - the task leaves GETEVENTS
+ * @ctx: the context
+ *
+ * Retries handed over meanwhile, and not yet run, go to the workqueues.
+ */
+void kaio_req_waiter_leave(struct kaio_ctx *ctx)
+{
+	atomic_dec(&ctx->retry_waiters);
+	/* Pairs with kaio_req_queue_retry(). */
+	smp_mb__after_atomic();
+	if (!llist_empty(&ctx->retries))
+		kaio_req_dispatch_retries(ctx);
 }
 
 /**

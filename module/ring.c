@@ -156,7 +156,7 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	 * Most events are posted with nobody waiting (inline completions,
 	 * busy reapers): skip the waitqueue lock then. The full barrier of
 	 * wq_has_sleeper() pairs with prepare_to_wait()'s in
-	 * kaio_ring_read_events() and the smp_mb() of ctx.c's poll.
+	 * kaio_getevents_wait() and the smp_mb() of ctx.c's poll.
 	 */
 	if (wq_has_sleeper(&ctx->wait))
 		wake_up(&ctx->wait);
@@ -164,8 +164,15 @@ void kaio_ring_post(struct kaio_req *req, long res)
 		eventfd_signal(req->eventfd, 1);
 }
 
-/* Copy up to @nr events to user space; returns the count or -EFAULT. */
-static long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
+/**
+ * kaio_ring_copy_events() - reap events to user space
+ * @ctx: the context
+ * @nr: events to copy at most
+ * @uevents: where to
+ *
+ * Return: the events copied, or -EFAULT if none could be.
+ */
+long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
 				  struct io_event __user *uevents)
 {
 	unsigned int head, tail;
@@ -195,68 +202,6 @@ static long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
 out:
 	mutex_unlock(&ctx->ring_lock);
 	return done;
-}
-
-/**
- * kaio_ring_read_events() - io_getevents' wait
- * @ctx: the context
- * @min_nr: events to wait for
- * @nr: events to copy at most
- * @uevents: where to
- * @timeout: relative; KTIME_MAX for none, 0 or less for no wait
- *
- * Reads what is there, sleeps interruptibly until @min_nr have been read,
- * the deadline passes, or the context dies.
- *
- * Return: the events copied, else -EFAULT, -EINVAL (dead context) or 0.
- */
-long kaio_ring_read_events(struct kaio_ctx *ctx, long min_nr, long nr,
-			   struct io_event __user *uevents, ktime_t timeout)
-{
-	struct hrtimer_sleeper timer;
-	bool timed = timeout != KTIME_MAX;
-	long got = 0, ret;
-	DEFINE_WAIT(wait);
-
-	if (timed && timeout > 0) {
-		hrtimer_init_sleeper_on_stack(&timer, CLOCK_MONOTONIC,
-					      HRTIMER_MODE_REL);
-		hrtimer_set_expires_range_ns(&timer.timer, timeout,
-					     current->timer_slack_ns);
-		hrtimer_sleeper_start_expires(&timer, HRTIMER_MODE_REL);
-	}
-
-	for (;;) {
-		ret = kaio_ring_copy_events(ctx, nr - got, uevents + got);
-		if (ret < 0)
-			break;
-		got += ret;
-		if (got >= min_nr || (timed && timeout <= 0))
-			break;
-		if (READ_ONCE(ctx->dead)) {
-			ret = -EINVAL;
-			break;
-		}
-		prepare_to_wait(&ctx->wait, &wait, TASK_INTERRUPTIBLE);
-		if (!kaio_ring_has_events(ctx) && !READ_ONCE(ctx->dead) &&
-		    !signal_pending(current) && !(timed && !timer.task))
-			schedule();
-		finish_wait(&ctx->wait, &wait);
-		if (signal_pending(current) || (timed && !timer.task)) {
-			/* One last look, as wait_event_*_hrtimeout() does. */
-			ret = kaio_ring_copy_events(ctx, nr - got,
-						    uevents + got);
-			if (ret > 0)
-				got += ret;
-			break;
-		}
-	}
-
-	if (timed && timeout > 0) {
-		hrtimer_cancel(&timer.timer);
-		destroy_hrtimer_on_stack(&timer.timer);
-	}
-	return got ? got : ret;
 }
 
 /*

@@ -667,7 +667,8 @@ static bool kaio_rw_all_cached(struct kaio_req *req)
  * The page-wait callback, as io_uring/rw.c's io_async_buf_func(). It runs
  * under the folio waitqueue's lock with irqs off, often in bio completion:
  * match the key, disarm (the entry is never exclusive, so waking it takes
- * nothing from other waiters), queue the retry. Nothing that sleeps.
+ * nothing from other waiters), hand the retry on: to a task waiting in
+ * GETEVENTS, else to the retry workqueue. Nothing that sleeps.
  *
  * It fires when the folio is unlocked, not when it is uptodate: the retry
  * finds out which (-EAGAIN for a read error or truncation).
@@ -685,7 +686,7 @@ static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 	list_del_init(&wait->entry);
 	kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 	trace_kaio_wake(req);
-	queue_work(req->ctx->user->retry_wq, &req->work);
+	kaio_req_queue_retry(req, req->ctx->user->retry_wq, true);
 	return 1;
 }
 

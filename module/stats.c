@@ -24,6 +24,7 @@ static const char * const kaio_stat_names[KAIO_STAT_NR] = {
 	[KAIO_STAT_WAIT_ARMS]	= "page_wait_arms",
 	[KAIO_STAT_WAKEUPS]	= "wakeups",
 	[KAIO_STAT_RETRIES]	= "retries",
+	[KAIO_STAT_RETRIES_IN_TASK] = "retries_in_task",
 	[KAIO_STAT_WORKER]	= "worker",
 	[KAIO_STAT_CANCELLED]	= "cancelled",
 };

@@ -12,6 +12,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,10 +377,29 @@ static int one_request(const char *lines)
 }
 
 /*
+ * The pid of the task that traced @event's first line in @lines ("comm-pid
+ * [cpu] ..."), or -1.
+ */
+static long event_pid(const char *lines, const char *event)
+{
+	const char *at = find_event(lines, event), *bol, *dash = NULL, *p;
+
+	if (!at)
+		return -1;
+	for (bol = at; bol > lines && bol[-1] != '\n'; bol--)
+		;
+	/* The last '-' before the " [cpu]" column: comm may hold dashes. */
+	for (p = bol; p < at && *p != '['; p++)
+		if (*p == '-')
+			dash = p;
+	return dash ? strtol(dash + 1, NULL, 10) : -1;
+}
+
+/*
  * One cold read on the slow ext4: its life in the trace is submit, arm
- * (the callback armed inside SUBMIT), wake (the page unlocked), retry (the
- * workqueue reads on), complete (with res 4096 and path retry), in that
- * order, all for one request.
+ * (the callback armed inside SUBMIT), wake (the page unlocked), retry (this
+ * thread, waiting in GETEVENTS, reads on), complete (with res 4096 and path
+ * retry), in that order, all for one request.
  */
 TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 {
@@ -421,6 +441,53 @@ TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 	EXPECT_NE(NULL, strstr(lines, " PREAD (opcode 0) "));
 	EXPECT_NE(NULL, strstr(lines, "res 4096 path retry"));
 	EXPECT_TRUE(one_request(lines));
+	/* Run by the thread that waited for it, not by a worker. */
+	EXPECT_EQ(gettid(), event_pid(lines, "kaio_retry"));
+	free(lines);
+	close(fd);
+	t_ctx_close(&c);
+}
+
+/*
+ * The same read with nobody in GETEVENTS (the thread sleeps in poll() on
+ * the context): a worker runs the retry, and the event still comes.
+ */
+TEST_F_TIMEOUT(trace, cold_read_without_a_waiter_retried_by_a_worker, 60)
+{
+	struct t_ctx c;
+	struct io_event ev;
+	struct pollfd pfd;
+	struct iocb cb;
+	char path[PATH_MAX];
+	const char *dir;
+	char *buf = t_alloc(4096), *lines;
+	long pid;
+	int fd;
+
+	KAIO_SKIPPED_IN_SETUP();
+	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 256 << 10, SEED));
+	fd = open(path, O_RDONLY | O_NOATIME);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, t_drop_file_cache(fd));
+	ASSERT_EQ(0, put(self->root, "trace", ""));
+
+	t_prep_pread(&cb, fd, buf, 4096, 128 << 10);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	pfd = (struct pollfd){ .fd = c.fd, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, WAIT_MS));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, WAIT_MS));
+	EXPECT_EQ(4096, ev.res);
+	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
+
+	lines = trace_of(self, &cb);
+	ASSERT_NE(NULL, lines);
+	log_lines(&cb, lines);
+	pid = event_pid(lines, "kaio_retry");
+	EXPECT_LT(0, pid);
+	EXPECT_NE(gettid(), pid);
 	free(lines);
 	close(fd);
 	t_ctx_close(&c);

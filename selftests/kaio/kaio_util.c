@@ -468,6 +468,7 @@ static const struct {
 	F("page_wait_arms", page_wait_arms),
 	F("wakeups", wakeups),
 	F("retries", retries),
+	F("retries_in_task", retries_in_task),
 	F("worker", worker),
 	F("cancelled", cancelled),
 	F("in_flight", in_flight),

@@ -143,6 +143,7 @@ struct t_stats {
 	long long page_wait_arms;
 	long long wakeups;
 	long long retries;
+	long long retries_in_task;	/* ... run by a GETEVENTS waiter */
 	long long worker;
 	long long cancelled;
 	long long in_flight;

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Retries run by the task that waits for them: a page-wait or POLL wake-up
+ * hands its retry to a task waiting in GETEVENTS on the context, which runs
+ * it itself (fdinfo "retries_in_task"), as io_uring's DEFER_TASKRUN runs
+ * task work in io_uring_enter(). With nobody in GETEVENTS the retry goes to
+ * a worker at once, so a program that sleeps in poll(), spins on the mapped
+ * ring or leaves GETEVENTS early loses nothing and waits for nothing.
+ *
+ * Cold reads run on the slow devices (ten milliseconds or more per I/O):
+ * every wake-up comes long after SUBMIT returned.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "kaio_util.h"
+
+#define SEED		0x7a5c2u
+#define FILE_SIZE	(8 << 20)
+#define STRIDE		(256 << 10)	/* beyond each other's readahead */
+#define NR		16
+#define WAIT_MS		30000
+
+FIXTURE(taskrun) {
+	struct t_ctx c;
+	int fd;
+	unsigned char *buf;
+	struct iocb cbs[NR];
+	struct iocb *ptrs[NR];
+};
+
+KAIO_SLOW_FS_VARIANTS(taskrun);
+
+FIXTURE_SETUP(taskrun)
+{
+	char path[PATH_MAX];
+	const char *dir;
+	int i;
+
+	self->fd = -1;
+	KAIO_ENV_OR_SKIP(dir, variant->env);
+	KAIO_CTX_INIT(&self->c, 256, KAIO_SETUP_RES2_PATH);
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), FILE_SIZE, SEED));
+	/* No atime due: such a read starts on a worker (kaio_retry.c). */
+	self->fd = open(path, O_RDONLY | O_NOATIME);
+	unlink(path);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, t_drop_file_cache(self->fd));
+	ASSERT_EQ(0, t_cached_pages(self->fd, FILE_SIZE));
+	self->buf = t_alloc(NR * 4096);
+	memset(self->buf, 0xa5, NR * 4096);
+	for (i = 0; i < NR; i++) {
+		t_prep_pread(&self->cbs[i], self->fd, self->buf + i * 4096,
+			     4096, (long long)i * STRIDE + (i % 3) * 4096);
+		self->cbs[i].aio_data = i;
+		self->ptrs[i] = &self->cbs[i];
+	}
+}
+
+FIXTURE_TEARDOWN(taskrun)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	t_ctx_close(&self->c);
+}
+
+/* Every read's event once, 4096 bytes, the file's bytes. */
+static void check_reads(struct __test_metadata *_metadata,
+			FIXTURE_DATA(taskrun) *self, const struct io_event *ev,
+			long n)
+{
+	int counts[NR] = { 0 };
+	long long res[NR];
+	int i;
+
+	ASSERT_EQ(NR, n);
+	EXPECT_EQ(0, t_tally(self->cbs, NR, ev, n, counts, res));
+	for (i = 0; i < NR; i++) {
+		EXPECT_EQ(1, counts[i]) TH_LOG("read %d: %d events", i, counts[i]);
+		EXPECT_EQ(4096, res[i]) TH_LOG("read %d", i);
+		EXPECT_EQ(-1, t_check(self->buf + i * 4096, 4096, SEED,
+				      self->cbs[i].aio_offset))
+			TH_LOG("read %d: wrong bytes", i);
+	}
+}
+
+/*
+ * One cold read, then GETEVENTS: the wake-up finds this thread waiting and
+ * hands it the retry; no worker runs it.
+ */
+TEST_F_TIMEOUT(taskrun, waiting_thread_runs_the_retry, 60)
+{
+	struct t_stats s0, s1, d;
+	struct io_event ev;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cbs[5]));
+	ASSERT_EQ(1, t_wait(self->c.fd, &ev, 1, WAIT_MS));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+
+	EXPECT_EQ(4096, ev.res);
+	EXPECT_EQ(KAIO_PATH_RETRY, ev.res2);
+	EXPECT_EQ(-1, t_check(self->buf + 5 * 4096, 4096, SEED,
+			      self->cbs[5].aio_offset));
+	EXPECT_EQ(1, d.wakeups);
+	EXPECT_EQ(1, d.retries);
+	EXPECT_EQ(1, d.retries_in_task);
+	EXPECT_EQ(0, d.worker);
+}
+
+/* Sixteen cold reads in one SUBMIT, one GETEVENTS for all: it runs them. */
+TEST_F_TIMEOUT(taskrun, waiting_thread_runs_a_batch_of_retries, 60)
+{
+	struct io_event ev[NR];
+	struct t_stats s0, s1, d;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(NR, t_submit(self->c.fd, NR, self->ptrs));
+	check_reads(_metadata, self, ev, t_wait(self->c.fd, ev, NR, WAIT_MS));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+
+	EXPECT_EQ(d.page_wait_arms, d.wakeups);
+	EXPECT_EQ(d.wakeups, d.retries);
+	EXPECT_EQ(d.retries, d.retries_in_task);
+	EXPECT_EQ(0, d.worker);
+}
+
+/*
+ * Nobody in GETEVENTS: the program sleeps in poll() on the context and
+ * reads the mapped ring. Workers run every retry, and every event comes.
+ */
+TEST_F_TIMEOUT(taskrun, without_a_waiter_workers_run_the_retries, 60)
+{
+	struct pollfd pfd = { .fd = self->c.fd, .events = POLLIN };
+	struct io_event ev[NR];
+	struct t_stats s0, s1, d;
+	uint64_t end;
+	long seen = 0;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, t_ctx_map_ring(&self->c));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(NR, t_submit(self->c.fd, NR, self->ptrs));
+	end = t_now_ns() + WAIT_MS * 1000000ULL;
+	while (seen < NR && t_now_ns() < end) {
+		ASSERT_LE(0, poll(&pfd, 1, 1000));
+		seen = t_ring_peek(&self->c, ev, NR);
+	}
+	ASSERT_EQ(NR, seen) TH_LOG("events lost or late without GETEVENTS");
+	/* Only now into the kernel, to reap what is all there. */
+	check_reads(_metadata, self, ev, t_getevents(self->c.fd, 0, NR, ev,
+						     &(struct timespec){ 0 }));
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	EXPECT_EQ(d.wakeups, d.retries);
+	EXPECT_LE(NR, d.retries);
+	EXPECT_EQ(0, d.retries_in_task);
+}
+
+/*
+ * GETEVENTS asking for all sixteen with a 1 ms timeout, again and again:
+ * each call leaves before the reads are done, handing what it did not run
+ * to workers. Nothing is lost, nothing comes twice.
+ */
+TEST_F_TIMEOUT(taskrun, waiter_that_times_out_loses_nothing, 60)
+{
+	struct timespec ms = { .tv_nsec = 1000000 };
+	struct io_event ev[NR];
+	struct t_stats s0, s1, d;
+	long got = 0, ret, calls = 0;
+	uint64_t end;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(NR, t_submit(self->c.fd, NR, self->ptrs));
+	end = t_now_ns() + WAIT_MS * 1000000ULL;
+	while (got < NR && t_now_ns() < end) {
+		ret = t_getevents(self->c.fd, NR - got, NR - got, ev + got, &ms);
+		ASSERT_LE(0, ret);
+		got += ret;
+		calls++;
+	}
+	check_reads(_metadata, self, ev, got);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	TH_LOG("%ld GETEVENTS calls", calls);
+	EXPECT_EQ(d.wakeups, d.retries);
+	EXPECT_EQ(0, s1.in_flight);
+}
+
+/* Polling GETEVENTS with a zero timeout runs the retries too. */
+TEST_F_TIMEOUT(taskrun, zero_timeout_getevents_runs_retries, 60)
+{
+	struct timespec zero = { 0 };
+	struct io_event ev[NR];
+	struct t_stats s0, s1, d;
+	long got = 0, ret;
+	uint64_t end;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	ASSERT_EQ(NR, t_submit(self->c.fd, NR, self->ptrs));
+	end = t_now_ns() + WAIT_MS * 1000000ULL;
+	while (got < NR && t_now_ns() < end) {
+		ret = t_getevents(self->c.fd, 0, NR - got, ev + got, &zero);
+		ASSERT_LE(0, ret);
+		got += ret;
+	}
+	check_reads(_metadata, self, ev, got);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	EXPECT_EQ(d.wakeups, d.retries);
+}
+
+struct reaper {
+	int ctx;
+	long want, got;
+	struct io_event ev[NR];
+};
+
+static void *reap(void *arg)
+{
+	struct reaper *r = arg;
+
+	r->got = t_wait(r->ctx, r->ev, r->want, WAIT_MS);
+	return NULL;
+}
+
+/* Two threads in GETEVENTS: each retry runs once, each event comes once. */
+TEST_F_TIMEOUT(taskrun, two_waiting_threads_share_the_retries, 60)
+{
+	struct reaper r[2] = {
+		{ .ctx = self->c.fd, .want = NR / 2 },
+		{ .ctx = self->c.fd, .want = NR / 2 },
+	};
+	struct t_stats s0, s1, d;
+	struct io_event ev[NR];
+	pthread_t th[2];
+	int i;
+
+	KAIO_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, reap, &r[i]));
+	ASSERT_EQ(NR, t_submit(self->c.fd, NR, self->ptrs));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+	ASSERT_EQ(NR / 2, r[0].got);
+	ASSERT_EQ(NR / 2, r[1].got);
+	memcpy(ev, r[0].ev, sizeof(ev[0]) * (NR / 2));
+	memcpy(ev + NR / 2, r[1].ev, sizeof(ev[0]) * (NR / 2));
+	check_reads(_metadata, self, ev, NR);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	EXPECT_EQ(d.wakeups, d.retries);
+	EXPECT_LE(1, d.retries_in_task);
+}
+
+/*
+ * POLL: a thread waits in GETEVENTS, another writes the pipe. The wake-up
+ * hands the retry to the waiter, which completes the POLL.
+ */
+TEST(poll_wakeup_runs_in_the_waiting_thread)
+{
+	struct timespec forever = { .tv_sec = WAIT_MS / 1000 };
+	struct t_stats s0, s1, d;
+	struct t_waiter w = { 0 };
+	struct io_event ev;
+	struct iocb cb;
+	struct t_ctx c;
+	pthread_t th;
+	int p[2];
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, pipe(p));
+	t_prep_poll(&cb, p[0], POLLIN);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s0));
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	w.ctx = c.fd;
+	w.min_nr = 1;
+	w.ev = &ev;
+	w.timeout = &forever;
+	ASSERT_EQ(0, pthread_create(&th, NULL, t_getevents_thread, &w));
+	ASSERT_TRUE(t_wait_in_ioctl(&w, 5000));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_TRUE(t_join_within(th, WAIT_MS));
+	ASSERT_EQ(1, w.ret);
+	EXPECT_EQ((uintptr_t)&cb, ev.obj);
+	EXPECT_TRUE(ev.res & POLLIN);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	EXPECT_EQ(1, d.retries);
+	EXPECT_EQ(1, d.retries_in_task);
+	close(p[0]);
+	close(p[1]);
+	t_ctx_close(&c);
+}
+
+/*
+ * A POLL of an epoll fd that watches the context itself, with a thread in
+ * GETEVENTS: a NOOP's event wakes the context's waitqueue, whose epoll
+ * entry wakes the epoll fd's, whose POLL entry hands its retry to the
+ * waiter, all with the context's waitqueue lock held. So the hand-over
+ * must not take that lock again (a hang, and lockdep on the debug kernel).
+ * Whether the POLL then finds the context readable depends on whether the
+ * waiter reaped the NOOP's event first, as it would for any two threads:
+ * NOOPs go on until the waiter has two events.
+ */
+TEST(poll_of_epoll_watching_the_context_with_a_waiter)
+{
+	struct epoll_event ee = { .events = EPOLLIN };
+	struct timespec forever = { .tv_sec = WAIT_MS / 1000 };
+	struct timespec zero = { 0 };
+	struct t_waiter w = { 0 };
+	struct io_event ev[2], more[64];
+	struct iocb poll_cb, noop;
+	struct t_stats s0, s1, d;
+	struct t_ctx c;
+	pthread_t th;
+	int i, ep, noops = 0;
+
+	KAIO_CTX_INIT(&c, 128, 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ee));
+	t_prep_poll(&poll_cb, ep, POLLIN);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s0));
+	ASSERT_EQ(1, t_submit_one(c.fd, &poll_cb));
+	w.ctx = c.fd;
+	w.min_nr = 2;
+	w.ev = ev;
+	w.timeout = &forever;
+	ASSERT_EQ(0, pthread_create(&th, NULL, t_getevents_thread, &w));
+	ASSERT_TRUE(t_wait_in_ioctl(&w, 5000));
+	t_prep_noop(&noop, -1);
+	for (i = 0; i < 50 && !__atomic_load_n(&w.ret, __ATOMIC_ACQUIRE); i++) {
+		ASSERT_EQ(1, t_submit_one(c.fd, &noop));
+		noops++;
+		usleep(20000);
+	}
+	ASSERT_TRUE(t_join_within(th, WAIT_MS));
+	ASSERT_EQ(2, w.ret);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	TH_LOG("%d NOOPs", noops);
+	/* The first NOOP's wake-up found the waiter there. */
+	EXPECT_LE(1, d.retries_in_task);
+	/* The POLL may still wait (the waiter reaped first): cancel it. */
+	t_cancel(c.fd, &poll_cb);
+	EXPECT_LE(0, t_getevents(c.fd, 0, 64, more, &zero));
+	close(ep);
+	t_ctx_close(&c);
+}
+
+/* Is process @pid asleep in ioctl() (syscall 16 on x86_64)? */
+static bool proc_in_ioctl(pid_t pid)
+{
+	char path[64], line[128];
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f))
+		yes = atoi(line) == SYS_ioctl;
+	fclose(f);
+	return yes;
+}
+
+/*
+ * A process killed while it waits in GETEVENTS for cold reads: the
+ * retries handed to it go to workers, its requests end, and the module
+ * comes back to where it was (no context, nothing pinned).
+ */
+FIXTURE(kill) {
+	int unused;
+};
+
+FIXTURE_SETUP(kill)
+{
+}
+
+FIXTURE_TEARDOWN(kill)
+{
+}
+
+TEST_F_TIMEOUT(kill, killed_waiter_loses_nothing, 90)
+{
+	struct t_stats g0, g;
+	const char *dir;
+	pid_t pid;
+	int i, status, go[2];
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
+	ASSERT_EQ(0, t_stats_read(KAIO_DEBUGFS_STATS, &g0));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct iocb cbs[NR], *ptrs[NR];
+		unsigned char *buf = t_alloc(NR * 4096);
+		char path[PATH_MAX];
+		struct io_event ev[NR];
+		struct t_ctx c;
+		int fd;
+
+		if (t_ctx_init(&c, 64, 0) ||
+		    t_make_file(dir, path, sizeof(path), FILE_SIZE, SEED))
+			_exit(1);
+		fd = open(path, O_RDONLY | O_NOATIME);
+		unlink(path);
+		if (fd < 0 || t_drop_file_cache(fd))
+			_exit(1);
+		for (i = 0; i < NR; i++) {
+			t_prep_pread(&cbs[i], fd, buf + i * 4096, 4096,
+				     (long long)i * STRIDE);
+			ptrs[i] = &cbs[i];
+		}
+		if (t_submit(c.fd, NR, ptrs) != NR)
+			_exit(1);
+		close(go[1]);
+		t_getevents(c.fd, NR, NR, ev, NULL);
+		_exit(2);	/* never: the parent kills us first */
+	}
+	close(go[1]);
+	/* The child's SUBMIT is done when the pipe closes. */
+	ASSERT_EQ(0, read(go[0], &i, 1));
+	close(go[0]);
+	for (i = 0; i < 1000 && !proc_in_ioctl(pid); i++)
+		usleep(1000);
+	EXPECT_TRUE(proc_in_ioctl(pid)) TH_LOG("child not in GETEVENTS");
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("child status %#x", status);
+	EXPECT_EQ(0, t_module_settle(g0.contexts, WAIT_MS, &g));
+	t_stats_log("module after", &g);
+}
+
+TEST_HARNESS_MAIN
