@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * GETEVENTS' wait: reap events, and run the retries that wake-ups handed to
- * the tasks waiting here (req.c, kaio_req_queue_retry()), as io_uring's
+ * the tasks sleeping here (req.c, kaio_req_queue_retry()), as io_uring's
  * DEFER_TASKRUN runs task work in io_uring_enter(): the page is copied by
  * the task that wants it, with no worker wake-up and no second context
- * switch. A wake-up that finds nobody waiting queues its retry on a worker
- * as before, so no retry ever waits for the program to call in.
+ * switch. A wake-up that finds nobody asleep here queues its retry on a
+ * worker as before, so no retry ever waits for the program to call in.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -23,6 +23,23 @@ static bool kaio_getevents_may_sleep(struct kaio_ctx *ctx,
 	       !(timed && !timer->task);
 }
 
+/*
+ * Retries handed over while the task slept, and those that come while it
+ * runs them, a few rounds at most: a wake-up that keeps requeueing one
+ * (a POLL whose file wakes but is never ready) goes to a worker instead.
+ */
+#define KAIO_GETEVENTS_RETRY_ROUNDS	8
+
+static void kaio_getevents_run_retries(struct kaio_ctx *ctx, ktime_t deadline)
+{
+	int rounds = 0;
+
+	while (rounds++ < KAIO_GETEVENTS_RETRY_ROUNDS &&
+	       !signal_pending(current) &&
+	       kaio_req_run_retries(ctx, deadline))
+		;
+}
+
 /**
  * kaio_getevents_wait() - io_getevents' wait
  * @ctx: the context, used by its owner's mm (kaio_ctx_ioctl() checked)
@@ -31,12 +48,13 @@ static bool kaio_getevents_may_sleep(struct kaio_ctx *ctx,
  * @uevents: where to
  * @timeout: relative; KTIME_MAX for none, 0 or less for no wait
  *
- * Runs the retries handed to it, reads what is there, and sleeps
- * interruptibly until @min_nr have been read, the deadline passes, or the
- * context dies. Retries run even with no wait asked for (a zero timeout),
- * as io_uring runs its task work on every enter. A retry may take a
- * sleeping lock the read path takes (an inode lock held by a writer), as
- * io_uring's task-work retries may; it never waits for I/O.
+ * Reads what is there, and sleeps interruptibly until @min_nr have been
+ * read, the deadline passes, or the context dies; on waking it runs the
+ * retries handed to it. A retry never waits for its own I/O, but it may
+ * wait for what the read path waits for before it gets there: a lock
+ * (an inode's, the mapping's invalidate lock) held by a writer or a
+ * truncate, readahead's submission, an atime update. So may io_uring's
+ * task-work retries. Past the deadline the task runs no more of them.
  *
  * Return: the events copied, else -EFAULT, -EINVAL (dead context) or 0.
  */
@@ -45,11 +63,13 @@ long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,
 {
 	struct hrtimer_sleeper timer = { };
 	bool timed = timeout != KTIME_MAX;
+	ktime_t deadline = KTIME_MAX;
 	long got = 0, ret;
 	DEFINE_WAIT(wait);
 	DEFINE_WAIT(retry_wait);
 
 	if (timed && timeout > 0) {
+		deadline = ktime_add_safe(ktime_get(), timeout);
 		hrtimer_init_sleeper_on_stack(&timer, CLOCK_MONOTONIC,
 					      HRTIMER_MODE_REL);
 		hrtimer_set_expires_range_ns(&timer.timer, timeout,
@@ -57,9 +77,7 @@ long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,
 		hrtimer_sleeper_start_expires(&timer, HRTIMER_MODE_REL);
 	}
 
-	kaio_req_waiter_enter(ctx);
 	for (;;) {
-		kaio_req_run_retries(ctx);
 		ret = kaio_ring_copy_events(ctx, nr - got, uevents + got);
 		if (ret < 0)
 			break;
@@ -71,10 +89,12 @@ long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,
 			break;
 		}
 		/*
-		 * On both queues before looking: prepare_to_wait()'s barrier
-		 * pairs with kaio_ring_post()'s wq_has_sleeper() and with the
-		 * wake-up after kaio_req_queue_retry()'s llist_add().
+		 * Counted, then on both queues before looking:
+		 * prepare_to_wait()'s barrier pairs with kaio_ring_post()'s
+		 * wq_has_sleeper() and with the wake-up after
+		 * kaio_req_queue_retry()'s llist_add().
 		 */
+		kaio_req_waiter_enter(ctx);
 		prepare_to_wait(&ctx->retry_wait, &retry_wait,
 				TASK_INTERRUPTIBLE);
 		prepare_to_wait(&ctx->wait, &wait, TASK_INTERRUPTIBLE);
@@ -82,9 +102,11 @@ long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,
 			schedule();
 		finish_wait(&ctx->wait, &wait);
 		finish_wait(&ctx->retry_wait, &retry_wait);
+		kaio_getevents_run_retries(ctx, deadline);
+		/* What wakes up from here goes to a worker. */
+		kaio_req_waiter_leave(ctx);
 		if (signal_pending(current) || (timed && !timer.task)) {
 			/* One last look, as wait_event_*_hrtimeout() does. */
-			kaio_req_run_retries(ctx);
 			ret = kaio_ring_copy_events(ctx, nr - got,
 						    uevents + got);
 			if (ret > 0)
@@ -92,8 +114,6 @@ long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,
 			break;
 		}
 	}
-	/* Whatever wakes up from here goes to a worker. */
-	kaio_req_waiter_leave(ctx);
 
 	if (timed && timeout > 0) {
 		hrtimer_cancel(&timer.timer);

@@ -314,7 +314,7 @@ void kaio_req_punt(struct kaio_req *req);
 void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,
 			  bool in_task_ok);
 void kaio_req_waiter_enter(struct kaio_ctx *ctx);
-bool kaio_req_run_retries(struct kaio_ctx *ctx);
+unsigned int kaio_req_run_retries(struct kaio_ctx *ctx, ktime_t deadline);
 void kaio_req_waiter_leave(struct kaio_ctx *ctx);
 void kaio_req_continue(struct kaio_req *req, int how, long res);
 void kaio_req_complete(struct kaio_req *req, long res);

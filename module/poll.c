@@ -14,7 +14,6 @@
 
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
-#include <uapi/linux/magic.h>
 #include "kaio.h"
 #include "poll.h"
 #include "trace.h"
@@ -68,16 +67,26 @@ static void kaio_poll_assert_locked(struct kaio_poll *p)
 
 /*
  * To a task waiting in GETEVENTS if any, as io_uring runs its poll retries
- * in the task; not for FUSE, whose ->poll() waits for its server, which
- * must not keep GETEVENTS past its timeout.
+ * in the task, for pipes and sockets only, whose ->poll() never sleeps and
+ * answers the same in any task. Not for the rest: a FUSE or CUSE file's
+ * ->poll() waits for its server, uninterruptibly once sent; an epoll fd's
+ * takes its mutex and polls what it watches, FUSE files included; a
+ * signalfd's answers for current. Those stay on the poll workqueue, where
+ * they held up a worker, not the program's GETEVENTS.
  */
+static bool kaio_poll_may_retry_in_task(struct file *file)
+{
+	umode_t mode = file_inode(file)->i_mode;
+
+	return S_ISFIFO(mode) || S_ISSOCK(mode);
+}
+
 static void kaio_poll_queue_retry(struct kaio_poll *p)
 {
 	struct kaio_req *req = kaio_poll_req(p);
-	bool in_task_ok = file_inode(req->file)->i_sb->s_magic !=
-			  FUSE_SUPER_MAGIC;
 
-	kaio_req_queue_retry(req, req->ctx->user->poll_wq, in_task_ok);
+	kaio_req_queue_retry(req, req->ctx->user->poll_wq,
+			     kaio_poll_may_retry_in_task(req->file));
 }
 
 /*

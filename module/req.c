@@ -403,6 +403,32 @@ void kaio_req_continue(struct kaio_req *req, int how, long res)
 }
 
 /*
+ * The put of a run: kaio_req_put(), except that a task's last put of a
+ * request whose file it would release is done on the owner's free_wq.
+ * fput() of a file's last reference in a user task is task work, run only
+ * on the way back to user space, and GETEVENTS may wait on for as long as
+ * the program likes: the file's release (its flock and OFD locks, an
+ * unlinked file's space, a socket's HUP to its peer) must not wait for
+ * that. A file count of one is the usual case, and only a hint: a close()
+ * racing this one leaves the release to this task's return, no later than
+ * a request the program kept in flight would.
+ */
+static void kaio_req_put_run(struct kaio_req *req, bool in_task)
+{
+	if (!in_task) {
+		kaio_req_put(req);
+		return;
+	}
+	if (!refcount_dec_and_test(&req->refs))
+		return;
+	if (kaio_req_decide_free_sleeps(req) ||
+	    (req->file && file_count(req->file) == 1))
+		kaio_req_free_async(req);
+	else
+		kaio_req_free(req);
+}
+
+/*
  * One attempt by whoever took the request's work: a blocking attempt for a
  * QUEUED request, else the op's retry after its callback fired. An attempt
  * may arm a page wait (a retry that read on, a worker's read after the atime
@@ -427,14 +453,14 @@ static void kaio_req_run(struct kaio_req *req, bool in_task)
 	old = kaio_req_claim_queued(req);
 	if (old == KAIO_REQ_CANCELLED) {
 		/* The canceller posted the event; drop the worker's hold. */
-		kaio_req_put(req);
+		kaio_req_put_run(req, in_task);
 		return;
 	}
 	if (WARN_ON_ONCE((old != KAIO_REQ_QUEUED && !req->op->retry) ||
 			 (old == KAIO_REQ_QUEUED && in_task))) {
 		/* A state bug: end the request rather than leak it. */
 		kaio_req_complete(req, -EIO);
-		kaio_req_put(req);
+		kaio_req_put_run(req, in_task);
 		return;
 	}
 	if (old == KAIO_REQ_QUEUED) {
@@ -460,7 +486,7 @@ static void kaio_req_run(struct kaio_req *req, bool in_task)
 	set_active_memcg(old_memcg);
 	revert_creds(old_cred);
 	kaio_req_continue(req, how, res);
-	kaio_req_put(req);
+	kaio_req_put_run(req, in_task);
 }
 
 /*
@@ -521,18 +547,34 @@ void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,
 		queue_work(wq, &req->work);
 		return;
 	}
+	/*
+	 * Once listed, the request is the waiter's, who may run and free it
+	 * at once, and the context may go with its last request: this look
+	 * at it holds a count of ctx->reqs (the request's, held until now,
+	 * makes it safe to take).
+	 */
+	atomic_inc(&ctx->reqs);
 	llist_add(&req->retry_node, &ctx->retries);
-	/* Pairs with kaio_req_waiter_leave(). */
+	/*
+	 * Pairs with kaio_req_waiter_leave() (llist_add()'s cmpxchg orders
+	 * as much; said here for the reader).
+	 */
 	smp_mb();
 	if (likely(atomic_read(&ctx->retry_waiters)))
 		wake_up(&ctx->retry_wait);
 	else
 		kaio_req_dispatch_retries(ctx);
+	if (atomic_dec_and_test(&ctx->reqs))
+		wake_up_var(&ctx->reqs);
 }
 
 /**
  * kaio_req_waiter_enter() - a task in GETEVENTS will run the context's retries
  * @ctx: the context, used by its owner's mm
+ *
+ * Only around its sleep and the retries it runs then, never while it
+ * copies events (a fault there may wait for as long as a userfaultfd
+ * handler likes): a task counted here must be one that will run them.
  */
 void kaio_req_waiter_enter(struct kaio_ctx *ctx)
 {
@@ -542,30 +584,35 @@ void kaio_req_waiter_enter(struct kaio_ctx *ctx)
 /**
  * kaio_req_run_retries() - run the retries handed to this waiting task
  * @ctx: the context, between kaio_req_waiter_enter() and _leave()
+ * @deadline: GETEVENTS' deadline (ktime_get()); KTIME_MAX for none
  *
- * In the order the wake-ups came. A task with a fatal signal pending hands
- * them to the workqueues instead: the read path would stop at the signal
- * (filemap_read()), and the request is not the dying task's to cut short.
+ * In the order the wake-ups came. Past the deadline, or with a fatal
+ * signal pending, what is left goes to the workqueues: GETEVENTS returns
+ * in time, and the read path would stop at the signal (filemap_read()),
+ * cutting short a request that is not the dying task's to cut.
  *
- * Return: whether there were any.
+ * Return: how many ran here.
  */
-bool kaio_req_run_retries(struct kaio_ctx *ctx)
+unsigned int kaio_req_run_retries(struct kaio_ctx *ctx, ktime_t deadline)
 {
-	struct llist_node *list;
 	struct kaio_req *req, *next;
+	struct llist_node *list;
+	unsigned int ran = 0;
 
 	if (llist_empty(&ctx->retries))
-		return false;
-	if (fatal_signal_pending(current)) {
-		kaio_req_dispatch_retries(ctx);
-		return true;
-	}
+		return 0;
 	list = llist_reverse_order(llist_del_all(&ctx->retries));
 	llist_for_each_entry_safe(req, next, list, retry_node) {
+		if (fatal_signal_pending(current) ||
+		    (deadline != KTIME_MAX && ktime_get() >= deadline)) {
+			queue_work(req->retry_wq, &req->work);
+			continue;
+		}
 		kaio_req_run(req, true);
+		ran++;
 		cond_resched();
 	}
-	return true;
+	return ran;
 }
 
 /**
