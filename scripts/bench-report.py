@@ -196,6 +196,16 @@ def fmt_ctx(v):
     return f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
 
 
+def fmt_sleeps(row, engine):
+    """Sleeps per sampled submit call (median over the repetitions), and in
+    brackets the calls sampled per run (median): "-" for logs of a
+    kaio-bench that did not count them."""
+    per_call = row.metric(engine, "submit_sleeps_per_call")
+    if per_call != per_call:
+        return "-"
+    return f"{fmt_ctx(per_call)} ({row.metric(engine, 'submit_sleep_samples'):.0f})"
+
+
 def fmt_ratio(v):
     return "-" if v != v else f"{v:.2f}×"
 
@@ -520,6 +530,20 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
             "call (every completion reaped is refilled, and the refills go in one call); "
             "*per req*: total time in submit calls / requests; *latency*: from entering "
             "the submit call to reaping the completion.")
+        # Which calls kaio-bench measured for sleeps; logs from before it
+        # counted them have no such field.
+        sampled = next((r for row in rows for r in row.runs if "submit_sleep_every" in r), None)
+        if sampled:
+            add("*sleeps/submit*: how often the submitting thread slept inside a submit call, "
+                "i.e. its voluntary context switches over the call (getrusage(RUSAGE_THREAD) "
+                "ru_nvcsw before and after), per call measured; calls measured: one in "
+                f"{sampled['submit_sleep_every']} of each thread, and any that starts "
+                f"{sampled.get('submit_sleep_gap_ms', 10):g} ms or more after the thread's last "
+                "measured one (getrusage is a syscall of its own, dear under TCG, so not around "
+                "every cheap call); in brackets, how many per run. psync's submit is the whole "
+                "pread, so its sleeps include the wait for the device.")
+        else:
+            add("*sleeps/submit*: not counted by the kaio-bench of this run.")
         add("")
         for row in rows:
             add(f"### `{row.label}`: {row.desc}")
@@ -530,15 +554,15 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
                 add("```")
                 add("")
             add("| engine | IOPS (min–max) | ratio | MiB/s | submit p50 / p99 | batch | per req | "
-                "latency p50 / p99 / p99.9 | CPU/op process | CPU/op all CPUs |")
-            add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+                "sleeps/submit | latency p50 / p99 / p99.9 | CPU/op process | CPU/op all CPUs |")
+            add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             for e in row.engines:
                 lo, hi = row.iops_range(e)
                 m = lambda k: row.metric(e, k)
                 name = f"**{ENGINE_NAMES[e]}**" if e == "kaio" else ENGINE_NAMES[e]
                 add(f"| {name} | {fmt_iops(row.median[e])} ({fmt_iops(lo)}–{fmt_iops(hi)}) | {fmt_ratio(row.ratio(e))} | "
                     f"{m('mib_s'):.1f} | {fmt_us(m('submit_p50_us'))} / {fmt_us(m('submit_p99_us'))} | "
-                    f"{m('submit_batch'):.1f} | {fmt_us(m('submit_per_op_us'))} | "
+                    f"{m('submit_batch'):.1f} | {fmt_us(m('submit_per_op_us'))} | {fmt_sleeps(row, e)} | "
                     f"{fmt_us(m('lat_p50_us'))} / {fmt_us(m('lat_p99_us'))} / {fmt_us(m('lat_p999_us'))} | "
                     f"{m('cpu_us_per_op'):.0f} µs | {m('busy_us_per_op'):.0f} µs |")
             add("")

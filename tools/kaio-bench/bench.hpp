@@ -61,11 +61,39 @@ struct Workload {
 	Offsets* offsets = nullptr;
 };
 
+// Which submit calls are measured for sleeps: every 16th of a thread, and
+// any that starts 10 ms or more after its last measured one. getrusage()
+// is a syscall of its own (dear under TCG): two around every call would
+// slow most the engines whose submit is cheapest, and one in 16 keeps that
+// small. Where calls are slow (a cold buffered batch takes milliseconds
+// under TCG) there are few of them, one in 16 would leave a handful per
+// run, and the gap rule measures most of them: at most 100 more a second,
+// nothing beside calls that long.
+inline constexpr std::uint64_t submit_sleep_sample_interval = 16;
+inline constexpr std::int64_t submit_sleep_sample_gap_ns = 10'000'000;
+
+// Sleeps inside submit calls: the submitting thread's voluntary context
+// switches (getrusage(RUSAGE_THREAD) ru_nvcsw) across the calls measured.
+struct SubmitSleeps {
+	std::uint64_t sleeps = 0;
+	std::uint64_t calls = 0;	// submit calls measured
+	std::uint64_t requests = 0;	// requests those calls queued
+
+	SubmitSleeps& operator+=(const SubmitSleeps& other) noexcept
+	{
+		sleeps += other.sleeps;
+		calls += other.calls;
+		requests += other.requests;
+		return *this;
+	}
+};
+
 // What one run measured. Times in nanoseconds.
 struct Samples {
 	std::vector<std::int64_t> submit_ns;	// time inside each submit call
 	std::vector<std::uint32_t> submit_batch; // requests given to each call
 	std::vector<std::int64_t> latency_ns;	// submit-call entry to reap, per op
+	SubmitSleeps submit_sleeps;		// of the submit calls measured
 	std::uint64_t ops = 0;
 	std::uint64_t bytes = 0;
 	std::uint64_t errors = 0;

@@ -7,6 +7,7 @@
 #include "bench.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -92,6 +93,53 @@ void record_error(Samples& samples, std::int64_t res, std::uint64_t expected)
 		samples.first_error = describe_error(res, expected);
 }
 
+// Counts the sleeps inside the submit calls of one thread that
+// submit_sleep_sample_interval and submit_sleep_sample_gap_ns pick, the
+// first call included. One per submitting thread: RUSAGE_THREAD counts
+// only the thread that asks.
+class SubmitSleepSampler {
+public:
+	// Just before a submit call: returns its start time, taken after
+	// getrusage(), which is no part of the call's time.
+	std::int64_t start_call() noexcept
+	{
+		const std::int64_t now = now_ns();
+		sampling_ = calls_++ % submit_sleep_sample_interval == 0 ||
+			    now - last_sampled_ns_ >= submit_sleep_sample_gap_ns;
+		if (!sampling_)
+			return now;
+		switches_before_ = voluntary_switches();
+		last_sampled_ns_ = now_ns();
+		return last_sampled_ns_;
+	}
+
+	// Just after the call, with the requests it queued.
+	void end_call(std::size_t queued) noexcept
+	{
+		if (!sampling_)
+			return;
+		totals_.sleeps += voluntary_switches() - switches_before_;
+		totals_.calls++;
+		totals_.requests += queued;
+	}
+
+	const SubmitSleeps& totals() const noexcept { return totals_; }
+
+private:
+	static std::uint64_t voluntary_switches() noexcept
+	{
+		rusage usage{};
+		::getrusage(RUSAGE_THREAD, &usage);
+		return static_cast<std::uint64_t>(usage.ru_nvcsw);
+	}
+
+	std::uint64_t calls_ = 0;
+	std::int64_t last_sampled_ns_ = 0;
+	bool sampling_ = false;
+	std::uint64_t switches_before_ = 0;
+	SubmitSleeps totals_;
+};
+
 } // namespace
 
 Samples run_async(AsyncEngine& engine, const Workload& workload)
@@ -114,6 +162,7 @@ Samples run_async(AsyncEngine& engine, const Workload& workload)
 	std::vector<unsigned> pending; // prepared, not yet queued
 	pending.reserve(depth);
 	std::vector<AsyncEngine::Completion> completions(depth);
+	SubmitSleepSampler sleep_sampler;
 
 	std::uint64_t issued = 0;
 	std::size_t in_flight = 0;
@@ -142,7 +191,7 @@ Samples run_async(AsyncEngine& engine, const Workload& workload)
 		std::size_t done = 0;
 		while (done < pending.size()) {
 			const std::span<const unsigned> batch = std::span(pending).subspan(done);
-			const std::int64_t before = now_ns();
+			const std::int64_t before = sleep_sampler.start_call();
 			std::size_t queued;
 			try {
 				queued = engine.submit(batch);
@@ -153,6 +202,7 @@ Samples run_async(AsyncEngine& engine, const Workload& workload)
 				queued = 0;
 			}
 			const std::int64_t after = now_ns();
+			sleep_sampler.end_call(queued);
 			samples.submit_ns.push_back(after - before);
 			samples.submit_batch.push_back(static_cast<std::uint32_t>(batch.size()));
 			for (std::size_t i = 0; i < queued; i++)
@@ -187,6 +237,7 @@ Samples run_async(AsyncEngine& engine, const Workload& workload)
 		submit_pending();
 	}
 	samples.elapsed_ns = last - t0;
+	samples.submit_sleeps = sleep_sampler.totals();
 	return samples;
 }
 
@@ -195,6 +246,7 @@ Samples run_psync(const Workload& workload)
 	const unsigned threads = std::max(1U, workload.threads);
 	struct PerThread {
 		std::vector<std::int64_t> latency_ns;
+		SubmitSleepSampler sleep_sampler;
 		std::uint64_t bytes = 0;
 		std::uint64_t errors = 0;
 		std::int64_t first_res = 0;
@@ -222,11 +274,12 @@ Samples run_psync(const Workload& workload)
 			std::uint64_t offset;
 			if (!workload.offsets->next(offset))
 				break;
-			const std::int64_t before = now_ns();
+			const std::int64_t before = me.sleep_sampler.start_call();
 			const ssize_t res = workload.write
 				? ::pwrite(workload.fd, buffer.get(), workload.block_bytes, static_cast<off_t>(offset))
 				: ::pread(workload.fd, buffer.get(), workload.block_bytes, static_cast<off_t>(offset));
 			const std::int64_t after = now_ns();
+			me.sleep_sampler.end_call(1);
 			me.latency_ns.push_back(after - before);
 			if (res == static_cast<ssize_t>(workload.block_bytes)) {
 				me.bytes += static_cast<std::uint64_t>(res);
@@ -254,6 +307,7 @@ Samples run_psync(const Workload& workload)
 	for (PerThread& t : per_thread) {
 		samples.latency_ns.insert(samples.latency_ns.end(), t.latency_ns.begin(), t.latency_ns.end());
 		samples.bytes += t.bytes;
+		samples.submit_sleeps += t.sleep_sampler.totals();
 		if (t.errors && samples.first_error.empty())
 			samples.first_error = describe_error(t.first_res, workload.block_bytes);
 		samples.errors += t.errors;
@@ -261,7 +315,7 @@ Samples run_psync(const Workload& workload)
 	}
 	samples.ops = samples.latency_ns.size();
 	// A synchronous call is its own submit: the caller waits in it for
-	// the whole operation.
+	// the whole operation (its sleeps include the wait for the device).
 	samples.submit_ns = samples.latency_ns;
 	samples.submit_batch.assign(samples.submit_ns.size(), 1);
 	samples.elapsed_ns = end - t0;

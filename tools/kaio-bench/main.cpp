@@ -28,6 +28,13 @@
 // kernel worker threads), and "sys-cpu/op" is the busy time of every CPU
 // (/proc/stat) over the ops, which also counts kworkers, softirqs and
 // interrupts: kaio's retries run on kworkers, so this is the fair one.
+// "sleeps" in submit are the submitting thread's voluntary context switches
+// (getrusage(RUSAGE_THREAD) ru_nvcsw) inside the call, measured on every
+// 16th submit call of each thread and on any 10 ms or more after its last
+// measured one (bench.hpp says why), summed over the threads: per call
+// measured, per request those calls queued, and the number of calls
+// measured. For psync the call is the whole pread, so its sleeps include
+// the wait for the device.
 #include "bench.hpp"
 
 #include <kaio_cli/options.hpp>
@@ -375,6 +382,8 @@ struct Result {
 	double lat_p50 = 0, lat_p99 = 0, lat_p999 = 0, lat_mean = 0;
 	double cpu_per_op = 0, usr_per_op = 0, sys_per_op = 0, busy_per_op = -1;
 	long vcsw = 0, ivcsw = 0;
+	SubmitSleeps submit_sleeps;
+	double sleeps_per_submit = 0, sleeps_per_request = 0; // of the calls measured
 	double setup_s = 0, teardown_s = 0;
 	std::map<std::string, std::int64_t> counters;
 };
@@ -422,6 +431,12 @@ Result summarise(const std::string& engine, unsigned rep, Samples& s, const CpuC
 	}
 	r.vcsw = b.vcsw - a.vcsw;
 	r.ivcsw = b.ivcsw - a.ivcsw;
+	r.submit_sleeps = s.submit_sleeps;
+	const SubmitSleeps& sleeps = r.submit_sleeps;
+	if (sleeps.calls)
+		r.sleeps_per_submit = static_cast<double>(sleeps.sleeps) / static_cast<double>(sleeps.calls);
+	if (sleeps.requests)
+		r.sleeps_per_request = static_cast<double>(sleeps.sleeps) / static_cast<double>(sleeps.requests);
 	r.counters = std::move(s.counters);
 	return r;
 }
@@ -500,6 +515,14 @@ void print_json(const Options& o, const Result& r)
 	j += ",\"teardown_s\":" + number(r.teardown_s);
 	j += ",\"vcsw\":" + std::to_string(r.vcsw);
 	j += ",\"ivcsw\":" + std::to_string(r.ivcsw);
+	// Raw counts, so runs can be summed; the ratios for reading.
+	j += ",\"submit_sleeps\":" + std::to_string(r.submit_sleeps.sleeps);
+	j += ",\"submit_sleep_samples\":" + std::to_string(r.submit_sleeps.calls);
+	j += ",\"submit_sleep_reqs\":" + std::to_string(r.submit_sleeps.requests);
+	j += ",\"submit_sleep_every\":" + std::to_string(submit_sleep_sample_interval);
+	j += ",\"submit_sleep_gap_ms\":" + number(static_cast<double>(submit_sleep_sample_gap_ns) / 1e6);
+	j += ",\"submit_sleeps_per_call\":" + number(r.sleeps_per_submit);
+	j += ",\"submit_sleeps_per_req\":" + number(r.sleeps_per_request);
 	if (!r.counters.empty()) {
 		j += ",\"counters\":{";
 		bool first = true;
@@ -512,19 +535,24 @@ void print_json(const Options& o, const Result& r)
 	std::printf("%s}\n", j.c_str());
 }
 
+// sleeps: in the measured submit calls, per call and per request; then how
+// many calls were measured.
 void print_header()
 {
-	std::printf("%-9s %3s %9s %8s %9s %9s %9s %9s %9s %8s %8s %7s\n", "engine", "rep", "IOPS", "MiB/s",
-		    "sub-p50", "sub-p99", "lat-p50", "lat-p99", "lat-p99.9", "cpu/op", "sys-cpu", "batch");
-	std::printf("%-9s %3s %9s %8s %9s %9s %9s %9s %9s %8s %8s %7s\n", "", "", "", "", "us", "us", "us",
-		    "us", "us", "us", "us/op", "");
+	std::printf("%-9s %3s %9s %8s %9s %9s %9s %9s %9s %8s %8s %7s %7s %7s %7s\n", "engine", "rep", "IOPS",
+		    "MiB/s", "sub-p50", "sub-p99", "lat-p50", "lat-p99", "lat-p99.9", "cpu/op", "sys-cpu", "batch",
+		    "sleeps", "sleeps", "sampled");
+	std::printf("%-9s %3s %9s %8s %9s %9s %9s %9s %9s %8s %8s %7s %7s %7s %7s\n", "", "", "", "", "us", "us",
+		    "us", "us", "us", "us", "us/op", "", "/submit", "/req", "submits");
 }
 
 void print_row(const Result& r)
 {
-	std::printf("%-9s %3u %9.0f %8.1f %9.1f %9.1f %9.1f %9.1f %9.1f %8.1f %8.1f %7.2f\n", r.engine.c_str(),
-		    r.rep, r.iops, r.mib_s, r.submit_p50, r.submit_p99, r.lat_p50, r.lat_p99, r.lat_p999,
-		    r.cpu_per_op, r.busy_per_op, r.submit_batch);
+	std::printf("%-9s %3u %9.0f %8.1f %9.1f %9.1f %9.1f %9.1f %9.1f %8.1f %8.1f %7.2f %7.3f %7.3f %7" PRIu64
+		    "\n",
+		    r.engine.c_str(), r.rep, r.iops, r.mib_s, r.submit_p50, r.submit_p99, r.lat_p50, r.lat_p99,
+		    r.lat_p999, r.cpu_per_op, r.busy_per_op, r.submit_batch, r.sleeps_per_submit,
+		    r.sleeps_per_request, r.submit_sleeps.calls);
 	if (!r.counters.empty()) {
 		std::printf("          kaio:");
 		for (const char* name : {"path_inline", "path_async", "path_retry", "path_worker",
@@ -548,11 +576,11 @@ void print_summary(const Options& o, const std::vector<Result>& results)
 {
 	struct Row {
 		std::string engine;
-		double iops, iops_min, iops_max, cpu, busy, submit_p99, lat_p99;
+		double iops, iops_min, iops_max, cpu, busy, submit_p99, lat_p99, sleeps_per_submit;
 	};
 	std::vector<Row> rows;
 	for (const std::string& engine : o.engines) {
-		std::vector<double> iops, cpu, busy, sub, lat;
+		std::vector<double> iops, cpu, busy, sub, lat, sleeps;
 		for (const Result& r : results) {
 			if (r.engine != engine)
 				continue;
@@ -561,12 +589,13 @@ void print_summary(const Options& o, const std::vector<Result>& results)
 			busy.push_back(r.busy_per_op);
 			sub.push_back(r.submit_p99);
 			lat.push_back(r.lat_p99);
+			sleeps.push_back(r.sleeps_per_submit);
 		}
 		if (iops.empty())
 			continue;
 		rows.push_back({engine, median(iops), *std::min_element(iops.begin(), iops.end()),
 				*std::max_element(iops.begin(), iops.end()), median(cpu), median(busy), median(sub),
-				median(lat)});
+				median(lat), median(sleeps)});
 	}
 	double best = 0;
 	std::string best_engine;
@@ -579,17 +608,20 @@ void print_summary(const Options& o, const std::vector<Result>& results)
 		    best_engine.empty() ? "none" : best_engine.c_str());
 	for (const Row& row : rows) {
 		const double ratio = best > 0 ? row.iops / best : 0;
-		std::printf("# %-9s %9.0f (%.0f-%.0f) IOPS  x%.2f  cpu/op %.1f us  sys-cpu/op %.1f us  sub-p99 %.1f us  lat-p99 %.1f us\n",
+		std::printf("# %-9s %9.0f (%.0f-%.0f) IOPS  x%.2f  cpu/op %.1f us  sys-cpu/op %.1f us  sub-p99 %.1f us  "
+			    "lat-p99 %.1f us  sleeps/submit %.3f\n",
 			    row.engine.c_str(), row.iops, row.iops_min, row.iops_max, ratio, row.cpu, row.busy,
-			    row.submit_p99, row.lat_p99);
+			    row.submit_p99, row.lat_p99, row.sleeps_per_submit);
 		if (o.json)
 			std::printf("{\"kaio_bench\":1,\"kind\":\"summary\",%s,\"engine\":%s,\"iops_median\":%s,"
 				    "\"iops_min\":%s,\"iops_max\":%s,\"ratio\":%s,\"best_peer\":%s,"
-				    "\"cpu_us_per_op\":%s,\"busy_us_per_op\":%s,\"submit_p99_us\":%s,\"lat_p99_us\":%s}\n",
+				    "\"cpu_us_per_op\":%s,\"busy_us_per_op\":%s,\"submit_p99_us\":%s,\"lat_p99_us\":%s,"
+				    "\"submit_sleeps_per_call\":%s}\n",
 				    workload_json(o).c_str(), json_string(row.engine).c_str(), number(row.iops).c_str(),
 				    number(row.iops_min).c_str(), number(row.iops_max).c_str(), number(ratio).c_str(),
 				    json_string(best_engine).c_str(), number(row.cpu).c_str(), number(row.busy).c_str(),
-				    number(row.submit_p99).c_str(), number(row.lat_p99).c_str());
+				    number(row.submit_p99).c_str(), number(row.lat_p99).c_str(),
+				    number(row.sleeps_per_submit).c_str());
 	}
 }
 
