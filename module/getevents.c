@@ -95,8 +95,12 @@ long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,
 		 * kaio_req_queue_retry()'s llist_add().
 		 */
 		kaio_req_waiter_enter(ctx);
-		prepare_to_wait(&ctx->retry_wait, &retry_wait,
-				TASK_INTERRUPTIBLE);
+		/*
+		 * Exclusive: one waiter woken per hand-over is enough, since
+		 * it runs or hands on every retry listed.
+		 */
+		prepare_to_wait_exclusive(&ctx->retry_wait, &retry_wait,
+					  TASK_INTERRUPTIBLE);
 		prepare_to_wait(&ctx->wait, &wait, TASK_INTERRUPTIBLE);
 		if (kaio_getevents_may_sleep(ctx, &timer, timed))
 			schedule();

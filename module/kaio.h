@@ -39,6 +39,7 @@ enum kaio_stat {
 	KAIO_STAT_WAKEUPS,	/* page-wait callbacks fired */
 	KAIO_STAT_RETRIES,	/* retries after a page-wait or POLL wake-up */
 	KAIO_STAT_RETRIES_IN_TASK, /* ... of them run by a GETEVENTS waiter */
+	KAIO_STAT_RETRIES_REQUEUED, /* ... a waiter handed to the workqueue */
 	KAIO_STAT_WORKER,	/* blocking attempts on the worker pool */
 	KAIO_STAT_CANCELLED,
 	KAIO_STAT_NR,
@@ -64,9 +65,9 @@ enum kaio_stat {
  * @retries: retries handed to the tasks waiting in GETEVENTS (req.c), who
  *	run them; only while @retry_waiters is not zero.
  * @retry_waiters: tasks in GETEVENTS, ready to run @retries.
- * @retry_wait: wakes them for @retries. Apart from @wait, whose lock a
- *	POLL of this context's own fd holds when its wake-up hands on a
- *	retry: nothing is taken under this one but the scheduler's.
+ * @retry_wait: wakes them for @retries, one at a time. Apart from @wait,
+ *	so that the hand-over takes a lock under which nothing is taken but
+ *	the scheduler's, whatever waitqueue lock its caller holds.
  * @reqs: requests alive (not freed); destroy waits for zero.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
@@ -153,6 +154,7 @@ struct kaio_req_cmd {
  *	canceller holding it.
  * @state: enum kaio_req_state.
  * @path: slowest KAIO_PATH_* taken so far.
+ * @in_task: the attempt running now runs in a task waiting in GETEVENTS.
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
  * @cred: submitter's credentials, used by workers.
@@ -173,6 +175,7 @@ struct kaio_req {
 	refcount_t		refs;
 	atomic_t		state;
 	u8			path;
+	bool			in_task;
 	struct file		*file;
 	struct eventfd_ctx	*eventfd;
 	const struct cred	*cred;
@@ -322,6 +325,12 @@ void kaio_req_put(struct kaio_req *req);
 void kaio_req_put_callback(struct kaio_req *req);
 void kaio_req_get_submitter(struct kaio_req *req);
 void kaio_req_note_path(struct kaio_req *req, u8 path);
+
+/* Is @req's attempt running in a task waiting in GETEVENTS? (req.c) */
+static inline bool kaio_req_in_task(const struct kaio_req *req)
+{
+	return req->in_task;
+}
 int kaio_req_cache_init(unsigned int useroffset, unsigned int usersize);
 void kaio_req_cache_exit(void);
 struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);

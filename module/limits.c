@@ -149,9 +149,11 @@ static struct kaio_user *kaio_user_alloc(kuid_t uid)
 	user->worker_wq = alloc_workqueue("kaio_worker/%u", WQ_UNBOUND,
 					  kaio_max_workers, id);
 	/*
-	 * Retries do not wait for I/O, but may for an inode lock (xfs takes
-	 * i_rwsem for reads): bounded like the workers, so that every user's
-	 * share of blocked kworkers stays max_workers per queue.
+	 * Retries nobody waits for in GETEVENTS. They do not wait for their
+	 * own I/O, but may for what the read path waits for on the way (an
+	 * inode lock: xfs takes i_rwsem for reads; readahead's submission):
+	 * bounded like the workers, so that every user's share of blocked
+	 * kworkers stays max_workers per queue.
 	 */
 	user->retry_wq = alloc_workqueue("kaio_retry/%u", WQ_UNBOUND,
 					 kaio_max_workers, id);

@@ -9,6 +9,10 @@ enum kaio_issue {
 	KAIO_ISSUE_DONE,	/* finished: *res is the event's result */
 	KAIO_ISSUE_QUEUED,	/* a callback owns the request: do not touch */
 	KAIO_ISSUE_PUNT,	/* needs a blocking attempt on a worker */
+	KAIO_ISSUE_REQUEUE,	/* a retry run in a GETEVENTS waiter that
+				 * could only go on by blocking it: back to
+				 * the retry's workqueue, as if just woken
+				 */
 	KAIO_ISSUE_FAILED,	/* first attempt only: no event, the
 				 * submission fails with *res, as io_submit
 				 * fails for what native AIO refuses at once
@@ -29,6 +33,8 @@ enum kaio_issue {
  * @work: blocking attempt on a worker, with the submitter's credentials.
  * @retry: continue after a page-wait callback fired, on the retry
  *	workqueue with the submitter's credentials; must not block on I/O.
+ *	In a task waiting in GETEVENTS (kaio_req_in_task()) it must not
+ *	block at all: KAIO_ISSUE_REQUEUE hands it to the workqueue.
  * @cancel: for requests that wait on something only the op can undo: ask
  *	it to complete early; called under ctx->lock with irqs off. Returns
  *	whether the request will complete soon.

@@ -14,6 +14,8 @@
 
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
+#include <linux/net.h>
+#include <net/sock.h>
 #include "kaio.h"
 #include "poll.h"
 #include "trace.h"
@@ -67,18 +69,35 @@ static void kaio_poll_assert_locked(struct kaio_poll *p)
 
 /*
  * To a task waiting in GETEVENTS if any, as io_uring runs its poll retries
- * in the task, for pipes and sockets only, whose ->poll() never sleeps and
- * answers the same in any task. Not for the rest: a FUSE or CUSE file's
- * ->poll() waits for its server, uninterruptibly once sent; an epoll fd's
- * takes its mutex and polls what it watches, FUSE files included; a
+ * in the task, for pipes and the common socket families only, whose
+ * ->poll() never sleeps and answers the same in any task. Not for the
+ * rest: a FUSE or CUSE file's ->poll() waits for its server,
+ * uninterruptibly once sent; an epoll fd's takes its mutex and polls what
+ * it watches, FUSE files included; vsock's takes the socket lock; a
  * signalfd's answers for current. Those stay on the poll workqueue, where
  * they held up a worker, not the program's GETEVENTS.
  */
 static bool kaio_poll_may_retry_in_task(struct file *file)
 {
 	umode_t mode = file_inode(file)->i_mode;
+	struct socket *sock;
 
-	return S_ISFIFO(mode) || S_ISSOCK(mode);
+	if (S_ISFIFO(mode))
+		return true;
+	if (!S_ISSOCK(mode))
+		return false;
+	sock = sock_from_file(file);
+	if (!sock || !sock->sk)
+		return false;
+	switch (sock->sk->sk_family) {
+	case AF_UNIX:
+	case AF_INET:
+	case AF_INET6:
+	case AF_NETLINK:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static void kaio_poll_queue_retry(struct kaio_poll *p)

@@ -243,10 +243,9 @@ static void kaio_req_put_submitter(struct kaio_req *req)
 		css_put(req->blkcg);
 }
 
-static void kaio_req_free(struct kaio_req *req)
+/* Everything a request holds but its file, its memory and its ctx->reqs. */
+static void kaio_req_release(struct kaio_req *req)
 {
-	struct kaio_ctx *ctx = req->ctx;
-
 	/*
 	 * Freed before its event was posted: someone put a reference twice.
 	 * Unlisted first, under ctx->lock, before anything is released: a
@@ -255,15 +254,23 @@ static void kaio_req_free(struct kaio_req *req)
 	 */
 	if (WARN_ON_ONCE(!list_empty(&req->node)))
 		kaio_ring_deactivate(req);
+	/* Before the file goes: the op's cleanup may still use it. */
 	if (req->op && req->op->cleanup)
 		req->op->cleanup(req);
-	if (req->file)
-		fput(req->file);
 	if (req->eventfd)
 		eventfd_ctx_put(req->eventfd);
 	if (req->cred)
 		put_cred(req->cred);
 	kaio_req_put_submitter(req);
+}
+
+/* The rest: the file (if still held), the memory, the count of ctx->reqs. */
+static void kaio_req_finish_free(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	if (req->file)
+		fput(req->file);
 	kmem_cache_free(kaio_req_cache, req);
 
 	/* Last touch of ctx: destroy may free it as soon as this hits zero. */
@@ -271,9 +278,20 @@ static void kaio_req_free(struct kaio_req *req)
 		wake_up_var(&ctx->reqs);
 }
 
+static void kaio_req_free(struct kaio_req *req)
+{
+	kaio_req_release(req);
+	kaio_req_finish_free(req);
+}
+
 static void kaio_req_free_work(struct work_struct *work)
 {
 	kaio_req_free(container_of(work, struct kaio_req, free_work));
+}
+
+static void kaio_req_finish_free_work(struct work_struct *work)
+{
+	kaio_req_finish_free(container_of(work, struct kaio_req, free_work));
 }
 
 /*
@@ -375,6 +393,19 @@ void kaio_req_complete(struct kaio_req *req, long res)
 	kaio_ring_post(req, res);
 }
 
+/*
+ * KAIO_ISSUE_REQUEUE: a retry that could only go on by blocking the task
+ * waiting in GETEVENTS goes to its workqueue, WAIT_PAGE again as if its
+ * callback had just fired (a canceller may mark it meanwhile; the retry
+ * there sees the mark), where it may wait for what it needs.
+ */
+static void kaio_req_requeue_retry(struct kaio_req *req)
+{
+	kaio_stat_inc(req->ctx, KAIO_STAT_RETRIES_REQUEUED);
+	kaio_req_arm_wait(req);
+	WARN_ON_ONCE(!queue_work(req->retry_wq, &req->work));
+}
+
 /**
  * kaio_req_continue() - act on what an attempt did
  * @req: the request, owned by the caller until this returns
@@ -393,6 +424,9 @@ void kaio_req_continue(struct kaio_req *req, int how, long res)
 	case KAIO_ISSUE_PUNT:
 		kaio_req_punt(req);
 		break;
+	case KAIO_ISSUE_REQUEUE:
+		kaio_req_requeue_retry(req);
+		break;
 	case KAIO_ISSUE_FAILED:
 		/* Only a first attempt may refuse: a state bug. */
 		WARN_ON_ONCE(1);
@@ -403,15 +437,16 @@ void kaio_req_continue(struct kaio_req *req, int how, long res)
 }
 
 /*
- * The put of a run: kaio_req_put(), except that a task's last put of a
- * request whose file it would release is done on the owner's free_wq.
- * fput() of a file's last reference in a user task is task work, run only
- * on the way back to user space, and GETEVENTS may wait on for as long as
- * the program likes: the file's release (its flock and OFD locks, an
- * unlinked file's space, a socket's HUP to its peer) must not wait for
- * that. A file count of one is the usual case, and only a hint: a close()
- * racing this one leaves the release to this task's return, no later than
- * a request the program kept in flight would.
+ * The put of a run: kaio_req_put(), except where a task waiting in
+ * GETEVENTS drops a request's last reference. fput() of a file's last
+ * reference in a user task is task work, run only on the way back to user
+ * space, and GETEVENTS may wait on for as long as the program likes: the
+ * file's release (its flock and OFD locks, an unlinked file's space, a
+ * socket's hang-up to its peer) must not wait for that. So the task drops
+ * its file reference only if it is not the last one (a close() may race
+ * the look: the decrement decides), after the op's cleanup, which may
+ * still use the file; the last one goes to the owner's free_wq, with the
+ * rest of the free.
  */
 static void kaio_req_put_run(struct kaio_req *req, bool in_task)
 {
@@ -421,11 +456,19 @@ static void kaio_req_put_run(struct kaio_req *req, bool in_task)
 	}
 	if (!refcount_dec_and_test(&req->refs))
 		return;
-	if (kaio_req_decide_free_sleeps(req) ||
-	    (req->file && file_count(req->file) == 1))
+	if (kaio_req_decide_free_sleeps(req)) {
 		kaio_req_free_async(req);
-	else
-		kaio_req_free(req);
+		return;
+	}
+	kaio_req_release(req);
+	if (req->file && !atomic_long_add_unless(&req->file->f_count, -1, 1)) {
+		/* Ours is the last: fput() it on a worker. */
+		INIT_WORK(&req->free_work, kaio_req_finish_free_work);
+		kaio_req_free_async(req);
+		return;
+	}
+	req->file = NULL;	/* dropped above, if any */
+	kaio_req_finish_free(req);
 }
 
 /*
@@ -481,7 +524,9 @@ static void kaio_req_run(struct kaio_req *req, bool in_task)
 	old_cred = override_creds(req->cred);
 	old_memcg = set_active_memcg(req->memcg);
 	kthread_associate_blkcg(req->blkcg);
+	req->in_task = in_task;
 	how = attempt(req, &res);
+	req->in_task = false;
 	kthread_associate_blkcg(NULL);
 	set_active_memcg(old_memcg);
 	revert_creds(old_cred);
@@ -512,7 +557,7 @@ static void kaio_req_dispatch_retries(struct kaio_ctx *ctx)
 	struct kaio_req *req, *next;
 
 	llist_for_each_entry_safe(req, next, list, retry_node)
-		queue_work(req->retry_wq, &req->work);
+		WARN_ON_ONCE(!queue_work(req->retry_wq, &req->work));
 }
 
 /**
@@ -520,8 +565,8 @@ static void kaio_req_dispatch_retries(struct kaio_ctx *ctx)
  * @req: the request, owned by the calling callback, whose reference the
  *	retry takes over
  * @wq: the workqueue for the retry if no waiter takes it
- * @in_task_ok: whether the retry may run in the waiting task (POLL of a
- *	FUSE file may not: its ->poll() waits for the server)
+ * @in_task_ok: whether the retry may run in the waiting task (POLL only
+ *	of files whose ->poll() cannot sleep)
  *
  * A task waiting in GETEVENTS on the context runs the retry itself, in the
  * submitter's process (only its mm may call GETEVENTS): no worker wake-up,
@@ -586,10 +631,10 @@ void kaio_req_waiter_enter(struct kaio_ctx *ctx)
  * @ctx: the context, between kaio_req_waiter_enter() and _leave()
  * @deadline: GETEVENTS' deadline (ktime_get()); KTIME_MAX for none
  *
- * In the order the wake-ups came. Past the deadline, or with a fatal
- * signal pending, what is left goes to the workqueues: GETEVENTS returns
- * in time, and the read path would stop at the signal (filemap_read()),
- * cutting short a request that is not the dying task's to cut.
+ * In the order the wake-ups came. Past the deadline, or with a signal
+ * pending, what is left goes to the workqueues: GETEVENTS returns in time,
+ * and the read path would stop at a fatal signal (filemap_read()), cutting
+ * short a request that is not the dying task's to cut.
  *
  * Return: how many ran here.
  */
@@ -603,9 +648,9 @@ unsigned int kaio_req_run_retries(struct kaio_ctx *ctx, ktime_t deadline)
 		return 0;
 	list = llist_reverse_order(llist_del_all(&ctx->retries));
 	llist_for_each_entry_safe(req, next, list, retry_node) {
-		if (fatal_signal_pending(current) ||
+		if (signal_pending(current) ||
 		    (deadline != KTIME_MAX && ktime_get() >= deadline)) {
-			queue_work(req->retry_wq, &req->work);
+			WARN_ON_ONCE(!queue_work(req->retry_wq, &req->work));
 			continue;
 		}
 		kaio_req_run(req, true);

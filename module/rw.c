@@ -769,6 +769,46 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 	}
 }
 
+/*
+ * The retry in a task waiting in GETEVENTS, whose timeout and signals must
+ * hold: NOWAIT attempts only, which never sleep (xfs then only tries its
+ * inode lock, and a locked page is not waited for). The page the wake-up
+ * was for is unlocked, so a 4 KiB read is done here; what would need a
+ * wait (the next page still being read, a lock held by someone else, a
+ * read error) goes back to the retry workqueue, progress kept, where it
+ * arms the callback again or makes its blocking attempt. A fatal signal
+ * stops the read path (filemap_read()): that too goes to the workqueue,
+ * so the request is not cut short because a task that only ran it dies.
+ */
+static enum kaio_issue kaio_rw_retry_in_task(struct kaio_req *req, long *res)
+{
+	struct kaio_rw *rw = kaio_rw(req);
+	size_t before;
+	ssize_t ret;
+
+	for (;;) {
+		rw->saved_iter = rw->iter;
+		before = iov_iter_count(&rw->iter);
+		rw->kiocb.ki_flags = rw->base_flags | IOCB_NOWAIT;
+		ret = kaio_rw_call(req);
+		if (ret > 0) {
+			kaio_rw_advance(rw, before, ret);
+			if (kaio_rw_more(req) && !fatal_signal_pending(current))
+				continue;
+			if (kaio_rw_more(req))
+				return KAIO_ISSUE_REQUEUE;
+			ret = 0;
+		}
+		if (kaio_rw_nowait_refused(req, ret) ||
+		    (ret == -EINTR && fatal_signal_pending(current))) {
+			rw->iter = rw->saved_iter;
+			return KAIO_ISSUE_REQUEUE;
+		}
+		*res = kaio_rw_result(req, ret);
+		return KAIO_ISSUE_DONE;
+	}
+}
+
 /**
  * kaio_rw_retry() - continue a read after its page-wait callback fired
  * @req: the request, owned by the retry work item
@@ -781,7 +821,8 @@ enum kaio_issue kaio_rw_retry(struct kaio_req *req, long *res)
 	enum kaio_req_state old = kaio_req_end_wait(req);
 
 	if (old == KAIO_REQ_WAIT_PAGE)
-		return kaio_rw_waitq_loop(req, res);
+		return kaio_req_in_task(req) ? kaio_rw_retry_in_task(req, res) :
+					       kaio_rw_waitq_loop(req, res);
 	/*
 	 * Only the armed callback queues a retry. Anything else means the
 	 * work ran for a request some other owner holds (an attempt in the

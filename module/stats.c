@@ -25,6 +25,7 @@ static const char * const kaio_stat_names[KAIO_STAT_NR] = {
 	[KAIO_STAT_WAKEUPS]	= "wakeups",
 	[KAIO_STAT_RETRIES]	= "retries",
 	[KAIO_STAT_RETRIES_IN_TASK] = "retries_in_task",
+	[KAIO_STAT_RETRIES_REQUEUED] = "retries_requeued",
 	[KAIO_STAT_WORKER]	= "worker",
 	[KAIO_STAT_CANCELLED]	= "cancelled",
 };

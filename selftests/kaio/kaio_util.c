@@ -469,6 +469,7 @@ static const struct {
 	F("wakeups", wakeups),
 	F("retries", retries),
 	F("retries_in_task", retries_in_task),
+	F("retries_requeued", retries_requeued),
 	F("worker", worker),
 	F("cancelled", cancelled),
 	F("in_flight", in_flight),

@@ -144,6 +144,7 @@ struct t_stats {
 	long long wakeups;
 	long long retries;
 	long long retries_in_task;	/* ... run by a GETEVENTS waiter */
+	long long retries_requeued;	/* ... handed by a waiter to a worker */
 	long long worker;
 	long long cancelled;
 	long long in_flight;
