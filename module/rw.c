@@ -679,14 +679,26 @@ static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 	struct wait_page_queue *wpq = container_of(wait, struct wait_page_queue,
 						   wait);
 	struct kaio_req *req = wait->private;
+	struct kaio_rw *rw = kaio_rw(req);
+	bool in_task_ok;
 
 	if (!wake_page_match(wpq, key))
 		return 0;
-	kaio_rw(req)->kiocb.ki_flags &= ~IOCB_WAITQ;
+	rw->kiocb.ki_flags &= ~IOCB_WAITQ;
 	list_del_init(&wait->entry);
 	kaio_stat_inc(req->ctx, KAIO_STAT_WAKEUPS);
 	trace_kaio_wake(req);
-	kaio_req_queue_retry(req, req->ctx->user->retry_wq, true);
+	/*
+	 * A waiter in GETEVENTS makes NOWAIT attempts only: it can finish
+	 * the read if this folio holds the rest of it. A longer one would
+	 * stop at the next page readahead still holds, and go to the retry
+	 * workqueue from there, after a hop for nothing: it goes there now.
+	 * The attempt that armed us moved ki_pos and the iterator before
+	 * arming and touches neither after.
+	 */
+	in_task_ok = folio_pos(wpq->folio) + folio_size(wpq->folio) >=
+		     rw->kiocb.ki_pos + iov_iter_count(&rw->iter);
+	kaio_req_queue_retry(req, req->ctx->user->retry_wq, in_task_ok);
 	return 1;
 }
 
