@@ -50,11 +50,9 @@ static void kaio_getevents_run_retries(struct kaio_ctx *ctx, ktime_t deadline)
  *
  * Reads what is there, and sleeps interruptibly until @min_nr have been
  * read, the deadline passes, or the context dies; on waking it runs the
- * retries handed to it. A retry never waits for its own I/O, but it may
- * wait for what the read path waits for before it gets there: a lock
- * (an inode's, the mapping's invalidate lock) held by a writer or a
- * truncate, readahead's submission, an atime update. So may io_uring's
- * task-work retries. Past the deadline the task runs no more of them.
+ * retries handed to it, with NOWAIT | NOIO attempts that hand anything
+ * needing a wait to the retry workqueue (rw.c), and none past the
+ * deadline or with a signal pending.
  *
  * Return: the events copied, else -EFAULT, -EINVAL (dead context) or 0.
  */

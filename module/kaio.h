@@ -154,7 +154,8 @@ struct kaio_req_cmd {
  *	canceller holding it.
  * @state: enum kaio_req_state.
  * @path: slowest KAIO_PATH_* taken so far.
- * @in_task: the attempt running now runs in a task waiting in GETEVENTS.
+ * @in_task: the attempt running now runs in a task waiting in GETEVENTS
+ *	(set by each run before its attempt).
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
  * @cred: submitter's credentials, used by workers.

@@ -401,7 +401,14 @@ void kaio_req_complete(struct kaio_req *req, long res)
  */
 static void kaio_req_requeue_retry(struct kaio_req *req)
 {
+	/* Only a retry run in the task may ask: its queue is known. */
+	if (WARN_ON_ONCE(!req->retry_wq)) {
+		kaio_req_complete(req, -EIO);
+		kaio_req_put(req);
+		return;
+	}
 	kaio_stat_inc(req->ctx, KAIO_STAT_RETRIES_REQUEUED);
+	trace_kaio_requeue(req);
 	kaio_req_arm_wait(req);
 	WARN_ON_ONCE(!queue_work(req->retry_wq, &req->work));
 }
@@ -524,9 +531,12 @@ static void kaio_req_run(struct kaio_req *req, bool in_task)
 	old_cred = override_creds(req->cred);
 	old_memcg = set_active_memcg(req->memcg);
 	kthread_associate_blkcg(req->blkcg);
+	/*
+	 * Set by every run before its attempt, never cleared after it: by
+	 * then the request may be the next owner's, who has set its own.
+	 */
 	req->in_task = in_task;
 	how = attempt(req, &res);
-	req->in_task = false;
 	kthread_associate_blkcg(NULL);
 	set_active_memcg(old_memcg);
 	revert_creds(old_cred);

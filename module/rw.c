@@ -513,8 +513,13 @@ static bool kaio_rw_more(struct kaio_req *req)
 
 	if (!iov_iter_count(&rw->iter))
 		return false;
+	/*
+	 * The size is the mapping's: a block device node's own inode has
+	 * none (its i_size is 0), the device's is its bdev inode's.
+	 */
 	if (!req->op->is_write && (S_ISREG(inode->i_mode) || S_ISBLK(inode->i_mode)))
-		return rw->kiocb.ki_pos < i_size_read(inode);
+		return rw->kiocb.ki_pos <
+		       i_size_read(req->file->f_mapping->host);
 	return true;
 }
 
@@ -690,13 +695,18 @@ static int kaio_rw_wake_page(struct wait_queue_entry *wait, unsigned int mode,
 	trace_kaio_wake(req);
 	/*
 	 * A waiter in GETEVENTS makes NOWAIT attempts only: it can finish
-	 * the read if this folio holds the rest of it. A longer one would
-	 * stop at the next page readahead still holds, and go to the retry
-	 * workqueue from there, after a hop for nothing: it goes there now.
-	 * The attempt that armed us moved ki_pos and the iterator before
-	 * arming and touches neither after.
+	 * the read if this folio holds the rest of it (a page-aligned 4 KiB
+	 * read always). A longer one would stop at the next page readahead
+	 * still holds, and go to the retry workqueue from there, after a hop
+	 * for nothing: it goes there now. A block device's read takes the
+	 * bdev inode's lock, which BLKDISCARD holds for as long as it runs:
+	 * never in the task. The attempt that armed us moved ki_pos and the
+	 * iterator before arming; a file system's read touches neither
+	 * after (blkdev_read_iter() does, for a read past the device's end:
+	 * kaio_rw_issue() cut it to the device first).
 	 */
-	in_task_ok = folio_pos(wpq->folio) + folio_size(wpq->folio) >=
+	in_task_ok = !S_ISBLK(file_inode(req->file)->i_mode) &&
+		     folio_pos(wpq->folio) + folio_size(wpq->folio) >=
 		     rw->kiocb.ki_pos + iov_iter_count(&rw->iter);
 	kaio_req_queue_retry(req, req->ctx->user->retry_wq, in_task_ok);
 	return 1;
@@ -783,8 +793,9 @@ static enum kaio_issue kaio_rw_waitq_loop(struct kaio_req *req, long *res)
 
 /*
  * The retry in a task waiting in GETEVENTS, whose timeout and signals must
- * hold: NOWAIT attempts only, which never sleep (xfs then only tries its
- * inode lock, and a locked page is not waited for). The page the wake-up
+ * hold: NOWAIT | NOIO attempts only (xfs then only tries its inode lock, a
+ * locked page is not waited for, no readahead is started), and none when
+ * the atime is due. The page the wake-up
  * was for is unlocked, so a 4 KiB read is done here; what would need a
  * wait (the next page still being read, a lock held by someone else, a
  * read error) goes back to the retry workqueue, progress kept, where it
@@ -798,16 +809,27 @@ static enum kaio_issue kaio_rw_retry_in_task(struct kaio_req *req, long *res)
 	size_t before;
 	ssize_t ret;
 
+	/* An atime update may wait for the journal: the worker's to do. */
+	if (kaio_rw_atime_due(req))
+		return KAIO_ISSUE_REQUEUE;
 	for (;;) {
 		rw->saved_iter = rw->iter;
 		before = iov_iter_count(&rw->iter);
-		rw->kiocb.ki_flags = rw->base_flags | IOCB_NOWAIT;
+		/*
+		 * NOIO too: readahead, sync or async (a PG_readahead folio),
+		 * takes the mapping's invalidate lock and the file system's
+		 * block mapping locks, and allocates, whatever NOWAIT says.
+		 */
+		rw->kiocb.ki_flags = rw->base_flags | IOCB_NOWAIT | IOCB_NOIO;
 		ret = kaio_rw_call(req);
 		if (ret > 0) {
+			bool more;
+
 			kaio_rw_advance(rw, before, ret);
-			if (kaio_rw_more(req) && !fatal_signal_pending(current))
+			more = kaio_rw_more(req);
+			if (more && !fatal_signal_pending(current))
 				continue;
-			if (kaio_rw_more(req))
+			if (more)
 				return KAIO_ISSUE_REQUEUE;
 			ret = 0;
 		}
@@ -934,6 +956,21 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	ssize_t ret;
 
 	rw->base_flags = kiocb->ki_flags;
+	/*
+	 * A buffered read of a block device, cut to the device's end here,
+	 * as blkdev_read_iter() would cut it on every call and expand it
+	 * again on the way out, after an armed page wait's callback may
+	 * already look at the iterator or a retry use it.
+	 */
+	if (!req->op->is_write && !direct &&
+	    S_ISBLK(file_inode(req->file)->i_mode)) {
+		loff_t size = i_size_read(req->file->f_mapping->host);
+
+		if (kiocb->ki_pos >= size)
+			iov_iter_truncate(&rw->iter, 0);
+		else
+			iov_iter_truncate(&rw->iter, size - kiocb->ki_pos);
+	}
 	if (unlikely(kaio_rw_in_submit(req)))
 		return kaio_rw_work(req, res);
 	if (unlikely(kaio_rw_fsize_exceeded(req))) {

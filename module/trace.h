@@ -67,13 +67,19 @@ DEFINE_EVENT(kaio_req_event, kaio_wake,
 	TP_ARGS(req)
 );
 
-/* The retry workqueue picked the request up. */
+/* A retry runs: on the retry workqueue, or in a GETEVENTS waiter. */
 DEFINE_EVENT(kaio_req_event, kaio_retry,
 	TP_PROTO(struct kaio_req *req),
 	TP_ARGS(req)
 );
 
 /* Handed to the bounded blocking worker pool. */
+/* A GETEVENTS waiter could not finish the retry: to the retry queue. */
+DEFINE_EVENT(kaio_req_event, kaio_requeue,
+	TP_PROTO(struct kaio_req *req),
+	TP_ARGS(req)
+);
+
 DEFINE_EVENT(kaio_req_event, kaio_punt,
 	TP_PROTO(struct kaio_req *req),
 	TP_ARGS(req)

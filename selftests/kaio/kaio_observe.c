@@ -26,10 +26,11 @@
 #define SEED		0x0b5e7u
 #define WAIT_MS		30000
 
-/* The nine request counters, by name, for the comparisons below. */
+/* The eleven request counters, by name, for the comparisons below. */
 #define FOR_EACH_COUNTER(X)						\
 	X(submitted) X(completed) X(inlined) X(async) X(page_wait_arms)	\
-	X(wakeups) X(retries) X(worker) X(cancelled)
+	X(wakeups) X(retries) X(retries_in_task) X(retries_requeued)	\
+	X(worker) X(cancelled)
 
 TEST(module_stats_lists_every_counter)
 {

@@ -613,6 +613,43 @@ TEST_F_TIMEOUT(cold, read_1MiB_cold_many_retries, 120)
 	EXPECT_EQ(0, d.worker);
 }
 
+/*
+ * A buffered 1 MiB read of a block device, cold: longer than readahead's
+ * window, so it waits and reads on several times, and must come back
+ * whole, as native AIO's does. Its end is the device's size, which a
+ * block device node's own inode does not have (i_size 0): the read once
+ * stopped after its first part.
+ */
+TEST(blockdev_buffered_1MiB_cold_read_is_whole)
+{
+	enum { LEN = 1 << 20 };
+	unsigned char *buf = t_alloc(LEN);
+	struct io_event ev;
+	struct t_ctx c;
+	struct iocb cb;
+	const char *dev;
+	int fd;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_SLOW_RAW_DEV");
+	fd = t_slow_raw_open(dev, LEN / T_BS);
+	ASSERT_LE(0, fd);
+	close(fd);
+	fd = open(dev, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	memset(buf, CANARY, LEN);
+	t_prep_pread(&cb, fd, buf, LEN, T_RAW_OFF);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, WAIT_MS));
+	TH_LOG("res %lld res2 %lld", ev.res, ev.res2);
+	EXPECT_EQ(LEN, ev.res);
+	EXPECT_EQ(-1, t_check(buf, ev.res > 0 ? ev.res : 0, T_RAW_SEED,
+			      T_RAW_OFF));
+	close(fd);
+	t_ctx_close(&c);
+}
+
 /* PREADV with odd-sized iovecs at odd addresses, cold: as one pread. */
 TEST_F_TIMEOUT(cold, preadv_odd_iovecs_cold_as_pread, 120)
 {

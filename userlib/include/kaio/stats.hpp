@@ -35,6 +35,10 @@ struct KAIO_API Stats {
 	std::uint64_t page_wait_arms() const noexcept { return (*this)["page_wait_arms"]; }
 	std::uint64_t wakeups() const noexcept { return (*this)["wakeups"]; }
 	std::uint64_t retries() const noexcept { return (*this)["retries"]; }
+	// Of retries(): run by a thread waiting in GETEVENTS, not a kernel worker.
+	std::uint64_t retries_in_task() const noexcept { return (*this)["retries_in_task"]; }
+	// Of those: handed to a worker rather than block the waiting thread.
+	std::uint64_t retries_requeued() const noexcept { return (*this)["retries_requeued"]; }
 	std::uint64_t worker() const noexcept { return (*this)["worker"]; }
 	std::uint64_t cancelled() const noexcept { return (*this)["cancelled"]; }
 	std::uint64_t in_flight() const noexcept { return (*this)["in_flight"]; }
