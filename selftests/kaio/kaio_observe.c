@@ -397,6 +397,27 @@ static long event_pid(const char *lines, const char *event)
 }
 
 /*
+ * A 256 KiB file in @dir, unlinked, not in the page cache: fd or -1. Read
+ * through O_NOATIME: a read whose atime is due starts on a worker
+ * (kaio_retry.c).
+ */
+static int cold_file(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (t_make_file(dir, path, sizeof(path), 256 << 10, SEED))
+		return -1;
+	fd = open(path, O_RDONLY | O_NOATIME);
+	unlink(path);
+	if (fd >= 0 && t_drop_file_cache(fd)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * One cold read on the slow ext4: its life in the trace is submit, arm
  * (the callback armed inside SUBMIT), wake (the page unlocked), retry (this
  * thread, waiting in GETEVENTS, reads on), complete (with res 4096 and path
@@ -407,7 +428,6 @@ TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 	struct t_ctx c;
 	struct io_event ev;
 	struct iocb cb;
-	char path[PATH_MAX];
 	const char *dir;
 	char *buf = t_alloc(4096), *lines;
 	static const char *const order[] = {
@@ -419,12 +439,8 @@ TEST_F_TIMEOUT(trace, cold_read_submit_arm_wake_retry_complete, 60)
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
-	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 256 << 10, SEED));
-	/* No atime due: that read would start on a worker (kaio_retry.c). */
-	fd = open(path, O_RDONLY | O_NOATIME);
-	unlink(path);
+	fd = cold_file(dir);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, t_drop_file_cache(fd));
 	ASSERT_EQ(0, put(self->root, "trace", ""));
 
 	t_prep_pread(&cb, fd, buf, 4096, 128 << 10);
@@ -459,7 +475,6 @@ TEST_F_TIMEOUT(trace, cold_read_without_a_waiter_retried_by_a_worker, 60)
 	struct io_event ev;
 	struct pollfd pfd;
 	struct iocb cb;
-	char path[PATH_MAX];
 	const char *dir;
 	char *buf = t_alloc(4096), *lines;
 	long pid;
@@ -468,11 +483,8 @@ TEST_F_TIMEOUT(trace, cold_read_without_a_waiter_retried_by_a_worker, 60)
 	KAIO_SKIPPED_IN_SETUP();
 	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
 	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
-	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 256 << 10, SEED));
-	fd = open(path, O_RDONLY | O_NOATIME);
-	unlink(path);
+	fd = cold_file(dir);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, t_drop_file_cache(fd));
 	ASSERT_EQ(0, put(self->root, "trace", ""));
 
 	t_prep_pread(&cb, fd, buf, 4096, 128 << 10);

@@ -528,23 +528,6 @@ TEST_F_TIMEOUT(taskrun, getevents_keeps_its_timeout_while_the_inode_is_locked, 9
 	close(w.fd);
 }
 
-/* Is process @pid asleep in ioctl() (syscall 16 on x86_64)? */
-static bool proc_in_ioctl(pid_t pid)
-{
-	char path[64], line[128];
-	bool yes = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	if (fgets(line, sizeof(line), f))
-		yes = atoi(line) == SYS_ioctl;
-	fclose(f);
-	return yes;
-}
-
 /*
  * A process killed while it waits in GETEVENTS for cold reads: the
  * retries handed to it go to workers, its requests end, and the module
@@ -604,9 +587,9 @@ TEST_F_TIMEOUT(kill, killed_waiter_loses_nothing, 90)
 	/* The child's SUBMIT is done when the pipe closes. */
 	ASSERT_EQ(0, read(go[0], &i, 1));
 	close(go[0]);
-	for (i = 0; i < 1000 && !proc_in_ioctl(pid); i++)
+	for (i = 0; i < 1000 && !t_in_ioctl(pid); i++)
 		usleep(1000);
-	EXPECT_TRUE(proc_in_ioctl(pid)) TH_LOG("child not in GETEVENTS");
+	EXPECT_TRUE(t_in_ioctl(pid)) TH_LOG("child not in GETEVENTS");
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)

@@ -1027,14 +1027,14 @@ void t_install_sigusr1(void)
 	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART: GETEVENTS EINTRs */
 }
 
-/* Is thread @tid asleep in ioctl() (syscall 16 on x86_64)? */
-static bool in_ioctl(pid_t tid)
+bool t_in_ioctl(pid_t id)
 {
 	char path[64], line[128];
 	bool yes = false;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	/* /proc/<tid> exists for every thread, listed or not. */
+	snprintf(path, sizeof(path), "/proc/%d/syscall", id);
 	f = fopen(path, "re");
 	if (!f)
 		return false;
@@ -1049,7 +1049,7 @@ bool t_wait_in_ioctl(struct t_waiter *w, int ms)
 	int i;
 
 	for (i = 0; i < ms / 5; i++) {
-		if (__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) && in_ioctl(w->tid))
+		if (__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) && t_in_ioctl(w->tid))
 			return true;
 		usleep(5000);
 	}

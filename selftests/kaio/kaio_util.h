@@ -304,6 +304,8 @@ struct t_waiter {
 };
 
 void *t_getevents_thread(void *arg);
+/* Is thread or process @id asleep in ioctl() (syscall 16 on x86_64)? */
+bool t_in_ioctl(pid_t id);
 /* Is @w's thread asleep in ioctl() within @ms? */
 bool t_wait_in_ioctl(struct t_waiter *w, int ms);
 /* A SIGUSR1 handler without SA_RESTART: a GETEVENTS it interrupts EINTRs. */
