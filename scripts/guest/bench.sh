@@ -23,11 +23,13 @@
 #   kaio.bench_rows=GLOB   only rows whose id matches (default: all)
 #   kaio.bench_fio=0       skip the fio rows (ids fio-*)
 #   kaio.bench_probe=1     then the probes behind the analysis (bench-probe.sh)
+#   kaio.bench_ab=1        instead of the matrix, two builds of kaio.ko side
+#                          by side (bench-ab.sh; scripts/bench-ab.sh)
 . /kaio/rig/lib.sh
 
 B=/kaio/bin/kaio-bench
 COMPAT=/kaio/lib/compat
-RUNTIME=1.5 REPEAT=5 FIO_REPEAT= ROWS='*' FIO=1 PROBE=0
+RUNTIME=1.5 REPEAT=5 FIO_REPEAT= ROWS='*' FIO=1 PROBE=0 AB=0
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	kaio.bench_runtime=*) RUNTIME=${w#*=} ;;
@@ -35,6 +37,7 @@ for w in $(cat /proc/cmdline); do
 	kaio.bench_rows=*) ROWS=${w#*=} ;;
 	kaio.bench_fio=*) FIO=${w#*=} ;;
 	kaio.bench_probe=*) PROBE=${w#*=} ;;
+	kaio.bench_ab=*) AB=${w#*=} ;;
 	esac
 done
 FIO_REPEAT=${FIO_REPEAT:-$REPEAT}
@@ -195,6 +198,11 @@ fio_row() {
 	fi
 	dmesg_check "bench fio-$id" || true
 }
+
+if [ "$AB" != 0 ]; then
+	. /kaio/rig/bench-ab.sh
+	exit 0
+fi
 
 EXT4=$KAIO_EXT4_DIR/kaio-bench.dat
 XFS=$KAIO_XFS_DIR/kaio-bench.dat
