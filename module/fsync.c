@@ -16,6 +16,7 @@ int kaio_fsync_prep(struct kaio_req *req, const struct iocb *iocb)
 {
 	struct kaio_fsync *fsync = kaio_req_cmd(req, struct kaio_fsync);
 
+	fsync->datasync = false;	/* requests are not zeroed */
 	/* As fs/aio.c: the unused fields must be zero. */
 	if (unlikely(iocb->aio_buf || iocb->aio_offset || iocb->aio_nbytes ||
 		     iocb->aio_rw_flags))

@@ -167,7 +167,8 @@ struct kaio_req_cmd {
  * @retry_node: on ctx->retries, for a GETEVENTS waiter to run the retry.
  * @retry_wq: where the retry goes if no waiter takes it.
  * @free_work: free from a context that may sleep.
- * @cmd: the op's own state: kaio_req_cmd() in its op file.
+ * @cmd: the op's own state: kaio_req_cmd() in its op file. Not zeroed at
+ *	allocation: the op's prep initialises it, first thing.
  */
 struct kaio_req {
 	struct kaio_ctx		*ctx;

@@ -251,6 +251,7 @@ int kaio_poll_prep(struct kaio_req *req, const struct iocb *iocb)
 {
 	struct kaio_poll *p = kaio_poll(req);
 
+	memset(p, 0, sizeof(*p));	/* requests are not zeroed */
 	/* reject any unknown events outside the normal event mask. */
 	if ((u16)iocb->aio_buf != iocb->aio_buf)
 		return -EINVAL;

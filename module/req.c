@@ -203,9 +203,11 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
 {
 	struct kaio_req *req;
 
-	req = kmem_cache_zalloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
+	req = kmem_cache_alloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
 	if (unlikely(!req))
 		return NULL;
+	/* The header only: the op's prep sets its own state (req->cmd). */
+	memset(req, 0, offsetof(struct kaio_req, cmd));
 	req->ctx = ctx;
 	INIT_LIST_HEAD(&req->node);
 	refcount_set(&req->refs, 1);
