@@ -231,6 +231,7 @@ static void kaio_ctx_free(struct kaio_ctx *ctx)
 	kaio_mm_untrack(ctx);
 	/* Off the mm's list: no shutdown can be queued any more. */
 	cancel_work_sync(&ctx->shutdown_work);
+	kaio_req_cache_drain(ctx);
 	kaio_ring_free(ctx);
 	mmdrop(ctx->mm);
 	put_pid(ctx->owner_tgid);
@@ -338,6 +339,8 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	mutex_init(&ctx->ring_lock);
 	init_waitqueue_head(&ctx->wait);
 	init_llist_head(&ctx->retries);
+	init_llist_head(&ctx->req_cache);
+	atomic_set(&ctx->req_cached, 0);
 	init_waitqueue_head(&ctx->retry_wait);
 	INIT_DELAYED_WORK(&ctx->reap_work, kaio_ctx_reap_work);
 	INIT_WORK(&ctx->shutdown_work, kaio_ctx_shutdown_work);

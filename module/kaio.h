@@ -69,6 +69,11 @@ enum kaio_stat {
  *	so that the hand-over takes a lock under which nothing is taken but
  *	the scheduler's, whatever waitqueue lock its caller holds.
  * @reqs: requests alive (not freed); destroy waits for zero.
+ * @req_cache: freed requests, for SUBMIT to reuse (req.c): no trip through
+ *	the slab allocator, which zeroes every object it hands out
+ *	(init_on_alloc, on in Debian's kernel).
+ * @req_cached: requests on @req_cache or taken by a SUBMIT and not yet
+ *	used; at most @nr.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
  * @owner_tgid: the creating process, whose exit waits for the requests.
@@ -101,6 +106,8 @@ struct kaio_ctx {
 	atomic_t		retry_waiters;
 	wait_queue_head_t	retry_wait;
 	atomic_t		reqs;
+	struct llist_head	req_cache;
+	atomic_t		req_cached;
 	bool			dead;
 	bool			res2_path;
 	bool			writes_in_submit;
@@ -164,7 +171,8 @@ struct kaio_req_cmd {
  * @user_iocb: io_event.obj.
  * @user_data: io_event.data.
  * @work: blocking attempt or page-wait retry, by @state.
- * @retry_node: on ctx->retries, for a GETEVENTS waiter to run the retry.
+ * @retry_node: on ctx->retries, for a GETEVENTS waiter to run the retry;
+ *	once freed, on ctx->req_cache.
  * @retry_wq: where the retry goes if no waiter takes it.
  * @free_work: free from a context that may sleep.
  * @cmd: the op's own state: kaio_req_cmd() in its op file. Not zeroed at
@@ -335,7 +343,11 @@ static inline bool kaio_req_in_task(const struct kaio_req *req)
 }
 int kaio_req_cache_init(unsigned int useroffset, unsigned int usersize);
 void kaio_req_cache_exit(void);
-struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx,
+				struct llist_node **cache);
+struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx);
+void kaio_req_cache_return(struct kaio_ctx *ctx, struct llist_node *cache);
+void kaio_req_cache_drain(struct kaio_ctx *ctx);
 void kaio_req_arm_wait(struct kaio_req *req);
 enum kaio_req_state kaio_req_end_wait(struct kaio_req *req);
 void kaio_req_set_running(struct kaio_req *req);

@@ -193,20 +193,95 @@ void kaio_req_cache_exit(void)
 	kmem_cache_destroy(kaio_req_cache);
 }
 
+/*
+ * Requests a context keeps for reuse: enough for a full ring. None under
+ * KASAN, whose use-after-free reports need every free to reach the slab.
+ */
+static unsigned int kaio_req_cache_max(struct kaio_ctx *ctx)
+{
+	return IS_ENABLED(CONFIG_KASAN) ? 0 : ctx->nr;
+}
+
+/**
+ * kaio_req_cache_take() - take the context's cached requests for one SUBMIT
+ * @ctx: the context
+ *
+ * All of them, lock-free: concurrent SUBMITs on one context each take what
+ * is there (llist_del_all() allows any number of takers), and hand back
+ * what they did not use (kaio_req_cache_return()).
+ *
+ * Return: the list, for kaio_req_alloc(); NULL if empty.
+ */
+struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx)
+{
+	return llist_del_all(&ctx->req_cache);
+}
+
+/**
+ * kaio_req_cache_return() - give back what a SUBMIT did not use
+ * @ctx: the context
+ * @cache: what is left of kaio_req_cache_take()'s list
+ */
+void kaio_req_cache_return(struct kaio_ctx *ctx, struct llist_node *cache)
+{
+	struct llist_node *last = cache;
+
+	if (!cache)
+		return;
+	while (last->next)
+		last = last->next;
+	llist_add_batch(cache, last, &ctx->req_cache);
+}
+
+/**
+ * kaio_req_cache_drain() - free the cached requests of a context being freed
+ * @ctx: the context; no request is alive and no SUBMIT runs
+ */
+void kaio_req_cache_drain(struct kaio_ctx *ctx)
+{
+	struct kaio_req *req, *next;
+
+	llist_for_each_entry_safe(req, next, llist_del_all(&ctx->req_cache),
+				  retry_node)
+		kmem_cache_free(kaio_req_cache, req);
+	atomic_set(&ctx->req_cached, 0);
+}
+
+/* A freed request back to its context's cache, or to the slab. Any context. */
+static void kaio_req_recycle(struct kaio_ctx *ctx, struct kaio_req *req)
+{
+	if (atomic_inc_return(&ctx->req_cached) <= kaio_req_cache_max(ctx)) {
+		llist_add(&req->retry_node, &ctx->req_cache);
+		return;
+	}
+	atomic_dec(&ctx->req_cached);
+	kmem_cache_free(kaio_req_cache, req);
+}
+
 /**
  * kaio_req_alloc() - a new request holding a count of ctx->reqs
  * @ctx: the context
+ * @cache: this SUBMIT's cached requests (kaio_req_cache_take()), used first
+ *
+ * Reused requests are not zeroed, nor are new ones beyond what the slab
+ * does: the header is initialised here, and the op's prep initialises its
+ * state (req->cmd) first thing.
  *
  * Return: the request, or NULL when out of memory.
  */
-struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
 {
 	struct kaio_req *req;
 
-	req = kmem_cache_alloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
-	if (unlikely(!req))
-		return NULL;
-	/* The header only: the op's prep sets its own state (req->cmd). */
+	if (*cache) {
+		req = llist_entry(*cache, struct kaio_req, retry_node);
+		*cache = (*cache)->next;
+		atomic_dec(&ctx->req_cached);
+	} else {
+		req = kmem_cache_alloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
+		if (unlikely(!req))
+			return NULL;
+	}
 	memset(req, 0, offsetof(struct kaio_req, cmd));
 	req->ctx = ctx;
 	INIT_LIST_HEAD(&req->node);
@@ -273,7 +348,8 @@ static void kaio_req_finish_free(struct kaio_req *req)
 
 	if (req->file)
 		fput(req->file);
-	kmem_cache_free(kaio_req_cache, req);
+	/* Before ctx->reqs drops: the context is alive until then. */
+	kaio_req_recycle(ctx, req);
 
 	/* Last touch of ctx: destroy may free it as soon as this hits zero. */
 	if (atomic_dec_and_test(&ctx->reqs))
