@@ -300,11 +300,19 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
  * Native AIO does its blocking work in io_submit, as the submitter: its
  * credentials, page cache charged to its memory cgroup, its I/O to its
  * blkcg (so a container's memory.max and io.max hold). A worker or a retry
- * puts these on for each attempt (kaio_req_work()). RLIMIT_FSIZE is applied
+ * puts these on for each attempt (kaio_req_run()). RLIMIT_FSIZE is applied
  * at SUBMIT instead (rw.c).
+ *
+ * Taken only when the request may leave the submitter: by the op before
+ * it arms a wait or queues I/O whose completion may punt it, and by
+ * kaio_req_issue() before a punt. A request completed inside SUBMIT (a
+ * page-cache hit) never takes them. Once taken, a later call does nothing:
+ * a retry or worker that arms again keeps the submitter's.
  */
 void kaio_req_get_submitter(struct kaio_req *req)
 {
+	if (req->cred)
+		return;
 	req->cred = get_current_cred();
 	req->memcg = get_mem_cgroup_from_mm(current->mm);
 #ifdef CONFIG_BLK_CGROUP
@@ -585,7 +593,7 @@ static void kaio_req_run(struct kaio_req *req, bool in_task)
 		return;
 	}
 	if (WARN_ON_ONCE((old != KAIO_REQ_QUEUED && !req->op->retry) ||
-			 (old == KAIO_REQ_QUEUED && in_task))) {
+			 (old == KAIO_REQ_QUEUED && in_task) || !req->cred)) {
 		/* A state bug: end the request rather than leak it. */
 		kaio_req_complete(req, -EIO);
 		kaio_req_put_run(req, in_task);
@@ -859,6 +867,8 @@ int kaio_req_issue(struct kaio_req *req)
 	if (how == KAIO_ISSUE_DONE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
 		kaio_req_note_path(req, KAIO_PATH_INLINE);
+	} else if (how == KAIO_ISSUE_PUNT) {
+		kaio_req_get_submitter(req);
 	}
 	kaio_req_continue(req, how, res);
 	kaio_req_put(req);

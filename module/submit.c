@@ -93,7 +93,6 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 	ret = op->prep(req, &iocb);
 	if (unlikely(ret))
 		goto fail;
-	kaio_req_get_submitter(req);
 	ret = kaio_ring_activate(req);
 	if (unlikely(ret))
 		goto fail;
