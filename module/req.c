@@ -294,22 +294,25 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
 }
 
 /**
- * kaio_req_get_submitter() - take what a worker needs to act as the submitter
+ * kaio_req_hand_off() - the request may run outside SUBMIT from now on
  * @req: a prepared request, in the submitter's context
  *
- * Native AIO does its blocking work in io_submit, as the submitter: its
- * credentials, page cache charged to its memory cgroup, its I/O to its
- * blkcg (so a container's memory.max and io.max hold). A worker or a retry
- * puts these on for each attempt (kaio_req_run()). RLIMIT_FSIZE is applied
- * at SUBMIT instead (rw.c).
+ * Takes what a worker needs to act as the submitter, and lists the request
+ * for cancel and destroy (kaio_ring_list_active()). Native AIO does its
+ * blocking work in io_submit, as the submitter: its credentials, page
+ * cache charged to its memory cgroup, its I/O to its blkcg (so a
+ * container's memory.max and io.max hold). A worker or a retry puts these
+ * on for each attempt (kaio_req_run()). RLIMIT_FSIZE is applied at SUBMIT
+ * instead (rw.c).
  *
- * Taken only when the request may leave the submitter: by the op before
- * it arms a wait or queues I/O whose completion may punt it, and by
- * kaio_req_issue() before a punt. A request completed inside SUBMIT (a
- * page-cache hit) never takes them. Once taken, a later call does nothing:
- * a retry or worker that arms again keeps the submitter's.
+ * Called where a request may first run, or be cancelled, elsewhere: by the
+ * op before it arms a wait or queues I/O whose completion may punt it, and
+ * by kaio_req_issue() before any other punt. A request completed inside
+ * SUBMIT (a page-cache hit) never comes here: no references, no lock. Once
+ * handed off, a later call does nothing: a retry or worker that arms again
+ * keeps the submitter's.
  */
-void kaio_req_get_submitter(struct kaio_req *req)
+void kaio_req_hand_off(struct kaio_req *req)
 {
 	if (req->cred)
 		return;
@@ -318,6 +321,7 @@ void kaio_req_get_submitter(struct kaio_req *req)
 #ifdef CONFIG_BLK_CGROUP
 	req->blkcg = task_get_css(current, io_cgrp_id);
 #endif
+	kaio_ring_list_active(req);
 }
 
 /* Any context: css_put() only queues the release. */
@@ -337,7 +341,7 @@ static void kaio_req_release(struct kaio_req *req)
 	 * canceller looking at it meanwhile finds no reference to take
 	 * (kaio_cancel_claim()) and leaves it alone.
 	 */
-	if (WARN_ON_ONCE(!list_empty(&req->node)))
+	if (WARN_ON_ONCE(req->slot))
 		kaio_ring_deactivate(req);
 	/* Before the file goes: the op's cleanup may still use it. */
 	if (req->op && req->op->cleanup)
@@ -868,7 +872,7 @@ int kaio_req_issue(struct kaio_req *req)
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
 		kaio_req_note_path(req, KAIO_PATH_INLINE);
 	} else if (how == KAIO_ISSUE_PUNT) {
-		kaio_req_get_submitter(req);
+		kaio_req_hand_off(req);
 	}
 	kaio_req_continue(req, how, res);
 	kaio_req_put(req);

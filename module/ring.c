@@ -3,7 +3,7 @@
  * The event ring of a context: fs/aio.c's layout (struct kaio_ring, then
  * io_events), in pages charged to the creator, mapped into the kernel and
  * into the owner's address space. A request reserves its slot when it is
- * submitted (kaio_ring_activate()), so posting never overflows; its event
+ * submitted (kaio_ring_reserve()), so posting never overflows; its event
  * is posted from any context, hardirq included; GETEVENTS and user space
  * read it. Nothing here knows of a request beyond its slot and its event.
  */
@@ -18,12 +18,12 @@
 #include <linux/vmalloc.h>
 #include "kaio.h"
 
-/* Slots in use: events not reaped plus requests that will post one. */
+/* Events not reaped: between the user's head and the kernel's tail. */
 static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
 {
 	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
 
-	return (ctx->tail + ctx->nr - head) % ctx->nr;
+	return (READ_ONCE(ctx->tail) + ctx->nr - head) % ctx->nr;
 }
 
 /**
@@ -45,55 +45,75 @@ bool kaio_ring_has_events(struct kaio_ctx *ctx)
 }
 
 /**
- * kaio_ring_may_reserve() - is a ring slot free for one more request?
- * @ctx: the context
+ * kaio_ring_reserve() - reserve the ring slot a new request will post to
+ * @req: the request, just allocated (counted in ctx->reqs)
  *
- * Lockless and only a hint, so that SUBMIT fails with fs/aio.c's errno
- * order (a full ring before the iocb's own errors); kaio_ring_activate()
- * decides.
+ * As fs/aio.c's get_reqs_available(), first thing, so SUBMIT fails with
+ * its errno order (a full ring before the iocb's own errors), and without
+ * a lock: a request that completes inside SUBMIT (a page-cache hit) takes
+ * ctx->lock only to post. The slot count is in_flight plus the events not
+ * reaped; kaio_ring_post() moves a request from one to the other under
+ * ctx->lock, tail first, so a lockless look may count one twice, never
+ * none. A look that finds the ring full asks again under the lock, which
+ * is exact.
  *
  * Return: 0, -EAGAIN when in-flight plus unreaped would exceed the ring, or
- * -EINVAL when the context is being destroyed.
+ * -EINVAL when the context is being destroyed; nothing is reserved on
+ * error.
  */
-int kaio_ring_may_reserve(struct kaio_ctx *ctx)
-{
-	if (unlikely(READ_ONCE(ctx->dead)))
-		return -EINVAL;
-	if (kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) >= ctx->nr - 1)
-		return -EAGAIN;
-	return 0;
-}
-
-/**
- * kaio_ring_activate() - reserve a prepared request's ring slot and make it
- *	visible to cancel and destroy
- * @req: the request
- *
- * One irq-off section for both: the slot and ctx->active.
- *
- * Return: as kaio_ring_may_reserve(); nothing is reserved on error.
- */
-int kaio_ring_activate(struct kaio_req *req)
+int kaio_ring_reserve(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
-	int ret;
+	unsigned int limit = ctx->nr - 1;
+	unsigned int in_flight;
+	bool ok;
 
-	spin_lock_irq(&ctx->lock);
-	ret = kaio_ring_may_reserve(ctx);	/* now under the lock: final */
-	if (likely(!ret)) {
-		ctx->in_flight++;
-		list_add_tail(&req->node, &ctx->active);
+	/*
+	 * ctx->reqs was raised before this look at dead, kaio_ctx_mark_dead()
+	 * sets dead before it looks at ctx->reqs: one of the two sees the
+	 * other, so DESTROY waits for this request or it is refused.
+	 */
+	smp_mb();
+	if (unlikely(READ_ONCE(ctx->dead)))
+		return -EINVAL;
+	/* A full barrier: the tail is read after in_flight. */
+	in_flight = atomic_inc_return(&ctx->in_flight);
+	if (likely(kaio_ring_unreaped(ctx) + in_flight <= limit)) {
+		req->slot = true;
+		return 0;
 	}
+	spin_lock_irq(&ctx->lock);
+	ok = kaio_ring_unreaped(ctx) + atomic_read(&ctx->in_flight) <= limit;
+	if (!ok)
+		atomic_dec(&ctx->in_flight);
 	spin_unlock_irq(&ctx->lock);
-	return ret;
+	req->slot = ok;
+	return ok ? 0 : -EAGAIN;
 }
 
 /**
- * kaio_ring_deactivate() - undo kaio_ring_activate() for a request whose
- *	submission failed after all: it posts no event
- * @req: the request, never posted
+ * kaio_ring_list_active() - make a request visible to cancel and destroy
+ * @req: the request, in SUBMIT, about to be run elsewhere
+ *	(kaio_req_hand_off())
  *
- * Any context: also how kaio_req_free() unlists a request freed unposted.
+ * A request that completes inside SUBMIT is never listed: nothing could
+ * cancel it, and fs/aio.c's list has only cancellable requests too.
+ */
+void kaio_ring_list_active(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	spin_lock_irq(&ctx->lock);
+	list_add_tail(&req->node, &ctx->active);
+	spin_unlock_irq(&ctx->lock);
+}
+
+/**
+ * kaio_ring_deactivate() - give back the slot of a request that will post
+ *	no event, and unlist it
+ * @req: the request, never posted: its submission failed after all
+ *
+ * Any context: also how kaio_req_free() cleans up a request freed unposted.
  */
 void kaio_ring_deactivate(struct kaio_req *req)
 {
@@ -102,7 +122,10 @@ void kaio_ring_deactivate(struct kaio_req *req)
 
 	spin_lock_irqsave(&ctx->lock, flags);
 	list_del_init(&req->node);
-	ctx->in_flight--;
+	if (req->slot) {
+		req->slot = false;
+		atomic_dec(&ctx->in_flight);
+	}
 	spin_unlock_irqrestore(&ctx->lock, flags);
 }
 
@@ -126,14 +149,15 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	 * Posting it anyway would take a slot and in_flight twice. Warned
 	 * about with the lock dropped: the console may be slow.
 	 */
-	if (unlikely(list_empty(&req->node))) {
+	if (unlikely(!req->slot)) {
 		spin_unlock_irqrestore(&ctx->lock, flags);
 		WARN_ON_ONCE(1);
 		return;
 	}
+	req->slot = false;
 	/* Before the tail moves: whoever reaps the event sees it counted. */
 	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
-	list_del_init(&req->node);
+	list_del_init(&req->node);	/* if it was listed */
 	tail = ctx->tail;
 	ev = &ctx->ring->io_events[tail];
 	ev->obj = req->user_iocb;
@@ -149,7 +173,13 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	smp_store_release(&ctx->ring->tail, tail);
 	/* Same pairing, for the kernel's own copy. */
 	smp_store_release(&ctx->tail, tail);
-	ctx->in_flight--;
+	/*
+	 * The slot moves from in_flight to the unreaped events: the tail
+	 * first, so that kaio_ring_reserve()'s lockless look, which reads
+	 * in_flight and then the tail, may count it twice but never miss it.
+	 */
+	smp_mb__before_atomic();
+	atomic_dec(&ctx->in_flight);
 	spin_unlock_irqrestore(&ctx->lock, flags);
 
 	/*

@@ -1023,7 +1023,7 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	kiocb->ki_flags = rw->base_flags | IOCB_NOWAIT;
 	if (direct) {
 		/* Its completion may punt it, from any context. */
-		kaio_req_get_submitter(req);
+		kaio_req_hand_off(req);
 		atomic_set(&rw->issuing, KAIO_RW_IN_CALL);
 	}
 	ret = kaio_rw_call(req);
@@ -1060,7 +1060,7 @@ punt:
 		goto done;
 	}
 	/* Leaves the submitter: armed, or punted. */
-	kaio_req_get_submitter(req);
+	kaio_req_hand_off(req);
 	/* The worker takes freeze protection itself; see kaio_rw_reissue(). */
 	kaio_rw_end_write(req);
 	if (!rw->pinned) {

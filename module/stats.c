@@ -32,12 +32,8 @@ static const char * const kaio_stat_names[KAIO_STAT_NR] = {
 
 void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx)
 {
-	unsigned int in_flight;
+	unsigned int in_flight = atomic_read(&ctx->in_flight);
 	int i;
-
-	spin_lock_irq(&ctx->lock);
-	in_flight = ctx->in_flight;
-	spin_unlock_irq(&ctx->lock);
 
 	seq_printf(m, "nr_events:\t%u\n", ctx->nr - 1);
 	for (i = 0; i < KAIO_STAT_NR; i++)
