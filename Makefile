@@ -109,8 +109,10 @@ initramfs:
 # make install [PREFIX=/usr/local] [DESTDIR=]: kaio.ko under the running
 # kernel's updates/, its source with dkms.conf in /usr/src/kaio-VERSION,
 # libkaio++ (shared, static, headers, kaio++.pc and kaio.pc), the uapi
-# header, and the libaio-compatible libaio.so.1 in LIBDIR/kaio/compat.
+# header, the libaio-compatible libaio.so.1 in LIBDIR/kaio/compat, and the
+# manual pages of man/manN/ in MANDIR/manN (uncompressed).
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 install: module userlib
 	$(MAKE) -C userlib $(SUBVARS) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) install install-compat
@@ -121,6 +123,8 @@ install: module userlib
 	install -m 0644 module/Kbuild module/*.c module/*.h $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module/
 	rm -f $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module/kaio.mod.c
 	install -m 0644 uapi/linux/kaio.h $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/uapi/linux/
+	for s in 3 4 7; do install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 0644 man/man$$s/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
 # The static checks (sparse, checkpatch) run on the host first; their
 # results join the guest's in the summary line.
