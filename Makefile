@@ -126,14 +126,16 @@ install: module userlib
 	for s in 3 4 7; do install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 man/man$$s/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
-# The static checks (sparse, checkpatch) run on the host first; their
-# results join the guest's in the summary line.
+# The static checks (sparse, checkpatch), the staged install and the
+# manual pages (lint, and every call, ioctl and parameter named) run on the
+# host first; their results join the guest's in the summary line.
 check: deps
 	@scripts/deps.sh --deb-src
 	@$(MAKE) $(JOBS) all
 	@$(MAKE) -C tests libaio-harness BUILD=$(abspath build)
 	@scripts/static-checks.sh || true
 	@scripts/install-check.sh >>build/static-checks.results || true
+	@scripts/man-check.sh >>build/static-checks.results || true
 	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
 
 # The debug kernel and kaio.ko built against it live in build/debug/

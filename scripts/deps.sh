@@ -20,6 +20,8 @@ pkgs=(
 	fio xfsprogs e2fsprogs dmsetup
 	# make bench: the plot in Documentation/performance.md
 	gnuplot-nox
+	# make check: scripts/man-check.sh lints the manual pages (man/)
+	mandoc
 	# kernel source: kselftest_harness.h comes from here at build time
 	linux-source-6.1
 	# userspace: libaio/liburing for comparison engines, GoogleTest
