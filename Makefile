@@ -9,7 +9,8 @@
 #   make fuzz       deps, all, the long kaio-fuzz and kaio-stress runs in the
 #                   guest (make check runs them short); build/guest-fuzz.log
 #   make bench      deps, all, the benchmark matrix in the guest; prints the
-#                   ratios and writes Documentation/performance.md (~10 min)
+#                   ratios and writes build/bench/performance.md and its plot
+#                   (~16 min); PUBLISH=1 also copies them to Documentation/
 #   make check-debug  deps, all, make check's guest suite on a debug kernel
 #                   (lockdep, KASAN, kmemleak; built once into build/debug/);
 #                   not in CI: run it before closing an issue about module/
@@ -165,7 +166,7 @@ check-libaio: deps
 
 bench: deps
 	@$(MAKE) $(JOBS) all
-	@scripts/bench.sh
+	@KAIO_BENCH_PUBLISH=$(PUBLISH) scripts/bench.sh
 
 shell: all
 	@scripts/run-guest.sh shell

@@ -18,7 +18,7 @@ pkgs=(
 	busybox-static cpio kmod xz-utils
 	# peers and filesystems used inside the guest
 	fio xfsprogs e2fsprogs dmsetup
-	# make bench: the plot in Documentation/performance.md
+	# make bench: the plot of its report (build/bench/performance.png)
 	gnuplot-nox
 	# make check: scripts/man-check.sh lints the manual pages (man/)
 	mandoc

@@ -14,7 +14,7 @@
 #          kaio.fuzz_seeds=1,2 kaio.fuzz_iterations=N narrow it). 90 min.
 #   bench  the benchmark matrix (scripts/guest/bench.sh), booted without
 #          slub_debug and with the TSC as clock; `make bench` (scripts/bench.sh)
-#          runs it and writes Documentation/performance.md. 60 min (it
+#          runs it and writes build/bench/performance.md. 60 min (it
 #          takes ~16, an estimate from one run).
 #   shell  interactive busybox shell in the prepared guest (Ctrl-A x quits).
 # Extra cmdline examples: kaio.lat_ns=20000  kaio.filter='kaio_ring*'
