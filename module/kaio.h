@@ -53,13 +53,15 @@ enum kaio_stat {
  * @ring_size: bytes of @ring, a whole number of pages.
  * @nr: io_event slots in @ring; at most @nr - 1 events are held.
  * @tail: kernel copy of ring->tail; user space cannot move it.
- * @in_flight: ring slots reserved by requests not yet posted; with the
- *	events in the ring never more than @nr - 1, so posting never
- *	overflows. Raised without the lock (kaio_ring_reserve()), moved to
- *	the events under it.
+ * @available: ring slots free: neither reserved by a request in flight
+ *	nor holding an event not yet credited back (@completed); the three
+ *	always sum to @nr - 1, so posting never overflows. Taken without
+ *	the lock (kaio_ring_reserve()), credited back under it.
+ * @completed: events posted whose slots were not yet credited back to
+ *	@available (kaio_ring_refill(), once they are reaped).
  * @active: requests handed off from SUBMIT and not yet posted, for cancel
  *	and destroy.
- * @lock: protects @tail, @active, @dead; irq-safe because
+ * @lock: protects @tail, @completed, @active, @dead; irq-safe because
  *	completions arrive from bio end_io. Never drop a request's last
  *	reference under it (a free of a request still listed takes it
  *	again): only refcount_dec() of one known not to be the last.
@@ -76,7 +78,8 @@ enum kaio_stat {
  *	the slab allocator, which zeroes every object it hands out
  *	(init_on_alloc, on in Debian's kernel).
  * @req_cached: requests on @req_cache or taken by a SUBMIT and not yet
- *	used; at most @nr.
+ *	used; at most @req_cache_max.
+ * @req_cache_max: @nr, or 0 if the req_cache parameter was off at SETUP.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
  * @owner_tgid: the creating process, whose exit waits for the requests.
@@ -100,7 +103,8 @@ struct kaio_ctx {
 	size_t			ring_size;
 	unsigned int		nr;
 	unsigned int		tail;
-	atomic_t		in_flight;
+	atomic_t		available;
+	unsigned int		completed;
 	struct list_head	active;
 	spinlock_t		lock;
 	struct mutex		ring_lock;
@@ -111,6 +115,7 @@ struct kaio_ctx {
 	atomic_t		reqs;
 	struct llist_head	req_cache;
 	atomic_t		req_cached;
+	unsigned int		req_cache_max;
 	bool			dead;
 	bool			res2_path;
 	bool			writes_in_submit;
@@ -265,6 +270,7 @@ int kaio_limits_init(void);
 void kaio_limits_exit(void);
 void kaio_limits_log(void);
 umode_t kaio_limits_dev_mode(void);
+bool kaio_limits_req_cache(void);
 bool kaio_limits_charge_events(unsigned int nr);
 void kaio_limits_uncharge_events(unsigned int nr);
 int kaio_limits_events(void);

@@ -88,6 +88,26 @@ module_param_cb(max_workers, &kaio_positive_ops, &kaio_max_workers, 0444);
 MODULE_PARM_DESC(max_workers,
 		 "Blocking attempts running at once, per user (default: 16)");
 
+/*
+ * Off by default under KASAN, whose use-after-free reports need every free
+ * to reach the slab; make check-debug also runs part of the suite with it
+ * on, so that lockdep and debugobjects see the cache's paths.
+ */
+static bool g_req_cache = !IS_ENABLED(CONFIG_KASAN);
+module_param_named(req_cache, g_req_cache, bool, 0644);
+MODULE_PARM_DESC(req_cache,
+		 "Contexts created from now on reuse freed requests (default: Y, N under KASAN)");
+
+/**
+ * kaio_limits_req_cache() - may a new context keep freed requests?
+ *
+ * Return: the req_cache parameter, read once per context at SETUP.
+ */
+bool kaio_limits_req_cache(void)
+{
+	return READ_ONCE(g_req_cache);
+}
+
 struct workqueue_struct *kaio_cleanup_wq;
 
 static DEFINE_MUTEX(kaio_users_lock);

@@ -194,12 +194,16 @@ void kaio_req_cache_exit(void)
 }
 
 /*
- * Requests a context keeps for reuse: enough for a full ring. None under
- * KASAN, whose use-after-free reports need every free to reach the slab.
+ * Requests a context keeps for reuse: enough for a ring of KAIO_REQ_CACHE
+ * in flight, and few enough that handing the leftovers of a SUBMIT back
+ * (kaio_req_cache_return() walks them) stays cheap. ctx->req_cache_max is
+ * 0 when the req_cache module parameter was off at SETUP.
  */
+#define KAIO_REQ_CACHE	256
+
 static unsigned int kaio_req_cache_max(struct kaio_ctx *ctx)
 {
-	return IS_ENABLED(CONFIG_KASAN) ? 0 : ctx->nr;
+	return min_t(unsigned int, ctx->req_cache_max, KAIO_REQ_CACHE);
 }
 
 /**
@@ -290,6 +294,8 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
 	INIT_WORK(&req->work, kaio_req_work);
 	INIT_WORK(&req->free_work, kaio_req_free_work);
 	atomic_inc(&ctx->reqs);
+	/* Before kaio_ring_reserve() looks at ctx->dead; see there. */
+	smp_mb__after_atomic();
 	return req;
 }
 
@@ -316,6 +322,9 @@ void kaio_req_hand_off(struct kaio_req *req)
 {
 	if (req->cred)
 		return;
+	/* current is the submitter, and ctx->lock is taken irqs-on. */
+	lockdep_assert_irqs_enabled();
+	WARN_ON_ONCE(!in_task());
 	req->cred = get_current_cred();
 	req->memcg = get_mem_cgroup_from_mm(current->mm);
 #ifdef CONFIG_BLK_CGROUP
@@ -687,6 +696,7 @@ void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,
 {
 	struct kaio_ctx *ctx = req->ctx;
 
+	WARN_ON_ONCE(!req->cred);	/* not handed off: kaio_req_run() refuses */
 	req->retry_wq = wq;
 	if (!in_task_ok || !atomic_read(&ctx->retry_waiters)) {
 		queue_work(wq, &req->work);
@@ -816,6 +826,8 @@ void kaio_req_punt(struct kaio_req *req)
 	struct kaio_user *user = req->ctx->user;
 	struct workqueue_struct *wq = user->worker_wq;
 
+	/* Every way out of SUBMIT passes kaio_req_hand_off() first. */
+	WARN_ON_ONCE(!req->cred);
 	/*
 	 * xfs showed why: sixteen workers writing one file hold its inode
 	 * lock in turn, so the next NOWAIT writes fail their trylock and
@@ -838,7 +850,7 @@ void kaio_req_punt(struct kaio_req *req)
 
 /**
  * kaio_req_issue() - first attempt, in the submitter's context
- * @req: a prepared, activated request, owned by the caller
+ * @req: a prepared request holding its ring slot, owned by the caller
  *
  * The op's issue() must not block. After it, the request belongs to whoever
  * the result names; the submitter does not touch it again.

@@ -18,12 +18,15 @@
 #include <linux/vmalloc.h>
 #include "kaio.h"
 
-/* Events not reaped: between the user's head and the kernel's tail. */
+/*
+ * Events not reaped: between the user's head, which may say anything, and
+ * the kernel's tail. Under ctx->lock.
+ */
 static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
 {
 	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
 
-	return (READ_ONCE(ctx->tail) + ctx->nr - head) % ctx->nr;
+	return (ctx->tail + ctx->nr - head) % ctx->nr;
 }
 
 /**
@@ -44,18 +47,40 @@ bool kaio_ring_has_events(struct kaio_ctx *ctx)
 	return head != smp_load_acquire(&ctx->tail);
 }
 
+/*
+ * Under ctx->lock: credit back the slots of posted events user space (or
+ * GETEVENTS) has reaped since, as fs/aio.c's refill_reqs_available(). Only
+ * posted events are credited, however the user moved head: a bogus head
+ * never lets more than ctx->nr - 1 requests be in flight.
+ */
+static void kaio_ring_refill(struct kaio_ctx *ctx)
+{
+	unsigned int unreaped = kaio_ring_unreaped(ctx);
+	unsigned int reaped;
+
+	lockdep_assert_held(&ctx->lock);
+	if (ctx->completed <= unreaped)
+		return;
+	reaped = ctx->completed - unreaped;
+	ctx->completed -= reaped;
+	atomic_add(reaped, &ctx->available);
+}
+
 /**
  * kaio_ring_reserve() - reserve the ring slot a new request will post to
  * @req: the request, just allocated (counted in ctx->reqs)
  *
  * As fs/aio.c's get_reqs_available(), first thing, so SUBMIT fails with
  * its errno order (a full ring before the iocb's own errors), and without
- * a lock: a request that completes inside SUBMIT (a page-cache hit) takes
- * ctx->lock only to post. The slot count is in_flight plus the events not
- * reaped; kaio_ring_post() moves a request from one to the other under
- * ctx->lock, tail first, so a lockless look may count one twice, never
- * none. A look that finds the ring full asks again under the lock, which
- * is exact.
+ * a lock: ctx->available never goes below zero (atomic_dec_if_positive()),
+ * so no look ever counts another's failed attempt. Slots come back to it
+ * when their events are reaped: kaio_ring_refill(), under ctx->lock, when
+ * it runs dry. A request that completes inside SUBMIT (a page-cache hit)
+ * takes ctx->lock only to post. The limit is exact: available, requests in
+ * flight and events posted but not credited always sum to nr - 1, where
+ * fs/aio.c's per-CPU batches (not copied: with two CPUs a shared atomic
+ * costs nothing that batching would save) let io_submit fail a little
+ * early or late.
  *
  * Return: 0, -EAGAIN when in-flight plus unreaped would exceed the ring, or
  * -EINVAL when the context is being destroyed; nothing is reserved on
@@ -64,29 +89,23 @@ bool kaio_ring_has_events(struct kaio_ctx *ctx)
 int kaio_ring_reserve(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
-	unsigned int limit = ctx->nr - 1;
-	unsigned int in_flight;
 	bool ok;
 
 	/*
-	 * ctx->reqs was raised before this look at dead, kaio_ctx_mark_dead()
-	 * sets dead before it looks at ctx->reqs: one of the two sees the
-	 * other, so DESTROY waits for this request or it is refused.
+	 * kaio_req_alloc() raised ctx->reqs, with a full barrier, before this
+	 * look at dead; kaio_ctx_mark_dead() sets dead before it looks at
+	 * ctx->reqs: one of the two sees the other, so DESTROY waits for this
+	 * request or it is refused.
 	 */
-	smp_mb();
 	if (unlikely(READ_ONCE(ctx->dead)))
 		return -EINVAL;
-	/* A full barrier: the tail is read after in_flight. */
-	in_flight = atomic_inc_return(&ctx->in_flight);
-	if (likely(kaio_ring_unreaped(ctx) + in_flight <= limit)) {
-		req->slot = true;
-		return 0;
+	ok = atomic_dec_if_positive(&ctx->available) >= 0;
+	if (unlikely(!ok)) {
+		spin_lock_irq(&ctx->lock);
+		kaio_ring_refill(ctx);
+		ok = atomic_dec_if_positive(&ctx->available) >= 0;
+		spin_unlock_irq(&ctx->lock);
 	}
-	spin_lock_irq(&ctx->lock);
-	ok = kaio_ring_unreaped(ctx) + atomic_read(&ctx->in_flight) <= limit;
-	if (!ok)
-		atomic_dec(&ctx->in_flight);
-	spin_unlock_irq(&ctx->lock);
 	req->slot = ok;
 	return ok ? 0 : -EAGAIN;
 }
@@ -124,7 +143,7 @@ void kaio_ring_deactivate(struct kaio_req *req)
 	list_del_init(&req->node);
 	if (req->slot) {
 		req->slot = false;
-		atomic_dec(&ctx->in_flight);
+		atomic_inc(&ctx->available);
 	}
 	spin_unlock_irqrestore(&ctx->lock, flags);
 }
@@ -173,13 +192,8 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	smp_store_release(&ctx->ring->tail, tail);
 	/* Same pairing, for the kernel's own copy. */
 	smp_store_release(&ctx->tail, tail);
-	/*
-	 * The slot moves from in_flight to the unreaped events: the tail
-	 * first, so that kaio_ring_reserve()'s lockless look, which reads
-	 * in_flight and then the tail, may count it twice but never miss it.
-	 */
-	smp_mb__before_atomic();
-	atomic_dec(&ctx->in_flight);
+	/* Its slot comes back once the event is reaped: kaio_ring_refill(). */
+	ctx->completed++;
 	spin_unlock_irqrestore(&ctx->lock, flags);
 
 	/*
@@ -314,6 +328,7 @@ int kaio_ring_alloc(struct kaio_ctx *ctx, unsigned int nr_events)
 	if (kaio_ring_alloc_pages(ctx, size))
 		return -ENOMEM;
 	ctx->nr = (size - sizeof(struct kaio_ring)) / sizeof(struct io_event);
+	atomic_set(&ctx->available, ctx->nr - 1);
 	ctx->ring->nr = ctx->nr;
 	ctx->ring->magic = KAIO_RING_MAGIC;
 	ctx->ring->compat_features = KAIO_RING_COMPAT_FEATURES;

@@ -366,21 +366,28 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 static ssize_t kaio_rw_call(struct kaio_req *req)
 {
 	struct kaio_rw *rw = kaio_rw(req);
-	/* Buffered I/O's -EIOCBQUEUED is an armed page wait, not ki_complete. */
-	bool direct = rw->kiocb.ki_flags & IOCB_DIRECT;
+	int flags = rw->kiocb.ki_flags;
+	/*
+	 * Who may answer -EIOCBQUEUED and call ki_complete later: O_DIRECT,
+	 * and files that are neither block devices nor on one (FUSE with
+	 * direct_io, functionfs endpoints: a worker could not wait for them
+	 * either). A page-cache read's -EIOCBQUEUED is an armed page wait.
+	 */
+	bool may_queue = (flags & IOCB_DIRECT) ||
+			 (!(flags & IOCB_WAITQ) && !kaio_rw_may_punt(req));
 	ssize_t ret;
 
 	/*
 	 * Counted before the call: ki_complete may run before it returns.
 	 * kaio_rw_cleanup() checks that none is due when the request is freed.
 	 */
-	if (direct)
+	if (may_queue)
 		atomic_inc(&rw->ki_pending);
 	if (req->op->is_write)
 		ret = call_write_iter(req->file, &rw->kiocb, &rw->iter);
 	else
 		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
-	if (direct && ret != -EIOCBQUEUED)
+	if (may_queue && ret != -EIOCBQUEUED)
 		atomic_dec(&rw->ki_pending);
 	return ret;
 }
@@ -1147,10 +1154,11 @@ void kaio_rw_cleanup(struct kaio_req *req)
 		else
 			unpin_user_pages(rw->pages, rw->nr_pages);
 	}
-	if (rw->pages && rw->pages != rw->inline_pages) {
+	/* Each on its own: kaio_rw_pin() may have got one and not the other. */
+	if (rw->pages != rw->inline_pages)
 		kvfree(rw->pages);
+	if (rw->bvec != rw->inline_bvec)
 		kvfree(rw->bvec);
-	}
 	kfree(rw->iov);
 	kaio_limits_uncharge_pin(rw->pin_charged);
 }

@@ -32,8 +32,14 @@ static const char * const kaio_stat_names[KAIO_STAT_NR] = {
 
 void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx)
 {
-	unsigned int in_flight = atomic_read(&ctx->in_flight);
+	unsigned int in_flight;
 	int i;
+
+	/* Slots neither free nor holding a posted event (ring.c). */
+	spin_lock_irq(&ctx->lock);
+	in_flight = ctx->nr - 1 - ctx->completed -
+		    atomic_read(&ctx->available);
+	spin_unlock_irq(&ctx->lock);
 
 	seq_printf(m, "nr_events:\t%u\n", ctx->nr - 1);
 	for (i = 0; i < KAIO_STAT_NR; i++)
