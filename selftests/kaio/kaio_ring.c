@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <fcntl.h>
+#include <poll.h>
 
 #include "kselftest_harness.h"
 #include "kaio_util.h"
@@ -238,6 +239,68 @@ TEST(ring_bogus_head_then_submit_does_not_crash)
 	ASSERT_LE(0, ret);
 	EXPECT_GT(c.ring->nr, (unsigned int)ret);
 	EXPECT_EQ(0, t_destroy(c.fd));
+}
+
+/* POLLs of an empty pipe: they stay in flight until destroy cancels them. */
+static long submit_polls(struct t_ctx *c, struct iocb *cbs, long n, int fd)
+{
+	struct iocb *ptrs[n];
+	long i;
+
+	for (i = 0; i < n; i++) {
+		t_prep_poll(&cbs[i], fd, POLLIN);
+		ptrs[i] = &cbs[i];
+	}
+	return t_submit(c->fd, n, ptrs);
+}
+
+/*
+ * head is user memory: whatever it says, no more than the capacity may be
+ * in flight (slots come back only for events the kernel posted), so a
+ * program cannot make the kernel hold unbounded requests for one context.
+ * Whatever it did to its own unreaped events is its own business.
+ */
+TEST(ring_bogus_head_never_lets_more_than_capacity_fly)
+{
+	static const unsigned int heads[] = {
+		0, 1, 0x7ffffff3, 0xfffffffe, 0xffffffff,
+	};
+	struct t_ctx c;
+	struct iocb *cbs, extra;
+	unsigned int i, n, flown;
+	int pipefd[2];
+	long ret;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	KAIO_CTX_INIT(&c, 32, 0);
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
+	n = c.cap;
+	cbs = calloc(n, sizeof(*cbs));
+	ASSERT_NE(NULL, cbs);
+	/* All but two slots in flight, two events posted and not reaped. */
+	ASSERT_EQ(n - 2, submit_polls(&c, cbs, n - 2, pipefd[0]));
+	ASSERT_EQ(2, submit_noops(&c, &cbs[n - 2], 2, 0));
+	ASSERT_EQ(2, wait_ring_events(c.ring, 2));
+	ASSERT_EQ(-EAGAIN, submit_polls(&c, &extra, 1, pipefd[0]));
+
+	/* Each bogus head may free at most the two posted events' slots. */
+	flown = 0;
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		c.ring->head = heads[i];
+		for (;;) {
+			ret = submit_polls(&c, &extra, 1, pipefd[0]);
+			if (ret != 1)
+				break;
+			flown++;
+		}
+		ASSERT_EQ(-EAGAIN, ret) TH_LOG("head %#x", heads[i]);
+		ASSERT_GE(2, flown) TH_LOG("head %#x: %u more in flight",
+					   heads[i], flown);
+	}
+	EXPECT_EQ(0, t_destroy(c.fd));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	free(cbs);
 }
 
 /*
