@@ -142,9 +142,14 @@ check: deps
 # The debug kernel and kaio.ko built against it live in build/debug/
 # (scripts/debug-kernel.sh, scripts/check-debug.sh); console in
 # build/debug/guest-check.log.
+# A second pass with the request cache on (the req_cache parameter is off
+# under KASAN), over the programs that churn requests, for lockdep and
+# debugobjects; console in build/debug/req-cache/.
 check-debug: deps
 	@$(MAKE) $(JOBS) all
 	@scripts/check-debug.sh check
+	@KAIO_GUEST_LOGDIR=build/debug/req-cache scripts/check-debug.sh check \
+		kaio.insmod=req_cache=1 'kaio.filter=kaio_[cdefrst][!o]*'
 
 run: deps
 	@$(MAKE) $(JOBS) all

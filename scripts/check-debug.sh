@@ -54,7 +54,7 @@ export KAIO_GUEST_KERNEL=$D/kernel/arch/x86/boot/bzImage
 export KAIO_GUEST_MODROOT=$D/modroot
 export KAIO_GUEST_KO=$KSRC/module/kaio.ko
 export KAIO_INITRAMFS=$D/initramfs.cpio
-export KAIO_GUEST_LOGDIR=$D
+export KAIO_GUEST_LOGDIR=${KAIO_GUEST_LOGDIR:-$D}
 # kasan_multi_shot: KASAN reports every bad access, not only the first of
 # the boot (which would hide those of later programs).
 words=(kasan_multi_shot)
