@@ -96,8 +96,6 @@ static bool kaio_ctx_mark_dead(struct kaio_ctx *ctx)
 	was_dead = ctx->dead;
 	ctx->dead = true;
 	spin_unlock_irq(&ctx->lock);
-	/* Pairs with kaio_ring_reserve(): dead before ctx->reqs is read. */
-	smp_mb();
 	wake_up_all(&ctx->wait);
 	return was_dead;
 }
@@ -139,10 +137,11 @@ static void kaio_ctx_shutdown_work(struct work_struct *work)
 static int kaio_ctx_wait_reqs(struct kaio_ctx *ctx, bool killable)
 {
 	/*
-	 * kaio_ring_reserve() refuses new requests from now on, but one
-	 * reserved just before may still be in SUBMIT and join ctx->active
-	 * (arm, punt) after the first pass. A POLL would wait forever;
-	 * everything else ends by itself. Cancel again while waiting.
+	 * kaio_ring_activate() sees dead under the same lock, so no request
+	 * joins ctx->active from now on; one that joined just before may
+	 * still be arming or be punted after the first pass. A POLL would
+	 * wait forever; everything else ends by itself. Cancel again while
+	 * waiting.
 	 */
 	while (!wait_var_event_timeout(&ctx->reqs, !atomic_read(&ctx->reqs),
 				       HZ / 10)) {

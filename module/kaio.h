@@ -53,15 +53,10 @@ enum kaio_stat {
  * @ring_size: bytes of @ring, a whole number of pages.
  * @nr: io_event slots in @ring; at most @nr - 1 events are held.
  * @tail: kernel copy of ring->tail; user space cannot move it.
- * @available: ring slots free: neither reserved by a request in flight
- *	nor holding an event not yet credited back (@completed); the three
- *	always sum to @nr - 1, so posting never overflows. Taken without
- *	the lock (kaio_ring_reserve()), credited back under it.
- * @completed: events posted whose slots were not yet credited back to
- *	@available (kaio_ring_refill(), once they are reaped).
- * @active: requests handed off from SUBMIT and not yet posted, for cancel
- *	and destroy.
- * @lock: protects @tail, @completed, @active, @dead; irq-safe because
+ * @in_flight: requests submitted and not yet posted; with the events in the
+ *	ring never more than @nr - 1, so posting never overflows.
+ * @active: requests not yet posted, for cancel and destroy.
+ * @lock: protects @tail, @in_flight, @active, @dead; irq-safe because
  *	completions arrive from bio end_io. Never drop a request's last
  *	reference under it (a free of a request still listed takes it
  *	again): only refcount_dec() of one known not to be the last.
@@ -103,8 +98,7 @@ struct kaio_ctx {
 	size_t			ring_size;
 	unsigned int		nr;
 	unsigned int		tail;
-	atomic_t		available;
-	unsigned int		completed;
+	unsigned int		in_flight;
 	struct list_head	active;
 	spinlock_t		lock;
 	struct mutex		ring_lock;
@@ -163,8 +157,7 @@ struct kaio_req_cmd {
 /**
  * struct kaio_req - one submitted iocb
  * @ctx: the context; a request holds one count of ctx->reqs.
- * @node: on ctx->active from its hand-off (kaio_req_hand_off()) until its
- *	event is posted; never for a request done inside SUBMIT.
+ * @node: on ctx->active until its event is posted.
  * @op: the opcode's entry in the op table.
  * @refs: the request's owner (submitter, worker or I/O callback) and any
  *	canceller holding it.
@@ -172,8 +165,6 @@ struct kaio_req_cmd {
  * @path: slowest KAIO_PATH_* taken so far.
  * @in_task: the attempt running now runs in a task waiting in GETEVENTS
  *	(set by each run before its attempt).
- * @slot: holds a ring slot (kaio_ring_reserve()) and has not posted;
- *	changed under ctx->lock once reserved.
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
  * @cred: submitter's credentials, used by workers.
@@ -197,7 +188,6 @@ struct kaio_req {
 	atomic_t		state;
 	u8			path;
 	bool			in_task;
-	bool			slot;
 	struct file		*file;
 	struct eventfd_ctx	*eventfd;
 	const struct cred	*cred;
@@ -285,8 +275,8 @@ unsigned int kaio_limits_contexts(void);
 int kaio_ring_alloc(struct kaio_ctx *ctx, unsigned int nr_events);
 void kaio_ring_free(struct kaio_ctx *ctx);
 int kaio_ring_mmap(struct kaio_ctx *ctx, struct vm_area_struct *vma);
-int kaio_ring_reserve(struct kaio_req *req);
-void kaio_ring_list_active(struct kaio_req *req);
+int kaio_ring_may_reserve(struct kaio_ctx *ctx);
+int kaio_ring_activate(struct kaio_req *req);
 void kaio_ring_deactivate(struct kaio_req *req);
 void kaio_ring_post(struct kaio_req *req, long res);
 bool kaio_ring_has_events(struct kaio_ctx *ctx);
@@ -346,7 +336,7 @@ void kaio_req_continue(struct kaio_req *req, int how, long res);
 void kaio_req_complete(struct kaio_req *req, long res);
 void kaio_req_put(struct kaio_req *req);
 void kaio_req_put_callback(struct kaio_req *req);
-void kaio_req_hand_off(struct kaio_req *req);
+void kaio_req_get_submitter(struct kaio_req *req);
 void kaio_req_note_path(struct kaio_req *req, u8 path);
 
 /* Is @req's attempt running in a task waiting in GETEVENTS? (req.c) */

@@ -361,8 +361,6 @@ enum kaio_issue kaio_poll_issue(struct kaio_req *req, long *res)
 	};
 	struct kaio_poll_arm arm;
 
-	/* A wake-up may run the retry elsewhere as soon as it is armed. */
-	kaio_req_hand_off(req);
 	INIT_LIST_HEAD(&p->wait.entry);
 	init_waitqueue_func_entry(&p->wait, kaio_poll_wake);
 	/* The work item runs kaio_poll_retry() from now on. */

@@ -294,43 +294,26 @@ struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
 	INIT_WORK(&req->work, kaio_req_work);
 	INIT_WORK(&req->free_work, kaio_req_free_work);
 	atomic_inc(&ctx->reqs);
-	/* Before kaio_ring_reserve() looks at ctx->dead; see there. */
-	smp_mb__after_atomic();
 	return req;
 }
 
 /**
- * kaio_req_hand_off() - the request may run outside SUBMIT from now on
+ * kaio_req_get_submitter() - take what a worker needs to act as the submitter
  * @req: a prepared request, in the submitter's context
  *
- * Takes what a worker needs to act as the submitter, and lists the request
- * for cancel and destroy (kaio_ring_list_active()). Native AIO does its
- * blocking work in io_submit, as the submitter: its credentials, page
- * cache charged to its memory cgroup, its I/O to its blkcg (so a
- * container's memory.max and io.max hold). A worker or a retry puts these
- * on for each attempt (kaio_req_run()). RLIMIT_FSIZE is applied at SUBMIT
- * instead (rw.c).
- *
- * Called where a request may first run, or be cancelled, elsewhere: by the
- * op before it arms a wait or queues I/O whose completion may punt it, and
- * by kaio_req_issue() before any other punt. A request completed inside
- * SUBMIT (a page-cache hit) never comes here: no references, no lock. Once
- * handed off, a later call does nothing: a retry or worker that arms again
- * keeps the submitter's.
+ * Native AIO does its blocking work in io_submit, as the submitter: its
+ * credentials, page cache charged to its memory cgroup, its I/O to its
+ * blkcg (so a container's memory.max and io.max hold). A worker or a retry
+ * puts these on for each attempt (kaio_req_work()). RLIMIT_FSIZE is applied
+ * at SUBMIT instead (rw.c).
  */
-void kaio_req_hand_off(struct kaio_req *req)
+void kaio_req_get_submitter(struct kaio_req *req)
 {
-	if (req->cred)
-		return;
-	/* current is the submitter, and ctx->lock is taken irqs-on. */
-	lockdep_assert_irqs_enabled();
-	WARN_ON_ONCE(!in_task());
 	req->cred = get_current_cred();
 	req->memcg = get_mem_cgroup_from_mm(current->mm);
 #ifdef CONFIG_BLK_CGROUP
 	req->blkcg = task_get_css(current, io_cgrp_id);
 #endif
-	kaio_ring_list_active(req);
 }
 
 /* Any context: css_put() only queues the release. */
@@ -350,7 +333,7 @@ static void kaio_req_release(struct kaio_req *req)
 	 * canceller looking at it meanwhile finds no reference to take
 	 * (kaio_cancel_claim()) and leaves it alone.
 	 */
-	if (WARN_ON_ONCE(req->slot))
+	if (WARN_ON_ONCE(!list_empty(&req->node)))
 		kaio_ring_deactivate(req);
 	/* Before the file goes: the op's cleanup may still use it. */
 	if (req->op && req->op->cleanup)
@@ -606,7 +589,7 @@ static void kaio_req_run(struct kaio_req *req, bool in_task)
 		return;
 	}
 	if (WARN_ON_ONCE((old != KAIO_REQ_QUEUED && !req->op->retry) ||
-			 (old == KAIO_REQ_QUEUED && in_task) || !req->cred)) {
+			 (old == KAIO_REQ_QUEUED && in_task))) {
 		/* A state bug: end the request rather than leak it. */
 		kaio_req_complete(req, -EIO);
 		kaio_req_put_run(req, in_task);
@@ -696,7 +679,6 @@ void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,
 {
 	struct kaio_ctx *ctx = req->ctx;
 
-	WARN_ON_ONCE(!req->cred);	/* not handed off: kaio_req_run() refuses */
 	req->retry_wq = wq;
 	if (!in_task_ok || !atomic_read(&ctx->retry_waiters)) {
 		queue_work(wq, &req->work);
@@ -826,8 +808,6 @@ void kaio_req_punt(struct kaio_req *req)
 	struct kaio_user *user = req->ctx->user;
 	struct workqueue_struct *wq = user->worker_wq;
 
-	/* Every way out of SUBMIT passes kaio_req_hand_off() first. */
-	WARN_ON_ONCE(!req->cred);
 	/*
 	 * xfs showed why: sixteen workers writing one file hold its inode
 	 * lock in turn, so the next NOWAIT writes fail their trylock and
@@ -850,7 +830,7 @@ void kaio_req_punt(struct kaio_req *req)
 
 /**
  * kaio_req_issue() - first attempt, in the submitter's context
- * @req: a prepared request holding its ring slot, owned by the caller
+ * @req: a prepared, activated request, owned by the caller
  *
  * The op's issue() must not block. After it, the request belongs to whoever
  * the result names; the submitter does not touch it again.
@@ -883,8 +863,6 @@ int kaio_req_issue(struct kaio_req *req)
 	if (how == KAIO_ISSUE_DONE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
 		kaio_req_note_path(req, KAIO_PATH_INLINE);
-	} else if (how == KAIO_ISSUE_PUNT) {
-		kaio_req_hand_off(req);
 	}
 	kaio_req_continue(req, how, res);
 	kaio_req_put(req);

@@ -3,7 +3,7 @@
  * The event ring of a context: fs/aio.c's layout (struct kaio_ring, then
  * io_events), in pages charged to the creator, mapped into the kernel and
  * into the owner's address space. A request reserves its slot when it is
- * submitted (kaio_ring_reserve()), so posting never overflows; its event
+ * submitted (kaio_ring_activate()), so posting never overflows; its event
  * is posted from any context, hardirq included; GETEVENTS and user space
  * read it. Nothing here knows of a request beyond its slot and its event.
  */
@@ -18,10 +18,7 @@
 #include <linux/vmalloc.h>
 #include "kaio.h"
 
-/*
- * Events not reaped: between the user's head, which may say anything, and
- * the kernel's tail. Under ctx->lock.
- */
+/* Slots in use: events not reaped plus requests that will post one. */
 static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
 {
 	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
@@ -47,92 +44,56 @@ bool kaio_ring_has_events(struct kaio_ctx *ctx)
 	return head != smp_load_acquire(&ctx->tail);
 }
 
-/*
- * Under ctx->lock: credit back the slots of posted events user space (or
- * GETEVENTS) has reaped since, as fs/aio.c's refill_reqs_available(). Only
- * posted events are credited, however the user moved head: a bogus head
- * never lets more than ctx->nr - 1 requests be in flight.
- */
-static void kaio_ring_refill(struct kaio_ctx *ctx)
-{
-	unsigned int unreaped = kaio_ring_unreaped(ctx);
-	unsigned int reaped;
-
-	lockdep_assert_held(&ctx->lock);
-	if (ctx->completed <= unreaped)
-		return;
-	reaped = ctx->completed - unreaped;
-	ctx->completed -= reaped;
-	atomic_add(reaped, &ctx->available);
-}
-
 /**
- * kaio_ring_reserve() - reserve the ring slot a new request will post to
- * @req: the request, just allocated (counted in ctx->reqs)
+ * kaio_ring_may_reserve() - is a ring slot free for one more request?
+ * @ctx: the context
  *
- * As fs/aio.c's get_reqs_available(), first thing, so SUBMIT fails with
- * its errno order (a full ring before the iocb's own errors), and without
- * a lock: ctx->available never goes below zero (atomic_dec_if_positive()),
- * so no look ever counts another's failed attempt. Slots come back to it
- * when their events are reaped: kaio_ring_refill(), under ctx->lock, when
- * it runs dry. A request that completes inside SUBMIT (a page-cache hit)
- * takes ctx->lock only to post. The limit is exact: available, requests in
- * flight and events posted but not credited always sum to nr - 1, where
- * fs/aio.c's per-CPU batches (not copied: with two CPUs a shared atomic
- * costs nothing that batching would save) let io_submit fail a little
- * early or late.
+ * Lockless and only a hint, so that SUBMIT fails with fs/aio.c's errno
+ * order (a full ring before the iocb's own errors); kaio_ring_activate()
+ * decides.
  *
  * Return: 0, -EAGAIN when in-flight plus unreaped would exceed the ring, or
- * -EINVAL when the context is being destroyed; nothing is reserved on
- * error.
+ * -EINVAL when the context is being destroyed.
  */
-int kaio_ring_reserve(struct kaio_req *req)
+int kaio_ring_may_reserve(struct kaio_ctx *ctx)
 {
-	struct kaio_ctx *ctx = req->ctx;
-	bool ok;
-
-	/*
-	 * kaio_req_alloc() raised ctx->reqs, with a full barrier, before this
-	 * look at dead; kaio_ctx_mark_dead() sets dead before it looks at
-	 * ctx->reqs: one of the two sees the other, so DESTROY waits for this
-	 * request or it is refused.
-	 */
 	if (unlikely(READ_ONCE(ctx->dead)))
 		return -EINVAL;
-	ok = atomic_dec_if_positive(&ctx->available) >= 0;
-	if (unlikely(!ok)) {
-		spin_lock_irq(&ctx->lock);
-		kaio_ring_refill(ctx);
-		ok = atomic_dec_if_positive(&ctx->available) >= 0;
-		spin_unlock_irq(&ctx->lock);
-	}
-	req->slot = ok;
-	return ok ? 0 : -EAGAIN;
+	if (kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) >= ctx->nr - 1)
+		return -EAGAIN;
+	return 0;
 }
 
 /**
- * kaio_ring_list_active() - make a request visible to cancel and destroy
- * @req: the request, in SUBMIT, about to be run elsewhere
- *	(kaio_req_hand_off())
+ * kaio_ring_activate() - reserve a prepared request's ring slot and make it
+ *	visible to cancel and destroy
+ * @req: the request
  *
- * A request that completes inside SUBMIT is never listed: nothing could
- * cancel it, and fs/aio.c's list has only cancellable requests too.
+ * One irq-off section for both: the slot and ctx->active.
+ *
+ * Return: as kaio_ring_may_reserve(); nothing is reserved on error.
  */
-void kaio_ring_list_active(struct kaio_req *req)
+int kaio_ring_activate(struct kaio_req *req)
 {
 	struct kaio_ctx *ctx = req->ctx;
+	int ret;
 
 	spin_lock_irq(&ctx->lock);
-	list_add_tail(&req->node, &ctx->active);
+	ret = kaio_ring_may_reserve(ctx);	/* now under the lock: final */
+	if (likely(!ret)) {
+		ctx->in_flight++;
+		list_add_tail(&req->node, &ctx->active);
+	}
 	spin_unlock_irq(&ctx->lock);
+	return ret;
 }
 
 /**
- * kaio_ring_deactivate() - give back the slot of a request that will post
- *	no event, and unlist it
- * @req: the request, never posted: its submission failed after all
+ * kaio_ring_deactivate() - undo kaio_ring_activate() for a request whose
+ *	submission failed after all: it posts no event
+ * @req: the request, never posted
  *
- * Any context: also how kaio_req_free() cleans up a request freed unposted.
+ * Any context: also how kaio_req_free() unlists a request freed unposted.
  */
 void kaio_ring_deactivate(struct kaio_req *req)
 {
@@ -141,10 +102,7 @@ void kaio_ring_deactivate(struct kaio_req *req)
 
 	spin_lock_irqsave(&ctx->lock, flags);
 	list_del_init(&req->node);
-	if (req->slot) {
-		req->slot = false;
-		atomic_inc(&ctx->available);
-	}
+	ctx->in_flight--;
 	spin_unlock_irqrestore(&ctx->lock, flags);
 }
 
@@ -168,15 +126,14 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	 * Posting it anyway would take a slot and in_flight twice. Warned
 	 * about with the lock dropped: the console may be slow.
 	 */
-	if (unlikely(!req->slot)) {
+	if (unlikely(list_empty(&req->node))) {
 		spin_unlock_irqrestore(&ctx->lock, flags);
 		WARN_ON_ONCE(1);
 		return;
 	}
-	req->slot = false;
 	/* Before the tail moves: whoever reaps the event sees it counted. */
 	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
-	list_del_init(&req->node);	/* if it was listed */
+	list_del_init(&req->node);
 	tail = ctx->tail;
 	ev = &ctx->ring->io_events[tail];
 	ev->obj = req->user_iocb;
@@ -192,8 +149,7 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	smp_store_release(&ctx->ring->tail, tail);
 	/* Same pairing, for the kernel's own copy. */
 	smp_store_release(&ctx->tail, tail);
-	/* Its slot comes back once the event is reaped: kaio_ring_refill(). */
-	ctx->completed++;
+	ctx->in_flight--;
 	spin_unlock_irqrestore(&ctx->lock, flags);
 
 	/*
@@ -328,7 +284,6 @@ int kaio_ring_alloc(struct kaio_ctx *ctx, unsigned int nr_events)
 	if (kaio_ring_alloc_pages(ctx, size))
 		return -ENOMEM;
 	ctx->nr = (size - sizeof(struct kaio_ring)) / sizeof(struct io_event);
-	atomic_set(&ctx->available, ctx->nr - 1);
 	ctx->ring->nr = ctx->nr;
 	ctx->ring->magic = KAIO_RING_MAGIC;
 	ctx->ring->compat_features = KAIO_RING_COMPAT_FEATURES;

@@ -1028,11 +1028,8 @@ enum kaio_issue kaio_rw_issue(struct kaio_req *req, long *res)
 	rw->saved_iter = rw->iter;
 	before = iov_iter_count(&rw->iter);
 	kiocb->ki_flags = rw->base_flags | IOCB_NOWAIT;
-	if (direct) {
-		/* Its completion may punt it, from any context. */
-		kaio_req_hand_off(req);
+	if (direct)
 		atomic_set(&rw->issuing, KAIO_RW_IN_CALL);
-	}
 	ret = kaio_rw_call(req);
 	if (ret == -EIOCBQUEUED) {
 		/* ki_complete owns req now, unless it left us a reissue. */
@@ -1066,8 +1063,6 @@ punt:
 		ret = -EAGAIN;
 		goto done;
 	}
-	/* Leaves the submitter: armed, or punted. */
-	kaio_req_hand_off(req);
 	/* The worker takes freeze protection itself; see kaio_rw_reissue(). */
 	kaio_rw_end_write(req);
 	if (!rw->pinned) {

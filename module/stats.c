@@ -35,10 +35,8 @@ void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx)
 	unsigned int in_flight;
 	int i;
 
-	/* Slots neither free nor holding a posted event (ring.c). */
 	spin_lock_irq(&ctx->lock);
-	in_flight = ctx->nr - 1 - ctx->completed -
-		    atomic_read(&ctx->available);
+	in_flight = ctx->in_flight;
 	spin_unlock_irq(&ctx->lock);
 
 	seq_printf(m, "nr_events:\t%u\n", ctx->nr - 1);

@@ -40,14 +40,14 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 		return -EINVAL;
 
 	/*
-	 * Counted in ctx->reqs before kaio_ring_reserve() looks at ctx->dead:
+	 * Counted in ctx->reqs before kaio_ring_activate() looks at ctx->dead:
 	 * a DESTROY that marked the context dead after our reservation must
 	 * then wait for this request too.
 	 */
 	req = kaio_req_alloc(ctx, cache);
 	if (unlikely(!req))
 		return -EAGAIN;
-	ret = kaio_ring_reserve(req);
+	ret = kaio_ring_may_reserve(ctx);
 	if (unlikely(ret))
 		goto fail;
 
@@ -93,6 +93,10 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 	ret = op->prep(req, &iocb);
 	if (unlikely(ret))
 		goto fail;
+	kaio_req_get_submitter(req);
+	ret = kaio_ring_activate(req);
+	if (unlikely(ret))
+		goto fail;
 	kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
 	atomic_long_inc(&ctx->op_submitted[opcode]);
 	trace_kaio_submit(req, iocb.aio_lio_opcode, iocb.aio_fildes,
@@ -106,8 +110,6 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 	return 0;
 
 fail:
-	if (req->slot)
-		kaio_ring_deactivate(req);
 	kaio_req_put(req);	/* the only reference: freed here */
 	return ret;
 }
