@@ -116,6 +116,8 @@ bool kaio_ctx_shutdown(struct kaio_ctx *ctx)
 	bool was_dead = kaio_ctx_mark_dead(ctx);
 
 	kaio_cancel_all(ctx);
+	/* Nothing is reused any more: the close need not wait to free them. */
+	kaio_req_cache_drain(ctx);
 	return was_dead;
 }
 
@@ -340,6 +342,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	init_waitqueue_head(&ctx->wait);
 	init_llist_head(&ctx->retries);
 	init_llist_head(&ctx->req_cache);
+	spin_lock_init(&ctx->req_cache_lock);
 	atomic_set(&ctx->req_cached, 0);
 	init_waitqueue_head(&ctx->retry_wait);
 	INIT_DELAYED_WORK(&ctx->reap_work, kaio_ctx_reap_work);

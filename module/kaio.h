@@ -71,9 +71,10 @@ enum kaio_stat {
  * @reqs: requests alive (not freed); destroy waits for zero.
  * @req_cache: freed requests, for SUBMIT to reuse (req.c): no trip through
  *	the slab allocator, which zeroes every object it hands out
- *	(init_on_alloc, on in Debian's kernel).
- * @req_cached: requests on @req_cache or taken by a SUBMIT and not yet
- *	used; at most @req_cache_max.
+ *	(init_on_alloc, on in Debian's kernel). Added to without a lock.
+ * @req_cache_lock: taken by whoever takes from @req_cache (SUBMIT, the
+ *	drain), one at a time, as llist_del_first() requires.
+ * @req_cached: requests on @req_cache; at most @req_cache_max (and 256).
  * @req_cache_max: @nr, or 0 if the req_cache parameter was off at SETUP.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
@@ -108,6 +109,7 @@ struct kaio_ctx {
 	wait_queue_head_t	retry_wait;
 	atomic_t		reqs;
 	struct llist_head	req_cache;
+	spinlock_t		req_cache_lock;
 	atomic_t		req_cached;
 	unsigned int		req_cache_max;
 	bool			dead;
@@ -165,6 +167,8 @@ struct kaio_req_cmd {
  * @path: slowest KAIO_PATH_* taken so far.
  * @in_task: the attempt running now runs in a task waiting in GETEVENTS
  *	(set by each run before its attempt).
+ * @no_reuse: freed in a state it cannot be in (a bug): to the slab, not to
+ *	the context's cache (kaio_req_mark_no_reuse()).
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
  * @cred: submitter's credentials, used by workers.
@@ -188,6 +192,7 @@ struct kaio_req {
 	atomic_t		state;
 	u8			path;
 	bool			in_task;
+	bool			no_reuse;
 	struct file		*file;
 	struct eventfd_ctx	*eventfd;
 	const struct cred	*cred;
@@ -346,11 +351,9 @@ static inline bool kaio_req_in_task(const struct kaio_req *req)
 }
 int kaio_req_cache_init(unsigned int useroffset, unsigned int usersize);
 void kaio_req_cache_exit(void);
-struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx,
-				struct llist_node **cache);
-struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx);
-void kaio_req_cache_return(struct kaio_ctx *ctx, struct llist_node *cache);
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
 void kaio_req_cache_drain(struct kaio_ctx *ctx);
+void kaio_req_mark_no_reuse(struct kaio_req *req);
 void kaio_req_arm_wait(struct kaio_req *req);
 enum kaio_req_state kaio_req_end_wait(struct kaio_req *req);
 void kaio_req_set_running(struct kaio_req *req);

@@ -195,92 +195,89 @@ void kaio_req_cache_exit(void)
 
 /*
  * Requests a context keeps for reuse: enough for a ring of KAIO_REQ_CACHE
- * in flight, and few enough that handing the leftovers of a SUBMIT back
- * (kaio_req_cache_return() walks them) stays cheap. ctx->req_cache_max is
- * 0 when the req_cache module parameter was off at SETUP.
+ * in flight. ctx->req_cache_max is 0 when the req_cache module parameter
+ * was off at SETUP.
  */
 #define KAIO_REQ_CACHE	256
 
-static unsigned int kaio_req_cache_max(struct kaio_ctx *ctx)
-{
-	return min_t(unsigned int, ctx->req_cache_max, KAIO_REQ_CACHE);
-}
-
 /**
- * kaio_req_cache_take() - take the context's cached requests for one SUBMIT
- * @ctx: the context
- *
- * All of them, lock-free: concurrent SUBMITs on one context each take what
- * is there (llist_del_all() allows any number of takers), and hand back
- * what they did not use (kaio_req_cache_return()).
- *
- * Return: the list, for kaio_req_alloc(); NULL if empty.
- */
-struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx)
-{
-	return llist_del_all(&ctx->req_cache);
-}
-
-/**
- * kaio_req_cache_return() - give back what a SUBMIT did not use
- * @ctx: the context
- * @cache: what is left of kaio_req_cache_take()'s list
- */
-void kaio_req_cache_return(struct kaio_ctx *ctx, struct llist_node *cache)
-{
-	struct llist_node *last = cache;
-
-	if (!cache)
-		return;
-	while (last->next)
-		last = last->next;
-	llist_add_batch(cache, last, &ctx->req_cache);
-}
-
-/**
- * kaio_req_cache_drain() - free the cached requests of a context being freed
- * @ctx: the context; no request is alive and no SUBMIT runs
+ * kaio_req_cache_drain() - free a context's cached requests
+ * @ctx: the context: dead (no SUBMIT can add to what is in flight), or
+ *	being freed (no request is alive and no SUBMIT runs)
  */
 void kaio_req_cache_drain(struct kaio_ctx *ctx)
 {
 	struct kaio_req *req, *next;
+	struct llist_node *list;
 
-	llist_for_each_entry_safe(req, next, llist_del_all(&ctx->req_cache),
-				  retry_node)
+	spin_lock(&ctx->req_cache_lock);
+	list = llist_del_all(&ctx->req_cache);
+	spin_unlock(&ctx->req_cache_lock);
+	llist_for_each_entry_safe(req, next, list, retry_node) {
+		atomic_dec(&ctx->req_cached);
 		kmem_cache_free(kaio_req_cache, req);
-	atomic_set(&ctx->req_cached, 0);
+	}
 }
 
-/* A freed request back to its context's cache, or to the slab. Any context. */
+/*
+ * A freed request back to its context's cache, or to the slab. Any context,
+ * irq included: llist_add() needs no lock. Not into a dead context, whose
+ * cache only waits for the close; not a request a bug may still touch
+ * (req->no_reuse): freed, a late access is KASAN's to report.
+ */
 static void kaio_req_recycle(struct kaio_ctx *ctx, struct kaio_req *req)
 {
-	if (atomic_inc_return(&ctx->req_cached) <= kaio_req_cache_max(ctx)) {
-		llist_add(&req->retry_node, &ctx->req_cache);
-		return;
+	unsigned int max = min_t(unsigned int, ctx->req_cache_max,
+				 KAIO_REQ_CACHE);
+
+	if (max && !req->no_reuse && !READ_ONCE(ctx->dead) &&
+	    !WARN_ON_ONCE(!list_empty(&req->node) || work_pending(&req->work))) {
+		if (atomic_inc_return(&ctx->req_cached) <= max) {
+			llist_add(&req->retry_node, &ctx->req_cache);
+			return;
+		}
+		atomic_dec(&ctx->req_cached);
 	}
-	atomic_dec(&ctx->req_cached);
 	kmem_cache_free(kaio_req_cache, req);
+}
+
+/**
+ * kaio_req_mark_no_reuse() - a request a bug may still touch
+ * @req: the request, whose free found it in a state it cannot be in
+ *
+ * Its memory goes back to the slab, never to the context's cache.
+ */
+void kaio_req_mark_no_reuse(struct kaio_req *req)
+{
+	req->no_reuse = true;
 }
 
 /**
  * kaio_req_alloc() - a new request holding a count of ctx->reqs
  * @ctx: the context
- * @cache: this SUBMIT's cached requests (kaio_req_cache_take()), used first
  *
- * Reused requests are not zeroed, nor are new ones beyond what the slab
- * does: the header is initialised here, and the op's prep initialises its
- * state (req->cmd) first thing.
+ * One from the context's cache of freed requests if there is one, else
+ * from the slab. Reused requests are not zeroed, nor new ones beyond what
+ * the slab does: the header is initialised here, and the op's prep
+ * initialises its state (req->cmd) first thing. Only SUBMIT takes from the
+ * cache, one at a time under ctx->req_cache_lock, as llist_del_first()
+ * requires; frees add to it without the lock.
  *
  * Return: the request, or NULL when out of memory.
  */
-struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
 {
+	struct llist_node *node = NULL;
 	struct kaio_req *req;
 
-	if (*cache) {
-		req = llist_entry(*cache, struct kaio_req, retry_node);
-		*cache = (*cache)->next;
+	if (!llist_empty(&ctx->req_cache)) {
+		spin_lock(&ctx->req_cache_lock);
+		node = llist_del_first(&ctx->req_cache);
+		spin_unlock(&ctx->req_cache_lock);
+	}
+	if (node) {
 		atomic_dec(&ctx->req_cached);
+		req = llist_entry(node, struct kaio_req, retry_node);
 	} else {
 		req = kmem_cache_alloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
 		if (unlikely(!req))
@@ -333,8 +330,10 @@ static void kaio_req_release(struct kaio_req *req)
 	 * canceller looking at it meanwhile finds no reference to take
 	 * (kaio_cancel_claim()) and leaves it alone.
 	 */
-	if (WARN_ON_ONCE(!list_empty(&req->node)))
+	if (WARN_ON_ONCE(!list_empty(&req->node))) {
+		kaio_req_mark_no_reuse(req);
 		kaio_ring_deactivate(req);
+	}
 	/* Before the file goes: the op's cleanup may still use it. */
 	if (req->op && req->op->cleanup)
 		req->op->cleanup(req);

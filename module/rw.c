@@ -366,28 +366,26 @@ static void kaio_rw_complete(struct kiocb *kiocb, long res)
 static ssize_t kaio_rw_call(struct kaio_req *req)
 {
 	struct kaio_rw *rw = kaio_rw(req);
-	int flags = rw->kiocb.ki_flags;
 	/*
-	 * Who may answer -EIOCBQUEUED and call ki_complete later: O_DIRECT,
-	 * and files that are neither block devices nor on one (FUSE with
-	 * direct_io, functionfs endpoints: a worker could not wait for them
-	 * either). A page-cache read's -EIOCBQUEUED is an armed page wait.
+	 * Buffered I/O's -EIOCBQUEUED is an armed page wait, not ki_complete.
+	 * (Files that queue buffered I/O for ki_complete, as functionfs does,
+	 * never get here: they have no FMODE_NOWAIT and cannot be punted, so
+	 * kaio_rw_issue() answers -EAGAIN before any call.)
 	 */
-	bool may_queue = (flags & IOCB_DIRECT) ||
-			 (!(flags & IOCB_WAITQ) && !kaio_rw_may_punt(req));
+	bool direct = rw->kiocb.ki_flags & IOCB_DIRECT;
 	ssize_t ret;
 
 	/*
 	 * Counted before the call: ki_complete may run before it returns.
 	 * kaio_rw_cleanup() checks that none is due when the request is freed.
 	 */
-	if (may_queue)
+	if (direct)
 		atomic_inc(&rw->ki_pending);
 	if (req->op->is_write)
 		ret = call_write_iter(req->file, &rw->kiocb, &rw->iter);
 	else
 		ret = call_read_iter(req->file, &rw->kiocb, &rw->iter);
-	if (may_queue && ret != -EIOCBQUEUED)
+	if (direct && ret != -EIOCBQUEUED)
 		atomic_dec(&rw->ki_pending);
 	return ret;
 }
@@ -1135,7 +1133,8 @@ void kaio_rw_cleanup(struct kaio_req *req)
 	struct kaio_rw *rw = kaio_rw(req);
 
 	/* Freed while the file system still owns the kiocb: a refcount bug. */
-	WARN_ON_ONCE(atomic_read(&rw->ki_pending));
+	if (WARN_ON_ONCE(atomic_read(&rw->ki_pending)))
+		kaio_req_mark_no_reuse(req);
 	kaio_rw_end_write(req);
 	/*
 	 * As kaio_rw_cleanup_sleeps() decided: only then on the owner's
