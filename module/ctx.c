@@ -342,8 +342,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	init_waitqueue_head(&ctx->wait);
 	init_llist_head(&ctx->retries);
 	init_llist_head(&ctx->req_cache);
-	spin_lock_init(&ctx->req_cache_lock);
-	atomic_set(&ctx->req_cached, 0);
+	atomic_set(&ctx->req_objs, 0);
 	init_waitqueue_head(&ctx->retry_wait);
 	INIT_DELAYED_WORK(&ctx->reap_work, kaio_ctx_reap_work);
 	INIT_WORK(&ctx->shutdown_work, kaio_ctx_shutdown_work);

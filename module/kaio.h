@@ -71,10 +71,13 @@ enum kaio_stat {
  * @reqs: requests alive (not freed); destroy waits for zero.
  * @req_cache: freed requests, for SUBMIT to reuse (req.c): no trip through
  *	the slab allocator, which zeroes every object it hands out
- *	(init_on_alloc, on in Debian's kernel). Added to without a lock.
- * @req_cache_lock: taken by whoever takes from @req_cache (SUBMIT, the
- *	drain), one at a time, as llist_del_first() requires.
- * @req_cached: requests on @req_cache; at most @req_cache_max (and 256).
+ *	(init_on_alloc, on in Debian's kernel). Added to from any context
+ *	without a lock; SUBMIT takes all of it at once.
+ * @req_stash: what the last SUBMIT took from @req_cache and did not use,
+ *	for the next one (exchanged whole, never walked).
+ * @req_objs: request objects of this context out of the slab: in flight,
+ *	on @req_cache, in @req_stash or held by a SUBMIT. Frees go to the
+ *	slab while it is above @req_cache_max (and 256).
  * @req_cache_max: @nr, or 0 if the req_cache parameter was off at SETUP.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
@@ -109,8 +112,8 @@ struct kaio_ctx {
 	wait_queue_head_t	retry_wait;
 	atomic_t		reqs;
 	struct llist_head	req_cache;
-	spinlock_t		req_cache_lock;
-	atomic_t		req_cached;
+	struct llist_node	*req_stash;
+	atomic_t		req_objs;
 	unsigned int		req_cache_max;
 	bool			dead;
 	bool			res2_path;
@@ -351,7 +354,10 @@ static inline bool kaio_req_in_task(const struct kaio_req *req)
 }
 int kaio_req_cache_init(unsigned int useroffset, unsigned int usersize);
 void kaio_req_cache_exit(void);
-struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx);
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx,
+				struct llist_node **cache);
+struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx);
+void kaio_req_cache_put(struct kaio_ctx *ctx, struct llist_node *list);
 void kaio_req_cache_drain(struct kaio_ctx *ctx);
 void kaio_req_mark_no_reuse(struct kaio_req *req);
 void kaio_req_arm_wait(struct kaio_req *req);

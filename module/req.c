@@ -194,36 +194,80 @@ void kaio_req_cache_exit(void)
 }
 
 /*
- * Requests a context keeps for reuse: enough for a ring of KAIO_REQ_CACHE
- * in flight. ctx->req_cache_max is 0 when the req_cache module parameter
- * was off at SETUP.
+ * Request objects a context keeps, in flight and cached together, before
+ * it frees to the slab: enough for a ring of KAIO_REQ_CACHE in flight.
+ * ctx->req_cache_max is 0 when the req_cache module parameter was off at
+ * SETUP.
  */
 #define KAIO_REQ_CACHE	256
 
+/* Every request on a list (cache, stash) back to the slab. Any context. */
+static void kaio_req_cache_free_list(struct kaio_ctx *ctx,
+				     struct llist_node *list)
+{
+	struct kaio_req *req, *next;
+
+	llist_for_each_entry_safe(req, next, list, retry_node) {
+		atomic_dec(&ctx->req_objs);
+		kmem_cache_free(kaio_req_cache, req);
+	}
+}
+
+/**
+ * kaio_req_cache_take() - the requests a SUBMIT may reuse
+ * @ctx: the context
+ *
+ * What the last SUBMIT left (ctx->req_stash), taken whole with one xchg:
+ * concurrent SUBMITs each get their own list or none. kaio_req_alloc()
+ * refills it from ctx->req_cache, where frees go, when it runs dry.
+ *
+ * Return: the list, for kaio_req_alloc() and kaio_req_cache_put().
+ */
+struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx)
+{
+	return xchg(&ctx->req_stash, NULL);
+}
+
+/**
+ * kaio_req_cache_put() - leave what a SUBMIT did not use for the next one
+ * @ctx: the context
+ * @list: what is left of the SUBMIT's list
+ *
+ * No walk: the list is left as it is, unless another SUBMIT left one
+ * meanwhile, whose list then goes back to ctx->req_cache (a walk of at most
+ * KAIO_REQ_CACHE requests, only when two SUBMITs overlap).
+ */
+void kaio_req_cache_put(struct kaio_ctx *ctx, struct llist_node *list)
+{
+	struct llist_node *old, *last;
+
+	if (!list)
+		return;
+	old = xchg(&ctx->req_stash, list);
+	if (!old)
+		return;
+	for (last = old; last->next; last = last->next)
+		;
+	llist_add_batch(old, last, &ctx->req_cache);
+}
+
 /**
  * kaio_req_cache_drain() - free a context's cached requests
- * @ctx: the context: dead (no SUBMIT can add to what is in flight), or
- *	being freed (no request is alive and no SUBMIT runs)
+ * @ctx: the context, dead (a SUBMIT still running keeps its own list until
+ *	the context is freed, when this runs again) or being freed
  */
 void kaio_req_cache_drain(struct kaio_ctx *ctx)
 {
-	struct kaio_req *req, *next;
-	struct llist_node *list;
-
-	spin_lock(&ctx->req_cache_lock);
-	list = llist_del_all(&ctx->req_cache);
-	spin_unlock(&ctx->req_cache_lock);
-	llist_for_each_entry_safe(req, next, list, retry_node) {
-		atomic_dec(&ctx->req_cached);
-		kmem_cache_free(kaio_req_cache, req);
-	}
+	kaio_req_cache_free_list(ctx, xchg(&ctx->req_stash, NULL));
+	kaio_req_cache_free_list(ctx, llist_del_all(&ctx->req_cache));
 }
 
 /*
  * A freed request back to its context's cache, or to the slab. Any context,
  * irq included: llist_add() needs no lock. Not into a dead context, whose
  * cache only waits for the close; not a request a bug may still touch
- * (req->no_reuse): freed, a late access is KASAN's to report.
+ * (req->no_reuse): freed, a late access is KASAN's to report; not while the
+ * context holds more objects than it may keep.
  */
 static void kaio_req_recycle(struct kaio_ctx *ctx, struct kaio_req *req)
 {
@@ -231,13 +275,12 @@ static void kaio_req_recycle(struct kaio_ctx *ctx, struct kaio_req *req)
 				 KAIO_REQ_CACHE);
 
 	if (max && !req->no_reuse && !READ_ONCE(ctx->dead) &&
+	    atomic_read(&ctx->req_objs) <= max &&
 	    !WARN_ON_ONCE(!list_empty(&req->node) || work_pending(&req->work))) {
-		if (atomic_inc_return(&ctx->req_cached) <= max) {
-			llist_add(&req->retry_node, &ctx->req_cache);
-			return;
-		}
-		atomic_dec(&ctx->req_cached);
+		llist_add(&req->retry_node, &ctx->req_cache);
+		return;
 	}
+	atomic_dec(&ctx->req_objs);
 	kmem_cache_free(kaio_req_cache, req);
 }
 
@@ -255,33 +298,30 @@ void kaio_req_mark_no_reuse(struct kaio_req *req)
 /**
  * kaio_req_alloc() - a new request holding a count of ctx->reqs
  * @ctx: the context
+ * @cache: this SUBMIT's list of requests to reuse (kaio_req_cache_take())
  *
- * One from the context's cache of freed requests if there is one, else
- * from the slab. Reused requests are not zeroed, nor new ones beyond what
- * the slab does: the header is initialised here, and the op's prep
- * initialises its state (req->cmd) first thing. Only SUBMIT takes from the
- * cache, one at a time under ctx->req_cache_lock, as llist_del_first()
- * requires; frees add to it without the lock.
+ * One from @cache, refilled from the context's frees when it is empty
+ * (one xchg for all of them), else from the slab. Reused requests are not
+ * zeroed, nor new ones beyond what the slab does: the header is
+ * initialised here, and the op's prep initialises its state (req->cmd)
+ * first thing.
  *
  * Return: the request, or NULL when out of memory.
  */
-struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx)
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
 {
-	struct llist_node *node = NULL;
 	struct kaio_req *req;
 
-	if (!llist_empty(&ctx->req_cache)) {
-		spin_lock(&ctx->req_cache_lock);
-		node = llist_del_first(&ctx->req_cache);
-		spin_unlock(&ctx->req_cache_lock);
-	}
-	if (node) {
-		atomic_dec(&ctx->req_cached);
-		req = llist_entry(node, struct kaio_req, retry_node);
+	if (!*cache)
+		*cache = llist_del_all(&ctx->req_cache);
+	if (*cache) {
+		req = llist_entry(*cache, struct kaio_req, retry_node);
+		*cache = (*cache)->next;
 	} else {
 		req = kmem_cache_alloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
 		if (unlikely(!req))
 			return NULL;
+		atomic_inc(&ctx->req_objs);
 	}
 	memset(req, 0, offsetof(struct kaio_req, cmd));
 	req->ctx = ctx;

@@ -23,7 +23,7 @@
 
 static int kaio_submit_one(struct kaio_ctx *ctx,
 			   const struct file_operations *ctx_fops,
-			   struct iocb __user *uiocb)
+			   struct iocb __user *uiocb, struct llist_node **cache)
 {
 	const struct kaio_op_def *op;
 	struct kaio_req *req;
@@ -44,7 +44,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx,
 	 * a DESTROY that marked the context dead after our reservation must
 	 * then wait for this request too.
 	 */
-	req = kaio_req_alloc(ctx);
+	req = kaio_req_alloc(ctx, cache);
 	if (unlikely(!req))
 		return -EAGAIN;
 	ret = kaio_ring_may_reserve(ctx);
@@ -127,6 +127,7 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 		 struct kaio_submit __user *uarg)
 {
 	struct iocb __user * __user *uiocbpp;
+	struct llist_node *cache;
 	struct kaio_submit args;
 	struct blk_plug plug;
 	long i, nr;
@@ -139,6 +140,7 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 	nr = min_t(s64, args.nr, ctx->nr - 1);
 	uiocbpp = u64_to_user_ptr(args.iocbpp);
 
+	cache = kaio_req_cache_take(ctx);
 	if (nr > KAIO_PLUG_THRESHOLD)
 		blk_start_plug(&plug);
 	for (i = 0; i < nr; i++) {
@@ -148,12 +150,13 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 			ret = -EFAULT;
 			break;
 		}
-		ret = kaio_submit_one(ctx, ctx_fops, uiocb);
+		ret = kaio_submit_one(ctx, ctx_fops, uiocb, &cache);
 		if (ret)
 			break;
 		cond_resched();
 	}
 	if (nr > KAIO_PLUG_THRESHOLD)
 		blk_finish_plug(&plug);
+	kaio_req_cache_put(ctx, cache);
 	return i ? i : ret;
 }
