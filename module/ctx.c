@@ -234,6 +234,8 @@ static void kaio_ctx_free(struct kaio_ctx *ctx)
 	/* Off the mm's list: no shutdown can be queued any more. */
 	cancel_work_sync(&ctx->shutdown_work);
 	kaio_req_cache_drain(ctx);
+	/* No request alive, no SUBMIT: every cached one was just freed. */
+	WARN_ON_ONCE(atomic_read(&ctx->req_cached));
 	kaio_ring_free(ctx);
 	mmdrop(ctx->mm);
 	put_pid(ctx->owner_tgid);
@@ -342,7 +344,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	init_waitqueue_head(&ctx->wait);
 	init_llist_head(&ctx->retries);
 	init_llist_head(&ctx->req_cache);
-	atomic_set(&ctx->req_objs, 0);
+	atomic_set(&ctx->req_cached, 0);
 	init_waitqueue_head(&ctx->retry_wait);
 	INIT_DELAYED_WORK(&ctx->reap_work, kaio_ctx_reap_work);
 	INIT_WORK(&ctx->shutdown_work, kaio_ctx_shutdown_work);

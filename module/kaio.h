@@ -74,10 +74,9 @@ enum kaio_stat {
  *	(init_on_alloc, on in Debian's kernel). Added to from any context
  *	without a lock; SUBMIT takes all of it at once.
  * @req_stash: what the last SUBMIT took from @req_cache and did not use,
- *	for the next one (exchanged whole, never walked).
- * @req_objs: request objects of this context out of the slab: in flight,
- *	on @req_cache, in @req_stash or held by a SUBMIT. Frees go to the
- *	slab while it is above @req_cache_max (and 256).
+ *	for the next one (exchanged whole; walked only when two overlap).
+ * @req_cached: freed requests kept: on @req_cache, in @req_stash, or taken
+ *	by a SUBMIT that has not ended; at most @req_cache_max and 256.
  * @req_cache_max: @nr, or 0 if the req_cache parameter was off at SETUP.
  * @dead: set by DESTROY or release; no more submissions.
  * @mm: the mm that created the context; only it may use it.
@@ -113,7 +112,7 @@ struct kaio_ctx {
 	atomic_t		reqs;
 	struct llist_head	req_cache;
 	struct llist_node	*req_stash;
-	atomic_t		req_objs;
+	atomic_t		req_cached;
 	unsigned int		req_cache_max;
 	bool			dead;
 	bool			res2_path;
@@ -354,10 +353,16 @@ static inline bool kaio_req_in_task(const struct kaio_req *req)
 }
 int kaio_req_cache_init(unsigned int useroffset, unsigned int usersize);
 void kaio_req_cache_exit(void);
+/* A SUBMIT's own list of freed requests to reuse (req.c). */
+struct kaio_req_cache {
+	struct llist_node	*list;
+	unsigned int		taken;	/* still in ctx->req_cached */
+};
+
 struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx,
-				struct llist_node **cache);
-struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx);
-void kaio_req_cache_put(struct kaio_ctx *ctx, struct llist_node *list);
+				struct kaio_req_cache *cache);
+void kaio_req_cache_take(struct kaio_ctx *ctx, struct kaio_req_cache *cache);
+void kaio_req_cache_put(struct kaio_ctx *ctx, struct kaio_req_cache *cache);
 void kaio_req_cache_drain(struct kaio_ctx *ctx);
 void kaio_req_mark_no_reuse(struct kaio_req *req);
 void kaio_req_arm_wait(struct kaio_req *req);

@@ -194,8 +194,7 @@ void kaio_req_cache_exit(void)
 }
 
 /*
- * Request objects a context keeps, in flight and cached together, before
- * it frees to the slab: enough for a ring of KAIO_REQ_CACHE in flight.
+ * Freed requests a context keeps for reuse, whatever it has in flight.
  * ctx->req_cache_max is 0 when the req_cache module parameter was off at
  * SETUP.
  */
@@ -208,7 +207,7 @@ static void kaio_req_cache_free_list(struct kaio_ctx *ctx,
 	struct kaio_req *req, *next;
 
 	llist_for_each_entry_safe(req, next, list, retry_node) {
-		atomic_dec(&ctx->req_objs);
+		atomic_dec(&ctx->req_cached);
 		kmem_cache_free(kaio_req_cache, req);
 	}
 }
@@ -216,34 +215,37 @@ static void kaio_req_cache_free_list(struct kaio_ctx *ctx,
 /**
  * kaio_req_cache_take() - the requests a SUBMIT may reuse
  * @ctx: the context
+ * @cache: the SUBMIT's own list, filled here
  *
  * What the last SUBMIT left (ctx->req_stash), taken whole with one xchg:
  * concurrent SUBMITs each get their own list or none. kaio_req_alloc()
  * refills it from ctx->req_cache, where frees go, when it runs dry.
- *
- * Return: the list, for kaio_req_alloc() and kaio_req_cache_put().
  */
-struct llist_node *kaio_req_cache_take(struct kaio_ctx *ctx)
+void kaio_req_cache_take(struct kaio_ctx *ctx, struct kaio_req_cache *cache)
 {
-	return xchg(&ctx->req_stash, NULL);
+	cache->list = ctx->req_cache_max ? xchg(&ctx->req_stash, NULL) : NULL;
+	cache->taken = 0;
 }
 
 /**
  * kaio_req_cache_put() - leave what a SUBMIT did not use for the next one
  * @ctx: the context
- * @list: what is left of the SUBMIT's list
+ * @cache: the SUBMIT's list
  *
- * No walk: the list is left as it is, unless another SUBMIT left one
- * meanwhile, whose list then goes back to ctx->req_cache (a walk of at most
- * KAIO_REQ_CACHE requests, only when two SUBMITs overlap).
+ * The list is left as it is, unless another SUBMIT left one meanwhile:
+ * that one then goes back to ctx->req_cache, a walk of at most
+ * KAIO_REQ_CACHE requests (and what frees racing the count added), only
+ * when two SUBMITs overlap.
  */
-void kaio_req_cache_put(struct kaio_ctx *ctx, struct llist_node *list)
+void kaio_req_cache_put(struct kaio_ctx *ctx, struct kaio_req_cache *cache)
 {
 	struct llist_node *old, *last;
 
-	if (!list)
+	if (cache->taken)
+		atomic_sub(cache->taken, &ctx->req_cached);
+	if (!cache->list)
 		return;
-	old = xchg(&ctx->req_stash, list);
+	old = xchg(&ctx->req_stash, cache->list);
 	if (!old)
 		return;
 	for (last = old; last->next; last = last->next)
@@ -253,8 +255,9 @@ void kaio_req_cache_put(struct kaio_ctx *ctx, struct llist_node *list)
 
 /**
  * kaio_req_cache_drain() - free a context's cached requests
- * @ctx: the context, dead (a SUBMIT still running keeps its own list until
- *	the context is freed, when this runs again) or being freed
+ * @ctx: the context: dead (a SUBMIT running meanwhile leaves its list on
+ *	the stash, and a free racing the dead mark may still add one: both
+ *	wait for the context's free, which drains again) or being freed
  */
 void kaio_req_cache_drain(struct kaio_ctx *ctx)
 {
@@ -266,8 +269,9 @@ void kaio_req_cache_drain(struct kaio_ctx *ctx)
  * A freed request back to its context's cache, or to the slab. Any context,
  * irq included: llist_add() needs no lock. Not into a dead context, whose
  * cache only waits for the close; not a request a bug may still touch
- * (req->no_reuse): freed, a late access is KASAN's to report; not while the
- * context holds more objects than it may keep.
+ * (req->no_reuse): freed, a late access is KASAN's to report; not when the
+ * context keeps as many as it may. ctx->req_cached counts from this push to
+ * the end of the SUBMIT that takes the request (kaio_req_cache_put()).
  */
 static void kaio_req_recycle(struct kaio_ctx *ctx, struct kaio_req *req)
 {
@@ -275,12 +279,13 @@ static void kaio_req_recycle(struct kaio_ctx *ctx, struct kaio_req *req)
 				 KAIO_REQ_CACHE);
 
 	if (max && !req->no_reuse && !READ_ONCE(ctx->dead) &&
-	    atomic_read(&ctx->req_objs) <= max &&
 	    !WARN_ON_ONCE(!list_empty(&req->node) || work_pending(&req->work))) {
-		llist_add(&req->retry_node, &ctx->req_cache);
-		return;
+		if (atomic_inc_return(&ctx->req_cached) <= max) {
+			llist_add(&req->retry_node, &ctx->req_cache);
+			return;
+		}
+		atomic_dec(&ctx->req_cached);
 	}
-	atomic_dec(&ctx->req_objs);
 	kmem_cache_free(kaio_req_cache, req);
 }
 
@@ -308,20 +313,25 @@ void kaio_req_mark_no_reuse(struct kaio_req *req)
  *
  * Return: the request, or NULL when out of memory.
  */
-struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx, struct llist_node **cache)
+struct kaio_req *kaio_req_alloc(struct kaio_ctx *ctx,
+				struct kaio_req_cache *cache)
 {
 	struct kaio_req *req;
 
-	if (!*cache)
-		*cache = llist_del_all(&ctx->req_cache);
-	if (*cache) {
-		req = llist_entry(*cache, struct kaio_req, retry_node);
-		*cache = (*cache)->next;
+	if (!cache->list && !llist_empty(&ctx->req_cache)) {
+		/* Those taken so far leave the count: frees may refill it. */
+		atomic_sub(cache->taken, &ctx->req_cached);
+		cache->taken = 0;
+		cache->list = llist_del_all(&ctx->req_cache);
+	}
+	if (cache->list) {
+		req = llist_entry(cache->list, struct kaio_req, retry_node);
+		cache->list = cache->list->next;
+		cache->taken++;
 	} else {
 		req = kmem_cache_alloc(kaio_req_cache, GFP_KERNEL_ACCOUNT);
 		if (unlikely(!req))
 			return NULL;
-		atomic_inc(&ctx->req_objs);
 	}
 	memset(req, 0, offsetof(struct kaio_req, cmd));
 	req->ctx = ctx;

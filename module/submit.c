@@ -23,7 +23,8 @@
 
 static int kaio_submit_one(struct kaio_ctx *ctx,
 			   const struct file_operations *ctx_fops,
-			   struct iocb __user *uiocb, struct llist_node **cache)
+			   struct iocb __user *uiocb,
+			   struct kaio_req_cache *cache)
 {
 	const struct kaio_op_def *op;
 	struct kaio_req *req;
@@ -127,7 +128,7 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 		 struct kaio_submit __user *uarg)
 {
 	struct iocb __user * __user *uiocbpp;
-	struct llist_node *cache;
+	struct kaio_req_cache cache;
 	struct kaio_submit args;
 	struct blk_plug plug;
 	long i, nr;
@@ -140,7 +141,7 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 	nr = min_t(s64, args.nr, ctx->nr - 1);
 	uiocbpp = u64_to_user_ptr(args.iocbpp);
 
-	cache = kaio_req_cache_take(ctx);
+	kaio_req_cache_take(ctx, &cache);
 	if (nr > KAIO_PLUG_THRESHOLD)
 		blk_start_plug(&plug);
 	for (i = 0; i < nr; i++) {
@@ -157,6 +158,6 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 	}
 	if (nr > KAIO_PLUG_THRESHOLD)
 		blk_finish_plug(&plug);
-	kaio_req_cache_put(ctx, cache);
+	kaio_req_cache_put(ctx, &cache);
 	return i ? i : ret;
 }
