@@ -272,6 +272,9 @@ TEST_F_TIMEOUT(lt, four_threads_churn_one_context_destroy_midway, 60)
 	TH_LOG("%ld submitted, %ld reaped before DESTROY", submitted, reaped);
 	EXPECT_LT(0, submitted);
 	EXPECT_LE(reaped, submitted);
+	/* A destroyed context lives on until its file is closed. */
+	EXPECT_EQ(0, close(self->c.fd));
+	self->c.fd = -1;
 	t_expect_settled(_metadata, &self->g0, 2000);
 }
 
