@@ -47,8 +47,30 @@ static const struct file_operations kaio_dev_fops = {
 	.llseek		= noop_llseek,
 };
 
+/*
+ * A fixed misc minor, so that the node can exist before the module does:
+ * depmod turns MODULE_ALIAS("devname:kaio") and the char-major-10-246 alias
+ * of MODULE_ALIAS_MISCDEV() into a line of modules.devname, kmod
+ * static-nodes (systemd's kmod-static-nodes.service) makes /dev/kaio from
+ * it at boot, and the first open of that node has misc_open() call
+ * request_module("char-major-10-246"), which loads kaio. A dynamic minor
+ * cannot be known before the module is loaded, so it would need a modprobe
+ * first.
+ *
+ * 246 is in the range Documentation/admin-guide/devices.txt (6.1) keeps for
+ * local use (243-254), where no number is ever assigned: 6.1's
+ * include/linux/miscdevice.h and devices.txt end their fixed numbers at
+ * RFKILL_MINOR 242, and 255 is MISC_DYNAMIC_MINOR. Dynamic minors come
+ * from 0-127 in 6.1, so they cannot take it either. Of that range it avoids
+ * 243 (the first free number, the one others pick) and 249 (OpenZFS's
+ * /dev/zfs, an out-of-tree module Debian users may well have). If another
+ * driver holds 246 anyway, kaio refuses to load rather than register
+ * elsewhere: the static node 10:246 would then open that driver.
+ */
+#define KAIO_MISC_MINOR	246
+
 static struct miscdevice kaio_miscdev = {
-	.minor	= MISC_DYNAMIC_MINOR,
+	.minor	= KAIO_MISC_MINOR,
 	.name	= "kaio",
 	.fops	= &kaio_dev_fops,
 };
@@ -72,6 +94,9 @@ static int __init kaio_init(void)
 	kaio_stats_init();
 	kaio_miscdev.mode = kaio_limits_dev_mode();
 	ret = misc_register(&kaio_miscdev);
+	if (ret == -EBUSY)
+		pr_err("misc minor %d (/dev/kaio) is taken by another driver\n",
+		       KAIO_MISC_MINOR);
 	if (ret)
 		goto out_stats;
 	kaio_limits_log();
@@ -105,3 +130,6 @@ module_exit(kaio_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("kaio: retry-based asynchronous I/O");
+MODULE_VERSION(KAIO_VERSION);	/* the top-level VERSION file, via module/Kbuild */
+MODULE_ALIAS_MISCDEV(KAIO_MISC_MINOR);
+MODULE_ALIAS("devname:kaio");

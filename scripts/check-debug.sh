@@ -38,7 +38,7 @@ mkdir -p "$KSRC/module" "$KSRC/uapi/linux"
 exec 9>"$D/.kaio-src.lock"
 flock 9
 rm -f "$KSRC"/module/*.[ch]
-cp -p Kbuild "$KSRC/"
+cp -p Kbuild VERSION "$KSRC/"
 cp -p module/Kbuild module/*.c module/*.h "$KSRC/module/"
 rm -f "$KSRC/module/kaio.mod.c" # kbuild's, from module/
 cp -p uapi/linux/kaio.h "$KSRC/uapi/linux/"
