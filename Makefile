@@ -43,7 +43,7 @@ JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: install all deps module userlib selftests tests tools examples fuzzers initramfs run check check-debug check-libaio fuzz bench shell clean
+.PHONY: install install-module install-dkms install-udev install-lib install-tools tools-shared install-man uninstall all deps module userlib selftests tests tools examples fuzzers initramfs run check check-debug check-libaio fuzz bench shell clean
 
 all: module userlib selftests tests tools examples fuzzers
 
@@ -105,28 +105,95 @@ $(LINUX_SRC_TAR):
 initramfs:
 	scripts/mkinitramfs.sh
 
-# deps first, then a fresh make (so KVER is found even on a machine where
-# deps just installed the kernel), then the guest.
-# make install [PREFIX=/usr/local] [DESTDIR=]: kaio.ko under the running
-# kernel's updates/, its source with dkms.conf in /usr/src/kaio-VERSION,
-# libkaio++ (shared, static, headers, kaio++.pc and kaio.pc), the uapi
-# header, the libaio-compatible libaio.so.1 in LIBDIR/kaio/compat, and the
-# manual pages of man/manN/ in MANDIR/manN (uncompressed).
+# ---- install ---------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=] [KAIO_DEV_MODE=0666]:
+#   kaio.ko      /lib/modules/$(KVER)/updates/kaio.ko, then depmod -a $(KVER)
+#   DKMS tree    /usr/src/kaio-$(VERSION)/ with dkms.conf (dkms install
+#                kaio/$(VERSION) builds it for another kernel)
+#   udev rule    $(UDEVRULESDIR)/60-kaio.rules: /dev/kaio's mode,
+#                $(KAIO_DEV_MODE) (open to all, as io_setup(2) is)
+#   libkaio++    $(LIBDIR): shared, static, pkgconfig/kaio++.pc and kaio.pc;
+#                headers and <linux/kaio.h> in $(PREFIX)/include
+#   libaio.so.1  $(LIBDIR)/kaio/compat/ (the drop-in, never over the
+#                system's libaio: LD_LIBRARY_PATH or LD_PRELOAD picks it)
+#   kaio-demo    $(PREFIX)/bin (linked with the libkaio++.so above)
+#   man pages    man/manN/ in $(MANDIR)/manN (uncompressed)
+# LIBDIR is Debian's multiarch directory. Without DESTDIR, depmod and
+# ldconfig run too. make uninstall (same variables) removes all of it. The
+# Debian packages (make deb, debian/rules) use the same install-* targets,
+# except install-module: their kaio.ko is built by DKMS.
+VERSION := $(shell cat VERSION)
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
-DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
-install: module userlib
-	$(MAKE) -C userlib $(SUBVARS) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) install install-compat
-	ln -sf kaio++.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/kaio.pc
+# Evaluated once, when first used (dpkg-architecture is slow to start).
+MULTIARCH = $(eval MULTIARCH := $$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || \
+	$$(CC) -print-multiarch))$(MULTIARCH)
+LIBDIR ?= $(PREFIX)/lib/$(MULTIARCH)
+# udev reads /lib/udev/rules.d (Debian's udevdir, packages) and
+# /etc/udev/rules.d (the administrator's), never /usr/local.
+UDEVRULESDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/udev/rules.d,/etc/udev/rules.d)
+KAIO_DEV_MODE ?= 0666
+DKMS_SRC = $(DESTDIR)/usr/src/kaio-$(VERSION)
+# What the DKMS tree holds: the module's sources (not kbuild's kaio.mod.c).
+DKMS_MODULE_FILES = module/Kbuild $(filter-out module/kaio.mod.c,$(wildcard module/*.c)) \
+	$(wildcard module/*.h)
+
+install: install-module install-dkms install-udev install-lib install-tools install-man
+
+install-module: module
 	install -D -m 0644 module/kaio.ko $(DESTDIR)/lib/modules/$(KVER)/updates/kaio.ko
-	install -d $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/uapi/linux
-	install -m 0644 dkms.conf Kbuild $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/
-	install -m 0644 module/Kbuild module/*.c module/*.h $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module/
-	rm -f $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/module/kaio.mod.c
-	install -m 0644 uapi/linux/kaio.h $(DESTDIR)/usr/src/kaio-$(DKMS_VERSION)/uapi/linux/
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+install-dkms:
+	install -d $(DKMS_SRC)/module $(DKMS_SRC)/uapi/linux
+	sed 's/@VERSION@/$(VERSION)/g' dkms.conf.in >$(DKMS_SRC)/dkms.conf
+	chmod 0644 $(DKMS_SRC)/dkms.conf
+	install -m 0644 Kbuild VERSION $(DKMS_SRC)/
+	install -m 0644 $(DKMS_MODULE_FILES) $(DKMS_SRC)/module/
+	install -m 0644 uapi/linux/kaio.h $(DKMS_SRC)/uapi/linux/
+
+install-udev:
+	@echo '$(KAIO_DEV_MODE)' | grep -qE '^0?[0-7]{3}$$' || \
+		{ echo "KAIO_DEV_MODE=$(KAIO_DEV_MODE): not an octal mode like 0666" >&2; exit 1; }
+	install -d $(DESTDIR)$(UDEVRULESDIR)
+	sed 's/@KAIO_DEV_MODE@/$(KAIO_DEV_MODE)/g' udev/60-kaio.rules.in >$(DESTDIR)$(UDEVRULESDIR)/60-kaio.rules
+	chmod 0644 $(DESTDIR)$(UDEVRULESDIR)/60-kaio.rules
+	$(if $(DESTDIR),,-[ ! -S /run/udev/control ] || udevadm control --reload-rules)
+
+install-lib: userlib
+	$(MAKE) -C userlib $(SUBVARS) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
+		DESTDIR=$(DESTDIR) install install-compat
+	ln -sf kaio++.pc $(DESTDIR)$(LIBDIR)/pkgconfig/kaio.pc
+	$(if $(DESTDIR),,ldconfig)
+
+# kaio-demo linked with libkaio++.so (the guest's build/guest/bin copy is
+# static and stays so).
+tools-shared: userlib
+	+$(MAKE) -C tools $(SUBVARS) $(BUILD)/tools/shared/kaio-demo
+
+install-tools: tools-shared
+	install -D -m 0755 $(BUILD)/tools/shared/kaio-demo $(DESTDIR)$(BINDIR)/kaio-demo
+
+install-man:
 	for s in 3 4 7; do install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 man/man$$s/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/kaio.ko
+	rm -rf $(DESTDIR)/usr/src/kaio-$(VERSION)
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-kaio.rules
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libkaio++.a libkaio++.so libkaio++.so.0 \
+		libkaio++.so.$(VERSION) pkgconfig/kaio++.pc pkgconfig/kaio.pc)
+	rm -rf $(DESTDIR)$(LIBDIR)/kaio $(DESTDIR)$(INCLUDEDIR)/kaio
+	rm -f $(DESTDIR)$(INCLUDEDIR)/linux/kaio.h $(DESTDIR)$(BINDIR)/kaio-demo
+	rm -f $(foreach p,$(wildcard man/man*/*.[0-9]),$(DESTDIR)$(MANDIR)/$(patsubst man/%,%,$(p)))
+	$(if $(DESTDIR),,depmod -a $(KVER))
+	$(if $(DESTDIR),,ldconfig)
+
+# deps first, then a fresh make (so KVER is found even on a machine where
+# deps just installed the kernel), then the guest.
 # The static checks (sparse, checkpatch), the staged install and the
 # manual pages (lint, and every call, ioctl and parameter named) run on the
 # host first; their results join the guest's in the summary line.

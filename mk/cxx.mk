@@ -34,7 +34,7 @@ $(LIBKAIO): FORCE
 
 $(OUT)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
-	$(CXX) $(KAIO_CXXFLAGS) $(CXXFLAGS) -c -o $@ $<
+	$(CXX) $(KAIO_CXXFLAGS) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
 $(GUEST_DIR)/%: $(OUT)/%
 	@mkdir -p $(@D)

@@ -32,7 +32,7 @@ compat: $(COMPAT_LIB) $(COMPAT_OUT)/libaio.so $(COMPAT_GUEST)
 
 $(COMPAT_OUT)/obj/%.o: compat/%.cpp
 	@mkdir -p $(@D)
-	$(CXX) $(COMPAT_CXXFLAGS) $(CXXFLAGS) -c -o $@ $<
+	$(CXX) $(COMPAT_CXXFLAGS) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
 $(COMPAT_LIB): $(COMPAT_OBJS) compat/libaio.map compat/check-exports.sh
 	@mkdir -p $(@D)
