@@ -43,7 +43,7 @@ JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 # guest binaries under $(BUILD)/guest/{tests,bin}/.
 SUBVARS = BUILD=$(BUILD) KSFT_INC=$(KSFT) UAPI_INC=$(CURDIR)/uapi
 
-.PHONY: install install-module install-dkms install-udev install-lib install-tools tools-shared install-man uninstall all deps module userlib selftests tests tools examples fuzzers initramfs run check check-debug check-libaio fuzz bench shell clean
+.PHONY: install install-module install-dkms install-udev install-lib install-tools tools-shared install-man uninstall deb all deps module userlib selftests tests tools examples fuzzers initramfs run check check-debug check-libaio fuzz bench shell clean
 
 all: module userlib selftests tests tools examples fuzzers
 
@@ -191,6 +191,12 @@ uninstall:
 	rm -f $(foreach p,$(wildcard man/man*/*.[0-9]),$(DESTDIR)$(MANDIR)/$(patsubst man/%,%,$(p)))
 	$(if $(DESTDIR),,depmod -a $(KVER))
 	$(if $(DESTDIR),,ldconfig)
+
+# Debian packages (debian/, built from a copy of the tracked files) in
+# build/deb/: kaio-dkms, libkaio++0, libkaio++-dev, libkaio-libaio1,
+# kaio-tools; then lintian.
+deb:
+	@scripts/mkdeb.sh
 
 # deps first, then a fresh make (so KVER is found even on a machine where
 # deps just installed the kernel), then the guest.

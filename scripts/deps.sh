@@ -27,8 +27,16 @@ pkgs=(
 	# userspace: libaio/liburing for comparison engines, GoogleTest
 	libaio-dev liburing-dev libgtest-dev g++ make
 	# `apt-get source libaio` (libaio's harness/, tests/libaio-harness)
-	# unpacks with dpkg-source
+	# unpacks with dpkg-source; make deb builds with dpkg-buildpackage
 	dpkg-dev
+	# make deb: Debian's packaging tools (debian/), lintian on the result;
+	# make check installs the packages and builds kaio.ko with dkms for the
+	# guest kernel (never loaded here); pkg-config for the programs built
+	# against the installed libkaio++-dev
+	debhelper dh-dkms dkms lintian pkg-config
+	# the deb-check guest boots like Debian: kmod static-nodes, then
+	# systemd-udevd with kaio-dkms's rule (scripts/guest/lib.sh)
+	udev
 )
 
 # One dpkg-query for all packages; names are compared literally (g++).
