@@ -30,6 +30,15 @@
 #   KAIO_GUEST_KO        kaio.ko to put in (default: module/kaio.ko)
 #   KAIO_INITRAMFS       the image (default: build/initramfs.cpio); its
 #                        stamp, staging tree and lock sit next to it
+#   KAIO_GUEST_KO_DIR    also put kaio.ko into the guest's module tree, at
+#                        /lib/modules/KVER/DIR/kaio.ko (updates/dkms is where
+#                        dkms install puts it), before depmod: its aliases
+#                        (modules.alias, modules.devname) are then there for
+#                        a guest booted with kaio.load=demand
+#   KAIO_GUEST_ROOT      a directory copied onto the guest's root, path for
+#                        path (/lib, /bin and /sbin onto /usr), with the
+#                        libraries of its programs: what packages installed
+#                        on the host (scripts/deb-check.sh)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +59,8 @@ LOCK=$OUTDIR/.$(basename "$OUT" .cpio).lock
 MODULES="null_blk ext4 xfs dm-mod dm-flakey loop ${KAIO_GUEST_MODULES:-}"
 BINS="/sbin/mke2fs /sbin/mkfs.xfs /sbin/dmsetup /usr/bin/fio ${KAIO_GUEST_BINS:-}"
 KO=${KAIO_GUEST_KO:-$top/module/kaio.ko}
+KO_DIR=${KAIO_GUEST_KO_DIR:-}
+EXTRA_ROOT=${KAIO_GUEST_ROOT:-}
 
 force=0
 [ "${1:-}" = "-f" ] && force=1
@@ -64,12 +75,15 @@ for b in $BINS; do [ -x "$b" ] || die "$b missing (run scripts/deps.sh)"; done
 
 # ---- has anything changed? ------------------------------------------------
 inputs() {
-	echo "kver $KVER modroot=$MODROOT modules=$MODULES bins=$BINS"
+	echo "kver $KVER modroot=$MODROOT modules=$MODULES bins=$BINS ko_dir=$KO_DIR root=$EXTRA_ROOT"
 	stat -L -c '%n %s %Y' scripts/mkinitramfs.sh scripts/kver.sh scripts/guest/* "$busybox" $BINS \
 		"$MODDIR/modules.dep" /etc/mke2fs.conf 2>&1 || true
 	if [ -f "$KO" ]; then stat -c '%n %s %Y' "$KO"; else echo "no kaio.ko"; fi
 	if [ -d "$BUILD/guest" ]; then
 		find "$BUILD/guest" -printf '%P %s %T@ %m %l\n' | LC_ALL=C sort
+	fi
+	if [ -n "$EXTRA_ROOT" ]; then
+		find "$EXTRA_ROOT" -printf 'root %P %s %T@ %m %l\n' | LC_ALL=C sort
 	fi
 }
 up_to_date() {
@@ -144,6 +158,12 @@ for f in $(printf '%s\n' "${mods[@]}" | sort -u); do put "$f" "${f#"$MODROOT"}";
 for f in modules.order modules.builtin modules.builtin.modinfo; do
 	[ -f "$MODDIR/$f" ] && put "$MODDIR/$f" "/lib/modules/$KVER/$f"
 done
+if [ -n "$KO_DIR" ]; then
+	[ -f "$KO" ] || die "$KO missing (KAIO_GUEST_KO_DIR=$KO_DIR)"
+	mkdir -p "$ROOT/usr/lib/modules/$KVER/$KO_DIR"
+	strip --strip-debug -o "$ROOT/usr/lib/modules/$KVER/$KO_DIR/kaio.ko" "$KO" 2>/dev/null ||
+		cp "$KO" "$ROOT/usr/lib/modules/$KVER/$KO_DIR/kaio.ko"
+fi
 depmod -b "$ROOT" "$KVER"
 
 # ---- kaio ------------------------------------------------------------------------
@@ -162,6 +182,15 @@ if [ -d "$BUILD/guest" ]; then
 		strip --strip-debug "$f" 2>/dev/null || true
 		put_libs "$f"
 	done < <(find "$ROOT/kaio" -type f -perm -u+x)
+fi
+# Files as installed on the host (by packages): same paths, links followed,
+# and the libraries of the programs among them.
+if [ -n "$EXTRA_ROOT" ]; then
+	[ -d "$EXTRA_ROOT" ] || die "KAIO_GUEST_ROOT=$EXTRA_ROOT is not a directory"
+	while IFS= read -r f; do
+		put "$EXTRA_ROOT/$f" "/$f"
+		is_elf "$EXTRA_ROOT/$f" && put_libs "$EXTRA_ROOT/$f"
+	done < <(cd "$EXTRA_ROOT" && find . \( -type f -o -type l \) -printf '%P\n' | LC_ALL=C sort)
 fi
 cp scripts/guest/init "$ROOT/init"
 for f in scripts/guest/*; do

@@ -22,6 +22,8 @@
 #   kaio.repeat=20 (each matched program 20 times: hunting a rare race).
 #   kaio.huge_mb=128 (kaio_compat_safety's huge requests; default 768).
 #   kaio.harness_cases=4,5 (with kaio.testdir=libaio-tests: only those cases).
+#   kaio.load=demand (nothing loads kaio.ko: its first open does; needs an
+#   image with KAIO_GUEST_KO_DIR, as scripts/deb-check.sh makes).
 #   KAIO_GUEST_TIMEOUT=<s> overrides the host-side limit.
 # Another kernel (make check-debug, scripts/check-debug.sh): KAIO_GUEST_KERNEL
 #   is the image to boot, KVER its release; KAIO_INITRAMFS, KAIO_GUEST_KO and

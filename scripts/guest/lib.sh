@@ -147,3 +147,44 @@ io_us() {
 	' "$t/trace"
 	echo >"$t/trace"
 }
+
+# demand_nodes: kaio.load=demand's setup, as a Debian 12 boot does it before
+# anything opens /dev/kaio, with the real tools, not the busybox applets:
+# kmod static-nodes lists the devname aliases of the module tree
+# (modules.devname) in tmpfiles.d format (systemd's kmod-static-nodes
+# service), each node is made from it as systemd-tmpfiles would (mode 0600
+# from the list), then systemd-udevd starts with the rules in the image and
+# gives each static node its rule's mode (OPTIONS+="static_node=NAME"); it
+# keeps running, so it also sees kaio.ko's device appear. /sbin/modprobe
+# becomes kmod's, which the kernel runs for request_module(). Each step is
+# a result.
+demand_nodes() {
+	local kmod=/usr/bin/kmod udevd=/usr/lib/systemd/systemd-udevd list=/run/static-nodes.conf
+	local type path mode uid gid age arg n=0
+	if [ ! -x $kmod ] || [ ! -x $udevd ]; then
+		result "not ok" "demand: static nodes" "$kmod or $udevd not in the image"
+		return 0
+	fi
+	ln -sf $kmod /usr/sbin/modprobe
+	if ! $kmod static-nodes --format=tmpfiles --output=$list; then
+		result "not ok" "demand: static nodes" "kmod static-nodes failed"
+		return 0
+	fi
+	sed 's/^/# static-nodes: /' $list
+	while read -r type path mode uid gid age arg; do
+		case "$type" in
+		c* | b*) ;;
+		*) continue ;;
+		esac
+		[ -e "$path" ] && continue
+		mkdir -p "$(dirname "$path")"
+		mknod -m "$mode" "$path" "${type%%!*}" "${arg%%:*}" "${arg#*:}" && n=$((n + 1))
+	done <$list
+	result ok "demand: static nodes" "$n made from modules.devname by kmod static-nodes"
+	if $udevd --daemon; then
+		/usr/bin/udevadm settle -t 30 2>/dev/null
+		result ok "demand: systemd-udevd started"
+	else
+		result "not ok" "demand: systemd-udevd started"
+	fi
+}
