@@ -200,9 +200,12 @@ deb:
 
 # deps first, then a fresh make (so KVER is found even on a machine where
 # deps just installed the kernel), then the guest.
-# The static checks (sparse, checkpatch), the staged install and the
-# manual pages (lint, and every call, ioctl and parameter named) run on the
-# host first; their results join the guest's in the summary line.
+# The static checks (sparse, checkpatch), the staged install, the manual
+# pages (lint, and every call, ioctl and parameter named) and the packages
+# (scripts/deb-check.sh: make deb, lintian, dpkg -i here, dkms build for the
+# guest kernel, a guest booted with that kaio.ko and nothing loading it; log
+# in build/deb/check.log) run on the host first; their results join the
+# guest's in the summary line.
 check: deps
 	@scripts/deps.sh --deb-src
 	@$(MAKE) $(JOBS) all
@@ -210,6 +213,7 @@ check: deps
 	@scripts/static-checks.sh || true
 	@scripts/install-check.sh >>build/static-checks.results || true
 	@scripts/man-check.sh >>build/static-checks.results || true
+	@scripts/deb-check.sh | tee -a build/static-checks.results || true
 	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
 
 # The debug kernel and kaio.ko built against it live in build/debug/
