@@ -51,7 +51,9 @@ t1=$(date +%s)
 case $rc in
 0 | 2)
 	result ok "make deb builds ${pkgs[*]} ($((t1 - t0)) s)"
-	if [ $rc = 0 ]; then
+	if [ ! -f "$out/lintian.txt" ]; then
+		result "not ok" "lintian did not run (not installed? make deps installs it)"
+	elif [ $rc = 0 ]; then
 		result ok "lintian: no error or warning ($(grep -c '^O: ' "$out/lintian.txt") overrides with reasons)"
 	else
 		result "not ok" "lintian: $(grep -cE '^[EW]: ' "$out/lintian.txt") errors/warnings: $(grep -m1 -E '^[EW]: ' "$out/lintian.txt")"
