@@ -24,6 +24,10 @@
 #   6. purge the packages again (those that were not installed before).
 # Without root (or password-less sudo) steps 2-6 are skipped.
 set -uo pipefail
+# Run from make check, this inherits the parent make's jobserver flags
+# without its file descriptors (every sub-make then warns and runs -j1);
+# the builds below choose their own parallelism.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 out=$top/build/deb

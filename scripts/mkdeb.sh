@@ -11,6 +11,10 @@
 # lintian installed: then there is no build/deb/lintian.txt), 1 the
 # build failed (log: build/deb/build.log), 2 lintian found something.
 set -uo pipefail
+# Run from make check, this inherits the parent make's jobserver flags
+# without its file descriptors (every sub-make then warns and runs -j1);
+# the builds below choose their own parallelism.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 version=$(cat VERSION) || exit 1
