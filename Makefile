@@ -177,7 +177,7 @@ install-tools: tools-shared
 	install -D -m 0755 $(BUILD)/tools/shared/kaio-demo $(DESTDIR)$(BINDIR)/kaio-demo
 
 install-man:
-	for s in 3 4 7; do install -d $(DESTDIR)$(MANDIR)/man$$s && \
+	for s in 1 3 4 7; do install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 man/man$$s/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
 uninstall:

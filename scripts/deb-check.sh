@@ -170,7 +170,7 @@ prog=$(mktemp -d)
 printf '%s\n' '#include <kaio/kaio.hpp>' \
 	'int main() { kaio::Context context; return context.is_open() ? 1 : 0; }' >"$prog/use.cpp"
 if g++ -o "$prog/use" "$prog/use.cpp" $(env -u PKG_CONFIG_PATH pkg-config --cflags --libs kaio) >>"$log" 2>&1 &&
-	"$prog/use" && ldd "$prog/use" | grep -q "lib/$(gcc -print-multiarch)/libkaio++.so.0"; then
+	"$prog/use" && ldd "$prog/use" | tee -a "$log" | grep "lib/$(gcc -print-multiarch)/libkaio++.so.0" >/dev/null; then
 	result ok "a program builds with pkg-config kaio and runs with the packaged libkaio++.so.0"
 else
 	result "not ok" "pkg-config kaio: build, run or link check failed, see $log"
