@@ -61,36 +61,30 @@ if [ ${#pages[@]} -eq 0 ]; then
 fi
 
 # ---- lint ----------------------------------------------------------------
-if command -v mandoc >/dev/null; then
-	bad=()
+# lint NAME COMMAND...: COMMAND PAGE must succeed and print nothing, for
+# every page.
+lint() {
+	local name=$1 f out
+	local bad=()
+	shift
 	for f in "${pages[@]}"; do
-		if ! out=$(mandoc -Tlint "$f" 2>&1) || [ -n "$out" ]; then
+		if ! out=$("$@" "$f" 2>&1) || [ -n "$out" ]; then
 			bad+=("${f#"$src"/}")
 			echo "$out" >>"$log"
 		fi
 	done
 	if [ ${#bad[@]} -eq 0 ]; then
-		result "ok man: mandoc -Tlint (${#pages[@]} pages)"
+		result "ok man: $name (${#pages[@]} pages)"
 	else
-		result "not ok man: mandoc -Tlint # ${bad[*]}, see $log"
+		result "not ok man: $name # ${bad[*]}, see $log"
 	fi
+}
+if command -v mandoc >/dev/null; then
+	lint "mandoc -Tlint" mandoc -Tlint
 else
 	result "not ok man: mandoc -Tlint # mandoc not installed (make deps)"
 fi
-if command -v groff >/dev/null; then
-	bad=()
-	for f in "${pages[@]}"; do
-		if ! out=$(groff -ww -z -t -man "$f" 2>&1) || [ -n "$out" ]; then
-			bad+=("${f#"$src"/}")
-			echo "$out" >>"$log"
-		fi
-	done
-	if [ ${#bad[@]} -eq 0 ]; then
-		result "ok man: groff -ww (${#pages[@]} pages)"
-	else
-		result "not ok man: groff -ww # ${bad[*]}, see $log"
-	fi
-fi
+command -v groff >/dev/null && lint "groff -ww" groff -ww -z -t -man
 
 # ---- rendered text, for the name checks ------------------------------------
 render() { # PAGE: plain text on stdout
