@@ -24,12 +24,58 @@
 #define KAIO_FEAT_IOPRIO	(1ULL << 3)	/* IOCB_FLAG_IOPRIO */
 #define KAIO_FEAT_WRITES_IN_SUBMIT (1ULL << 4)	/* KAIO_SETUP_WRITES_IN_SUBMIT */
 #define KAIO_FEAT_OPCODES	(1ULL << 5)	/* kaio_setup.opcodes is set */
+#define KAIO_FEAT_SIGNAL	(1ULL << 6)	/* KAIO_IOCB_FLAG_SIGEVENT, SUBMIT_LIST */
 
 /*
  * Opcodes (iocb.aio_lio_opcode) are IOCB_CMD_* of <linux/aio_abi.h>; an
  * opcode of kaio's own would be defined here, below 64. kaio_setup.opcodes
  * says which ones the running module serves.
  */
+
+/*
+ * iocb.aio_flags bit of kaio's own, beside IOCB_FLAG_RESFD (1 << 0) and
+ * IOCB_FLAG_IOPRIO (1 << 1) of <linux/aio_abi.h>: aio_reserved2 is then the
+ * user address of a struct kaio_sigevent, read at SUBMIT, and the
+ * request's completion (cancellation included) sends the signal it names
+ * once the event is in the ring. Without the flag aio_reserved2 must be 0,
+ * as io_submit(2) requires; a module without KAIO_FEAT_SIGNAL fails such
+ * an iocb with EINVAL.
+ */
+#define KAIO_IOCB_FLAG_SIGEVENT	(1U << 7)
+
+/* kaio_sigevent.notify */
+#define KAIO_SIGEV_PROCESS	0	/* the submitting process */
+#define KAIO_SIGEV_THREAD_ID	1	/* thread @tid of the submitting process */
+
+/**
+ * struct kaio_sigevent - a completion signal
+ * @value: si_value of the signal (sigval, as sigev_value).
+ * @signo: the signal, 1 to SIGRTMAX (64); 0 or above 64 is EINVAL.
+ * @notify: KAIO_SIGEV_PROCESS: a process-directed signal to the process
+ *	that submitted the request (it goes to one of its threads that does
+ *	not block it, the submitting thread first; if every thread blocks it,
+ *	it is left pending on the submitting thread, or on another live
+ *	thread of the process if that one has exited).
+ *	KAIO_SIGEV_THREAD_ID: to the thread @tid only (as SIGEV_THREAD_ID).
+ * @tid: with KAIO_SIGEV_THREAD_ID, a thread id in the submitter's pid
+ *	namespace, of a thread of the submitter's own thread group (EINVAL
+ *	otherwise); 0 with KAIO_SIGEV_PROCESS.
+ * @reserved: must be 0.
+ *
+ * The signal is queued as sigqueue(3) would queue it: si_code SI_ASYNCIO,
+ * si_pid the submitter's process id (0 if the receiver is in a pid
+ * namespace below the init one), si_uid its real uid, si_value @value. A
+ * real-time signal past RLIMIT_SIGPENDING is dropped, as sigqueue would
+ * fail with EAGAIN; so is a signal whose process has exec'd or exited since
+ * the submission, or whose thread (KAIO_SIGEV_THREAD_ID) has exited.
+ */
+struct kaio_sigevent {
+	__u64 value;
+	__u32 signo;
+	__u32 notify;
+	__s32 tid;
+	__u32 reserved[3];
+};
 
 /* kaio_setup.flags */
 #define KAIO_SETUP_RES2_PATH	(1U << 0)	/* io_event.res2 = KAIO_PATH_* */
@@ -137,6 +183,46 @@ struct kaio_cancel {
 	__u64 result;
 };
 
+/* kaio_submit_list.flags */
+/* Send @sigev once, when every request of the call has completed. */
+#define KAIO_LIST_SIGNAL	(1U << 0)
+/*
+ * An iocb that fails with an errno of its own (EBADF, EINVAL, ...) does not
+ * stop the call: its event is posted with res = -errno, as if the request
+ * had run and failed, and its own signal (KAIO_IOCB_FLAG_SIGEVENT) is sent
+ * unless the signal itself was the error. The call still stops at an iocb
+ * it cannot read (EFAULT) or when the ring is full (EAGAIN).
+ */
+#define KAIO_LIST_POST_ERRORS	(1U << 1)
+#define KAIO_LIST_FLAGS		(KAIO_LIST_SIGNAL | KAIO_LIST_POST_ERRORS)
+
+/**
+ * struct kaio_submit_list - argument of KAIO_IOC_SUBMIT_LIST: SUBMIT, with
+ *	a notification for the list as a whole (lio_listio's LIO_NOWAIT)
+ * @nr: number of iocb pointers at @iocbpp; clamped to the capacity.
+ * @iocbpp: user address of an array of @nr (struct iocb *).
+ * @flags: KAIO_LIST_* bits; others must be 0.
+ * @reserved0: must be 0.
+ * @sigev: with KAIO_LIST_SIGNAL, the list's signal: sent once, after the
+ *	last event of the requests this call took (queued, or answered with
+ *	an error event) is in the ring; at the end of the call if it took
+ *	none. Ignored (but must be zero) without the flag.
+ * @reserved: must be 0.
+ *
+ * Returns how many iocbs the call took (queued, or with
+ * KAIO_LIST_POST_ERRORS answered by an error event); an errno only if it
+ * took none. EINVAL for bad @flags, @sigev or reserved fields, before any
+ * iocb is looked at.
+ */
+struct kaio_submit_list {
+	__s64 nr;
+	__u64 iocbpp;
+	__u32 flags;
+	__u32 reserved0;
+	struct kaio_sigevent sigev;
+	__u64 reserved[4];
+};
+
 #define KAIO_RING_MAGIC			0xa10a10a1
 #define KAIO_RING_COMPAT_FEATURES	1
 #define KAIO_RING_INCOMPAT_FEATURES	0
@@ -178,5 +264,7 @@ struct kaio_ring {
 #define KAIO_IOC_CANCEL		_IOW(KAIO_IOC_MAGIC, 0x04, struct kaio_cancel)
 /* Cancel what can be cancelled, wait for the rest; the fd stays, unusable. */
 #define KAIO_IOC_DESTROY	_IO(KAIO_IOC_MAGIC, 0x05)
+/* SUBMIT with a list notification and per-iocb error events. */
+#define KAIO_IOC_SUBMIT_LIST	_IOW(KAIO_IOC_MAGIC, 0x06, struct kaio_submit_list)
 
 #endif /* _UAPI_LINUX_KAIO_H */
