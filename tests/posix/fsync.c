@@ -1,1 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+/* aio_fsync: O_SYNC and O_DSYNC, errors, ordering after queued writes. */
+#define _GNU_SOURCE
 #include "ptap.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static void fsync_after_writes(int op)
+{
+	enum { N = 16 };
+	int fd = empty_file(O_RDWR);
+	static char buf[N][4096], back[N * 4096];
+	struct aiocb cb[N], fs;
+
+	for (int i = 0; i < N; i++) {
+		fill_pattern(buf[i], i * 4096, 4096);
+		aiocb_init(&cb[i], fd, buf[i], 4096, i * 4096);
+		REQUIRE_EQ(aio_write(&cb[i]), 0);
+	}
+	aiocb_init(&fs, fd, NULL, 0, 0);
+	REQUIRE_EQ(aio_fsync(op, &fs), 0);
+	REQUIRE(!wait_done(&fs, 20));
+	CHECK_EQ(aio_error(&fs), 0);
+	CHECK_EQ(aio_return(&fs), 0);
+	/* POSIX: the sync covers all I/O queued on the fd at the time of the
+	 * call; glibc completes it after them. */
+	for (int i = 0; i < N; i++) {
+		int e = aio_error(&cb[i]);
+
+		CHECK(e == 0, "write %d: aio_error %d when the fsync was done", i, e);
+	}
+	for (int i = 0; i < N; i++) {
+		REQUIRE(!wait_done(&cb[i], 10));
+		CHECK_EQ(aio_return(&cb[i]), 4096);
+	}
+	REQUIRE_EQ(pread_all(fd, back, sizeof(back), 0), sizeof(back));
+	CHECK_EQ(check_pattern(back, 0, sizeof(back)), -1);
+}
+
+TEST(fsync_o_sync_after_writes)
+{
+	fsync_after_writes(O_SYNC);
+}
+
+TEST(fsync_o_dsync_after_writes)
+{
+	fsync_after_writes(O_DSYNC);
+}
+
+TEST(fsync_bad_op)
+{
+	int fd = empty_file(O_RDWR);
+	struct aiocb cb;
+
+	aiocb_init(&cb, fd, NULL, 0, 0);
+	errno = 0;
+	CHECK_EQ(aio_fsync(O_RDWR, &cb), -1);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK_EQ(aio_fsync(12345, &cb), -1);
+	CHECK_EQ(errno, EINVAL);
+}
+
+TEST(fsync_bad_fd)
+{
+	int fd = empty_file(O_RDWR);
+	struct aiocb cb;
+
+	close(fd);
+	aiocb_init(&cb, fd, NULL, 0, 0);
+	errno = 0;
+	CHECK_EQ(aio_fsync(O_SYNC, &cb), -1);
+	CHECK_EQ(errno, EBADF);
+	aiocb_init(&cb, -1, NULL, 0, 0);
+	errno = 0;
+	CHECK_EQ(aio_fsync(O_DSYNC, &cb), -1);
+	CHECK_EQ(errno, EBADF);
+}
+
+/* Notification works for aio_fsync as for reads and writes. */
+static volatile sig_atomic_t fsync_sig;
+static volatile int fsync_code;
+
+static void on_sig(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	fsync_code = si->si_code;
+	fsync_sig++;
+}
+
+TEST(fsync_signal)
+{
+	int fd = pattern_file(8192, O_RDWR);
+	struct aiocb cb;
+	struct sigaction sa;
+	double end;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sig;
+	sa.sa_flags = SA_SIGINFO;
+	REQUIRE(!sigaction(SIGRTMIN + 7, &sa, NULL));
+	aiocb_init(&cb, fd, NULL, 0, 0);
+	cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+	cb.aio_sigevent.sigev_signo = SIGRTMIN + 7;
+	REQUIRE_EQ(aio_fsync(O_SYNC, &cb), 0);
+	end = now() + tscale(10);
+	while (!fsync_sig && now() < end)
+		msleep(1);
+	CHECK_EQ(fsync_sig, 1);
+	CHECK_EQ(fsync_code, SI_ASYNCIO);
+	CHECK_EQ(aio_error(&cb), 0);
+	CHECK_EQ(aio_return(&cb), 0);
+}

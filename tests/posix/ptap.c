@@ -66,7 +66,7 @@ void ptest_xfail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, REASON_LEN, fmt, ap);
 	va_end(ap);
-	diag("known difference from POSIX: %s", reason);
+	diag("known difference of this backend (XFAIL): %s", reason);
 	fflush(stdout);
 	_exit(3);
 }
