@@ -29,6 +29,8 @@
 
 B=/kaio/bin/kaio-bench
 COMPAT=/kaio/lib/compat
+# libkaio-posix: glibc's <aio.h> served by kaio (issue 14), preloaded.
+POSIXLIB=/kaio/lib/posix/libkaio-posix.so.1
 RUNTIME=1.5 REPEAT=5 FIO_REPEAT= ROWS='*' FIO=1 PROBE=0 AB=0
 for w in $(cat /proc/cmdline); do
 	case "$w" in
@@ -119,7 +121,7 @@ busy_ticks() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
-FIO_ENGINES="kaio-compat libaio io_uring posixaio psync"
+FIO_ENGINES="kaio-compat kaio-posix libaio io_uring posixaio psync"
 
 # fio_row ID FILE CACHE QD JOBS DESC fio-options...: one fio row, every
 # engine interleaved per repetition: fio's libaio engine on kaio's
@@ -145,6 +147,10 @@ fio_row() {
 		echo "# bench: $COMPAT/libaio.so.1 not built; fio's libaio engine runs on native AIO only"
 		engines=$(echo $engines | sed 's/kaio-compat //')
 	fi
+	if [ ! -e $POSIXLIB ]; then
+		echo "# bench: $POSIXLIB not built; no fio posixaio on kaio"
+		engines=$(echo $engines | sed 's/kaio-posix //')
+	fi
 	async="--iodepth=$((qd / jobs)) --numjobs=$jobs"
 	sync="--iodepth=1 --numjobs=$qd"
 	if [ "$cache" = cold ]; then
@@ -153,7 +159,7 @@ fio_row() {
 		async="$async --size=$((mib / jobs))m --offset_increment=$((mib / jobs))m"
 		sync="$sync --size=$((mib / qd))m --offset_increment=$((mib / qd))m"
 	fi
-	echo "KAIO-BENCH-CMD: fio-$id [LD_LIBRARY_PATH=$COMPAT] fio --ioengine=libaio|io_uring|posixaio --filename=$file $* $async; fio --ioengine=psync --filename=$file $* $sync"
+	echo "KAIO-BENCH-CMD: fio-$id [LD_LIBRARY_PATH=$COMPAT | LD_PRELOAD=$POSIXLIB] fio --ioengine=libaio|io_uring|posixaio --filename=$file $* $async; fio --ioengine=psync --filename=$file $* $sync"
 	if [ "$cache" = warm ]; then
 		mib=$(echo "$*" | sed -n 's/.*--size=\([0-9]*\)m.*/\1/p')
 		dd if="$file" of=/dev/null bs=1M count="$mib" 2>/dev/null
@@ -169,6 +175,8 @@ fio_row() {
 			busy0=$(busy_ticks)
 			case $e in
 			kaio-compat) LD_LIBRARY_PATH=$COMPAT fio --ioengine=libaio --filename="$file" --output=/tmp/fio.json "$@" $async ;;
+			# fio's posixaio engine, unchanged, on libkaio-posix.
+			kaio-posix) LD_LIBRARY_PATH= LD_PRELOAD=$POSIXLIB fio --ioengine=posixaio --filename="$file" --output=/tmp/fio.json "$@" $async ;;
 			psync) LD_LIBRARY_PATH= fio --ioengine=psync --filename="$file" --output=/tmp/fio.json "$@" $sync ;;
 			*) LD_LIBRARY_PATH= fio --ioengine=$e --filename="$file" --output=/tmp/fio.json "$@" $async ;;
 			esac >/tmp/fio.out 2>&1
