@@ -218,7 +218,7 @@ static void kaio_sig_send(struct kaio_ctx *ctx, const struct kaio_sig *sig)
 {
 	struct kernel_siginfo info;
 	struct task_struct *t;
-	int ret = -ESRCH;
+	bool sent = false;
 
 	rcu_read_lock();
 	t = kaio_sig_target(sig);
@@ -232,11 +232,11 @@ static void kaio_sig_send(struct kaio_ctx *ctx, const struct kaio_sig *sig)
 		/* Mapped from current's user namespace to the receiver's. */
 		info.si_uid = from_kuid_munged(current_user_ns(), sig->uid);
 		info.si_value.sival_ptr = u64_to_user_ptr(sig->value);
-		ret = send_sig_info(sig->signo, &info, t);
+		sent = !send_sig_info(sig->signo, &info, t);
 		put_task_struct(t);
 	}
-	kaio_stat_inc(ctx, ret ? KAIO_STAT_SIGNALS_DROPPED :
-		      KAIO_STAT_SIGNALS_SENT);
+	kaio_stat_inc(ctx, sent ? KAIO_STAT_SIGNALS_SENT :
+		      KAIO_STAT_SIGNALS_DROPPED);
 }
 
 /* ---- lists ------------------------------------------------------------------ */
