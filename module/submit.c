@@ -140,8 +140,8 @@ fail:
  * KAIO_LIST_POST_ERRORS: an iocb that failed with @err posts its event
  * anyway, through a request that only does that (the NOOP op's, so that a
  * canceller finding it on ctx->active sees an op without a cancel hook):
- * res = @err, obj and data the iocb's, its own signal unless the signal
- * was what was wrong, its list's reference. It takes a ring slot as any
+ * res = @err, obj and data the iocb's, its eventfd and its own signal
+ * unless either was what was wrong, its list's reference. It takes a ring slot as any
  * request: a full ring stops the call.
  *
  * Return: 0 when the event is posted, else the errno that stops the call.
@@ -171,6 +171,13 @@ static int kaio_submit_error(struct kaio_ctx *ctx, struct kaio_submit_call *call
 		return -EAGAIN;
 	}
 	req->notify = notify;
+	/* Its eventfd too, as for a request that ran, unless it was the error. */
+	if (iocb->aio_flags & IOCB_FLAG_RESFD) {
+		struct eventfd_ctx *eventfd = eventfd_ctx_fdget(iocb->aio_resfd);
+
+		if (!IS_ERR(eventfd))
+			req->eventfd = eventfd;
+	}
 	req->op = kaio_op_get(IOCB_CMD_NOOP);
 	req->user_iocb = (u64)(unsigned long)uiocb;
 	req->user_data = iocb->aio_data;
