@@ -5,7 +5,8 @@
  * into the owner's address space. A request reserves its slot when it is
  * submitted (kaio_ring_activate()), so posting never overflows; its event
  * is posted from any context, hardirq included; GETEVENTS and user space
- * read it. Nothing here knows of a request beyond its slot and its event.
+ * read it. Nothing here knows of a request beyond its slot, its event and
+ * who the post tells (waiters, its eventfd, notify.c for its signals).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
