@@ -736,7 +736,8 @@ Built build_iocb(SubmitCtx &s)
 		ioprio = ok ? 1 : 2;
 	}
 	if (r.chance(1, 50))
-		cb.aio_flags |= (uint32_t)r.next() & ~3U;	/* ignored, as fs/aio.c */
+		/* ignored, as fs/aio.c, but for kaio's SIGEVENT bit */
+		cb.aio_flags |= (uint32_t)r.next() & ~(3U | KAIO_IOCB_FLAG_SIGEVENT);
 	bool reserved2 = r.chance(1, 40);
 	if (reserved2)
 		cb.aio_reserved2 = r.next() | 1;

@@ -189,8 +189,8 @@ struct kaio_cancel {
 /*
  * An iocb that fails with an errno of its own (EBADF, EINVAL, ...) does not
  * stop the call: its event is posted with res = -errno, as if the request
- * had run and failed, and its own signal (KAIO_IOCB_FLAG_SIGEVENT) is sent
- * unless the signal itself was the error. The call still stops at an iocb
+ * had run and failed: its eventfd (IOCB_FLAG_RESFD) is signalled and its
+ * own signal (KAIO_IOCB_FLAG_SIGEVENT) sent, unless either was the error. The call still stops at an iocb
  * it cannot read (EFAULT) or when the ring is full (EAGAIN).
  */
 #define KAIO_LIST_POST_ERRORS	(1U << 1)
