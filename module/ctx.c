@@ -369,6 +369,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	ctx->req_cache_max = kaio_limits_req_cache() ? ctx->nr : 0;
 	ctx->res2_path = flags & KAIO_SETUP_RES2_PATH;
 	ctx->writes_in_submit = flags & KAIO_SETUP_WRITES_IN_SUBMIT;
+	ctx->signals = flags & KAIO_SETUP_SIGNALS;
 	return ctx;
 }
 

@@ -95,6 +95,7 @@ enum kaio_stat {
  *	close was not the owner's (kaio_ctx_release()).
  * @res2_path: report KAIO_PATH_* in io_event.res2.
  * @writes_in_submit: KAIO_SETUP_WRITES_IN_SUBMIT.
+ * @signals: KAIO_SETUP_SIGNALS: KAIO_IOCB_FLAG_SIGEVENT is honoured.
  * @stats: counters.
  * @op_submitted: requests submitted, per opcode (fdinfo's submitted_<op>).
  */
@@ -120,6 +121,7 @@ struct kaio_ctx {
 	bool			dead;
 	bool			res2_path;
 	bool			writes_in_submit;
+	bool			signals;
 	struct mm_struct	*mm;
 	struct pid		*owner_tgid;
 	u64			owner_exec_id;

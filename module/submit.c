@@ -202,7 +202,8 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct kaio_submit_call *call,
 
 	if (unlikely(copy_from_user(&iocb, uiocb, sizeof(iocb))))
 		return -EFAULT;	/* nothing to post an event for */
-	if (iocb.aio_flags & KAIO_IOCB_FLAG_SIGEVENT) {
+	/* Elsewhere an unknown bit, as to io_submit(2). */
+	if ((iocb.aio_flags & KAIO_IOCB_FLAG_SIGEVENT) && ctx->signals) {
 		if (copy_from_user(&sev, u64_to_user_ptr(iocb.aio_reserved2),
 				   sizeof(sev)))
 			ret = -EFAULT;

@@ -243,8 +243,38 @@ TEST(setup_reports_FEAT_SIGNAL)
 {
 	struct t_ctx c;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	EXPECT_TRUE(c.s.features & KAIO_FEAT_SIGNAL);
+	t_ctx_close(&c);
+}
+
+/*
+ * Without KAIO_SETUP_SIGNALS the flag is an unknown aio_flags bit, which
+ * io_submit(2) ignores: the read runs, no signal, and aio_reserved2 must
+ * still be 0 (EINVAL otherwise), exactly as on native AIO.
+ */
+TEST(flag_without_setup_signals_is_ignored_as_native)
+{
+	struct kaio_sigevent sev;
+	struct io_event ev[2];
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 8192);
+	block(sig(2));
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	prep_sig(&cb, &sev, sig(2), 1);
+	EXPECT_EQ(-EINVAL, t_submit_one(c.fd, &cb));
+	cb.aio_reserved2 = 0;
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, ev, 1, 5000));
+	EXPECT_EQ(4096, ev[0].res);
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(2), &si, 200));
+	EXPECT_EQ(0, stat_wait(c.fd, SENT, 0, 0));
 	t_ctx_close(&c);
 }
 
@@ -262,7 +292,7 @@ TEST(pread_signal_siginfo_and_event_first)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 8192);
 	block(sig(1));
 	t_prep_pread(&cb, fd, buf, 4096, 4096);
@@ -294,7 +324,7 @@ TEST(pread_signal_handler_reaps_the_event)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	install(sig(2), c.fd);
 	t_prep_pread(&cb, fd, buf, 4096, 0);
@@ -324,7 +354,7 @@ TEST(odirect_nullb_irq_completion_signal)
 	int fd;
 
 	KAIO_ENV_OR_SKIP(dev, "KAIO_RAW_DEV");
-	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH | KAIO_SETUP_SIGNALS);
 	fd = open(dev, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
 	block(sig(3));
@@ -367,7 +397,7 @@ TEST(cold_buffered_read_retry_signal)
 	fd = t_cold_file(dir);
 	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
 	ASSERT_EQ(T_BS, pread(fd, buf, T_BS, 0));
-	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH | KAIO_SETUP_SIGNALS);
 	block(sig(4));
 	ASSERT_EQ(0, t_ctx_stats(c.fd, &s0));
 	t_prep_pread(&cb, fd, buf, T_BS, off);
@@ -403,7 +433,7 @@ TEST(thread_id_only_that_thread)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	install(sig(5), -1);
 	sleeper_start(&s);
@@ -432,7 +462,7 @@ TEST(process_directed_goes_to_a_thread_that_does_not_block_it)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	install(sig(6), -1);
 	sleeper_start(&s);	/* before the block: it keeps it unblocked */
@@ -458,7 +488,7 @@ TEST(process_directed_all_blocked_stays_pending)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	block(sig(7));
 	t_prep_pread(&cb, fd, buf, 4096, 0);
@@ -492,7 +522,7 @@ TEST(bad_sigevents_EINVAL)
 	struct iocb cb;
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	memset(&sev, 0, sizeof(sev));
 	sev.signo = 0;
@@ -539,7 +569,7 @@ TEST(thread_id_of_another_process_EINVAL)
 	pid_t child;
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	child = fork();
 	ASSERT_LE(0, child);
@@ -576,7 +606,7 @@ TEST(list_signal_after_every_event)
 	int fd, i;
 
 	KAIO_ENV_OR_SKIP(dev, "KAIO_RAW_DEV");
-	KAIO_CTX_INIT(&c, 64, 0);
+	KAIO_CTX_INIT(&c, 64, KAIO_SETUP_SIGNALS);
 	fd = open(dev, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
 	for (i = 0; i < NLIST; i++) {
@@ -608,7 +638,7 @@ TEST(list_own_signal_before_list_signal)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	block(sig(9));
 	block(sig(10));
@@ -633,7 +663,7 @@ TEST(list_nothing_taken_signals_at_once)
 	siginfo_t si;
 	char *buf = t_alloc(4096);
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	lsev.signo = sig(11);
 	lsev.value = 4;
 	block(sig(11));
@@ -665,7 +695,7 @@ TEST(list_post_errors_bad_fd_in_the_middle)
 	uint64_t count = 0;
 	int fd, efd, i;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 8192);
 	t_prep_pread(&cbs[0], fd, buf, 4096, 0);
 	t_prep_pread(&cbs[1], 1000000, buf + 4096, 4096, 0);
@@ -713,7 +743,7 @@ TEST(list_post_errors_bad_sigevent_no_own_signal)
 	char *buf = t_alloc(3 * 4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 8192);
 	t_prep_pread(&cbs[0], fd, buf, 4096, 0);
 	t_prep_pread(&cbs[1], fd, buf + 4096, 4096, 0);
@@ -743,7 +773,7 @@ TEST(list_without_post_errors_stops_like_submit)
 	char *buf = t_alloc(3 * 4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 8192);
 	t_prep_pread(&cbs[0], fd, buf, 4096, 0);
 	t_prep_pread(&cbs[1], 1000000, buf + 4096, 4096, 0);
@@ -768,7 +798,7 @@ TEST(list_ring_full_EAGAIN)
 	char *buf = t_alloc(4096);
 	unsigned int i;
 
-	KAIO_CTX_INIT(&c, 1, 0);
+	KAIO_CTX_INIT(&c, 1, KAIO_SETUP_SIGNALS);
 	cbs = calloc(c.cap, sizeof(*cbs));
 	ptrs = calloc(c.cap, sizeof(*ptrs));
 	ASSERT_TRUE(cbs && ptrs);
@@ -798,7 +828,7 @@ TEST(list_bad_arguments_EINVAL)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	t_prep_pread(&cb, fd, buf, 4096, 0);
 	block(sig(16));
@@ -853,7 +883,7 @@ TEST(cancel_poll_sends_its_signal)
 	siginfo_t si;
 	int p[2];
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	ASSERT_EQ(0, pipe(p));
 	block(sig(17));
 	t_prep_poll(&cb, p[0], POLLIN);
@@ -890,7 +920,7 @@ TEST(cancel_page_waiting_read_ECANCELED_signal)
 		SKIP(return, "needs $KAIO_SLOW_LAT_NS >= 10 ms");
 	fd = t_cold_file(dir);
 	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	block(sig(18));
 	for (attempt = 0; attempt < 5 && !caught; attempt++) {
 		t_prep_pread(&cb, fd, buf, T_BS,
@@ -949,7 +979,7 @@ static int run_child(struct __test_metadata *_metadata, const char *dev,
 		int fd = open(dev, O_RDONLY | O_DIRECT);
 
 		signal(sig(19), SIG_DFL);
-		if (fd < 0 || t_ctx_init(&c, 8, 0))
+		if (fd < 0 || t_ctx_init(&c, 8, KAIO_SETUP_SIGNALS))
 			_exit(10);
 		t_prep_pread(&cb, fd, buf, T_BS, T_RAW_OFF);
 		prep_sig(&cb, &sev, sig(19), 0);
@@ -1027,7 +1057,7 @@ TEST(rlimit_sigpending_drop_counted)
 	char *buf = t_alloc(4096);
 	int fd;
 
-	KAIO_CTX_INIT(&c, 8, 0);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
 	fd = data_file(_metadata, 4096);
 	block(sig(20));
 	ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &rl));

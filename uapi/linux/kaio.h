@@ -34,12 +34,15 @@
 
 /*
  * iocb.aio_flags bit of kaio's own, beside IOCB_FLAG_RESFD (1 << 0) and
- * IOCB_FLAG_IOPRIO (1 << 1) of <linux/aio_abi.h>: aio_reserved2 is then the
- * user address of a struct kaio_sigevent, read at SUBMIT, and the
- * request's completion (cancellation included) sends the signal it names
- * once the event is in the ring. Without the flag aio_reserved2 must be 0,
- * as io_submit(2) requires; a module without KAIO_FEAT_SIGNAL fails such
- * an iocb with EINVAL.
+ * IOCB_FLAG_IOPRIO (1 << 1) of <linux/aio_abi.h>, on a context set up with
+ * KAIO_SETUP_SIGNALS: aio_reserved2 is then the user address of a struct
+ * kaio_sigevent, read at SUBMIT, and the request's completion
+ * (cancellation included) sends the signal it names once the event is in
+ * the ring. Without the flag aio_reserved2 must be 0, as io_submit(2)
+ * requires; a module without KAIO_FEAT_SIGNAL fails such an iocb with
+ * EINVAL. On a context without KAIO_SETUP_SIGNALS the bit means nothing,
+ * as every unknown aio_flags bit means nothing to io_submit(2): a libaio
+ * program that sets it by accident behaves as on native AIO.
  */
 #define KAIO_IOCB_FLAG_SIGEVENT	(1U << 7)
 
@@ -90,7 +93,11 @@ struct kaio_sigevent {
  * still get one NOWAIT attempt.
  */
 #define KAIO_SETUP_WRITES_IN_SUBMIT (1U << 1)
-#define KAIO_SETUP_FLAGS	(KAIO_SETUP_RES2_PATH | KAIO_SETUP_WRITES_IN_SUBMIT)
+/* KAIO_IOCB_FLAG_SIGEVENT is honoured (KAIO_FEAT_SIGNAL). */
+#define KAIO_SETUP_SIGNALS	(1U << 2)
+#define KAIO_SETUP_FLAGS	(KAIO_SETUP_RES2_PATH | \
+				 KAIO_SETUP_WRITES_IN_SUBMIT | \
+				 KAIO_SETUP_SIGNALS)
 
 /*
  * With KAIO_SETUP_RES2_PATH, res2 of each event tells the slowest path the
