@@ -213,6 +213,7 @@ check: deps
 	@scripts/static-checks.sh || true
 	@scripts/install-check.sh >>build/static-checks.results || true
 	@scripts/man-check.sh >>build/static-checks.results || true
+	@userlib/posix/tests/host-check.sh $(abspath build) >>build/static-checks.results || true
 	@scripts/deb-check.sh | tee -a build/static-checks.results || true
 	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
 
