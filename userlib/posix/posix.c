@@ -20,6 +20,7 @@
 #include <linux/futex.h>
 #include <linux/time_types.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,6 +97,11 @@ static int g_waiter;			/* tid of the ring waiter, or 0 */
 static int g_kick;			/* a kick NOOP is in flight */
 static struct iocb g_kick_iocb;
 static int g_debug;
+/* Completion signals are in use: reaping masks them (see reap()). */
+static int g_signals;
+/* Events taken from the kernel, not yet delivered, all threads / this one. */
+static uint32_t g_delivering;
+static __thread uint32_t t_delivering __attribute__((tls_model("initial-exec")));
 
 /* SIGEV_THREAD pool and the reaper thread. */
 static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -309,6 +315,8 @@ kernel:
 		r->ksev.value = (uintptr_t)sev->sigev_value.sival_ptr;
 		r->iocb.aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
 		r->iocb.aio_reserved2 = (uintptr_t)&r->ksev;
+		if (!LD(&g_signals))
+			ST(&g_signals, 1);
 		break;
 	case SIGEV_THREAD:
 		r->notify = N_THREAD;
@@ -452,14 +460,21 @@ static void kick(void)
 /*
  * GETEVENTS into the stack (the kernel serialises reapers), deliver, wake
  * the waiters. Returns the number of events or -errno.
+ *
+ * Between GETEVENTS and delivery the events are only on this stack: a
+ * completion handler calling aio_error must not run then. Once completion
+ * signals are in use, this thread blocks signals for that window (GETEVENTS
+ * waits with the caller's mask, as io_pgetevents, so they still interrupt
+ * the wait); other threads' aio_error waits for g_delivering to drain.
  */
 static long reap(long min_nr, const struct timespec *to)
 {
 	struct io_event ev[REAP_BATCH];
 	struct __kernel_timespec ts;
 	struct kaio_getevents g;
+	sigset_t all, old;
+	int masked = LD(&g_signals), w;
 	long n, i;
-	int w;
 
 	memset(&g, 0, sizeof(g));
 	g.min_nr = min_nr;
@@ -470,12 +485,22 @@ static long reap(long min_nr, const struct timespec *to)
 		ts.tv_nsec = to->tv_nsec;
 		g.timeout = (uintptr_t)&ts;
 	}
+	if (masked) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		g.sigmask = (uintptr_t)&old;
+		g.sigsetsize = _NSIG / 8;
+	}
 	n = ioctl(g_ctx, KAIO_IOC_GETEVENTS, &g);
-	if (n < 0)
-		return -errno;
-	for (i = 0; i < n; i++)
-		deliver(&ev[i]);
-	if (n > 0) {
+	if (n < 0) {
+		n = -errno;
+	} else if (n > 0) {
+		ADD(&g_delivering, 1);
+		t_delivering++;
+		for (i = 0; i < n; i++)
+			deliver(&ev[i]);
+		t_delivering--;
+		SUB(&g_delivering, 1);
 		bump_seq();
 		/*
 		 * The ring waiter sleeping in GETEVENTS may be waiting for an
@@ -485,6 +510,8 @@ static long reap(long min_nr, const struct timespec *to)
 		if (w && w != LD(&g_reaper_tid) && w != gettid())
 			kick();
 	}
+	if (masked)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return n;
 }
 
@@ -888,7 +915,9 @@ __attribute__((constructor)) static void kaio_posix_init(void)
 
 static int rw(struct aiocb *cb, int opcode)
 {
+	struct iocb *v;
 	struct rec *r;
+	long rc;
 
 	if (bad_prio(cb)) {
 		errno = EINVAL;
@@ -901,7 +930,19 @@ static int rw(struct aiocb *cb, int opcode)
 	}
 	prep_rec(r, cb, opcode);
 	set_status(cb, EINPROGRESS, 0);
-	submit_one(r);
+	ST(&r->state, R_INFLIGHT);
+	v = &r->iocb;
+	rc = submit_list(&v, 1, 0, NULL);
+	if (rc < 1) {
+		/* Not taken (ring full, EFAULT): glibc's enqueue failure. */
+		int e = rc < 0 ? (int)-rc : EAGAIN;
+
+		ST(&r->state, R_DONE);
+		set_status(cb, e, -1);
+		rec_put(r);
+		errno = e;
+		return -1;
+	}
 	return 0;
 }
 
@@ -927,8 +968,13 @@ static int kp_aio_error(const struct aiocb *cb)
 	if (b == B_GLIBC)
 		return FORWARD(error, cb);
 	err = load_err(cb);
-	if (b == B_KAIO && err == EINPROGRESS && ring_nonempty()) {
-		reap_nowait();
+	if (b != B_KAIO || err != EINPROGRESS)
+		return err;
+	reap_nowait();
+	err = load_err(cb);
+	/* Another thread holds events it took from the ring: let it finish. */
+	while (err == EINPROGRESS && LD(&g_delivering) > t_delivering) {
+		sched_yield();
 		err = load_err(cb);
 	}
 	return err;
