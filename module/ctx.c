@@ -182,6 +182,7 @@ static long kaio_ctx_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case KAIO_IOC_SUBMIT:
+	case KAIO_IOC_SUBMIT_LIST:
 	case KAIO_IOC_GETEVENTS:
 	case KAIO_IOC_CANCEL:
 	case KAIO_IOC_DESTROY:
@@ -198,6 +199,8 @@ static long kaio_ctx_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case KAIO_IOC_SUBMIT:
 		return kaio_submit(ctx, file->f_op, argp);
+	case KAIO_IOC_SUBMIT_LIST:
+		return kaio_submit_list(ctx, file->f_op, argp);
 	case KAIO_IOC_GETEVENTS:
 		return kaio_ctx_getevents(ctx, argp);
 	case KAIO_IOC_CANCEL:
@@ -418,7 +421,8 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 	args.ring_size = ctx->ring_size;
 	args.features = KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD |
 			KAIO_FEAT_RW_FLAGS | KAIO_FEAT_IOPRIO |
-			KAIO_FEAT_WRITES_IN_SUBMIT | KAIO_FEAT_OPCODES;
+			KAIO_FEAT_WRITES_IN_SUBMIT | KAIO_FEAT_OPCODES |
+			KAIO_FEAT_SIGNAL;
 	args.opcodes = kaio_ops_supported();
 	if (copy_to_user(uarg, &args, sizeof(args))) {
 		put_unused_fd(fd);

@@ -22,6 +22,7 @@
 
 struct kaio_op_def;
 struct kaio_mm;
+struct kaio_notify;
 
 /*
  * Opcodes kaio knows are below this: the op table's size (ops.c checks),
@@ -42,6 +43,8 @@ enum kaio_stat {
 	KAIO_STAT_RETRIES_REQUEUED, /* ... a waiter handed to the workqueue */
 	KAIO_STAT_WORKER,	/* blocking attempts on the worker pool */
 	KAIO_STAT_CANCELLED,
+	KAIO_STAT_SIGNALS_SENT,	/* completion signals queued (notify.c) */
+	KAIO_STAT_SIGNALS_DROPPED, /* ... not: exec'd, exited, over a limit */
 	KAIO_STAT_NR,
 };
 
@@ -173,6 +176,8 @@ struct kaio_req_cmd {
  *	the context's cache (kaio_req_mark_no_reuse()).
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
+ * @notify: the signals the completion sends (notify.c), or NULL; handed
+ *	over to notify.c by kaio_ring_post(), which clears it.
  * @cred: submitter's credentials, used by workers.
  * @memcg: submitter's memory cgroup, charged for what workers allocate.
  * @blkcg: submitter's blkcg (io controller css), for workers' I/O.
@@ -197,6 +202,7 @@ struct kaio_req {
 	bool			no_reuse;
 	struct file		*file;
 	struct eventfd_ctx	*eventfd;
+	struct kaio_notify	*notify;
 	const struct cred	*cred;
 	struct mem_cgroup	*memcg;
 	struct cgroup_subsys_state *blkcg;
@@ -329,6 +335,9 @@ void kaio_stats_exit(void);
 /* submit.c */
 long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
 		 struct kaio_submit __user *uarg);
+long kaio_submit_list(struct kaio_ctx *ctx,
+		      const struct file_operations *ctx_fops,
+		      struct kaio_submit_list __user *uarg);
 
 /* req.c: the request's life after prep, and its state transitions */
 int kaio_req_issue(struct kaio_req *req);

@@ -60,6 +60,7 @@
 #include <linux/wait_bit.h>
 #include <uapi/linux/magic.h>
 #include "kaio.h"
+#include "notify.h"
 #include "ops.h"
 #include "trace.h"
 
@@ -389,6 +390,9 @@ static void kaio_req_release(struct kaio_req *req)
 		req->op->cleanup(req);
 	if (req->eventfd)
 		eventfd_ctx_put(req->eventfd);
+	/* Never posted (its submission failed): it sends nothing. */
+	if (req->notify)
+		kaio_notify_discard(req->notify);
 	if (req->cred)
 		put_cred(req->cred);
 	kaio_req_put_submitter(req);

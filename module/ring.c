@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include "kaio.h"
+#include "notify.h"
 
 /* Slots in use: events not reaped plus requests that will post one. */
 static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
@@ -111,7 +112,8 @@ void kaio_ring_deactivate(struct kaio_req *req)
  * @req: the request; its slot was reserved at submission
  * @res: io_event.res
  *
- * Any context, including hardirq (bio completion).
+ * Any context, including hardirq (bio completion). The request's
+ * notify (its signals) goes to notify.c, which sends them from a worker.
  */
 void kaio_ring_post(struct kaio_req *req, long res)
 {
@@ -162,6 +164,11 @@ void kaio_ring_post(struct kaio_req *req, long res)
 		wake_up(&ctx->wait);
 	if (req->eventfd)
 		eventfd_signal(req->eventfd, 1);
+	/* Signals last, once the event is there to reap; never from here. */
+	if (req->notify) {
+		kaio_notify_queue(ctx, req->notify);
+		req->notify = NULL;
+	}
 }
 
 /**

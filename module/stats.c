@@ -28,6 +28,8 @@ static const char * const kaio_stat_names[KAIO_STAT_NR] = {
 	[KAIO_STAT_RETRIES_REQUEUED] = "retries_requeued",
 	[KAIO_STAT_WORKER]	= "worker",
 	[KAIO_STAT_CANCELLED]	= "cancelled",
+	[KAIO_STAT_SIGNALS_SENT] = "signals_sent",
+	[KAIO_STAT_SIGNALS_DROPPED] = "signals_dropped",
 };
 
 void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx)

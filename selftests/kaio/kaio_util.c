@@ -472,6 +472,8 @@ static const struct {
 	F("retries_requeued", retries_requeued),
 	F("worker", worker),
 	F("cancelled", cancelled),
+	F("signals_sent", signals_sent),
+	F("signals_dropped", signals_dropped),
 	F("in_flight", in_flight),
 	F("contexts", contexts),
 	F("events_reserved", events_reserved),

@@ -147,6 +147,8 @@ struct t_stats {
 	long long retries_requeued;	/* ... handed by a waiter to a worker */
 	long long worker;
 	long long cancelled;
+	long long signals_sent;		/* completion signals queued */
+	long long signals_dropped;	/* ... not (exec'd, exited, limit) */
 	long long in_flight;
 	long long contexts;		/* module-wide only */
 	long long events_reserved;	/* module-wide only */

@@ -1,0 +1,1033 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Completion signals (KAIO_FEAT_SIGNAL): KAIO_IOCB_FLAG_SIGEVENT on an iocb,
+ * KAIO_IOC_SUBMIT_LIST's list signal and its error events.
+ *
+ * A signal is queued as sigqueue(3) would queue it (si_code SI_ASYNCIO,
+ * si_pid, si_uid, si_value), after the event is in the ring, from a kernel
+ * worker whatever context the completion ran in (hardirq for an O_DIRECT
+ * read on null_blk, a page-wait retry for a cold buffered read); to the
+ * thread a process-directed signal would pick, or to the one thread named.
+ * A process that exec'd since the submission gets nothing; neither does
+ * one over RLIMIT_SIGPENDING, and fdinfo counts the drop.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "kaio_util.h"
+
+#define SEED		0x5164a1ULL
+#define EXEC_ENV	"KAIO_SIGNAL_EXEC_CHILD"
+
+/*
+ * The exec test's new image: this program again, with EXEC_ENV set to how
+ * long to live (ms). It only sleeps and exits 0; a completion signal of
+ * the image before would kill it (a real-time signal's default action).
+ */
+static void __attribute__((constructor)) exec_child(void)
+{
+	const char *ms = getenv(EXEC_ENV);
+
+	if (!ms)
+		return;
+	usleep(atoi(ms) * 1000);
+	_exit(0);
+}
+
+static int sig(int n)
+{
+	return SIGRTMIN + n;
+}
+
+/* Point @cb at @sev: a process-directed @signo with @value. */
+static void prep_sig(struct iocb *cb, struct kaio_sigevent *sev, int signo,
+		     uint64_t value)
+{
+	memset(sev, 0, sizeof(*sev));
+	sev->signo = signo;
+	sev->value = value;
+	sev->notify = KAIO_SIGEV_PROCESS;
+	cb->aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
+	cb->aio_reserved2 = (uintptr_t)sev;
+}
+
+static long submit_list(int ctx, long long nr, struct iocb **cbs,
+			unsigned int flags, const struct kaio_sigevent *sev)
+{
+	struct kaio_submit_list a = {
+		.nr = nr, .iocbpp = (uintptr_t)cbs, .flags = flags,
+	};
+	long r;
+
+	if (sev)
+		a.sigev = *sev;
+	r = ioctl(ctx, KAIO_IOC_SUBMIT_LIST, &a);
+	return r < 0 ? -errno : r;
+}
+
+static long submit_list_raw(int ctx, struct kaio_submit_list *a)
+{
+	long r = ioctl(ctx, KAIO_IOC_SUBMIT_LIST, a);
+
+	return r < 0 ? -errno : r;
+}
+
+static void block(int signo)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, signo);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* sigtimedwait for @signo: the signal number, or -errno (-EAGAIN: none). */
+static int wait_sig(int signo, siginfo_t *si, int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	sigset_t set;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, signo);
+	r = sigtimedwait(&set, si, &ts);
+	return r < 0 ? -errno : r;
+}
+
+static bool is_pending(int signo)
+{
+	sigset_t set;
+
+	sigpending(&set);
+	return sigismember(&set, signo);
+}
+
+/* Events in the ring now (GETEVENTS, timeout 0): reaped into @ev. */
+static long reap_now(int ctx, struct io_event *ev, long nr)
+{
+	struct timespec zero = { 0, 0 };
+
+	return t_getevents(ctx, 0, nr, ev, &zero);
+}
+
+/*
+ * The context's counter @which (an offset in struct t_stats) reaching
+ * @want within @ms: the worker counts a send after the signal is queued.
+ */
+static long long stat_wait(int ctx, size_t which, long long want, int ms)
+{
+	struct t_stats st;
+	long long v = -1;
+	int i;
+
+	for (i = 0; i <= ms; i += 10) {
+		if (t_ctx_stats(ctx, &st))
+			return -1;
+		v = *(long long *)((char *)&st + which);
+		if (v >= want)
+			break;
+		usleep(10000);
+	}
+	return v;
+}
+
+#define SENT	offsetof(struct t_stats, signals_sent)
+#define DROPPED	offsetof(struct t_stats, signals_dropped)
+
+/* A file of @size pattern bytes in t_test_dir(), unlinked: fd O_RDONLY. */
+static int data_file(struct __test_metadata *_metadata, size_t size)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	ASSERT_EQ(0, t_make_file(t_test_dir(), path, sizeof(path), size, SEED));
+	fd = open(path, O_RDONLY);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	return fd;
+}
+
+/* ---- a handler, for the tests that need delivery rather than a wait ---- */
+
+static volatile sig_atomic_t h_count;
+static volatile pid_t h_tid;
+static volatile long h_events;	/* GETEVENTS (timeout 0) in the handler */
+static siginfo_t h_info;
+static int h_ctx = -1;
+
+static void handler(int signo, siginfo_t *si, void *uc)
+{
+	struct __kernel_timespec zero = { 0, 0 };
+	struct io_event ev[8];
+	struct kaio_getevents g = {
+		.min_nr = 0, .nr = 8, .events = (uintptr_t)ev,
+		.timeout = (uintptr_t)&zero,
+	};
+	int saved = errno;
+
+	(void)signo;
+	(void)uc;
+	h_info = *si;
+	h_tid = gettid();
+	if (h_ctx >= 0)
+		h_events = ioctl(h_ctx, KAIO_IOC_GETEVENTS, &g);
+	h_count++;
+	errno = saved;
+}
+
+static void install(int signo, int ctx)
+{
+	struct sigaction sa = { .sa_sigaction = handler, .sa_flags = SA_SIGINFO };
+
+	h_count = 0;
+	h_tid = 0;
+	h_events = -1;
+	h_ctx = ctx;
+	sigemptyset(&sa.sa_mask);
+	sigaction(signo, &sa, NULL);
+}
+
+/* Wait up to @ms for the handler to have run @n times. */
+static bool handled(int n, int ms)
+{
+	int i;
+
+	for (i = 0; i < ms && h_count < n; i++)
+		usleep(1000);
+	return h_count >= n;
+}
+
+struct sleeper {
+	pthread_t th;
+	volatile pid_t tid;
+	volatile int stop;
+};
+
+static void *sleeper_fn(void *arg)
+{
+	struct sleeper *s = arg;
+
+	s->tid = gettid();
+	while (!s->stop)
+		usleep(1000);
+	return NULL;
+}
+
+static void sleeper_start(struct sleeper *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_create(&s->th, NULL, sleeper_fn, s);
+	while (!s->tid)
+		usleep(1000);
+}
+
+static void sleeper_stop(struct sleeper *s)
+{
+	s->stop = 1;
+	pthread_join(s->th, NULL);
+}
+
+/* ---- the feature ------------------------------------------------------------ */
+
+TEST(setup_reports_FEAT_SIGNAL)
+{
+	struct t_ctx c;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	EXPECT_TRUE(c.s.features & KAIO_FEAT_SIGNAL);
+	t_ctx_close(&c);
+}
+
+/*
+ * sigtimedwait: the siginfo is sigqueue's, and the event is in the ring
+ * when the signal can be taken.
+ */
+TEST(pread_signal_siginfo_and_event_first)
+{
+	struct kaio_sigevent sev;
+	struct io_event ev[2];
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 8192);
+	block(sig(1));
+	t_prep_pread(&cb, fd, buf, 4096, 4096);
+	prep_sig(&cb, &sev, sig(1), 0x1234567890abcdefULL);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(sig(1), wait_sig(sig(1), &si, 5000));
+	EXPECT_EQ(1, reap_now(c.fd, ev, 2));
+	EXPECT_EQ((uintptr_t)&cb, ev[0].obj);
+	EXPECT_EQ(4096, ev[0].res);
+	EXPECT_EQ(sig(1), si.si_signo);
+	EXPECT_EQ(SI_ASYNCIO, si.si_code);
+	EXPECT_EQ(0, si.si_errno);
+	EXPECT_EQ(getpid(), si.si_pid);
+	EXPECT_EQ(getuid(), si.si_uid);
+	EXPECT_EQ((void *)0x1234567890abcdefULL, si.si_value.sival_ptr);
+	/* once */
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(1), &si, 200));
+	EXPECT_EQ(1, stat_wait(c.fd, SENT, 1, 1000));
+	EXPECT_EQ(0, stat_wait(c.fd, DROPPED, 0, 0));
+	t_ctx_close(&c);
+}
+
+/* A handler (SA_SIGINFO) runs with the event already reapable. */
+TEST(pread_signal_handler_reaps_the_event)
+{
+	struct kaio_sigevent sev;
+	struct t_ctx c;
+	struct iocb cb;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	install(sig(2), c.fd);
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	prep_sig(&cb, &sev, sig(2), 77);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_TRUE(handled(1, 5000));
+	EXPECT_EQ(1, h_events);
+	EXPECT_EQ(SI_ASYNCIO, h_info.si_code);
+	EXPECT_EQ(77, h_info.si_value.sival_int);
+	EXPECT_EQ(getpid(), h_info.si_pid);
+	EXPECT_EQ(getuid(), h_info.si_uid);
+	/* the submitting thread, which does not block it */
+	EXPECT_EQ(gettid(), h_tid);
+	t_ctx_close(&c);
+}
+
+/* null_blk's timer completes the read in irq context: sent from a worker. */
+TEST(odirect_nullb_irq_completion_signal)
+{
+	struct kaio_sigevent sev;
+	struct io_event ev[2];
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	const char *dev;
+	int fd;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_RAW_DEV");
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	fd = open(dev, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, fd);
+	block(sig(3));
+	t_prep_pread(&cb, fd, buf, 4096, 1 << 20);
+	prep_sig(&cb, &sev, sig(3), 5);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(sig(3), wait_sig(sig(3), &si, 5000));
+	ASSERT_EQ(1, reap_now(c.fd, ev, 2));
+	EXPECT_EQ(4096, ev[0].res);
+	EXPECT_EQ(KAIO_PATH_ASYNC, ev[0].res2);
+	/* not zeroed, as send_signal_locked() would from the idle task */
+	EXPECT_EQ(getpid(), si.si_pid);
+	EXPECT_EQ(getuid(), si.si_uid);
+	EXPECT_EQ(5, si.si_value.sival_int);
+	close(fd);
+	t_ctx_close(&c);
+}
+
+/* A cold buffered read: the page-wait callback's retry completes it. */
+TEST(cold_buffered_read_retry_signal)
+{
+	struct kaio_sigevent sev;
+	struct io_event ev[2];
+	struct t_stats s0, s1, d;
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	char path[PATH_MAX];
+	const char *dir;
+	int fd;
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_EXT4_DIR");
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_RES2_PATH);
+	ASSERT_EQ(0, t_make_file(dir, path, sizeof(path), 1 << 20, SEED));
+	fd = open(path, O_RDONLY);
+	unlink(path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, t_drop_file_cache(fd));
+	block(sig(4));
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s0));
+	t_prep_pread(&cb, fd, buf, 4096, 512 << 10);
+	prep_sig(&cb, &sev, sig(4), 9);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(sig(4), wait_sig(sig(4), &si, 10000));
+	ASSERT_EQ(1, reap_now(c.fd, ev, 2));
+	EXPECT_EQ(4096, ev[0].res);
+	EXPECT_EQ(-1, t_check(buf, 4096, SEED, 512 << 10));
+	/* RETRY, or WORKER if the atime update went first (then a retry) */
+	EXPECT_TRUE(ev[0].res2 == KAIO_PATH_RETRY ||
+		    ev[0].res2 == KAIO_PATH_WORKER) TH_LOG("res2 %lld", ev[0].res2);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	EXPECT_LE(1, d.page_wait_arms);
+	EXPECT_EQ(9, si.si_value.sival_int);
+	close(fd);
+	t_ctx_close(&c);
+}
+
+/* ---- who gets it ------------------------------------------------------------- */
+
+/*
+ * KAIO_SIGEV_THREAD_ID: only the named thread, although the submitting
+ * (main) thread leaves the signal unblocked too.
+ */
+TEST(thread_id_only_that_thread)
+{
+	struct kaio_sigevent sev;
+	struct sleeper s;
+	struct t_ctx c;
+	struct iocb cb;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	install(sig(5), -1);
+	sleeper_start(&s);
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	prep_sig(&cb, &sev, sig(5), 1);
+	sev.notify = KAIO_SIGEV_THREAD_ID;
+	sev.tid = s.tid;
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_TRUE(handled(1, 5000));
+	EXPECT_EQ(s.tid, h_tid);
+	EXPECT_NE(gettid(), h_tid);
+	EXPECT_EQ(SI_ASYNCIO, h_info.si_code);
+	usleep(100000);
+	EXPECT_EQ(1, h_count);
+	sleeper_stop(&s);
+	t_ctx_close(&c);
+}
+
+/* Process-directed: the submitting thread blocks it, another does not. */
+TEST(process_directed_goes_to_a_thread_that_does_not_block_it)
+{
+	struct kaio_sigevent sev;
+	struct sleeper s;
+	struct t_ctx c;
+	struct iocb cb;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	install(sig(6), -1);
+	sleeper_start(&s);	/* before the block: it keeps it unblocked */
+	block(sig(6));
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	prep_sig(&cb, &sev, sig(6), 2);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_TRUE(handled(1, 5000)) TH_LOG("left pending on the submitter?");
+	EXPECT_EQ(s.tid, h_tid);
+	EXPECT_FALSE(is_pending(sig(6)));
+	sleeper_stop(&s);
+	t_ctx_close(&c);
+}
+
+/* Every thread blocks it: pending, and taken where it is waited for. */
+TEST(process_directed_all_blocked_stays_pending)
+{
+	struct kaio_sigevent sev;
+	struct t_ctx c;
+	struct iocb cb;
+	struct io_event ev;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	block(sig(7));
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	prep_sig(&cb, &sev, sig(7), 3);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
+	ASSERT_EQ(1, stat_wait(c.fd, SENT, 1, 2000));
+	EXPECT_TRUE(is_pending(sig(7)));
+	EXPECT_EQ(sig(7), wait_sig(sig(7), &si, 0));
+	EXPECT_EQ(3, si.si_value.sival_int);
+	t_ctx_close(&c);
+}
+
+/* ---- what SUBMIT refuses ----------------------------------------------------- */
+
+static long submit_with(int ctx, int fd, char *buf, struct kaio_sigevent *sev)
+{
+	struct iocb cb;
+
+	t_prep_pread(&cb, fd, buf, 512, 0);
+	cb.aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
+	cb.aio_reserved2 = (uintptr_t)sev;
+	return t_submit_one(ctx, &cb);
+}
+
+TEST(bad_sigevents_EINVAL)
+{
+	struct kaio_sigevent sev;
+	struct t_ctx c;
+	char *buf = t_alloc(4096);
+	struct iocb cb;
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	memset(&sev, 0, sizeof(sev));
+	sev.signo = 0;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.signo = 65;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.signo = sig(1);
+	sev.notify = 2;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.notify = KAIO_SIGEV_PROCESS;
+	sev.tid = gettid();	/* tid only with THREAD_ID */
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.tid = 0;
+	sev.reserved[2] = 1;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.reserved[2] = 0;
+	sev.notify = KAIO_SIGEV_THREAD_ID;	/* tid 0 */
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.tid = -5;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.tid = 0x3ffffff0;	/* no such thread */
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	/* unreadable, or the flag with aio_reserved2 0 */
+	EXPECT_EQ(-EFAULT, submit_with(c.fd, fd, buf, t_bad_ptr()));
+	EXPECT_EQ(-EFAULT, submit_with(c.fd, fd, buf, NULL));
+	/* and the good one goes */
+	sev.tid = gettid();
+	block(sig(1));
+	EXPECT_EQ(1, submit_with(c.fd, fd, buf, &sev));
+	EXPECT_EQ(sig(1), wait_sig(sig(1), NULL, 5000));
+	/* aio_reserved2 without the flag: io_submit's EINVAL, as before */
+	t_prep_pread(&cb, fd, buf, 512, 0);
+	cb.aio_reserved2 = (uintptr_t)&sev;
+	EXPECT_EQ(-EINVAL, t_submit_one(c.fd, &cb));
+	t_ctx_close(&c);
+}
+
+/* A thread id of another process (a child, init) is not the submitter's. */
+TEST(thread_id_of_another_process_EINVAL)
+{
+	struct kaio_sigevent sev;
+	struct t_ctx c;
+	char *buf = t_alloc(4096);
+	pid_t child;
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		pause();
+		_exit(0);
+	}
+	memset(&sev, 0, sizeof(sev));
+	sev.signo = sig(1);
+	sev.notify = KAIO_SIGEV_THREAD_ID;
+	sev.tid = child;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.tid = 1;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	t_ctx_close(&c);
+}
+
+/* ---- SUBMIT_LIST ------------------------------------------------------------- */
+
+#define NLIST	8
+
+/* One list signal, after the last of the reads is in the ring. */
+TEST(list_signal_after_every_event)
+{
+	struct kaio_sigevent lsev = { .signo = 0 };
+	struct iocb cbs[NLIST], *ptrs[NLIST];
+	struct io_event ev[NLIST + 1];
+	struct t_ctx c;
+	siginfo_t si;
+	char *buf = t_alloc(NLIST * 4096);
+	const char *dev;
+	int fd, i;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_RAW_DEV");
+	KAIO_CTX_INIT(&c, 64, 0);
+	fd = open(dev, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < NLIST; i++) {
+		t_prep_pread(&cbs[i], fd, buf + i * 4096, 4096, (i + 3) * 65536LL);
+		ptrs[i] = &cbs[i];
+	}
+	lsev.signo = sig(8);
+	lsev.value = 0xabc;
+	block(sig(8));
+	ASSERT_EQ(NLIST, submit_list(c.fd, NLIST, ptrs, KAIO_LIST_SIGNAL, &lsev));
+	ASSERT_EQ(sig(8), wait_sig(sig(8), &si, 10000));
+	EXPECT_EQ(NLIST, reap_now(c.fd, ev, NLIST + 1));
+	EXPECT_EQ(SI_ASYNCIO, si.si_code);
+	EXPECT_EQ(0xabc, si.si_value.sival_int);
+	EXPECT_EQ(getpid(), si.si_pid);
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(8), &si, 200));
+	close(fd);
+	t_ctx_close(&c);
+}
+
+/* A request's own signal is sent before its list's. */
+TEST(list_own_signal_before_list_signal)
+{
+	struct kaio_sigevent lsev = { .signo = 0 }, sev;
+	struct iocb cb, *ptr = &cb;
+	struct io_event ev;
+	struct t_ctx c;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	block(sig(9));
+	block(sig(10));
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	prep_sig(&cb, &sev, sig(9), 1);
+	lsev.signo = sig(10);
+	ASSERT_EQ(1, submit_list(c.fd, 1, &ptr, KAIO_LIST_SIGNAL, &lsev));
+	ASSERT_EQ(sig(10), wait_sig(sig(10), &si, 5000));
+	EXPECT_TRUE(is_pending(sig(9)));
+	EXPECT_EQ(sig(9), wait_sig(sig(9), &si, 0));
+	EXPECT_EQ(1, reap_now(c.fd, &ev, 1));
+	EXPECT_EQ(2, stat_wait(c.fd, SENT, 2, 1000));
+	t_ctx_close(&c);
+}
+
+/* A call that takes nothing signals before it returns, as lio_listio. */
+TEST(list_nothing_taken_signals_at_once)
+{
+	struct kaio_sigevent lsev = { .signo = 0 };
+	struct iocb cb, *ptr = &cb;
+	struct t_ctx c;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	lsev.signo = sig(11);
+	lsev.value = 4;
+	block(sig(11));
+	EXPECT_EQ(0, submit_list(c.fd, 0, &ptr, KAIO_LIST_SIGNAL, &lsev));
+	EXPECT_EQ(sig(11), wait_sig(sig(11), &si, 0));
+	EXPECT_EQ(4, si.si_value.sival_int);
+	/* the first iocb fails (no POST_ERRORS): nothing taken, signalled */
+	t_prep_pread(&cb, 1000000, buf, 4096, 0);
+	EXPECT_EQ(-EBADF, submit_list(c.fd, 1, &ptr, KAIO_LIST_SIGNAL, &lsev));
+	EXPECT_EQ(sig(11), wait_sig(sig(11), &si, 0));
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(11), &si, 100));
+	t_ctx_close(&c);
+}
+
+/*
+ * POST_ERRORS: a bad fd in the middle is an EBADF event (with its own
+ * signal), the others are queued; the call returns all three.
+ */
+TEST(list_post_errors_bad_fd_in_the_middle)
+{
+	struct kaio_sigevent lsev = { .signo = 0 }, sev;
+	struct iocb cbs[3], *ptrs[3] = { &cbs[0], &cbs[1], &cbs[2] };
+	struct io_event ev[4];
+	long long res[3];
+	int counts[3] = { 0 };
+	struct t_ctx c;
+	siginfo_t si;
+	char *buf = t_alloc(3 * 4096);
+	int fd, i;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 8192);
+	t_prep_pread(&cbs[0], fd, buf, 4096, 0);
+	t_prep_pread(&cbs[1], 1000000, buf + 4096, 4096, 0);
+	t_prep_pread(&cbs[2], fd, buf + 8192, 4096, 4096);
+	for (i = 0; i < 3; i++)
+		cbs[i].aio_data = 100 + i;
+	prep_sig(&cbs[1], &sev, sig(12), 42);
+	lsev.signo = sig(13);
+	block(sig(12));
+	block(sig(13));
+	ASSERT_EQ(3, submit_list(c.fd, 3, ptrs,
+				 KAIO_LIST_SIGNAL | KAIO_LIST_POST_ERRORS, &lsev));
+	ASSERT_EQ(sig(13), wait_sig(sig(13), &si, 5000));
+	ASSERT_EQ(3, reap_now(c.fd, ev, 4));
+	EXPECT_EQ(0, t_tally(cbs, 3, ev, 3, counts, res));
+	EXPECT_EQ(4096, res[0]);
+	EXPECT_EQ(-EBADF, res[1]);
+	EXPECT_EQ(4096, res[2]);
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(1, counts[i]);
+		if (ev[i].obj == (uintptr_t)&cbs[1])
+			EXPECT_EQ(101, ev[i].data);
+	}
+	EXPECT_EQ(sig(12), wait_sig(sig(12), &si, 0));
+	EXPECT_EQ(42, si.si_value.sival_int);
+	t_ctx_close(&c);
+}
+
+/* POST_ERRORS with a bad sigevent: its EINVAL event, no signal of its own. */
+TEST(list_post_errors_bad_sigevent_no_own_signal)
+{
+	struct kaio_sigevent sev;
+	struct iocb cbs[3], *ptrs[3] = { &cbs[0], &cbs[1], &cbs[2] };
+	struct io_event ev[4];
+	long long res[3];
+	int counts[3] = { 0 };
+	struct t_ctx c;
+	char *buf = t_alloc(3 * 4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 8192);
+	t_prep_pread(&cbs[0], fd, buf, 4096, 0);
+	t_prep_pread(&cbs[1], fd, buf + 4096, 4096, 0);
+	t_prep_pread(&cbs[2], fd, buf + 8192, 4096, 0);
+	prep_sig(&cbs[1], &sev, sig(14), 1);
+	sev.reserved[0] = 1;
+	/* an unreadable sigevent is the iocb's EFAULT, posted too */
+	cbs[2].aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
+	cbs[2].aio_reserved2 = (uintptr_t)t_bad_ptr();
+	block(sig(14));
+	ASSERT_EQ(3, submit_list(c.fd, 3, ptrs, KAIO_LIST_POST_ERRORS, NULL));
+	ASSERT_EQ(3, t_wait(c.fd, ev, 3, 5000));
+	EXPECT_EQ(0, t_tally(cbs, 3, ev, 3, counts, res));
+	EXPECT_EQ(4096, res[0]);
+	EXPECT_EQ(-EINVAL, res[1]);
+	EXPECT_EQ(-EFAULT, res[2]);
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(14), NULL, 200));
+	t_ctx_close(&c);
+}
+
+/* Without POST_ERRORS the call stops at the bad fd, as SUBMIT does. */
+TEST(list_without_post_errors_stops_like_submit)
+{
+	struct iocb cbs[3], *ptrs[3] = { &cbs[0], &cbs[1], &cbs[2] };
+	struct io_event ev[4];
+	struct t_ctx c;
+	char *buf = t_alloc(3 * 4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 8192);
+	t_prep_pread(&cbs[0], fd, buf, 4096, 0);
+	t_prep_pread(&cbs[1], 1000000, buf + 4096, 4096, 0);
+	t_prep_pread(&cbs[2], fd, buf + 8192, 4096, 4096);
+	EXPECT_EQ(1, submit_list(c.fd, 3, ptrs, 0, NULL));
+	EXPECT_EQ(1, t_submit(c.fd, 3, ptrs));
+	EXPECT_EQ(2, t_wait(c.fd, ev, 2, 5000));
+	EXPECT_EQ(0, reap_now(c.fd, ev, 4));
+	/* the bad one first: its errno, as io_submit */
+	EXPECT_EQ(-EBADF, submit_list(c.fd, 2, &ptrs[1], 0, NULL));
+	t_ctx_close(&c);
+}
+
+/* A full ring stops the call with EAGAIN, POST_ERRORS or not. */
+TEST(list_ring_full_EAGAIN)
+{
+	struct kaio_sigevent lsev = { .signo = 0 };
+	struct iocb **ptrs, cb, *bad = &cb;
+	struct iocb *cbs;
+	struct t_ctx c;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	unsigned int i;
+
+	KAIO_CTX_INIT(&c, 1, 0);
+	cbs = calloc(c.cap, sizeof(*cbs));
+	ptrs = calloc(c.cap, sizeof(*ptrs));
+	ASSERT_TRUE(cbs && ptrs);
+	for (i = 0; i < c.cap; i++) {
+		t_prep_noop(&cbs[i], c.nullfd);
+		ptrs[i] = &cbs[i];
+	}
+	ASSERT_EQ(c.cap, t_submit(c.fd, c.cap, ptrs));
+	t_prep_pread(&cb, 1000000, buf, 4096, 0);
+	lsev.signo = sig(15);
+	block(sig(15));
+	EXPECT_EQ(-EAGAIN, submit_list(c.fd, 1, &bad,
+				       KAIO_LIST_SIGNAL | KAIO_LIST_POST_ERRORS,
+				       &lsev));
+	/* took none: the list signal anyway */
+	EXPECT_EQ(sig(15), wait_sig(sig(15), &si, 0));
+	t_ctx_close(&c);
+}
+
+TEST(list_bad_arguments_EINVAL)
+{
+	struct kaio_submit_list a;
+	struct iocb cb, *ptr = &cb;
+	struct io_event ev;
+	struct t_ctx c;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	block(sig(16));
+#define RESET() do {							\
+	memset(&a, 0, sizeof(a));					\
+	a.nr = 1;							\
+	a.iocbpp = (uintptr_t)&ptr;					\
+} while (0)
+	RESET();
+	a.flags = 1U << 2;
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	RESET();
+	a.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	RESET();
+	a.reserved[3] = 1;
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	RESET();
+	a.sigev.signo = sig(16);	/* without KAIO_LIST_SIGNAL */
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	RESET();
+	a.flags = KAIO_LIST_SIGNAL;	/* signo 0 */
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	a.sigev.signo = 65;
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	a.sigev.signo = sig(16);
+	a.sigev.notify = 7;
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	a.sigev.notify = KAIO_SIGEV_PROCESS;
+	a.sigev.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	RESET();
+	a.nr = -1;
+	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
+	EXPECT_EQ(-EFAULT, submit_list_raw(c.fd, t_bad_ptr()));
+	/* nothing was queued, nothing signalled */
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(16), &si, 100));
+	EXPECT_EQ(0, reap_now(c.fd, &ev, 1));
+#undef RESET
+	t_ctx_close(&c);
+}
+
+/* ---- cancel ------------------------------------------------------------------ */
+
+/* A cancelled POLL posts its event (res 0, as fs/aio.c's) and signals. */
+TEST(cancel_poll_sends_its_signal)
+{
+	struct kaio_sigevent sev;
+	struct io_event ev;
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	int p[2];
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	ASSERT_EQ(0, pipe(p));
+	block(sig(17));
+	t_prep_poll(&cb, p[0], POLLIN);
+	prep_sig(&cb, &sev, sig(17), 6);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(17), &si, 100));
+	EXPECT_EQ(-EINPROGRESS, t_cancel(c.fd, &cb));
+	ASSERT_EQ(sig(17), wait_sig(sig(17), &si, 5000));
+	EXPECT_EQ(6, si.si_value.sival_int);
+	ASSERT_EQ(1, reap_now(c.fd, &ev, 1));
+	EXPECT_EQ(0, ev.res);
+	t_ctx_close(&c);
+}
+
+/*
+ * A cold read waiting for its page (slow device): CANCEL's EINPROGRESS,
+ * the -ECANCELED event when the page's I/O ends, and the signal after it.
+ * A host stall can make the read miss the wait; retried on other pages.
+ */
+TEST(cancel_page_waiting_read_ECANCELED_signal)
+{
+	struct kaio_sigevent sev;
+	struct io_event ev;
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	char *buf = t_alloc(T_BS);
+	const char *dir;
+	int fd, attempt, caught = 0;
+	long r;
+
+	KAIO_ENV_OR_SKIP(dir, "KAIO_SLOW_EXT4_DIR");
+	if (t_slow_lat_ns() < 10000000)
+		SKIP(return, "needs $KAIO_SLOW_LAT_NS >= 10 ms");
+	fd = t_cold_file(dir);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	KAIO_CTX_INIT(&c, 8, 0);
+	block(sig(18));
+	for (attempt = 0; attempt < 5 && !caught; attempt++) {
+		t_prep_pread(&cb, fd, buf, T_BS,
+			     (long long)(1 + 2 * attempt) * T_COLD_STRIDE);
+		prep_sig(&cb, &sev, sig(18), attempt);
+		ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+		r = t_cancel(c.fd, &cb);
+		ASSERT_EQ(sig(18), wait_sig(sig(18), &si, 10000));
+		ASSERT_EQ(1, reap_now(c.fd, &ev, 1));
+		EXPECT_EQ(attempt, si.si_value.sival_int);
+		TH_LOG("attempt %d: CANCEL %ld, res %lld", attempt, r, ev.res);
+		if (r != -EINPROGRESS) {
+			EXPECT_EQ(T_BS, ev.res);
+			continue;
+		}
+		caught = 1;
+		EXPECT_EQ(-ECANCELED, ev.res);
+	}
+	EXPECT_EQ(1, caught) TH_LOG("never caught the read waiting for its page");
+	close(fd);
+	t_ctx_close(&c);
+}
+
+/* ---- exec, limits ------------------------------------------------------------ */
+
+/* Module-wide signals_dropped (debugfs), or -1. */
+static long long module_dropped(void)
+{
+	char *s = t_read_whole("/sys/kernel/debug/kaio", "stats");
+	char *p = s ? strstr(s, "signals_dropped:") : NULL;
+	long long v = p ? atoll(p + strlen("signals_dropped:")) : -1;
+
+	free(s);
+	return v;
+}
+
+/*
+ * A child submits a slow read (the slow raw device) whose completion sends
+ * a real-time signal with the default action (terminate), then exec's (or,
+ * the control, only sleeps). The exec'd image must not get it: the drop is
+ * counted module-wide. The control is killed by it: the test can fail.
+ */
+static int run_child(struct __test_metadata *_metadata, const char *dev,
+		     bool do_exec)
+{
+	int status = 0;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct kaio_sigevent sev;
+		struct t_ctx c;
+		struct iocb cb;
+		char *buf = t_alloc(T_BS);
+		int fd = open(dev, O_RDONLY | O_DIRECT);
+
+		signal(sig(19), SIG_DFL);
+		if (fd < 0 || t_ctx_init(&c, 8, 0))
+			_exit(10);
+		t_prep_pread(&cb, fd, buf, T_BS, T_RAW_OFF);
+		prep_sig(&cb, &sev, sig(19), 0);
+		if (t_submit_one(c.fd, &cb) != 1)
+			_exit(11);
+		if (do_exec) {
+			setenv(EXEC_ENV, "2000", 1);
+			execl("/proc/self/exe", "kaio_signal", (char *)NULL);
+			_exit(12);
+		}
+		usleep(2000000);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	return status;
+}
+
+/* Only for its timeout: the 6.1 harness has no TEST_TIMEOUT(). */
+FIXTURE(slow) {
+	int unused;
+};
+
+FIXTURE_SETUP(slow)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(slow)
+{
+}
+
+TEST_F_TIMEOUT(slow, exec_no_signal_to_the_new_image, 60)
+{
+	long long d0, d1 = -1;
+	const char *dev;
+	sigset_t none;
+	int status, i;
+
+	KAIO_ENV_OR_SKIP(dev, "KAIO_SLOW_RAW_DEV");
+	if (t_slow_lat_ns() < 100000000)
+		SKIP(return, "needs $KAIO_SLOW_LAT_NS >= 100 ms");
+	if (access(KAIO_DEVICE_PATH, F_OK))
+		SKIP(return, "/dev/kaio not available");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* control: without exec, the signal kills the child */
+	status = run_child(_metadata, dev, false);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig(19))
+		TH_LOG("control child status 0x%x", status);
+
+	d0 = module_dropped();
+	ASSERT_LE(0, d0) TH_LOG("no signals_dropped in debugfs");
+	status = run_child(_metadata, dev, true);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("exec'd child status 0x%x (signal %d)", status,
+		       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	/* the read completed meanwhile, and its signal was dropped */
+	for (i = 0; i < 500 && d1 <= d0; i++) {
+		d1 = module_dropped();
+		usleep(10000);
+	}
+	EXPECT_EQ(d0 + 1, d1);
+}
+
+/* RLIMIT_SIGPENDING 0: the request completes, its signal is dropped. */
+TEST(rlimit_sigpending_drop_counted)
+{
+	struct rlimit rl = { 0, 0 };
+	struct kaio_sigevent sev;
+	struct io_event ev;
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, 0);
+	fd = data_file(_metadata, 4096);
+	block(sig(20));
+	ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &rl));
+	t_prep_pread(&cb, fd, buf, 4096, 0);
+	prep_sig(&cb, &sev, sig(20), 1);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
+	EXPECT_EQ(4096, ev.res);
+	EXPECT_EQ(1, stat_wait(c.fd, DROPPED, 1, 2000));
+	EXPECT_EQ(0, stat_wait(c.fd, SENT, 0, 0));
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(20), &si, 200));
+	t_ctx_close(&c);
+}
+
+TEST_HARNESS_MAIN
