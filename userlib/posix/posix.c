@@ -27,7 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +63,13 @@
 enum backend { B_UNDECIDED, B_KAIO, B_GLIBC };
 enum rstate { R_FREE, R_PREP, R_INFLIGHT, R_DEFERRED, R_DONE, R_LIST };
 enum rnotify { N_NONE, N_THREAD, N_BADSIG };
+/*
+ * A read or write kaio answers with -EAGAIN (a pipe, socket or character
+ * device that would block: kaio makes only a NOWAIT attempt on those) is
+ * waited for with a POLL, then tried again, until it completes: POSIX aio
+ * waits for the data.
+ */
+enum rstage { S_IO, S_POLL };
 
 struct rec {
 	struct iocb iocb;		/* submitted: its address is the key */
@@ -71,6 +81,9 @@ struct rec {
 	uint32_t next_free;		/* free stack link: index + 1 */
 	int fd;
 	int notify;			/* enum rnotify */
+	int stage;			/* enum rstage */
+	int libsig;			/* the library queues the signal */
+	struct iocb orig;		/* the request, while polling */
 	void (*fn)(union sigval);
 	union sigval val;
 	pthread_attr_t *attr;
@@ -217,6 +230,8 @@ static struct rec *rec_alloc(void)
 	memset(&r->ksev, 0, sizeof(r->ksev));
 	r->cb = NULL;
 	r->notify = N_NONE;
+	r->stage = S_IO;
+	r->libsig = 0;
 	r->fn = NULL;
 	r->attr = NULL;
 	r->list = NULL;
@@ -287,6 +302,35 @@ static int valid_signo(int signo)
 
 static void ensure_pool(int workers);
 
+/* A file kaio answers with -EAGAIN when it would block. */
+static int may_block(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return 0;
+	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	       S_ISCHR(st.st_mode);
+}
+
+/* The signal of a libsig record, queued as the kernel would queue it. */
+static void queue_signal(const struct kaio_sigevent *k)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = (int)k->signo;
+	si.si_code = SI_ASYNCIO;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_ptr = (void *)(uintptr_t)k->value;
+	if (k->notify == KAIO_SIGEV_THREAD_ID)
+		syscall(SYS_rt_tgsigqueueinfo, si.si_pid, k->tid, si.si_signo,
+			&si);
+	else
+		syscall(SYS_rt_sigqueueinfo, si.si_pid, si.si_signo, &si);
+}
+
 /*
  * The request's notification. glibc queues SIGEV_SIGNAL itself after the
  * I/O: signal 0 sends nothing, a bad number makes sigqueue fail and glibc
@@ -313,6 +357,16 @@ static void prep_notify(struct rec *r, const struct sigevent *sev)
 kernel:
 		r->ksev.signo = sev->sigev_signo;
 		r->ksev.value = (uintptr_t)sev->sigev_value.sival_ptr;
+		if (may_block(r->fd)) {
+			/*
+			 * Its first -EAGAIN must not signal: the library sends
+			 * it at the end, and the reaper thread makes sure the
+			 * end comes (POLL, then the request again).
+			 */
+			r->libsig = 1;
+			ensure_pool(0);
+			break;
+		}
 		r->iocb.aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
 		r->iocb.aio_reserved2 = (uintptr_t)&r->ksev;
 		if (!LD(&g_signals))
@@ -376,6 +430,81 @@ static void submit_one(struct rec *r)
 
 /* ---- delivery ------------------------------------------------------------ */
 
+/* Submit @r's iocb again from delivery; 1 if the kernel took it. */
+static int resubmit(struct rec *r)
+{
+	struct iocb *v = &r->iocb;
+
+	return submit_list(&v, 1, 0, NULL) == 1;
+}
+
+/*
+ * The transfer of a polled record once its file is ready, without blocking
+ * (async-signal-safe): kaio answers a pipe, socket or character device with
+ * -EAGAIN even then, so the library does it, at the offset or, where the
+ * file has none (ESPIPE), at its position, as glibc's read fallback.
+ * Returns bytes or -errno.
+ */
+static long ready_rw(struct rec *r)
+{
+	struct iovec iov = {
+		.iov_base = (void *)(uintptr_t)r->orig.aio_buf,
+		.iov_len = r->orig.aio_nbytes,
+	};
+	off_t off = (off_t)r->orig.aio_offset;
+	int wr = r->orig.aio_lio_opcode == IOCB_CMD_PWRITE, i;
+	ssize_t n = -1;
+
+	for (i = 0; i < 2; i++) {
+		n = wr ? pwritev2(r->fd, &iov, 1, off, RWF_NOWAIT) :
+			 preadv2(r->fd, &iov, 1, off, RWF_NOWAIT);
+		if (n >= 0 || errno != ESPIPE)
+			break;
+		off = -1;
+	}
+	if (n < 0 && errno == EOPNOTSUPP)
+		/* No RWF_NOWAIT here: POLL said ready, so it does not wait. */
+		n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
+			 preadv2(r->fd, &iov, 1, off, 0);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * -EAGAIN from a read or write of a blocking file: wait for it with a POLL
+ * (no signal for that stage), then transfer (ready_rw()). Not for O_NONBLOCK
+ * files, whose EAGAIN glibc reports too. 1 if the record went on.
+ */
+static int wait_ready(struct rec *r)
+{
+	int op = r->iocb.aio_lio_opcode, fl;
+
+	if ((op != IOCB_CMD_PREAD && op != IOCB_CMD_PWRITE) ||
+	    !(g_opcodes & (1ULL << IOCB_CMD_POLL)))
+		return 0;
+	fl = fcntl(r->fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return 0;
+	r->orig = r->iocb;
+	if (r->libsig == 0 && (r->orig.aio_flags & KAIO_IOCB_FLAG_SIGEVENT)) {
+		/* A file may_block() did not catch: signal at the end. */
+		r->orig.aio_flags &= ~KAIO_IOCB_FLAG_SIGEVENT;
+		r->orig.aio_reserved2 = 0;
+		r->libsig = 1;
+	}
+	r->stage = S_POLL;
+	r->iocb.aio_lio_opcode = IOCB_CMD_POLL;
+	r->iocb.aio_buf = op == IOCB_CMD_PREAD ? POLLIN : POLLOUT;
+	r->iocb.aio_nbytes = 0;
+	r->iocb.aio_offset = 0;
+	r->iocb.aio_flags &= ~KAIO_IOCB_FLAG_SIGEVENT;
+	r->iocb.aio_reserved2 = 0;
+	if (resubmit(r))
+		return 1;
+	r->stage = S_IO;
+	r->iocb = r->orig;
+	return 0;
+}
+
 static void notify_push(struct rec *r)
 {
 	struct rec *h = LD(&g_nhead);
@@ -393,6 +522,8 @@ static void list_put(struct rec *l, int failed)
 		ST(&l->lfailed, 1);
 	if (SUB(&l->lrefs, 1))
 		return;
+	if (l->libsig)
+		queue_signal(&l->ksev);
 	if (l->notify == N_THREAD && !l->lwait)
 		notify_push(l);		/* the worker puts it */
 	else
@@ -416,7 +547,7 @@ static void deliver(const struct io_event *ev)
 	struct rec *r;
 	long long res = ev->res;
 	int err = 0;
-	ssize_t ret = res;
+	ssize_t ret;
 
 	if (ev->data == KICK_DATA) {
 		ST(&g_kick, 0);
@@ -425,9 +556,29 @@ static void deliver(const struct io_event *ev)
 	if (idx >= g_nrec)
 		return;
 	r = &g_recs[idx];
+	if (r->stage == S_POLL) {
+		/* Ready: the transfer; 0: the POLL was cancelled. */
+		if (res > 0) {
+			res = ready_rw(r);
+			if (res == -EAGAIN && resubmit(r))
+				return;
+		} else if (!res) {
+			res = -ECANCELED;
+		}
+		r->stage = S_IO;
+		r->iocb = r->orig;
+	} else if (res == -EAGAIN && wait_ready(r)) {
+		return;
+	}
+	ret = res;
 	if (res < 0) {
 		err = (int)-res;
 		ret = -1;
+		/* kaio refuses to sync a pipe or socket; fsync(2) says EINVAL. */
+		if (err == EOPNOTSUPP &&
+		    (r->iocb.aio_lio_opcode == IOCB_CMD_FSYNC ||
+		     r->iocb.aio_lio_opcode == IOCB_CMD_FDSYNC))
+			err = EINVAL;
 	}
 	if (r->notify == N_BADSIG) {
 		err = EINVAL;
@@ -435,6 +586,8 @@ static void deliver(const struct io_event *ev)
 	}
 	ST(&r->state, R_DONE);
 	set_status(r->cb, err, ret);
+	if (r->libsig)
+		queue_signal(&r->ksev);
 	d = XCHG(&r->dep, DEP_DONE);
 	if (d && d != DEP_DONE)
 		fsync_dep_done(&g_recs[d - 1]);
@@ -841,7 +994,7 @@ static void decide(void)
 		return;
 	}
 	e = getenv("KAIO_POSIX_DEBUG");
-	g_debug = e && *e && strcmp(e, "0");
+	g_debug = e && *e ? atoi(e) : 0;
 	e = getenv("KAIO_POSIX_DISABLE");
 	if (e && *e && strcmp(e, "0"))
 		why = "KAIO_POSIX_DISABLE";
@@ -1313,9 +1466,21 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		ST(&r->state, R_INFLIGHT);
 		recs[k] = r;
 		v[k++] = &r->iocb;
+		if ((flags & KAIO_LIST_SIGNAL) && r->stage == S_IO &&
+		    may_block(r->fd)) {
+			/*
+			 * The kernel would count its first -EAGAIN as its
+			 * completion: the library sends the list's signal.
+			 */
+			flags &= ~KAIO_LIST_SIGNAL;
+			l->libsig = 1;
+			l->ksev = lsev;
+			ensure_pool(0);
+		}
 	}
 	if (k) {
-		taken = submit_list(v, k, flags, &lsev);
+		taken = submit_list(v, k, flags,
+				    flags & KAIO_LIST_SIGNAL ? &lsev : NULL);
 		if (taken < 0)
 			taken = 0;
 		/* Not taken (ring full): as if glibc could not queue them. */
@@ -1332,6 +1497,7 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 	free(v);
 	free(recs);
 	if (!taken) {
+		l->libsig = 0;
 		if (mode == LIO_NOWAIT)
 			notify_now(sig, l);
 		list_put(l, 0);

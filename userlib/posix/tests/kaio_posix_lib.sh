@@ -5,4 +5,4 @@
 # kaio-timeout: 300
 cd /tmp || exit 1
 LD_PRELOAD=/kaio/lib/posix/libkaio-posix.so.1 KAIO_POSIX_EXPECT=kaio \
-	KAIO_POSIX_DEBUG=1 exec /kaio/lib/posix/posix_lib_test
+	KAIO_POSIX_DEBUG=${KAIO_POSIX_DEBUG:-1} exec /kaio/lib/posix/posix_lib_test

@@ -226,6 +226,48 @@ static void test_suspend_cancel(void)
 	close(p[1]);
 }
 
+static int g_wpipe;
+
+static void *late_writer(void *arg)
+{
+	(void)arg;
+	usleep(200 * 1000);
+	if (write(g_wpipe, "late", 4) != 4)
+		return NULL;
+	return NULL;
+}
+
+/* aio_suspend returns when a pipe read's data arrives from a thread. */
+static void test_pipe_suspend(void)
+{
+	struct timespec ts = { 5, 0 };
+	const struct aiocb *l[1];
+	struct aiocb cb;
+	pthread_t t;
+	char buf[8];
+	int p[2], e, s;
+
+	if (pipe(p)) {
+		check(0, "pipe", "pipe: %m");
+		return;
+	}
+	prep(&cb, p[0], buf, sizeof(buf), 0);
+	e = aio_read(&cb);
+	g_wpipe = p[1];
+	pthread_create(&t, NULL, late_writer, NULL);
+	l[0] = &cb;
+	s = aio_suspend(l, 1, &ts);
+	pthread_join(t, NULL);
+	check(!e && !s && aio_error(&cb) == 0 && aio_return(&cb) == 4,
+	      "aio_suspend wakes for a pipe read", "rc %d suspend %d error %d",
+	      e, s, aio_error(&cb));
+	if (s) {
+		wait_cb(&cb);
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
 static volatile sig_atomic_t g_sig_count, g_sig_ok;
 static struct aiocb g_sigcb;
 
@@ -260,6 +302,36 @@ static void test_signal(int fd)
 	check(!e && g_sig_count == 1 && g_sig_ok, "SIGEV_SIGNAL",
 	      "rc %d signals %d handler saw status %d", e, (int)g_sig_count,
 	      (int)g_sig_ok);
+
+	/* A pipe read waits for its data; one signal, at the end. */
+	{
+		int p[2];
+
+		g_sig_count = g_sig_ok = 0;
+		if (pipe(p)) {
+			check(0, "pipe", "pipe: %m");
+			return;
+		}
+		prep(&g_sigcb, p[0], buf, 16, 0);
+		g_sigcb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+		g_sigcb.aio_sigevent.sigev_signo = SIGRTMIN + 1;
+		g_sigcb.aio_sigevent.sigev_value.sival_ptr = &g_sigcb;
+		e = aio_read(&g_sigcb);
+		usleep(100 * 1000);
+		i = g_sig_count || aio_error(&g_sigcb) != EINPROGRESS;
+		if (write(p[1], "0123456789abcdef", 16) != 16)
+			i = 1;
+		for (int k = 0; k < 2000 && !g_sig_count; k++)
+			usleep(1000);
+		usleep(20 * 1000);
+		check(!e && !i && g_sig_count == 1 && g_sig_ok &&
+		      !memcmp(buf, "0123456789abcdef", 16),
+		      "SIGEV_SIGNAL pipe read waits for data",
+		      "rc %d early %d signals %d handler saw status %d", e, i,
+		      (int)g_sig_count, (int)g_sig_ok);
+		close(p[0]);
+		close(p[1]);
+	}
 	signal(SIGRTMIN + 1, SIG_DFL);
 }
 
@@ -427,6 +499,7 @@ int main(void)
 	test_rw(fd);
 	test_errors(fd);
 	test_suspend_cancel();
+	test_pipe_suspend();
 	test_signal(fd);
 	test_lio(fd);
 	test_fsync(fd);
