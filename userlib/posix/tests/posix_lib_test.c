@@ -12,6 +12,8 @@
 #include <aio.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -484,6 +486,95 @@ static void test_fork(int fd)
 	      "aio_read in a forked child", "status %d", st);
 }
 
+/* Several threads submit and wait at once: the ring waiter hand-off. */
+#define STRESS_THREADS 4
+#define STRESS_ROUNDS 300
+static int g_stress_fd;
+static int g_stress_bad[STRESS_THREADS];
+
+static void *stress_main(void *arg)
+{
+	int t = (int)(intptr_t)arg, i, j;
+	struct aiocb cbs[4];
+	char buf[4][64];
+
+	for (i = 0; i < STRESS_ROUNDS; i++) {
+		for (j = 0; j < 4; j++) {
+			prep(&cbs[j], g_stress_fd, buf[j], 64,
+			     4096 + 64 * ((i + j + t) % 64));
+			if (aio_read(&cbs[j]))
+				g_stress_bad[t]++;
+		}
+		for (j = 0; j < 4; j++) {
+			/* Half by aio_suspend, half by polling aio_error. */
+			if ((i + t) & 1)
+				wait_cb(&cbs[j]);
+			else
+				while (aio_error(&cbs[j]) == EINPROGRESS)
+					sched_yield();
+			if (aio_error(&cbs[j]) || aio_return(&cbs[j]) != 64 ||
+			    /* test_rw's pattern: byte k of 4096.. is k * 7 + 1 */
+			    buf[j][0] != (char)(64 * ((i + j + t) % 64) * 7 + 1))
+				g_stress_bad[t]++;
+		}
+	}
+	return NULL;
+}
+
+static void test_stress(int fd)
+{
+	pthread_t th[STRESS_THREADS];
+	int t, bad = 0;
+
+	g_stress_fd = fd;
+	for (t = 0; t < STRESS_THREADS; t++)
+		pthread_create(&th[t], NULL, stress_main, (void *)(intptr_t)t);
+	for (t = 0; t < STRESS_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		bad += g_stress_bad[t];
+	}
+	check(!bad, "threads submitting and waiting at once",
+	      "%d wrong results", bad);
+}
+
+/* aio_cancel(fd, NULL) with several pipe reads pending. */
+static void test_cancel_all(void)
+{
+	struct aiocb cbs[3];
+	char buf[3][8];
+	int p[2], i, c, ok = 1;
+
+	if (pipe(p)) {
+		check(0, "pipe", "pipe: %m");
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		prep(&cbs[i], p[0], buf[i], 8, 0);
+		ok &= !aio_read(&cbs[i]);
+	}
+	usleep(50 * 1000);
+	c = aio_cancel(p[0], NULL);
+	if (c == AIO_CANCELED) {
+		for (i = 0; i < 3; i++)
+			ok &= aio_error(&cbs[i]) == ECANCELED &&
+			      aio_return(&cbs[i]) == -1;
+	} else if (c == AIO_NOTCANCELED) {
+		/* glibc: the one its thread is in read() stays. */
+		if (write(p[1], "12345678", 8) != 8)
+			ok = 0;
+		for (i = 0; i < 3; i++) {
+			wait_cb(&cbs[i]);
+			ok &= aio_error(&cbs[i]) == ECANCELED ||
+			      aio_return(&cbs[i]) == 8;
+		}
+	} else {
+		ok = 0;
+	}
+	check(ok, "aio_cancel(fd, NULL)", "answer %d", c);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	int fd;
@@ -504,6 +595,8 @@ int main(void)
 	test_lio(fd);
 	test_fsync(fd);
 	test_fork(fd);
+	test_cancel_all();
+	test_stress(fd);
 	printf("1..%d\n", g_n);
 	return g_failed > 100 ? 100 : g_failed;
 }
