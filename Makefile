@@ -116,6 +116,8 @@ initramfs:
 #                headers and <linux/kaio.h> in $(PREFIX)/include
 #   libaio.so.1  $(LIBDIR)/kaio/compat/ (the drop-in, never over the
 #                system's libaio: LD_LIBRARY_PATH or LD_PRELOAD picks it)
+#   libkaio-posix $(LIBDIR)/libkaio-posix.so.1 (glibc's <aio.h> on kaio:
+#                LD_PRELOAD or -lkaio-posix) and kaio-posix.h
 #   kaio-demo    $(PREFIX)/bin (linked with the libkaio++.so above)
 #   man pages    man/manN/ in $(MANDIR)/manN (uncompressed)
 # LIBDIR is Debian's multiarch directory. Without DESTDIR, depmod and
@@ -164,7 +166,7 @@ install-udev:
 
 install-lib: userlib
 	$(MAKE) -C userlib $(SUBVARS) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
-		DESTDIR=$(DESTDIR) install install-compat
+		DESTDIR=$(DESTDIR) install install-compat install-posix
 	ln -sf kaio++.pc $(DESTDIR)$(LIBDIR)/pkgconfig/kaio.pc
 	$(if $(DESTDIR),,ldconfig)
 
@@ -185,9 +187,10 @@ uninstall:
 	rm -rf $(DESTDIR)/usr/src/kaio-$(VERSION)
 	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-kaio.rules
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libkaio++.a libkaio++.so libkaio++.so.0 \
-		libkaio++.so.$(VERSION) pkgconfig/kaio++.pc pkgconfig/kaio.pc)
+		libkaio++.so.$(VERSION) pkgconfig/kaio++.pc pkgconfig/kaio.pc \
+		libkaio-posix.so.1 libkaio-posix.so)
 	rm -rf $(DESTDIR)$(LIBDIR)/kaio $(DESTDIR)$(INCLUDEDIR)/kaio
-	rm -f $(DESTDIR)$(INCLUDEDIR)/linux/kaio.h $(DESTDIR)$(BINDIR)/kaio-demo
+	rm -f $(DESTDIR)$(INCLUDEDIR)/linux/kaio.h $(DESTDIR)$(INCLUDEDIR)/kaio-posix.h $(DESTDIR)$(BINDIR)/kaio-demo
 	rm -f $(foreach p,$(wildcard man/man*/*.[0-9]),$(DESTDIR)$(MANDIR)/$(patsubst man/%,%,$(p)))
 	$(if $(DESTDIR),,depmod -a $(KVER))
 	$(if $(DESTDIR),,ldconfig)
@@ -213,6 +216,7 @@ check: deps
 	@scripts/static-checks.sh || true
 	@scripts/install-check.sh >>build/static-checks.results || true
 	@scripts/man-check.sh >>build/static-checks.results || true
+	@userlib/posix/tests/host-check.sh $(abspath build) >>build/static-checks.results || true
 	@scripts/deb-check.sh | tee -a build/static-checks.results || true
 	@KAIO_STATIC_RESULTS=build/static-checks.results scripts/run-guest.sh check
 
