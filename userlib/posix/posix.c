@@ -939,6 +939,8 @@ static const char *try_kaio(void)
 		return "no " KAIO_DEVICE_PATH;
 	memset(&s, 0, sizeof(s));
 	s.nr_events = (uint32_t)max + RING_SPARE;
+	/* Completion signals are asked for per context (kaio(4)). */
+	s.flags = KAIO_SETUP_SIGNALS;
 	ctx = ioctl(dev, KAIO_IOC_SETUP, &s);
 	close(dev);
 	if (ctx < 0)
