@@ -43,7 +43,7 @@ for w in $(cat /proc/cmdline); do
 	esac
 done
 FIO_REPEAT=${FIO_REPEAT:-$REPEAT}
-ENGINES=kaio,libaio,io_uring,posixaio,psync
+ENGINES=kaio,kaio-posix,libaio,io_uring,posixaio,psync
 STATS=/sys/kernel/debug/kaio/stats
 
 echo "KAIO-BENCH-MACHINE: kernel=$(uname -r)"

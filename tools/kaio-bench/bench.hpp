@@ -134,6 +134,8 @@ std::unique_ptr<AsyncEngine> make_kaio(unsigned queue_depth, bool reap_syscall);
 std::unique_ptr<AsyncEngine> make_libaio(unsigned queue_depth);
 std::unique_ptr<AsyncEngine> make_io_uring(unsigned queue_depth);
 std::unique_ptr<AsyncEngine> make_posix_aio(unsigned queue_depth);
+// libkaio-posix: the same POSIX calls as make_posix_aio(), served by kaio.
+std::unique_ptr<AsyncEngine> make_kaio_posix(unsigned queue_depth);
 
 // Drives an asynchronous engine through the workload.
 Samples run_async(AsyncEngine& engine, const Workload& workload);

@@ -69,7 +69,7 @@ namespace {
 
 using namespace bench;
 
-const std::vector<std::string> all_engines = {"kaio", "libaio", "io_uring", "posixaio", "psync"};
+const std::vector<std::string> all_engines = {"kaio", "kaio-posix", "libaio", "io_uring", "posixaio", "psync"};
 // The engines kaio is compared with ("best peer" = the fastest of them).
 bool is_peer(std::string_view engine)
 {
@@ -159,8 +159,8 @@ Options parse_options(int argc, char** argv)
 			flag("once", 0, "each block at most once in a run, no wrapping (default for cold reads)",
 			     o.once),
 			{"engines", 0, "LIST",
-			 "the engines, separated by commas: any of kaio, libaio, io_uring, posixaio "
-			 "and psync (default: all)",
+			 "the engines, separated by commas: any of kaio, kaio-posix (POSIX aio on "
+			 "kaio: libkaio-posix), libaio, io_uring, posixaio and psync (default: all)",
 			 set_engines},
 			number("repeat", 0, "N", "runs of each engine (default 1)", o.repeat,
 			       {.min = 1, .suffixes = true}),
@@ -665,6 +665,8 @@ Result run_one(const Options& o, const Target& t, Offsets& offsets, const std::s
 		async = make_io_uring(o.queue_depth);
 	else if (engine == "posixaio")
 		async = make_posix_aio(o.queue_depth);
+	else if (engine == "kaio-posix")
+		async = make_kaio_posix(o.queue_depth);
 
 	prepare_cache(o, t);
 	std::map<std::string, std::int64_t> counters_before;

@@ -1574,6 +1574,25 @@ API const char *kaio_posix_backend(void)
 
 /* ---- exports: glibc 2.36's names and versions ------------------------ */
 
+#ifdef KAIO_POSIX_PREFIXED
+/*
+ * kaio-bench links the library into its static binary, beside static
+ * glibc's own aio, to measure both in one process: there the functions are
+ * kaio_posix_<name>, unversioned, and nothing of glibc's is replaced.
+ */
+#define PREFIXED(impl, name)						\
+	API __attribute__((alias(#impl))) __typeof__(impl) kaio_posix_##name
+PREFIXED(kp_aio_read, aio_read);
+PREFIXED(kp_aio_write, aio_write);
+PREFIXED(kp_aio_error, aio_error);
+PREFIXED(kp_aio_return, aio_return);
+PREFIXED(kp_aio_suspend, aio_suspend);
+PREFIXED(kp_aio_cancel, aio_cancel);
+PREFIXED(kp_aio_fsync, aio_fsync);
+PREFIXED(kp_aio_init, aio_init);
+PREFIXED(kp_lio_listio, lio_listio);
+PREFIXED(kp_lio_listio_old, lio_listio_old);
+#else
 /*
  * Each exported name is an alias of the implementation bound to one version
  * with .symver: name@@GLIBC_2.34 (what programs link against today) and
@@ -1607,3 +1626,4 @@ ALIAS(kp_lio_listio_old, kpo_lio_listio, "lio_listio@GLIBC_2.2.5");
 ALIAS(kp_lio_listio, kpx_lio_listio64, "lio_listio64@@GLIBC_2.34");
 ALIAS(kp_lio_listio, kpn_lio_listio64, "lio_listio64@GLIBC_2.4");
 ALIAS(kp_lio_listio_old, kpo_lio_listio64, "lio_listio64@GLIBC_2.2.5");
+#endif /* KAIO_POSIX_PREFIXED */
