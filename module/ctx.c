@@ -21,6 +21,7 @@
 #include <linux/cred.h>
 #include <linux/wait_bit.h>
 #include "kaio.h"
+#include "notify.h"
 #include "ops.h"
 
 /* fs/aio.c refuses rings above 0x10000000 bytes (after doubling nr_events). */
@@ -233,6 +234,12 @@ static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 
 static void kaio_ctx_free(struct kaio_ctx *ctx)
 {
+	/*
+	 * No request, list or queued notify is left, but the notify work
+	 * may still be returning: before the context and, with the user's
+	 * last context, the user's notify_wq go.
+	 */
+	kaio_notify_ctx_exit(ctx);
 	kaio_mm_untrack(ctx);
 	/* Off the mm's list: no shutdown can be queued any more. */
 	cancel_work_sync(&ctx->shutdown_work);
@@ -346,6 +353,7 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	mutex_init(&ctx->ring_lock);
 	init_waitqueue_head(&ctx->wait);
 	init_llist_head(&ctx->retries);
+	kaio_notify_ctx_init(ctx);
 	init_llist_head(&ctx->req_cache);
 	atomic_set(&ctx->req_cached, 0);
 	init_waitqueue_head(&ctx->retry_wait);

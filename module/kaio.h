@@ -71,7 +71,16 @@ enum kaio_stat {
  * @retry_wait: wakes them for @retries, one at a time. Apart from @wait,
  *	so that the hand-over takes a lock under which nothing is taken but
  *	the scheduler's, whatever waitqueue lock its caller holds.
- * @reqs: requests alive (not freed); destroy waits for zero.
+ * @reqs: requests alive (not freed), and notifies queued or being sent
+ *	(notify.c): destroy waits for zero.
+ * @notifies: notifies of posted events whose signals are still to be sent,
+ *	newest first (notify.c); added to from any context without a lock.
+ * @notify_work: sends them, on the user's @notify_wq: one worker at a time
+ *	per context, however many events post. kaio_ctx_free() waits for it.
+ * @notify_pending: notifies queued and not yet sent. Counted against the
+ *	ring's capacity with @in_flight and the unreaped events: raised only
+ *	under @lock, by the post that queues one (so that capacity checks
+ *	under @lock are final), lowered by the sender.
  * @req_cache: freed requests, for SUBMIT to reuse (req.c): no trip through
  *	the slab allocator, which zeroes every object it hands out
  *	(init_on_alloc, on in Debian's kernel). Added to from any context
@@ -114,6 +123,9 @@ struct kaio_ctx {
 	atomic_t		retry_waiters;
 	wait_queue_head_t	retry_wait;
 	atomic_t		reqs;
+	struct llist_head	notifies;
+	struct work_struct	notify_work;
+	atomic_t		notify_pending;
 	struct llist_head	req_cache;
 	struct llist_node	*req_stash;
 	atomic_t		req_cached;
@@ -254,6 +266,8 @@ struct kaio_req {
  *	for as long as it likes: a FUSE page in ->page_mkwrite) and frees
  *	from other subsystems' tasks. Per user, so that one user's stuck
  *	frees never hold up another's, nor kaio_cleanup_wq's reaping.
+ * @notify_wq: completion signals (notify.c), one work item per context:
+ *	one user's backlog of sends never delays another user's signals.
  */
 struct kaio_user {
 	struct hlist_node	node;
@@ -264,6 +278,7 @@ struct kaio_user {
 	struct workqueue_struct	*poll_wq;
 	struct workqueue_struct	*write_wq[KAIO_WRITE_QUEUES];
 	struct workqueue_struct	*free_wq;
+	struct workqueue_struct	*notify_wq;
 };
 
 /*

@@ -133,7 +133,10 @@ static void kaio_user_free(struct kaio_user *user)
 
 	/*
 	 * Drains: a work item may still be returning from its last put.
-	 * free_wq last: the others' items may have queued a free on it.
+	 * free_wq after the others: their items may have queued a free on
+	 * it; notify_wq after free_wq, whose frees may queue a list's signal
+	 * (kaio_notify_discard()). Every context's own notify work was
+	 * cancelled or waited for by its free, before its last uncharge.
 	 */
 	for (i = 0; i < KAIO_WRITE_QUEUES; i++)
 		if (user->write_wq[i])
@@ -146,6 +149,8 @@ static void kaio_user_free(struct kaio_user *user)
 		destroy_workqueue(user->worker_wq);
 	if (user->free_wq)
 		destroy_workqueue(user->free_wq);
+	if (user->notify_wq)
+		destroy_workqueue(user->notify_wq);
 	kfree(user);
 }
 
@@ -183,8 +188,15 @@ static struct kaio_user *kaio_user_alloc(kuid_t uid)
 	/* Bounded too: a free may wait on a page lock the user holds. */
 	user->free_wq = alloc_workqueue("kaio_free/%u", WQ_UNBOUND,
 					kaio_max_workers, id);
+	/*
+	 * Completion signals: one work item per context, which never blocks
+	 * (notify.c takes the exec lock by trylock only); bounded as the
+	 * others, so that a user's many contexts take at most max_workers.
+	 */
+	user->notify_wq = alloc_workqueue("kaio_notify/%u", WQ_UNBOUND,
+					  kaio_max_workers, id);
 	if (!user->worker_wq || !user->retry_wq || !user->poll_wq ||
-	    !user->free_wq)
+	    !user->free_wq || !user->notify_wq)
 		goto fail;
 	for (i = 0; i < KAIO_WRITE_QUEUES; i++) {
 		user->write_wq[i] = alloc_ordered_workqueue("kaio_write/%u/%d",

@@ -17,7 +17,8 @@
  *             own state in the request (kaio_req_cmd())
  *   req.c     the request: states, alloc, issue, punt, work, complete, free
  *   ring.c    the event ring: reservation, posting, reading, mapping
- *   notify.c  completion signals, sent from a worker after the post
+ *   notify.c  completion signals, sent by each context's worker after
+ *             the post
  *   stats.c   counters and tracepoints
  *   limits.c  module parameters, budgets, per-user queues
  */
@@ -28,7 +29,6 @@
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include "kaio.h"
-#include "notify.h"
 #include "ops.h"
 #include "rw.h"
 
@@ -89,12 +89,9 @@ static int __init kaio_init(void)
 	ret = kaio_req_cache_init(useroffset, usersize);
 	if (ret)
 		return ret;
-	ret = kaio_notify_init();
-	if (ret)
-		goto out_cache;
 	ret = kaio_limits_init();
 	if (ret)
-		goto out_notify;
+		goto out_cache;
 
 	kaio_stats_init();
 	kaio_miscdev.mode = kaio_limits_dev_mode();
@@ -110,8 +107,6 @@ static int __init kaio_init(void)
 out_stats:
 	kaio_stats_exit();
 	kaio_limits_exit();
-out_notify:
-	kaio_notify_exit();
 out_cache:
 	kaio_req_cache_exit();
 	return ret;
@@ -128,8 +123,6 @@ static void __exit kaio_exit(void)
 	 */
 	synchronize_rcu();
 	kaio_limits_exit();
-	/* After every context's free: drains the last sends. */
-	kaio_notify_exit();
 	kaio_mm_exit();
 	kaio_req_cache_exit();
 }

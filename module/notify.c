@@ -10,9 +10,17 @@
  * looks at current: si_pid is zeroed when current is not visible in the
  * receiver's pid namespace (the idle task of an irq would be), si_uid is
  * mapped from current's user namespace. So kaio_ring_post() hands the
- * request's notify over to kaio_notify_wq once the event is in the ring,
- * and the signal goes from a kworker: init's namespaces, so si_uid is
- * taken in init_user_ns terms and mapped to the receiver's by the kernel.
+ * request's notify over to its context's list of notifies once the event
+ * is in the ring, and the context's one work item sends them from a
+ * kworker of the user's notify_wq: init's namespaces, so si_uid is taken
+ * in init_user_ns terms and mapped to the receiver's by the kernel, and
+ * si_pid is 0 for a receiver in a pid namespace below the init one. One
+ * work item per context: one context's sends run one at a time, in
+ * completion order, and however many events post they queue no more work;
+ * a queued notify takes a slot of the ring's capacity (ring.c) until it is
+ * sent, so they are never more than the context's events. A SUBMIT_LIST
+ * whose requests are all done by its end sends its list signal itself, as
+ * the submitter: si_pid stays the submitter's in any pid namespace.
  *
  * 6.1 exports no way to queue a process-directed signal with a siginfo of
  * the caller's (kill_pid_info() and group_send_sig_info() are not
@@ -21,18 +29,32 @@
  * the signal is sent to it with send_sig_info(): the submitting thread if
  * it does not block the signal, else the first thread that does not, else
  * (every one blocks it) the submitting thread, where it stays pending
- * until one unblocks it, or any live thread if that one has exited.
+ * until one unblocks it, or the first live thread if that one has exited.
+ * Pending on one thread, it is seen by that thread's sigwaitinfo() and
+ * signalfd only, and lost if that thread exits before taking it.
  *
  * A process that exec'd since the submission is another program: its
  * mm and its self_exec_id differ, and it gets nothing; nor does one that
- * exited. Drops and failed sends (RLIMIT_SIGPENDING for real-time signals)
- * are counted (fdinfo signals_dropped), never retried.
+ * exited. The check and the send are made under the process's
+ * exec_update_lock, which exec holds for writing while it switches the
+ * mm, bumps self_exec_id, resets handlers and commits credentials; taken
+ * by trylock only, since an exec (or an exiting mm) may wait for this
+ * context's requests: a failed trylock is an exec under way, and the
+ * signal is dropped. Drops and failed sends (RLIMIT_SIGPENDING for
+ * real-time signals) are counted (fdinfo signals_dropped), never retried.
+ * SIGKILL and SIGSTOP are refused at SUBMIT: sent from a kworker to a pid
+ * namespace below it, send_signal_locked() would force them past
+ * SIGNAL_UNKILLABLE.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/compiler.h>
 #include <linux/cred.h>
+#include <linux/llist.h>
 #include <linux/pid.h>
 #include <linux/rcupdate.h>
+#include <linux/rwsem.h>
+#include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/signal.h>
@@ -44,8 +66,6 @@
 #include "kaio.h"
 #include "notify.h"
 
-static struct workqueue_struct *kaio_notify_wq;
-
 /*
  * A signal to send, as the submitter named it, with who the submitter was.
  * @signo 0: none (a request that only carries its list's reference).
@@ -53,7 +73,7 @@ static struct workqueue_struct *kaio_notify_wq;
  *	the thread named. @tgid: the submitter's process.
  * @mm, @exec_id: the submitter's image; @mm is only compared, never
  *	dereferenced (the context's mmgrab() keeps it from being reused while
- *	a request, a list or a send holds a count of ctx->reqs).
+ *	a request, a list or a queued notify holds a count of ctx->reqs).
  */
 struct kaio_sig {
 	u64			value;
@@ -70,54 +90,66 @@ struct kaio_sig {
 /**
  * struct kaio_notify_list - a SUBMIT_LIST call's signal
  * @refs: the call's, and one per request it took (through the request's
- *	notify); the last put sends @sig.
+ *	notify); the last put sends @sig: the call's, in the call; a
+ *	request's, in its context's notify work.
  * @ctx: the context; the list holds a count of ctx->reqs, so that the
- *	context (its counters, its mm) outlives it.
+ *	context (its counters, its mm, its notify_wq) outlives it.
  * @sig: the list's signal.
- * @sync: the call's own put was the last: it flushes @work, then frees.
- * @work: sends @sig when the last put is not in kaio_notify_wq already.
+ * @work: sends @sig if a request's discard (a bug) drops the last one.
  */
 struct kaio_notify_list {
 	refcount_t		refs;
 	struct kaio_ctx		*ctx;
 	struct kaio_sig		sig;
-	bool			sync;
 	struct work_struct	work;
 };
 
 /**
  * struct kaio_notify - what a request's completion sends
- * @ctx: the request's context; from the hand-over to kaio_notify_wq on,
- *	the notify holds a count of ctx->reqs.
+ * @ctx: the request's context; from the hand-over to ctx->notifies on,
+ *	the notify holds a count of ctx->reqs and one of ctx->notify_pending.
  * @sig: the request's own signal, if any.
  * @list: the list the request belongs to (a reference), or NULL.
- * @work: on kaio_notify_wq.
+ * @node: on ctx->notifies.
  */
 struct kaio_notify {
 	struct kaio_ctx		*ctx;
 	struct kaio_sig		sig;
 	struct kaio_notify_list	*list;
-	struct work_struct	work;
+	struct llist_node	node;
 };
 
-/* The validation of struct kaio_sigevent, and who the submitter is. */
+/*
+ * What can be told of struct kaio_sigevent without looking anything up:
+ * checked before anything is allocated for it.
+ */
+static int kaio_sig_check(const struct kaio_sigevent *sev)
+{
+	if (!sev->signo || !valid_signal(sev->signo) ||
+	    memchr_inv(sev->reserved, 0, sizeof(sev->reserved)))
+		return -EINVAL;
+	/* A kworker's send would force them past SIGNAL_UNKILLABLE. */
+	if (sig_kernel_only(sev->signo))
+		return -EINVAL;
+	switch (sev->notify) {
+	case KAIO_SIGEV_PROCESS:
+		return sev->tid ? -EINVAL : 0;
+	case KAIO_SIGEV_THREAD_ID:
+		return sev->tid > 0 ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Who the submitter is, for a @sev kaio_sig_check() accepted. */
 static int kaio_sig_init(struct kaio_sig *sig, const struct kaio_sigevent *sev)
 {
 	struct task_struct *t;
 	bool ours;
 
-	if (!sev->signo || !valid_signal(sev->signo) ||
-	    memchr_inv(sev->reserved, 0, sizeof(sev->reserved)))
-		return -EINVAL;
-	switch (sev->notify) {
-	case KAIO_SIGEV_PROCESS:
-		if (sev->tid)
-			return -EINVAL;
+	if (sev->notify == KAIO_SIGEV_PROCESS) {
 		sig->thread = get_pid(task_pid(current));
-		break;
-	case KAIO_SIGEV_THREAD_ID:
-		if (sev->tid <= 0)
-			return -EINVAL;
+	} else {
 		/* In the submitter's pid namespace, as gettid() gave it. */
 		sig->thread = find_get_pid(sev->tid);
 		if (!sig->thread)
@@ -131,9 +163,6 @@ static int kaio_sig_init(struct kaio_sig *sig, const struct kaio_sigevent *sev)
 			sig->thread = NULL;
 			return -EINVAL;
 		}
-		break;
-	default:
-		return -EINVAL;
 	}
 	sig->value = sev->value;
 	sig->signo = sev->signo;
@@ -152,7 +181,10 @@ static void kaio_sig_release(struct kaio_sig *sig)
 	put_pid(sig->tgid);
 }
 
-/* Is @t alive and still running the submitter's program? Under RCU. */
+/*
+ * Is @t alive and still running the submitter's program? Under RCU or
+ * with a reference on @t; final only under its exec_update_lock.
+ */
 static bool kaio_sig_same_image(struct task_struct *t,
 				const struct kaio_sig *sig)
 {
@@ -168,8 +200,10 @@ static bool kaio_sig_same_image(struct task_struct *t,
  */
 static bool kaio_sig_wanted(struct task_struct *t, const struct kaio_sig *sig)
 {
-	return kaio_sig_same_image(t, sig) &&
-		!sigismember(&t->blocked, sig->signo);
+	if (!kaio_sig_same_image(t, sig))
+		return false;
+	/* Racy on purpose (t->blocked changes under its siglock): a hint. */
+	return !data_race(sigismember(&t->blocked, sig->signo));
 }
 
 /* The thread to send to, with a reference, or NULL to drop. Under RCU. */
@@ -180,32 +214,26 @@ static struct task_struct *kaio_sig_target(const struct kaio_sig *sig)
 	self = pid_task(sig->thread, PIDTYPE_PID);
 	if (self && !kaio_sig_same_image(self, sig))
 		self = NULL;
-	if (sig->notify == KAIO_SIGEV_THREAD_ID) {
-		pick = self;
-		goto out;
-	}
-	if (self && kaio_sig_wanted(self, sig)) {
+	if (sig->notify == KAIO_SIGEV_THREAD_ID ||
+	    (self && kaio_sig_wanted(self, sig))) {
 		pick = self;
 		goto out;
 	}
 	leader = pid_task(sig->tgid, PIDTYPE_TGID);
 	if (!leader)
 		goto out;
+	/*
+	 * One pass: the first thread that does not block it; if every one
+	 * does, pending where it was asked for, else on the first live one.
+	 */
+	pick = self;
 	for_each_thread(leader, t) {
 		if (kaio_sig_wanted(t, sig)) {
 			pick = t;
-			goto out;
-		}
-	}
-	/* Every thread blocks it: pending where it was asked for. */
-	pick = self;
-	if (pick)
-		goto out;
-	for_each_thread(leader, t) {
-		if (kaio_sig_same_image(t, sig)) {
-			pick = t;
 			break;
 		}
+		if (!pick && kaio_sig_same_image(t, sig))
+			pick = t;
 	}
 out:
 	if (pick)
@@ -213,7 +241,7 @@ out:
 	return pick;
 }
 
-/* From a kworker: see the top of the file for why. */
+/* See the top of the file for where from, and why under exec_update_lock. */
 static void kaio_sig_send(struct kaio_ctx *ctx, const struct kaio_sig *sig)
 {
 	struct kernel_siginfo info;
@@ -223,7 +251,12 @@ static void kaio_sig_send(struct kaio_ctx *ctx, const struct kaio_sig *sig)
 	rcu_read_lock();
 	t = kaio_sig_target(sig);
 	rcu_read_unlock();
-	if (t) {
+	if (!t)
+		goto out;
+	/* Failed: an exec is switching the image (or about to). */
+	if (!down_read_trylock(&t->signal->exec_update_lock))
+		goto out_put;
+	if (kaio_sig_same_image(t, sig)) {
 		clear_siginfo(&info);
 		info.si_signo = sig->signo;
 		info.si_errno = 0;
@@ -233,13 +266,16 @@ static void kaio_sig_send(struct kaio_ctx *ctx, const struct kaio_sig *sig)
 		info.si_uid = from_kuid_munged(current_user_ns(), sig->uid);
 		info.si_value.sival_ptr = u64_to_user_ptr(sig->value);
 		sent = !send_sig_info(sig->signo, &info, t);
-		put_task_struct(t);
 	}
+	up_read(&t->signal->exec_update_lock);
+out_put:
+	put_task_struct(t);
+out:
 	kaio_stat_inc(ctx, sent ? KAIO_STAT_SIGNALS_SENT :
 		      KAIO_STAT_SIGNALS_DROPPED);
 }
 
-/* ---- lists ------------------------------------------------------------------ */
+/* ---- lists ---------------------------------------------------------- */
 
 static void kaio_notify_list_free(struct kaio_notify_list *list)
 {
@@ -252,14 +288,17 @@ static void kaio_notify_list_free(struct kaio_notify_list *list)
 		wake_up_var(&ctx->reqs);
 }
 
+/* The last reference is gone: send, and free. */
+static void kaio_notify_list_done(struct kaio_notify_list *list)
+{
+	kaio_sig_send(list->ctx, &list->sig);
+	kaio_notify_list_free(list);
+}
+
 static void kaio_notify_list_work(struct work_struct *work)
 {
-	struct kaio_notify_list *list =
-		container_of(work, struct kaio_notify_list, work);
-
-	kaio_sig_send(list->ctx, &list->sig);
-	if (!list->sync)
-		kaio_notify_list_free(list);
+	kaio_notify_list_done(container_of(work, struct kaio_notify_list,
+					   work));
 }
 
 /**
@@ -276,6 +315,9 @@ struct kaio_notify_list *kaio_notify_list_new(struct kaio_ctx *ctx,
 	struct kaio_notify_list *list;
 	int ret;
 
+	ret = kaio_sig_check(sev);
+	if (ret)
+		return ERR_PTR(ret);
 	list = kzalloc(sizeof(*list), GFP_KERNEL_ACCOUNT);
 	if (!list)
 		return ERR_PTR(-EAGAIN);
@@ -295,28 +337,26 @@ struct kaio_notify_list *kaio_notify_list_new(struct kaio_ctx *ctx,
  * kaio_notify_list_end() - the SUBMIT_LIST call drops its reference
  * @list: the list
  *
- * If the call's was the last (every request it took has completed, or it
- * took none), the signal is sent before this returns, by kaio_notify_wq
- * as every other.
+ * In the submitter, in process context. If the call's reference was the
+ * last (every request it took has completed, or it took none), the signal
+ * is sent here, before this returns, by the submitter itself: si_pid is
+ * then visible in any pid namespace of the receiver's, which is the
+ * submitter's.
  */
 void kaio_notify_list_end(struct kaio_notify_list *list)
 {
-	if (!refcount_dec_and_test(&list->refs))
-		return;
-	list->sync = true;
-	queue_work(kaio_notify_wq, &list->work);
-	flush_work(&list->work);
-	kaio_notify_list_free(list);
+	if (refcount_dec_and_test(&list->refs))
+		kaio_notify_list_done(list);
 }
 
-/* A request's reference, from kaio_notify_wq: the last one sends. */
+/* A request's reference, from the notify work: the last one sends. */
 static void kaio_notify_list_put(struct kaio_notify_list *list)
 {
 	if (refcount_dec_and_test(&list->refs))
-		kaio_notify_list_work(&list->work);
+		kaio_notify_list_done(list);
 }
 
-/* ---- a request's notify ----------------------------------------------------- */
+/* ---- a request's notify --------------------------------------------- */
 
 static void kaio_notify_free(struct kaio_notify *n)
 {
@@ -324,19 +364,42 @@ static void kaio_notify_free(struct kaio_notify *n)
 	kfree(n);
 }
 
-static void kaio_notify_work(struct work_struct *work)
+/* A queued notify: its signals, then its counts on the context go. */
+static void kaio_notify_send(struct kaio_ctx *ctx, struct kaio_notify *n)
 {
-	struct kaio_notify *n = container_of(work, struct kaio_notify, work);
-	struct kaio_ctx *ctx = n->ctx;
-
 	/* The request's own signal before its list's. */
 	if (n->sig.signo)
 		kaio_sig_send(ctx, &n->sig);
 	if (n->list)
 		kaio_notify_list_put(n->list);
 	kaio_notify_free(n);
+	/* Its slot of the ring's capacity is free for a SUBMIT again. */
+	atomic_dec(&ctx->notify_pending);
+	/*
+	 * The context may be freed once this is zero, but not before
+	 * kaio_notify_ctx_exit() has waited for this work to return.
+	 */
 	if (atomic_dec_and_test(&ctx->reqs))
 		wake_up_var(&ctx->reqs);
+}
+
+/*
+ * ctx->notify_work, on the user's notify_wq: every notify queued, oldest
+ * first (llist_add() builds the list newest first); again while more come.
+ */
+static void kaio_notify_work(struct work_struct *work)
+{
+	struct kaio_ctx *ctx = container_of(work, struct kaio_ctx, notify_work);
+	struct kaio_notify *n, *next;
+	struct llist_node *list;
+
+	while ((list = llist_del_all(&ctx->notifies))) {
+		list = llist_reverse_order(list);
+		llist_for_each_entry_safe(n, next, list, node) {
+			kaio_notify_send(ctx, n);
+			cond_resched();
+		}
+	}
 }
 
 /**
@@ -357,6 +420,11 @@ struct kaio_notify *kaio_notify_new(struct kaio_ctx *ctx,
 	struct kaio_notify *n;
 	int ret;
 
+	if (sev) {
+		ret = kaio_sig_check(sev);
+		if (ret)
+			return ERR_PTR(ret);
+	}
 	n = kzalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
 	if (!n)
 		return ERR_PTR(-EAGAIN);
@@ -372,7 +440,6 @@ struct kaio_notify *kaio_notify_new(struct kaio_ctx *ctx,
 		refcount_inc(&list->refs);
 		n->list = list;
 	}
-	INIT_WORK(&n->work, kaio_notify_work);
 	return n;
 }
 
@@ -381,38 +448,59 @@ struct kaio_notify *kaio_notify_new(struct kaio_ctx *ctx,
  * @ctx: the request's context
  * @n: the request's notify, which the request no longer points to
  *
- * After the event is in the ring. Any context, hardirq included; the
+ * After the event is in the ring, and after kaio_ring_post() counted @n in
+ * ctx->notify_pending under ctx->lock. Any context, hardirq included; the
  * caller's request holds its count of ctx->reqs, so one more is safe to
- * take here, for the work.
+ * take here, for @n.
  */
 void kaio_notify_queue(struct kaio_ctx *ctx, struct kaio_notify *n)
 {
 	atomic_inc(&ctx->reqs);
-	queue_work(kaio_notify_wq, &n->work);
+	llist_add(&n->node, &ctx->notifies);
+	/* A no-op while it is pending; a running one is queued again. */
+	queue_work(ctx->user->notify_wq, &ctx->notify_work);
 }
 
 /**
  * kaio_notify_discard() - a request freed without posting: nothing is sent
  * @n: its notify
  *
- * Its list reference goes; if that was the last (a request freed unposted
- * after its call ended: a bug elsewhere), the list's signal still goes.
+ * Its list reference goes. The call holds its own until it ends, and every
+ * request it took posts: the last one here is a bug elsewhere (a request
+ * freed unposted after its call ended). The list's signal still goes then,
+ * from the notify queue, as this may be called from any context.
  */
 void kaio_notify_discard(struct kaio_notify *n)
 {
-	if (n->list && refcount_dec_and_test(&n->list->refs))
-		queue_work(kaio_notify_wq, &n->list->work);
+	struct kaio_notify_list *list = n->list;
+
+	if (list && WARN_ON_ONCE(refcount_dec_and_test(&list->refs)))
+		queue_work(list->ctx->user->notify_wq, &list->work);
 	kaio_notify_free(n);
 }
 
-int kaio_notify_init(void)
+/**
+ * kaio_notify_ctx_init() - a new context's notify queue
+ * @ctx: the context, before anything can free it
+ */
+void kaio_notify_ctx_init(struct kaio_ctx *ctx)
 {
-	kaio_notify_wq = alloc_workqueue("kaio_notify", WQ_UNBOUND, 0);
-	return kaio_notify_wq ? 0 : -ENOMEM;
+	init_llist_head(&ctx->notifies);
+	INIT_WORK(&ctx->notify_work, kaio_notify_work);
+	atomic_set(&ctx->notify_pending, 0);
 }
 
-/* Every context is gone; a send may still be returning through us. */
-void kaio_notify_exit(void)
+/**
+ * kaio_notify_ctx_exit() - before a context is freed
+ * @ctx: the context; ctx->reqs is zero, so no notify is queued
+ *
+ * The notify work may still be running after it dropped the last count of
+ * ctx->reqs, or be queued again with nothing to do: cancelled, or waited
+ * for, before the context and the user's notify_wq go.
+ */
+void kaio_notify_ctx_exit(struct kaio_ctx *ctx)
 {
-	destroy_workqueue(kaio_notify_wq);
+	cancel_work_sync(&ctx->notify_work);
+	WARN_ON_ONCE(!llist_empty(&ctx->notifies));
+	WARN_ON_ONCE(atomic_read(&ctx->notify_pending));
 }

@@ -8,8 +8,8 @@
 struct kaio_notify;
 struct kaio_notify_list;
 
-int kaio_notify_init(void);
-void kaio_notify_exit(void);
+void kaio_notify_ctx_init(struct kaio_ctx *ctx);
+void kaio_notify_ctx_exit(struct kaio_ctx *ctx);
 
 struct kaio_notify *kaio_notify_new(struct kaio_ctx *ctx,
 				    const struct kaio_sigevent *sev,

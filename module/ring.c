@@ -20,7 +20,7 @@
 #include "kaio.h"
 #include "notify.h"
 
-/* Slots in use: events not reaped plus requests that will post one. */
+/* Events posted and not reaped. */
 static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
 {
 	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
@@ -54,14 +54,26 @@ bool kaio_ring_has_events(struct kaio_ctx *ctx)
  * order (a full ring before the iocb's own errors); kaio_ring_activate()
  * decides.
  *
- * Return: 0, -EAGAIN when in-flight plus unreaped would exceed the ring, or
- * -EINVAL when the context is being destroyed.
+ * The capacity (@nr - 1) is shared by requests in flight, events not
+ * reaped and notifies whose signals are not sent yet (notify.c): a request
+ * with a signal keeps a share from submission to its send, and its event
+ * one more until it is reaped, so that the sends a context queues never
+ * outnumber its events, however fast user space moves the head. Each of
+ * the three goes down by itself (a completion, user space, the notify
+ * work), so an EAGAIN for pending sends ends without the caller.
+ *
+ * Return: 0, -EAGAIN when one more would exceed the capacity, or -EINVAL
+ * when the context is being destroyed.
  */
 int kaio_ring_may_reserve(struct kaio_ctx *ctx)
 {
+	unsigned int used;
+
 	if (unlikely(READ_ONCE(ctx->dead)))
 		return -EINVAL;
-	if (kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) >= ctx->nr - 1)
+	used = kaio_ring_unreaped(ctx) + READ_ONCE(ctx->in_flight) +
+	       atomic_read(&ctx->notify_pending);
+	if (used >= ctx->nr - 1)
 		return -EAGAIN;
 	return 0;
 }
@@ -81,7 +93,11 @@ int kaio_ring_activate(struct kaio_req *req)
 	int ret;
 
 	spin_lock_irq(&ctx->lock);
-	ret = kaio_ring_may_reserve(ctx);	/* now under the lock: final */
+	/*
+	 * Now under the lock: final. Only a post raises notify_pending, and
+	 * under this lock; everything else only lowers what is counted.
+	 */
+	ret = kaio_ring_may_reserve(ctx);
 	if (likely(!ret)) {
 		ctx->in_flight++;
 		list_add_tail(&req->node, &ctx->active);
@@ -114,7 +130,8 @@ void kaio_ring_deactivate(struct kaio_req *req)
  * @res: io_event.res
  *
  * Any context, including hardirq (bio completion). The request's
- * notify (its signals) goes to notify.c, which sends them from a worker.
+ * notify (its signals) goes to notify.c, which sends them from the
+ * context's notify work, counted in ctx->notify_pending until then.
  */
 void kaio_ring_post(struct kaio_req *req, long res)
 {
@@ -153,6 +170,12 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	/* Same pairing, for the kernel's own copy. */
 	smp_store_release(&ctx->tail, tail);
 	ctx->in_flight--;
+	/*
+	 * The send keeps the request's share of the capacity: in_flight
+	 * hands it over to notify_pending in one step under the lock.
+	 */
+	if (req->notify)
+		atomic_inc(&ctx->notify_pending);
 	spin_unlock_irqrestore(&ctx->lock, flags);
 
 	/*

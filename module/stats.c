@@ -14,6 +14,12 @@
 #include "trace.h"
 
 DEFINE_PER_CPU(struct kaio_stat_totals, kaio_stat_totals);
+
+/*
+ * signals_sent counts the sends the kernel accepted (send_sig_info()
+ * returned 0): a signal the receiver ignores and a standard signal merged
+ * with one already pending count as sent, though neither is delivered.
+ */
 static struct dentry *kaio_debugfs_dir;
 
 static const char * const kaio_stat_names[KAIO_STAT_NR] = {

@@ -91,8 +91,9 @@ static int kaio_submit_iocb(struct kaio_ctx *ctx, struct kaio_submit_call *call,
 		}
 	}
 	if (iocb->aio_flags & IOCB_FLAG_RESFD) {
-		struct eventfd_ctx *eventfd = eventfd_ctx_fdget(iocb->aio_resfd);
+		struct eventfd_ctx *eventfd;
 
+		eventfd = eventfd_ctx_fdget(iocb->aio_resfd);
 		if (IS_ERR(eventfd)) {
 			ret = PTR_ERR(eventfd);
 			goto fail;
@@ -108,7 +109,7 @@ static int kaio_submit_iocb(struct kaio_ctx *ctx, struct kaio_submit_call *call,
 		goto fail;
 	}
 	req->op = op;
-	/* Below KAIO_NR_OPCODES, as op is not NULL; the fence is for Spectre. */
+	/* Below KAIO_NR_OPCODES, as op is not NULL; the fence: Spectre. */
 	opcode = array_index_nospec(iocb->aio_lio_opcode, KAIO_NR_OPCODES);
 	req->user_iocb = (u64)(unsigned long)uiocb;
 	req->user_data = iocb->aio_data;
@@ -141,12 +142,13 @@ fail:
  * anyway, through a request that only does that (the NOOP op's, so that a
  * canceller finding it on ctx->active sees an op without a cancel hook):
  * res = @err, obj and data the iocb's, its eventfd and its own signal
- * unless either was what was wrong, its list's reference. It takes a ring slot as any
- * request: a full ring stops the call.
+ * unless either was what was wrong, its list's reference. It takes a ring
+ * slot as any request: a full ring stops the call.
  *
  * Return: 0 when the event is posted, else the errno that stops the call.
  */
-static int kaio_submit_error(struct kaio_ctx *ctx, struct kaio_submit_call *call,
+static int kaio_submit_error(struct kaio_ctx *ctx,
+			     struct kaio_submit_call *call,
 			     struct iocb __user *uiocb, const struct iocb *iocb,
 			     const struct kaio_sigevent *sev, int err)
 {
@@ -171,10 +173,11 @@ static int kaio_submit_error(struct kaio_ctx *ctx, struct kaio_submit_call *call
 		return -EAGAIN;
 	}
 	req->notify = notify;
-	/* Its eventfd too, as for a request that ran, unless it was the error. */
+	/* Its eventfd too, as for a request that ran, unless that failed. */
 	if (iocb->aio_flags & IOCB_FLAG_RESFD) {
-		struct eventfd_ctx *eventfd = eventfd_ctx_fdget(iocb->aio_resfd);
+		struct eventfd_ctx *eventfd;
 
+		eventfd = eventfd_ctx_fdget(iocb->aio_resfd);
 		if (!IS_ERR(eventfd))
 			req->eventfd = eventfd;
 	}
@@ -218,7 +221,7 @@ static int kaio_submit_one(struct kaio_ctx *ctx, struct kaio_submit_call *call,
 	return kaio_submit_error(ctx, call, uiocb, &iocb, sevp, ret);
 }
 
-/* The iocbs at @uiocbpp, up to the capacity: how many were taken, or the errno. */
+/* The iocbs at @iocbpp, up to the capacity: how many taken, or the errno. */
 static long kaio_submit_iocbs(struct kaio_ctx *ctx,
 			      struct kaio_submit_call *call, s64 nr_asked,
 			      u64 iocbpp)
@@ -283,6 +286,12 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
  * takes: the last put sends the list's signal, here if the call's is the
  * last (also when it took nothing, as glibc's lio_listio notifies at once
  * when nothing was queued).
+ *
+ * KAIO_LIST_SIGNAL needs no KAIO_SETUP_SIGNALS: that flag only exists so
+ * that the per-iocb aio_flags bit, which io_submit(2) ignores when it does
+ * not know it, stays ignored for a libaio program that sets it by accident.
+ * A new ioctl has no such program to protect: asking for the list signal
+ * is explicit. The requests' own signals still need KAIO_SETUP_SIGNALS.
  *
  * Return: the number of iocbs taken, or an errno if none was.
  */

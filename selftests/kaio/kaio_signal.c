@@ -944,6 +944,345 @@ TEST(cancel_page_waiting_read_ECANCELED_signal)
 	t_ctx_close(&c);
 }
 
+/* ---- kernel-only signals, threads that go, the bound on queued sends ------ */
+
+/*
+ * SIGKILL and SIGSTOP: a kworker's send would force them past
+ * SIGNAL_UNKILLABLE; refused for a request and for a list.
+ */
+TEST(sigkill_sigstop_EINVAL)
+{
+	struct kaio_sigevent sev;
+	struct iocb cb, *ptr = &cb;
+	struct io_event ev;
+	struct t_ctx c;
+	char *buf = t_alloc(4096);
+	int fd;
+
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
+	fd = data_file(_metadata, 4096);
+	memset(&sev, 0, sizeof(sev));
+	sev.notify = KAIO_SIGEV_PROCESS;
+	sev.signo = SIGKILL;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.signo = SIGSTOP;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.notify = KAIO_SIGEV_THREAD_ID;
+	sev.tid = gettid();
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	sev.signo = SIGKILL;
+	EXPECT_EQ(-EINVAL, submit_with(c.fd, fd, buf, &sev));
+	/* a list's */
+	t_prep_noop(&cb, c.nullfd);
+	sev.notify = KAIO_SIGEV_PROCESS;
+	sev.tid = 0;
+	EXPECT_EQ(-EINVAL, submit_list(c.fd, 1, &ptr, KAIO_LIST_SIGNAL, &sev));
+	sev.signo = SIGSTOP;
+	EXPECT_EQ(-EINVAL, submit_list(c.fd, 1, &ptr, KAIO_LIST_SIGNAL, &sev));
+	/* nothing was taken, and SIGCONT (not kernel-only) still goes */
+	EXPECT_EQ(0, reap_now(c.fd, &ev, 1));
+	sev.signo = SIGCONT;
+	block(SIGCONT);
+	EXPECT_EQ(1, submit_with(c.fd, fd, buf, &sev));
+	EXPECT_EQ(SIGCONT, wait_sig(SIGCONT, NULL, 5000));
+	t_ctx_close(&c);
+}
+
+/*
+ * KAIO_SIGEV_THREAD_ID naming a thread that exits before the completion:
+ * the request completes, the signal is dropped (not sent to another).
+ */
+TEST(thread_id_exited_before_completion_dropped)
+{
+	struct kaio_sigevent sev;
+	struct sleeper s;
+	struct io_event ev;
+	struct t_ctx c;
+	struct iocb cb;
+	siginfo_t si;
+	int p[2];
+
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
+	ASSERT_EQ(0, pipe(p));
+	block(sig(21));
+	sleeper_start(&s);
+	t_prep_poll(&cb, p[0], POLLIN);
+	prep_sig(&cb, &sev, sig(21), 4);
+	sev.notify = KAIO_SIGEV_THREAD_ID;
+	sev.tid = s.tid;
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	sleeper_stop(&s);
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
+	EXPECT_EQ((uintptr_t)&cb, ev.obj);
+	EXPECT_EQ(1, stat_wait(c.fd, DROPPED, 1, 2000));
+	EXPECT_EQ(0, stat_wait(c.fd, SENT, 0, 0));
+	EXPECT_EQ(-EAGAIN, wait_sig(sig(21), &si, 100));
+	close(p[0]);
+	close(p[1]);
+	t_ctx_close(&c);
+}
+
+struct submitter {
+	int ctx;
+	struct iocb *cb;
+	long ret;
+	pid_t tid;
+};
+
+static void *submitter_fn(void *arg)
+{
+	struct submitter *sb = arg;
+
+	sb->tid = gettid();
+	sb->ret = t_submit_one(sb->ctx, sb->cb);
+	return NULL;
+}
+
+/*
+ * KAIO_SIGEV_PROCESS whose submitting thread exits before the completion:
+ * the main thread blocks the signal, a sibling does not and gets it.
+ */
+TEST(process_directed_submitter_exited_goes_to_a_sibling)
+{
+	struct kaio_sigevent sev;
+	struct submitter sb;
+	struct sleeper s;
+	struct io_event ev;
+	struct t_ctx c;
+	struct iocb cb;
+	pthread_t th;
+	int p[2];
+
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
+	ASSERT_EQ(0, pipe(p));
+	install(sig(22), -1);
+	sleeper_start(&s);	/* before the block: it keeps it unblocked */
+	block(sig(22));
+	t_prep_poll(&cb, p[0], POLLIN);
+	prep_sig(&cb, &sev, sig(22), 8);
+	sb = (struct submitter){ .ctx = c.fd, .cb = &cb };
+	ASSERT_EQ(0, pthread_create(&th, NULL, submitter_fn, &sb));
+	pthread_join(th, NULL);	/* the submitter exits, blocking nothing */
+	ASSERT_EQ(1, sb.ret);
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(1, t_wait(c.fd, &ev, 1, 5000));
+	ASSERT_TRUE(handled(1, 5000)) TH_LOG("dropped, or pending here?");
+	EXPECT_EQ(s.tid, h_tid);
+	EXPECT_NE(sb.tid, h_tid);
+	EXPECT_EQ(8, h_info.si_value.sival_int);
+	EXPECT_FALSE(is_pending(sig(22)));
+	EXPECT_EQ(1, stat_wait(c.fd, SENT, 1, 1000));
+	sleeper_stop(&s);
+	close(p[0]);
+	close(p[1]);
+	t_ctx_close(&c);
+}
+
+#define NSIGNALS	10000
+
+/* Signals of sig(23) waiting now, taken; each value is counted in @seen. */
+static long take_signals(unsigned char *seen, long *dups)
+{
+	siginfo_t si;
+	long n = 0;
+	int v;
+
+	while (wait_sig(sig(23), &si, 0) == sig(23)) {
+		v = si.si_value.sival_int;
+		if (v < 0 || v >= NSIGNALS || seen[v]++)
+			(*dups)++;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * NOOPs with signals as fast as SUBMIT takes them, the ring reaped through
+ * its head (no syscall): a send not yet made keeps a share of the
+ * capacity, so sends not made never outnumber it (submitted - sent -
+ * dropped <= capacity, read after each SUBMIT that took one), SUBMIT says
+ * EAGAIN meanwhile, and every signal arrives once.
+ */
+TEST(many_noop_signals_bounded_by_capacity)
+{
+	struct kaio_sigevent sev;
+	struct t_stats st;
+	struct t_ctx c;
+	struct iocb cb;
+	unsigned char *seen = calloc(NSIGNALS, 1);
+	long submitted = 0, got = 0, dups = 0, eagain = 0, worst = 0;
+	long behind;
+	int i, idle;
+
+	ASSERT_TRUE(seen != NULL);
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
+	ASSERT_EQ(0, t_ctx_map_ring(&c));
+	block(sig(23));
+	while (submitted < NSIGNALS) {
+		long r;
+
+		t_prep_noop(&cb, c.nullfd);
+		prep_sig(&cb, &sev, sig(23), submitted);
+		r = t_submit_one(c.fd, &cb);
+		/* reap everything: only pending sends can hold the capacity */
+		__atomic_store_n(&c.ring->head,
+				 __atomic_load_n(&c.ring->tail, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		if (r == -EAGAIN) {
+			eagain++;
+			got += take_signals(seen, &dups);
+			sched_yield();
+			continue;
+		}
+		ASSERT_EQ(1, r);
+		submitted++;
+		if (submitted % 16 == 0 || submitted < 256) {
+			ASSERT_EQ(0, t_ctx_stats(c.fd, &st));
+			behind = submitted - st.signals_sent -
+				 st.signals_dropped;
+			if (behind > worst)
+				worst = behind;
+			ASSERT_GE((long)c.cap, behind)
+				TH_LOG("%ld sends queued, capacity %u",
+				       behind, c.cap);
+		}
+		if (submitted % 64 == 0)
+			got += take_signals(seen, &dups);
+	}
+	/* every one arrives, once */
+	for (idle = 0; got < NSIGNALS && idle < 500; idle++) {
+		long n = take_signals(seen, &dups);
+
+		got += n;
+		if (!n)
+			usleep(10000);
+	}
+	TH_LOG("%ld EAGAIN, at most %ld sends queued (capacity %u)",
+	       eagain, worst, c.cap);
+	EXPECT_EQ(NSIGNALS, got);
+	EXPECT_EQ(0, dups);
+	ASSERT_EQ(0, t_ctx_stats(c.fd, &st));
+	EXPECT_EQ(NSIGNALS, st.signals_sent);
+	EXPECT_EQ(0, st.signals_dropped);
+	for (i = 0; i < NSIGNALS; i++)
+		if (!seen[i])
+			break;
+	EXPECT_EQ(NSIGNALS, i) TH_LOG("signal %d never came", i);
+	free(seen);
+	t_ctx_close(&c);
+}
+
+/* The kernel's taint flags (W: a WARN fired), or -1. */
+static long tainted(void)
+{
+	char *s = t_read_whole("/proc/sys/kernel", "tainted");
+	long v = s ? atol(s) : -1;
+
+	free(s);
+	return v;
+}
+
+/*
+ * Close a context whose sends are still queued (a full batch of NOOPs with
+ * signals, closed at once), many times: the close waits for them, nothing
+ * leaks (module-wide contexts back where they were), nothing WARNs.
+ */
+TEST(close_with_sends_queued)
+{
+	struct kaio_sigevent sev;
+	struct t_stats st;
+	struct iocb *cbs, **ptrs;
+	struct t_ctx c;
+	long long contexts;
+	long taint0, n, got = 0, total = 0;
+	unsigned int i, round;
+
+	if (t_stats_read("/sys/kernel/debug/kaio/stats", &st))
+		SKIP(return, "no /sys/kernel/debug/kaio/stats");
+	contexts = st.contexts;
+	taint0 = tainted();
+	block(sig(24));
+	for (round = 0; round < 50; round++) {
+		KAIO_CTX_INIT(&c, 64, KAIO_SETUP_SIGNALS);
+		cbs = calloc(c.cap, sizeof(*cbs));
+		ptrs = calloc(c.cap, sizeof(*ptrs));
+		ASSERT_TRUE(cbs && ptrs);
+		for (i = 0; i < c.cap; i++) {
+			t_prep_noop(&cbs[i], c.nullfd);
+			cbs[i].aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
+			cbs[i].aio_reserved2 = (uintptr_t)&sev;
+			ptrs[i] = &cbs[i];
+		}
+		memset(&sev, 0, sizeof(sev));
+		sev.signo = sig(24);
+		n = t_submit(c.fd, c.cap, ptrs);
+		ASSERT_LT(0, n);
+		total += n;
+		t_ctx_close(&c);
+		free(cbs);
+		free(ptrs);
+		/* sent by the time the close returned: take them */
+		while (wait_sig(sig(24), NULL, 0) == sig(24))
+			got++;
+	}
+	EXPECT_EQ(total, got);
+	EXPECT_EQ(0, t_module_settle(contexts, 5000, &st));
+	EXPECT_EQ(taint0, tainted());
+}
+
+struct writer {
+	int fd;
+	int delay_ms;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+
+	usleep(w->delay_ms * 1000);
+	if (write(w->fd, "x", 1) != 1)
+		return (void *)1;
+	return NULL;
+}
+
+/*
+ * A POLL on a pipe another thread writes to: completed from the pipe's
+ * wake-up, and its signal finds the event in the ring.
+ */
+TEST(poll_woken_by_another_thread_event_before_signal)
+{
+	struct kaio_sigevent sev;
+	struct io_event ev[2];
+	struct writer w;
+	struct t_ctx c;
+	struct iocb cb;
+	pthread_t th;
+	siginfo_t si;
+	int p[2];
+
+	KAIO_CTX_INIT(&c, 8, KAIO_SETUP_SIGNALS);
+	ASSERT_EQ(0, pipe(p));
+	block(sig(25));
+	t_prep_poll(&cb, p[0], POLLIN);
+	prep_sig(&cb, &sev, sig(25), 25);
+	ASSERT_EQ(1, t_submit_one(c.fd, &cb));
+	EXPECT_EQ(0, reap_now(c.fd, ev, 2));
+	w = (struct writer){ .fd = p[1], .delay_ms = 50 };
+	ASSERT_EQ(0, pthread_create(&th, NULL, writer_fn, &w));
+	ASSERT_EQ(sig(25), wait_sig(sig(25), &si, 5000));
+	/* taken at once: the event must be there already */
+	ASSERT_EQ(1, reap_now(c.fd, ev, 2));
+	EXPECT_EQ((uintptr_t)&cb, ev[0].obj);
+	EXPECT_TRUE(ev[0].res & POLLIN);
+	EXPECT_EQ(25, si.si_value.sival_int);
+	EXPECT_EQ(getpid(), si.si_pid);
+	pthread_join(th, NULL);
+	close(p[0]);
+	close(p[1]);
+	t_ctx_close(&c);
+}
+
 /* ---- exec, limits ------------------------------------------------------------ */
 
 /* Module-wide signals_dropped (debugfs), or -1. */
@@ -1037,12 +1376,18 @@ TEST_F_TIMEOUT(slow, exec_no_signal_to_the_new_image, 60)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("exec'd child status 0x%x (signal %d)", status,
 		       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	/* the read completed meanwhile, and its signal was dropped */
+	/*
+	 * The read completed meanwhile, and its signal was dropped. The
+	 * child's context is gone with its exec (O_CLOEXEC): only the
+	 * module-wide counter is left to read. Tests run one at a time in
+	 * the guest, but anything else dropping a signal meanwhile would
+	 * raise it too: at least one more, not exactly one.
+	 */
 	for (i = 0; i < 500 && d1 <= d0; i++) {
 		d1 = module_dropped();
 		usleep(10000);
 	}
-	EXPECT_EQ(d0 + 1, d1);
+	EXPECT_LE(d0 + 1, d1);
 }
 
 /* RLIMIT_SIGPENDING 0: the request completes, its signal is dropped. */

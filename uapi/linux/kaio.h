@@ -53,12 +53,19 @@
 /**
  * struct kaio_sigevent - a completion signal
  * @value: si_value of the signal (sigval, as sigev_value).
- * @signo: the signal, 1 to SIGRTMAX (64); 0 or above 64 is EINVAL.
+ * @signo: the signal, 1 to SIGRTMAX (64); 0, above 64, SIGKILL and SIGSTOP
+ *	are EINVAL (sent from a kernel worker, the kernel would force those
+ *	two past a pid namespace init's SIGNAL_UNKILLABLE).
  * @notify: KAIO_SIGEV_PROCESS: a process-directed signal to the process
  *	that submitted the request (it goes to one of its threads that does
  *	not block it, the submitting thread first; if every thread blocks it,
- *	it is left pending on the submitting thread, or on another live
- *	thread of the process if that one has exited).
+ *	it is left pending on the submitting thread, or on the first live
+ *	thread of the process if that one has exited). 6.1 lets a module
+ *	queue a signal with its own siginfo to a thread only, so such a
+ *	pending signal is that thread's: only its sigwaitinfo() or signalfd
+ *	sees it, another thread unblocking it does not get it, and it is lost
+ *	if that thread exits first; and a standard (non-RT) signal can be
+ *	pending once per thread instead of once per process.
  *	KAIO_SIGEV_THREAD_ID: to the thread @tid only (as SIGEV_THREAD_ID).
  * @tid: with KAIO_SIGEV_THREAD_ID, a thread id in the submitter's pid
  *	namespace, of a thread of the submitter's own thread group (EINVAL
@@ -66,11 +73,15 @@
  * @reserved: must be 0.
  *
  * The signal is queued as sigqueue(3) would queue it: si_code SI_ASYNCIO,
- * si_pid the submitter's process id (0 if the receiver is in a pid
- * namespace below the init one), si_uid its real uid, si_value @value. A
- * real-time signal past RLIMIT_SIGPENDING is dropped, as sigqueue would
- * fail with EAGAIN; so is a signal whose process has exec'd or exited since
- * the submission, or whose thread (KAIO_SIGEV_THREAD_ID) has exited.
+ * si_pid the submitter's process id, si_uid its real uid, si_value @value.
+ * It is sent from a kernel worker, so si_pid is 0 if the receiver is in a
+ * pid namespace below the init one, except for a KAIO_LIST_SIGNAL sent at
+ * the end of SUBMIT_LIST itself (by the submitter). A real-time signal past
+ * RLIMIT_SIGPENDING is dropped, as sigqueue would fail with EAGAIN; so is a
+ * signal whose process has exec'd or exited since the submission or is
+ * exec'ing as it is sent, or whose thread (KAIO_SIGEV_THREAD_ID) has
+ * exited. A signal not sent yet holds a share of the context's capacity
+ * (kaio_setup.nr_events) until it is, as a request in flight does.
  */
 struct kaio_sigevent {
 	__u64 value;
@@ -191,14 +202,20 @@ struct kaio_cancel {
 };
 
 /* kaio_submit_list.flags */
-/* Send @sigev once, when every request of the call has completed. */
+/*
+ * Send @sigev once, when every request of the call has completed. Needs no
+ * KAIO_SETUP_SIGNALS: that flag keeps KAIO_IOCB_FLAG_SIGEVENT an unknown
+ * aio_flags bit for libaio programs, which io_submit(2) ignores; a new
+ * ioctl has no such program to protect.
+ */
 #define KAIO_LIST_SIGNAL	(1U << 0)
 /*
  * An iocb that fails with an errno of its own (EBADF, EINVAL, ...) does not
  * stop the call: its event is posted with res = -errno, as if the request
  * had run and failed: its eventfd (IOCB_FLAG_RESFD) is signalled and its
- * own signal (KAIO_IOCB_FLAG_SIGEVENT) sent, unless either was the error. The call still stops at an iocb
- * it cannot read (EFAULT) or when the ring is full (EAGAIN).
+ * own signal (KAIO_IOCB_FLAG_SIGEVENT) sent, unless either was the error.
+ * The call still stops at an iocb it cannot read (EFAULT) or when the ring
+ * is full (EAGAIN).
  */
 #define KAIO_LIST_POST_ERRORS	(1U << 1)
 #define KAIO_LIST_FLAGS		(KAIO_LIST_SIGNAL | KAIO_LIST_POST_ERRORS)
