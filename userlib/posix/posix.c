@@ -187,10 +187,49 @@ static long futex(uint32_t *word, int op, uint32_t val,
 	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
 }
 
+/*
+ * Threads waiting on g_seq. A FUTEX_WAKE is a system call, and most
+ * deliveries have nobody on the futex (a single-threaded program waits in
+ * GETEVENTS as the ring waiter): wake only when someone may sleep. Both
+ * sides are sequentially consistent: a waiter counts itself, then
+ * FUTEX_WAIT checks g_seq; a waker moves g_seq, then reads the count. One
+ * of them sees the other's write, so no wake-up is lost.
+ */
+static uint32_t g_seq_waiters;
+
 static void bump_seq(void)
 {
-	ADD(&g_seq, 1);
-	futex(&g_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	__atomic_add_fetch(&g_seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&g_seq_waiters, __ATOMIC_SEQ_CST))
+		futex(&g_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
+/*
+ * gettid() is a system call each time, and every wait asks: cached per
+ * thread (async-signal-safe: a handler that fills it writes the same
+ * value). A forked child's one thread has a new id: atfork_child() clears it.
+ */
+static __thread int t_tid __attribute__((tls_model("initial-exec")));
+
+static int self_tid(void)
+{
+	if (!t_tid)
+		t_tid = gettid();
+	return t_tid;
+}
+
+/* FUTEX_WAIT on g_seq while it is @seen; the futex call's result. */
+static long seq_wait(uint32_t seen, const struct timespec *ts)
+{
+	long rc;
+	int e;
+
+	__atomic_add_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
+	rc = futex(&g_seq, FUTEX_WAIT_PRIVATE, seen, ts);
+	e = errno;
+	__atomic_sub_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
+	errno = e;
+	return rc;
 }
 
 static int load_err(const struct aiocb *cb)
@@ -660,7 +699,7 @@ static long reap(long min_nr, const struct timespec *to)
 		 * aiocb just delivered here: wake it with an event.
 		 */
 		w = LD(&g_waiter);
-		if (w && w != LD(&g_reaper_tid) && w != gettid())
+		if (w && w != LD(&g_reaper_tid) && w != self_tid())
 			kick();
 	}
 	if (masked)
@@ -686,7 +725,7 @@ static void reap_nowait(void)
 static int wait_once(uint32_t seen, const struct timespec *deadline)
 {
 	struct timespec now, rem, *prem = NULL;
-	int me = gettid(), w, own = 0, rc = 0;
+	int me = self_tid(), w, own = 0, rc = 0;
 	long n;
 
 	if (deadline) {
@@ -716,7 +755,7 @@ static int wait_once(uint32_t seen, const struct timespec *deadline)
 		}
 		return rc;
 	}
-	if (futex(&g_seq, FUTEX_WAIT_PRIVATE, seen, prem) < 0 && errno == EINTR)
+	if (seq_wait(seen, prem) < 0 && errno == EINTR)
 		return EINTR;
 	return 0;
 }
@@ -763,7 +802,7 @@ static void block_all(sigset_t *old)
  */
 static void *reaper_main(void *arg)
 {
-	int me = gettid(), w;
+	int me = self_tid(), w;
 	uint32_t s;
 
 	(void)arg;
@@ -774,7 +813,7 @@ static void *reaper_main(void *arg)
 			break;
 		s = LD(&g_seq);
 		if (LD(&g_waiter))
-			futex(&g_seq, FUTEX_WAIT_PRIVATE, s, NULL);
+			seq_wait(s, NULL);
 	}
 	for (;;)
 		reap(1, NULL);
@@ -1054,6 +1093,8 @@ static void atfork_child(void)
 	g_backend = B_UNDECIDED;
 	g_waiter = 0;
 	g_kick = 0;
+	g_seq_waiters = 0;	/* the other threads did not come along */
+	t_tid = 0;
 	g_nhead = NULL;
 	g_reaper_started = 0;
 	g_reaper_tid = 0;
