@@ -197,7 +197,7 @@ uninstall:
 
 # Debian packages (debian/, built from a copy of the tracked files) in
 # build/deb/: kaio-dkms, libkaio++0, libkaio++-dev, libkaio-libaio1,
-# kaio-tools; then lintian.
+# libkaio-posix1, libkaio-posix-dev, kaio-tools; then lintian.
 deb:
 	@scripts/mkdeb.sh
 

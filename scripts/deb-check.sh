@@ -14,13 +14,19 @@
 #      installed /usr/src/kaio-VERSION, unless the postinst already did;
 #   4. build programs against the installed packages: the README's C++
 #      example with pkg-config kaio++ (no PKG_CONFIG_PATH: the multiarch
-#      directory), and one with pkg-config kaio;
+#      directory), one with pkg-config kaio, and a plain POSIX aio program
+#      (tests/installed/posix_aio.c) as it is and with -lkaio-posix
+#      (libkaio-posix-dev: it must need the packaged libkaio-posix.so.1);
+#      libkaio-posix1 has its manual page and posix-aio.md;
 #   5. boot the guest with THAT kaio.ko in /lib/modules/KVER/updates/dkms
 #      (where dkms install puts it), the packages' files at their installed
 #      paths and kaio.load=demand: nothing loads kaio.ko, and
 #      tests/installed/kaio_installed.sh checks that /dev/kaio is there, that
-#      its first open loads the module, and that fio (libaio), kaio-demo and
-#      the README example run on it. Console: build/deb/guest-check.log;
+#      its first open loads the module, and that fio (libaio), kaio-demo,
+#      the README example and the POSIX aio program (LD_PRELOAD of the
+#      packaged libkaio-posix.so.1, and the -lkaio-posix build) run on it,
+#      the latter on libkaio-posix's kaio backend. Console:
+#      build/deb/guest-check.log;
 #   6. purge the packages again (those that were not installed before).
 # Without root (or password-less sudo) steps 2-6 are skipped.
 set -uo pipefail
@@ -36,7 +42,7 @@ mkdir -p "$out"
 : >"$log"
 version=$(cat VERSION)
 kver=$(scripts/kver.sh) || exit 1
-pkgs=(kaio-dkms libkaio++0 libkaio++-dev libkaio-libaio1 kaio-tools)
+pkgs=(kaio-dkms libkaio++0 libkaio++-dev libkaio-libaio1 libkaio-posix1 libkaio-posix-dev kaio-tools)
 failed=0
 result() { # ok|"not ok"|skip TEXT
 	echo "$1 deb: $2"
@@ -112,7 +118,7 @@ t0=$(date +%s)
 if $SUDO env DEBIAN_FRONTEND=noninteractive dpkg -i "${debs[@]}" >>"$log" 2>&1; then
 	t1=$(date +%s)
 	built=$(sed -n 's/^Building for //p' "$log" | tail -n1)
-	result ok "dpkg -i of the five packages (DKMS autoinstall built for: ${built:-nothing}; $((t1 - t0)) s)"
+	result ok "dpkg -i of the ${#pkgs[@]} packages (DKMS autoinstall built for: ${built:-nothing}; $((t1 - t0)) s)"
 else
 	result "not ok" "dpkg -i failed, see $log"
 	purge
@@ -176,10 +182,43 @@ else
 	result "not ok" "pkg-config kaio: build, run or link check failed, see $log"
 fi
 rm -rf "$prog"
+# POSIX aio: the program as it is (the guest preloads the library), and
+# linked with -lkaio-posix from the installed libkaio-posix-dev (no -L: the
+# multiarch directory), which must bind its <aio.h> references to the
+# packaged libkaio-posix.so.1: readelf -V shows GLIBC_2.34 needed from it.
+ma=$(gcc -print-multiarch)
+step "POSIX aio program against the installed libkaio-posix-dev"
+if gcc -O2 -Wall -Wextra -Werror -o "$root/kaio/installed/posix_aio" tests/installed/posix_aio.c >>"$log" 2>&1 &&
+	gcc -O2 -Wall -Wextra -Werror -o "$root/kaio/installed/posix_aio-linked" tests/installed/posix_aio.c \
+		-lkaio-posix >>"$log" 2>&1 &&
+	ldd "$root/kaio/installed/posix_aio-linked" | tee -a "$log" |
+		grep -E "=> (/usr)?/lib/$ma/libkaio-posix\.so\.1 " >/dev/null && # /lib: usrmerge's ld.so.cache
+	readelf -V -W "$root/kaio/installed/posix_aio-linked" | tee -a "$log" |
+		awk '{ for (i = 1; i < NF; i++) {
+			if ($i == "File:") f = $(i + 1)
+			else if ($i == "Name:" && $(i + 1) == "GLIBC_2.34" && f == "libkaio-posix.so.1") found = 1 } }
+			END { exit !found }' &&
+	"$root/kaio/installed/posix_aio-linked" "$root/posix_aio.dat" >>"$log" 2>&1; then
+	result ok "a POSIX aio program builds with -lkaio-posix from the installed package and binds <aio.h> (GLIBC_2.34) to /usr/lib/$ma/libkaio-posix.so.1"
+else
+	result "not ok" "-lkaio-posix: build, link or run of tests/installed/posix_aio.c failed, see $log"
+fi
+rm -f "$root/posix_aio.dat"
+posix_files=$(dpkg -L libkaio-posix1 libkaio-posix-dev 2>>"$log")
+missing=
+for f in /usr/lib/$ma/libkaio-posix.so.1 /usr/share/man/man7/kaio-posix.7.gz \
+	 /usr/share/doc/libkaio-posix1/posix-aio.md.gz /usr/lib/$ma/libkaio-posix.so /usr/include/kaio-posix.h; do
+	grep -qxF "$f" <<<"$posix_files" && [ -e "$f" ] || missing+=" $f"
+done
+if [ -z "$missing" ]; then
+	result ok "libkaio-posix1 ships the library, kaio-posix(7) and posix-aio.md; libkaio-posix-dev the .so link and kaio-posix.h"
+else
+	result "not ok" "libkaio-posix packages lack:$missing"
+fi
 
 # ---- 5. the guest, from the installed packages ---------------------------------
 step "guest root from dpkg -L"
-for p in kaio-dkms libkaio++0 libkaio-libaio1 kaio-tools; do
+for p in kaio-dkms libkaio++0 libkaio-libaio1 libkaio-posix1 kaio-tools; do
 	dpkg -L "$p" | while IFS= read -r f; do
 		[ -d "$f" ] && continue # directories, and links to them (/lib)
 		[ -f "$f" ] || [ -L "$f" ] || continue

@@ -5,8 +5,9 @@
 # tracked files (and untracked ones git does not ignore) in
 # build/deb/kaio-VERSION/, so the work tree gets no debian/ build litter.
 # The packages land in build/deb/: kaio-dkms, libkaio++0, libkaio++-dev,
-# libkaio-libaio1, kaio-tools (and their -dbgsym). Then lintian on them,
-# its report in build/deb/lintian.txt.
+# libkaio-libaio1, libkaio-posix1, libkaio-posix-dev, kaio-tools (and the
+# -dbgsym packages). Then lintian on them, its report in
+# build/deb/lintian.txt.
 # Exit status: 0 built and lintian clean (no error or warning tag; or no
 # lintian installed: then there is no build/deb/lintian.txt), 1 the
 # build failed (log: build/deb/build.log), 2 lintian found something.

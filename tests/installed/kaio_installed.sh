@@ -9,8 +9,11 @@
 # Checks that the node is there before the module, that the first open loads
 # it, and that programs run on it: fio, an unmodified libaio program, on
 # the libkaio-libaio1 drop-in (LD_LIBRARY_PATH and LD_PRELOAD), kaio-demo
-# (kaio-tools) and the README's example, built on the host against the
-# installed libkaio++-dev through pkg-config (/kaio/installed/). TAP output.
+# (kaio-tools), the README's example, built on the host against the
+# installed libkaio++-dev through pkg-config (/kaio/installed/), and a
+# plain POSIX aio program (tests/installed/posix_aio.c) on the installed
+# libkaio-posix1, by LD_PRELOAD and linked with -lkaio-posix
+# (libkaio-posix-dev): its backend must be kaio. TAP output.
 # kaio-timeout: 600
 
 n=0
@@ -32,12 +35,13 @@ logged() { # TAG COMMAND...: run it, its output as comments; its status
 	return $rc
 }
 
-echo "1..12"
+echo "1..14"
 dir=${KAIO_EXT4_DIR:-/tmp}
 kver=$(uname -r)
 compat=$(ls -d /usr/lib/*/kaio/compat 2>/dev/null | head -n1)
+posix=$(ls /usr/lib/*/libkaio-posix.so.1 2>/dev/null | head -n1)
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' /usr/src/kaio-*/dkms.conf 2>/dev/null | head -n1)
-echo "# kernel $kver, kaio-dkms $version, drop-in in ${compat:-?}"
+echo "# kernel $kver, kaio-dkms $version, drop-in in ${compat:-?}, libkaio-posix ${posix:-?}"
 grep '^kaio ' /lib/modules/"$kver"/modules.devname | sed 's/^/# modules.devname: /'
 grep 'kaio.ko:' /lib/modules/"$kver"/modules.dep | sed 's/^/# modules.dep: /'
 ls -l /dev/kaio 2>&1 | sed 's/^/# /'
@@ -78,5 +82,17 @@ check "kaio-demo (kaio-tools) runs" \
 echo "kaio's README example reads this file" >"$dir/hello.txt"
 check "the README example (built with pkg-config kaio++) runs on kaio" \
 	logged kaio-hello /kaio/installed/kaio-hello "$dir/hello.txt"
-rm -f "$dir/kaio-installed.fio" "$dir/hello.txt"
+# POSIX aio: the library says which backend serves the process
+# (KAIO_POSIX_DEBUG=1: one "libkaio-posix: backend ..." line on stderr).
+posix_job() { # PROGRAM ENV...: posix_aio.c's write, fsync, lio_listio reads
+	prog=$1
+	shift
+	logged "${prog##*/}" env "$@" KAIO_POSIX_DEBUG=1 "$prog" "$dir/kaio-posix.dat" &&
+		grep -qx 'libkaio-posix: backend kaio' /tmp/kaio-installed.log
+}
+check "a POSIX aio program with LD_PRELOAD=$posix runs on kaio (backend kaio)" \
+	posix_job /kaio/installed/posix_aio LD_PRELOAD="$posix"
+check "a POSIX aio program linked with -lkaio-posix (libkaio-posix-dev) runs on kaio" \
+	posix_job /kaio/installed/posix_aio-linked
+rm -f "$dir/kaio-installed.fio" "$dir/hello.txt" "$dir/kaio-posix.dat"
 exit $failed
