@@ -234,15 +234,16 @@ static int kaio_ctx_mmap(struct file *file, struct vm_area_struct *vma)
 
 static void kaio_ctx_free(struct kaio_ctx *ctx)
 {
-	/*
-	 * No request, list or queued notify is left, but the notify work
-	 * may still be returning: before the context and, with the user's
-	 * last context, the user's notify_wq go.
-	 */
-	kaio_notify_ctx_exit(ctx);
 	kaio_mm_untrack(ctx);
 	/* Off the mm's list: no shutdown can be queued any more. */
 	cancel_work_sync(&ctx->shutdown_work);
+	/*
+	 * No request, list or queued notify is left (and a shutdown could
+	 * only cancel requests, which would post), but the notify work may
+	 * still be returning: before the context and, with the user's last
+	 * context, the user's notify_wq go.
+	 */
+	kaio_notify_ctx_exit(ctx);
 	kaio_req_cache_drain(ctx);
 	/* No request alive, no SUBMIT: every cached one was just freed. */
 	WARN_ON_ONCE(atomic_read(&ctx->req_cached));

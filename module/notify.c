@@ -34,8 +34,9 @@
  * signalfd only, and lost if that thread exits before taking it.
  *
  * A process that exec'd since the submission is another program: its
- * mm and its self_exec_id differ, and it gets nothing; nor does one that
- * exited. The check and the send are made under the process's
+ * mm and its self_exec_id differ, and nothing is sent to it once the exec
+ * has switched the image (one sent just before stays pending across the
+ * exec, as any pending signal does); nor to one that exited. The check and the send are made under the process's
  * exec_update_lock, which exec holds for writing while it switches the
  * mm, bumps self_exec_id, resets handlers and commits credentials; taken
  * by trylock only, since an exec (or an exiting mm) may wait for this
@@ -51,10 +52,12 @@
 #include <linux/compiler.h>
 #include <linux/cred.h>
 #include <linux/llist.h>
+#include <linux/memcontrol.h>
 #include <linux/pid.h>
 #include <linux/rcupdate.h>
 #include <linux/rwsem.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/signal.h>
@@ -202,6 +205,9 @@ static bool kaio_sig_wanted(struct task_struct *t, const struct kaio_sig *sig)
 {
 	if (!kaio_sig_same_image(t, sig))
 		return false;
+	/* io_uring's workers block every signal: it would stay pending. */
+	if (t->flags & PF_IO_WORKER)
+		return false;
 	/* Racy on purpose (t->blocked changes under its siglock): a hint. */
 	return !data_race(sigismember(&t->blocked, sig->signo));
 }
@@ -232,7 +238,8 @@ static struct task_struct *kaio_sig_target(const struct kaio_sig *sig)
 			pick = t;
 			break;
 		}
-		if (!pick && kaio_sig_same_image(t, sig))
+		if (!pick && kaio_sig_same_image(t, sig) &&
+		    !(t->flags & PF_IO_WORKER))
 			pick = t;
 	}
 out:
@@ -336,17 +343,25 @@ struct kaio_notify_list *kaio_notify_list_new(struct kaio_ctx *ctx,
 /**
  * kaio_notify_list_end() - the SUBMIT_LIST call drops its reference
  * @list: the list
+ * @took: whether the call succeeded: it took requests, or was given none
  *
  * In the submitter, in process context. If the call's reference was the
- * last (every request it took has completed, or it took none), the signal
- * is sent here, before this returns, by the submitter itself: si_pid is
- * then visible in any pid namespace of the receiver's, which is the
- * submitter's.
+ * last (every request it took has completed, or it was given none), the
+ * signal is sent here, before this returns, by the submitter itself:
+ * si_pid is then visible in any pid namespace of the receiver's, which is
+ * the submitter's. A call that fails took nothing and sends nothing: an
+ * errno means nothing happened, and the caller, who may retry or notify
+ * by itself (glibc's lio_listio does when it queued nothing), would
+ * otherwise get a signal per failed try.
  */
-void kaio_notify_list_end(struct kaio_notify_list *list)
+void kaio_notify_list_end(struct kaio_notify_list *list, bool took)
 {
-	if (refcount_dec_and_test(&list->refs))
+	if (!refcount_dec_and_test(&list->refs))
+		return;
+	if (took)
 		kaio_notify_list_done(list);
+	else
+		kaio_notify_list_free(list);
 }
 
 /* A request's reference, from the notify work: the last one sends. */
@@ -384,22 +399,41 @@ static void kaio_notify_send(struct kaio_ctx *ctx, struct kaio_notify *n)
 }
 
 /*
- * ctx->notify_work, on the user's notify_wq: every notify queued, oldest
- * first (llist_add() builds the list newest first); again while more come.
+ * ctx->notify_work, on the user's notify_wq: the notifies queued so far,
+ * oldest first (llist_add() builds the list newest first). One batch per
+ * run: a context that keeps completing requests is queued again behind
+ * the user's other contexts instead of holding a worker for as long as it
+ * keeps them coming.
+ *
+ * The sigqueue allocations are charged to the memory cgroup of the
+ * context's mm, as they would be if its submitter sent them: from a
+ * kworker they would be charged to nobody.
  */
 static void kaio_notify_work(struct work_struct *work)
 {
 	struct kaio_ctx *ctx = container_of(work, struct kaio_ctx, notify_work);
+	struct mem_cgroup *memcg, *old_memcg;
 	struct kaio_notify *n, *next;
 	struct llist_node *list;
 
-	while ((list = llist_del_all(&ctx->notifies))) {
-		list = llist_reverse_order(list);
-		llist_for_each_entry_safe(n, next, list, node) {
-			kaio_notify_send(ctx, n);
-			cond_resched();
-		}
+	list = llist_del_all(&ctx->notifies);
+	if (!list)
+		return;
+	memcg = get_mem_cgroup_from_mm(ctx->mm);
+	old_memcg = set_active_memcg(memcg);
+	list = llist_reverse_order(list);
+	/*
+	 * The last send may let the context be freed, but not before
+	 * kaio_notify_ctx_exit() waited for this work: ctx stays readable.
+	 */
+	llist_for_each_entry_safe(n, next, list, node) {
+		kaio_notify_send(ctx, n);
+		cond_resched();
 	}
+	set_active_memcg(old_memcg);
+	mem_cgroup_put(memcg);
+	if (!llist_empty(&ctx->notifies))
+		queue_work(ctx->user->notify_wq, &ctx->notify_work);
 }
 
 /**

@@ -19,6 +19,6 @@ void kaio_notify_discard(struct kaio_notify *n);
 
 struct kaio_notify_list *kaio_notify_list_new(struct kaio_ctx *ctx,
 					      const struct kaio_sigevent *sev);
-void kaio_notify_list_end(struct kaio_notify_list *list);
+void kaio_notify_list_end(struct kaio_notify_list *list, bool took);
 
 #endif /* _KAIO_NOTIFY_H */

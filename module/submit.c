@@ -284,8 +284,9 @@ long kaio_submit(struct kaio_ctx *ctx, const struct file_operations *ctx_fops,
  *
  * The call holds a reference on its list, and so does every request it
  * takes: the last put sends the list's signal, here if the call's is the
- * last (also when it took nothing, as glibc's lio_listio notifies at once
- * when nothing was queued).
+ * last (also when it was given no iocb, as glibc's lio_listio notifies at
+ * once when nothing is queued). A call that fails (an errno: it took
+ * nothing) sends nothing, so a caller that retries gets one signal.
  *
  * KAIO_LIST_SIGNAL needs no KAIO_SETUP_SIGNALS: that flag only exists so
  * that the per-iocb aio_flags bit, which io_submit(2) ignores when it does
@@ -321,6 +322,6 @@ long kaio_submit_list(struct kaio_ctx *ctx,
 	call.post_errors = args.flags & KAIO_LIST_POST_ERRORS;
 	ret = kaio_submit_iocbs(ctx, &call, args.nr, args.iocbpp);
 	if (call.list)
-		kaio_notify_list_end(call.list);
+		kaio_notify_list_end(call.list, ret >= 0);
 	return ret;
 }

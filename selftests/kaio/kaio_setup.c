@@ -132,9 +132,13 @@ TEST(setup_nr_events_above_max_events_EAGAIN)
 	EXPECT_EQ(-EAGAIN, t_setup_raw(dev, &s));
 }
 
+/* The lowest bit above the known ones (they are the low bits). */
 TEST(setup_flags_unknown_bit_EINVAL)
 {
-	struct kaio_setup s = { .nr_events = 8, .flags = KAIO_SETUP_WRITES_IN_SUBMIT << 1 };
+	struct kaio_setup s = {
+		.nr_events = 8,
+		.flags = (KAIO_SETUP_FLAGS + 1) & ~KAIO_SETUP_FLAGS,
+	};
 	int dev;
 
 	KAIO_DEV_OPEN(dev);

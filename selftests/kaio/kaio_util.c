@@ -475,6 +475,7 @@ static const struct {
 	F("signals_sent", signals_sent),
 	F("signals_dropped", signals_dropped),
 	F("in_flight", in_flight),
+	F("signals_queued", signals_queued),
 	F("contexts", contexts),
 	F("events_reserved", events_reserved),
 	F("pinned_pages_reserved", pinned_pages_reserved),

@@ -150,6 +150,7 @@ struct t_stats {
 	long long signals_sent;		/* completion signals queued */
 	long long signals_dropped;	/* ... not (exec'd, exited, limit) */
 	long long in_flight;
+	long long signals_queued;	/* sends not made yet */
 	long long contexts;		/* module-wide only */
 	long long events_reserved;	/* module-wide only */
 	long long pinned_pages_reserved; /* module-wide only */

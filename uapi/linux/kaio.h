@@ -77,7 +77,9 @@
  * It is sent from a kernel worker, so si_pid is 0 if the receiver is in a
  * pid namespace below the init one, except for a KAIO_LIST_SIGNAL sent at
  * the end of SUBMIT_LIST itself (by the submitter). A real-time signal past
- * RLIMIT_SIGPENDING is dropped, as sigqueue would fail with EAGAIN; so is a
+ * RLIMIT_SIGPENDING is dropped, as sigqueue would fail with EAGAIN (a
+ * standard signal past it is still raised, without its siginfo: the
+ * receiver sees si_code SI_KERNEL, no si_value); so is a
  * signal whose process has exec'd or exited since the submission or is
  * exec'ing as it is sent, or whose thread (KAIO_SIGEV_THREAD_ID) has
  * exited. A signal not sent yet holds a share of the context's capacity
@@ -229,8 +231,9 @@ struct kaio_cancel {
  * @reserved0: must be 0.
  * @sigev: with KAIO_LIST_SIGNAL, the list's signal: sent once, after the
  *	last event of the requests this call took (queued, or answered with
- *	an error event) is in the ring; at the end of the call if it took
- *	none. Ignored (but must be zero) without the flag.
+ *	an error event) is in the ring; at the end of the call if it was
+ *	given no iocb (@nr 0). A call that fails (an errno: it took none)
+ *	sends nothing. Ignored (but must be zero) without the flag.
  * @reserved: must be 0.
  *
  * Returns how many iocbs the call took (queued, or with
