@@ -33,16 +33,17 @@
  * Pending on one thread, it is seen by that thread's sigwaitinfo() and
  * signalfd only, and lost if that thread exits before taking it.
  *
- * A process that exec'd since the submission is another program: its
- * mm and its self_exec_id differ, and nothing is sent to it once the exec
- * has switched the image (one sent just before stays pending across the
- * exec, as any pending signal does); nor to one that exited. The check and the send are made under the process's
- * exec_update_lock, which exec holds for writing while it switches the
- * mm, bumps self_exec_id, resets handlers and commits credentials; taken
- * by trylock only, since an exec (or an exiting mm) may wait for this
- * context's requests: a failed trylock is an exec under way, and the
- * signal is dropped. Drops and failed sends (RLIMIT_SIGPENDING for
- * real-time signals) are counted (fdinfo signals_dropped), never retried.
+ * A process that exec'd since the submission is another program: its mm
+ * and its self_exec_id differ, and nothing is sent to it once the exec has
+ * switched the image (one sent just before stays pending across the exec,
+ * as any pending signal does); nor to one that exited. The check and the
+ * send are made under the process's exec_update_lock, which exec holds for
+ * writing while it switches the mm, bumps self_exec_id, resets handlers
+ * and commits credentials; taken by trylock only, since an exec (or an
+ * exiting mm) may wait for this context's requests: a failed trylock is an
+ * exec under way, and the signal is dropped. Drops and failed sends
+ * (RLIMIT_SIGPENDING for real-time signals) are counted (fdinfo
+ * signals_dropped), never retried.
  * SIGKILL and SIGSTOP are refused at SUBMIT: sent from a kworker to a pid
  * namespace below it, send_signal_locked() would force them past
  * SIGNAL_UNKILLABLE.
@@ -159,7 +160,9 @@ static int kaio_sig_init(struct kaio_sig *sig, const struct kaio_sigevent *sev)
 			return -EINVAL;
 		rcu_read_lock();
 		t = pid_task(sig->thread, PIDTYPE_PID);
-		ours = t && same_thread_group(t, current);
+		/* Not an io_uring worker: it blocks every signal. */
+		ours = t && same_thread_group(t, current) &&
+		       !(READ_ONCE(t->flags) & PF_IO_WORKER);
 		rcu_read_unlock();
 		if (!ours) {
 			put_pid(sig->thread);
@@ -206,7 +209,7 @@ static bool kaio_sig_wanted(struct task_struct *t, const struct kaio_sig *sig)
 	if (!kaio_sig_same_image(t, sig))
 		return false;
 	/* io_uring's workers block every signal: it would stay pending. */
-	if (t->flags & PF_IO_WORKER)
+	if (READ_ONCE(t->flags) & PF_IO_WORKER)
 		return false;
 	/* Racy on purpose (t->blocked changes under its siglock): a hint. */
 	return !data_race(sigismember(&t->blocked, sig->signo));
@@ -239,7 +242,7 @@ static struct task_struct *kaio_sig_target(const struct kaio_sig *sig)
 			break;
 		}
 		if (!pick && kaio_sig_same_image(t, sig) &&
-		    !(t->flags & PF_IO_WORKER))
+		    !(READ_ONCE(t->flags) & PF_IO_WORKER))
 			pick = t;
 	}
 out:
@@ -302,10 +305,18 @@ static void kaio_notify_list_done(struct kaio_notify_list *list)
 	kaio_notify_list_free(list);
 }
 
+/* The send charged as kaio_notify_work()'s are. */
 static void kaio_notify_list_work(struct work_struct *work)
 {
-	kaio_notify_list_done(container_of(work, struct kaio_notify_list,
-					   work));
+	struct kaio_notify_list *list =
+		container_of(work, struct kaio_notify_list, work);
+	struct mem_cgroup *memcg, *old_memcg;
+
+	memcg = get_mem_cgroup_from_mm(list->ctx->mm);
+	old_memcg = set_active_memcg(memcg);
+	kaio_notify_list_done(list);
+	set_active_memcg(old_memcg);
+	mem_cgroup_put(memcg);
 }
 
 /**
@@ -356,8 +367,11 @@ struct kaio_notify_list *kaio_notify_list_new(struct kaio_ctx *ctx,
  */
 void kaio_notify_list_end(struct kaio_notify_list *list, bool took)
 {
-	if (!refcount_dec_and_test(&list->refs))
+	if (!refcount_dec_and_test(&list->refs)) {
+		/* A failed call took nothing that could hold a reference. */
+		WARN_ON_ONCE(!took);
 		return;
+	}
 	if (took)
 		kaio_notify_list_done(list);
 	else
@@ -432,8 +446,10 @@ static void kaio_notify_work(struct work_struct *work)
 	}
 	set_active_memcg(old_memcg);
 	mem_cgroup_put(memcg);
-	if (!llist_empty(&ctx->notifies))
-		queue_work(ctx->user->notify_wq, &ctx->notify_work);
+	/*
+	 * Nothing to do for what came meanwhile: the work was no longer
+	 * pending once it started, so kaio_notify_queue() queued it again.
+	 */
 }
 
 /**

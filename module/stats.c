@@ -52,7 +52,7 @@ void kaio_stats_show_fdinfo(struct seq_file *m, struct kaio_ctx *ctx)
 		seq_printf(m, "%s:\t%ld\n", kaio_stat_names[i],
 			   atomic_long_read(&ctx->stats[i]));
 	seq_printf(m, "in_flight:\t%u\n", in_flight);
-	/* Sends not made yet: they hold ring capacity (ring.c). */
+	/* Completions whose sends are not made yet: ring capacity (ring.c). */
 	seq_printf(m, "signals_queued:\t%d\n",
 		   atomic_read(&ctx->notify_pending));
 }

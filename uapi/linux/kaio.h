@@ -79,7 +79,8 @@
  * the end of SUBMIT_LIST itself (by the submitter). A real-time signal past
  * RLIMIT_SIGPENDING is dropped, as sigqueue would fail with EAGAIN (a
  * standard signal past it is still raised, without its siginfo: the
- * receiver sees si_code SI_KERNEL, no si_value); so is a
+ * receiver sees si_code SI_USER, si_pid and si_uid 0, no si_value); so
+ * is a
  * signal whose process has exec'd or exited since the submission or is
  * exec'ing as it is sent, or whose thread (KAIO_SIGEV_THREAD_ID) has
  * exited. A signal not sent yet holds a share of the context's capacity
