@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
@@ -436,6 +437,16 @@ static void prep_rec(struct rec *r, struct aiocb *cb, int opcode)
 	r->iocb.aio_nbytes = cb->aio_nbytes;
 	r->iocb.aio_offset = cb->aio_offset;
 	prep_notify(r, &cb->aio_sigevent);
+	/*
+	 * A read or write of a pipe, socket or character device may go on
+	 * by POLL, then the transfer (wait_ready()), which only a reaper
+	 * does: without the reaper thread it would wait for the program to
+	 * call aio_error or aio_suspend, forever if the program waits for
+	 * the transfer instead (reads the other end of the socket).
+	 */
+	if ((opcode == IOCB_CMD_PREAD || opcode == IOCB_CMD_PWRITE) &&
+	    !LD(&g_reaper_started) && may_block(r->fd))
+		ensure_pool(0);
 }
 
 static int bad_prio(struct aiocb *cb)
@@ -501,10 +512,23 @@ static long ready_rw(struct rec *r)
 			break;
 		off = -1;
 	}
-	if (n < 0 && errno == EOPNOTSUPP)
-		/* No RWF_NOWAIT here: POLL said ready, so it does not wait. */
-		n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
-			 preadv2(r->fd, &iov, 1, off, 0);
+	if (n < 0 && errno == EOPNOTSUPP) {
+		/*
+		 * No RWF_NOWAIT (6.1's sockets): a socket still has
+		 * MSG_DONTWAIT. POLL's readiness promises nothing to this
+		 * request (every request waiting on the socket woke, a
+		 * datagram may not fit), and a blocking transfer here would
+		 * hang whoever reaped: aio_error, aio_suspend, aio_cancel.
+		 */
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+		n = wr ? sendmsg(r->fd, &m, MSG_DONTWAIT) :
+			 recvmsg(r->fd, &m, MSG_DONTWAIT);
+		if (n < 0 && errno == ENOTSOCK)
+			/* Not a socket: POLL said ready, take it at its word. */
+			n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
+				 preadv2(r->fd, &iov, 1, off, 0);
+	}
 	return n < 0 ? -errno : n;
 }
 
