@@ -1793,8 +1793,30 @@ static void run_jobs(void)
 		rev = j;
 	}
 	for (j = rev; j; j = n) {
+		sigset_t use, old;
+		int i;
+
 		n = j->next;
+		/*
+		 * glibc's notifications come from its helper threads, which
+		 * block no signal, so they take the handlers and the caller's
+		 * aio_suspend is not interrupted (LTP aio_suspend 7-1, 8-1).
+		 * The kernel sends the signals of what completes inside the
+		 * submission to the submitter if it does not block them: for
+		 * the call, the reaper unblocks the list's own.
+		 */
+		sigemptyset(&use);
+		if (j->flags & KAIO_LIST_SIGNAL &&
+		    j->lsev.notify != KAIO_SIGEV_THREAD_ID)
+			sigaddset(&use, (int)j->lsev.signo);
+		for (i = 0; i < j->k; i++)
+			if (j->recs[i]->ksev.signo &&
+			    j->recs[i]->ksev.notify == KAIO_SIGEV_PROCESS &&
+			    !j->recs[i]->libsig)
+				sigaddset(&use, (int)j->recs[i]->ksev.signo);
+		pthread_sigmask(SIG_UNBLOCK, &use, &old);
 		lio_submit(j->l, j->recs, j->v, j->k, j->flags, &j->lsev, &nt);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		list_put(j->l, 0);	/* the caller's */
 		free(j->recs);
 		free(j->v);
