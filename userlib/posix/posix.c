@@ -694,7 +694,15 @@ static long ready_rw(struct rec *r, int polled)
 		n = wr ? sendmsg(r->fd, &m, MSG_DONTWAIT) :
 			 recvmsg(r->fd, &m, MSG_DONTWAIT);
 		if (n < 0 && errno == ENOTSOCK) {
-			/* Not a socket: POLL said ready, take it at its word. */
+			/*
+			 * Not a socket: POLL said ready, take it at its word.
+			 * A stream write, PIPE_BUF at a time (partial() does
+			 * the rest): a pipe without RWF_NOWAIT (6.1) that POLL
+			 * says writable has that much room, and more could
+			 * block whoever reaped, the pipe's reader included.
+			 */
+			if (wr && r->ordered && iov.iov_len > PIPE_BUF)
+				iov.iov_len = PIPE_BUF;
 			if (polled)
 				n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
 					 preadv2(r->fd, &iov, 1, off, 0);
