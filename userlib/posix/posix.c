@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
@@ -61,7 +62,13 @@
 #define GLIBC_LIO_SYNC 4
 
 enum backend { B_UNDECIDED, B_KAIO, B_GLIBC };
-enum rstate { R_FREE, R_PREP, R_INFLIGHT, R_DEFERRED, R_DONE, R_LIST };
+/*
+ * R_QUEUED: held by the library, not submitted yet (behind an earlier
+ * request on its stream, or in a list the reaper submits), cancellable;
+ * whoever starts it moves it to R_INFLIGHT, aio_cancel to R_CANCELLED.
+ */
+enum rstate { R_FREE, R_PREP, R_INFLIGHT, R_DEFERRED, R_DONE, R_LIST,
+	      R_QUEUED, R_CANCELLED };
 enum rnotify { N_NONE, N_THREAD, N_BADSIG };
 /*
  * A read or write kaio answers with -EAGAIN (a pipe, socket or character
@@ -94,6 +101,10 @@ struct rec {
 	int lfailed;			/* list: an element ended in -1 */
 	int lwait;			/* list: LIO_WAIT */
 	struct rec *nnext;		/* notification stack link */
+	/* Streams (qstart()): one request of the fd at a time, in order. */
+	int ordered;			/* a read or write of a stream */
+	uint32_t qnext;			/* index + 1 of the next one, DEP_DONE */
+	size_t wdone;			/* a stream write: bytes written so far */
 };
 
 static int g_backend;			/* enum backend */
@@ -124,6 +135,11 @@ static int g_nworkers, g_max_workers = MAX_WORKERS;
 static int g_idle;
 static struct rec *g_nhead;		/* notifications to run */
 static uint32_t g_nseq;			/* futex for the workers */
+/* lio_listio(LIO_NOWAIT) lists handed to the reaper (lio_handoff()). */
+struct lio_job;
+static struct lio_job *g_jobs;
+static size_t g_lio_inline_max = 1 << 20;
+static void run_jobs(void);
 /* aio_fsync's dependency set-up, one at a time (no cycles). */
 static pthread_mutex_t g_fsync_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -275,6 +291,9 @@ static struct rec *rec_alloc(void)
 	r->attr = NULL;
 	r->list = NULL;
 	r->fd = -1;
+	r->ordered = 0;
+	r->wdone = 0;
+	ST(&r->qnext, 0);
 	ST(&r->dep, 0);
 	ST(&r->deps, 0);
 	ST(&r->gen, r->gen + 1);
@@ -309,7 +328,8 @@ static int rec_pin(struct rec *r, uint32_t gen)
 			return 0;
 	} while (!CAS(&r->refs, &n, n + 1));
 	st = LD(&r->state);
-	if (LD(&r->gen) != gen || (st != R_INFLIGHT && st != R_DEFERRED)) {
+	if (LD(&r->gen) != gen ||
+	    (st != R_INFLIGHT && st != R_DEFERRED && st != R_QUEUED)) {
 		rec_put(r);
 		return 0;
 	}
@@ -436,6 +456,19 @@ static void prep_rec(struct rec *r, struct aiocb *cb, int opcode)
 	r->iocb.aio_nbytes = cb->aio_nbytes;
 	r->iocb.aio_offset = cb->aio_offset;
 	prep_notify(r, &cb->aio_sigevent);
+	/*
+	 * A read or write of a pipe, socket or character device may go on
+	 * by POLL, then the transfer (wait_ready()), which only a reaper
+	 * does: without the reaper thread it would wait for the program to
+	 * call aio_error or aio_suspend, forever if the program waits for
+	 * the transfer instead (reads the other end of the socket).
+	 */
+	if ((opcode == IOCB_CMD_PREAD || opcode == IOCB_CMD_PWRITE) &&
+	    may_block(r->fd)) {
+		r->ordered = 1;
+		if (!LD(&g_reaper_started))
+			ensure_pool(0);
+	}
 }
 
 static int bad_prio(struct aiocb *cb)
@@ -467,6 +500,153 @@ static void submit_one(struct rec *r)
 	}
 }
 
+/* ---- streams: one request of an fd at a time, in order ------------------ */
+
+/*
+ * glibc runs the requests of one fd one at a time, in submission order: two
+ * writes to a pipe or socket never interleave, and a request that started
+ * (its thread is in read or write) cannot be cancelled, the ones behind it
+ * can. Regular files and block devices need neither (kaio runs them
+ * concurrently, as native AIO). For a stream (may_block()), the library
+ * keeps that queue: only its head is submitted; the others are R_QUEUED,
+ * linked by qnext (index + 1), and each is started by the delivery of the
+ * one before it. g_qtail[fd] is the last request queued on fd (gen << 32 |
+ * index + 1), under g_order_lock; the links are taken without it, as
+ * rec.dep: a finished request swaps DEP_DONE into its qnext, a new one
+ * CASes itself into its tail's qnext 0, and starts at once if that fails.
+ * A request cancelled while queued stays linked (R_CANCELLED, then R_DONE)
+ * with one reference for the queue, dropped when its turn is passed on.
+ */
+static pthread_mutex_t g_order_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t *g_qtail;
+static uint32_t g_nqtail;
+
+static void kick(void);
+
+/* A reference on @r if it still serves @gen (any state). */
+static int rec_ref(struct rec *r, uint32_t gen)
+{
+	uint32_t n = LD(&r->refs);
+
+	do {
+		if (!n)
+			return 0;
+	} while (!CAS(&r->refs, &n, n + 1));
+	if (LD(&r->gen) != gen) {
+		rec_put(r);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Queue @r (prepared, ordered) behind the requests of its fd. R_QUEUED
+ * either way; returns 1 if it is the head: the caller starts it (qclaim()).
+ */
+static int qenqueue(struct rec *r)
+{
+	uint32_t me = (uint32_t)(r - g_recs) + 1, z;
+	uint32_t fd = (uint32_t)r->fd;
+	uint64_t t, *n;
+	struct rec *p;
+	int head = 1;
+
+	ST(&r->state, R_QUEUED);
+	pthread_mutex_lock(&g_order_lock);
+	if (fd >= g_nqtail) {
+		uint32_t nn = fd < 64 ? 64 : fd * 2;
+
+		n = realloc(g_qtail, nn * sizeof(*n));
+		if (!n) {
+			/* No room to track it: unordered, as before. */
+			pthread_mutex_unlock(&g_order_lock);
+			r->ordered = 0;
+			return 1;
+		}
+		memset(n + g_nqtail, 0, (nn - g_nqtail) * sizeof(*n));
+		g_qtail = n;
+		g_nqtail = nn;
+	}
+	t = g_qtail[fd];
+	if (t) {
+		p = &g_recs[(uint32_t)t - 1];
+		if (rec_ref(p, (uint32_t)(t >> 32))) {
+			z = 0;
+			if (CAS(&p->qnext, &z, me))
+				head = 0;
+			rec_put(p);
+		}
+	}
+	g_qtail[fd] = (uint64_t)LD(&r->gen) << 32 | me;
+	pthread_mutex_unlock(&g_order_lock);
+	return head;
+}
+
+/* R_QUEUED -> R_INFLIGHT for whoever starts @r; 0 if it was cancelled. */
+static int qclaim(struct rec *r)
+{
+	int st = R_QUEUED;
+
+	return CAS(&r->state, &st, R_INFLIGHT);
+}
+
+/* The turn passes to the request index + 1 @n (0, DEP_DONE: none). */
+static void qturn(uint32_t n)
+{
+	struct rec *r;
+
+	while (n && n != DEP_DONE) {
+		r = &g_recs[n - 1];
+		if (qclaim(r)) {
+			submit_one(r);
+			return;
+		}
+		/* Cancelled while queued: skip it, drop the queue's ref. */
+		n = XCHG(&r->qnext, DEP_DONE);
+		rec_put(r);
+	}
+}
+
+/* @r is done (or never ran): start the request queued behind it. */
+static void qdone(struct rec *r)
+{
+	qturn(XCHG(&r->qnext, DEP_DONE));
+}
+
+/* @r, cancelled while R_QUEUED and never started: its turn passes on. */
+static void qskip(struct rec *r)
+{
+	qdone(r);
+	rec_put(r);		/* the reference aio_cancel left */
+}
+
+/*
+ * aio_cancel of a pinned R_QUEUED request: ECANCELED and its notifications
+ * now, as glibc does for a request its workers have not taken. 1 if it was
+ * still queued. The record keeps a reference for its starter (qturn() or
+ * the list's submitter), who passes the turn on.
+ */
+static int qcancel(struct rec *r)
+{
+	struct io_event ev = {
+		.data = r->iocb.aio_data,
+		.obj = (uintptr_t)&r->iocb,
+		.res = -ECANCELED,
+	};
+	int st = R_QUEUED, w;
+
+	if (!CAS(&r->state, &st, R_CANCELLED))
+		return 0;
+	ADD(&r->refs, 1);
+	deliver(&ev);
+	bump_seq();
+	/* A ring waiter in GETEVENTS may wait for this aiocb. */
+	w = LD(&g_waiter);
+	if (w && w != LD(&g_reaper_tid) && w != self_tid())
+		kick();
+	return 1;
+}
+
 /* ---- delivery ------------------------------------------------------------ */
 
 /* Submit @r's iocb again from delivery; 1 if the kernel took it. */
@@ -484,7 +664,7 @@ static int resubmit(struct rec *r)
  * file has none (ESPIPE), at its position, as glibc's read fallback.
  * Returns bytes or -errno.
  */
-static long ready_rw(struct rec *r)
+static long ready_rw(struct rec *r, int polled)
 {
 	struct iovec iov = {
 		.iov_base = (void *)(uintptr_t)r->orig.aio_buf,
@@ -501,11 +681,59 @@ static long ready_rw(struct rec *r)
 			break;
 		off = -1;
 	}
-	if (n < 0 && errno == EOPNOTSUPP)
-		/* No RWF_NOWAIT here: POLL said ready, so it does not wait. */
-		n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
-			 preadv2(r->fd, &iov, 1, off, 0);
+	if (n < 0 && errno == EOPNOTSUPP) {
+		/*
+		 * No RWF_NOWAIT (6.1's sockets): a socket still has
+		 * MSG_DONTWAIT. POLL's readiness promises nothing to this
+		 * request (every request waiting on the socket woke, a
+		 * datagram may not fit), and a blocking transfer here would
+		 * hang whoever reaped: aio_error, aio_suspend, aio_cancel.
+		 */
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+		n = wr ? sendmsg(r->fd, &m, MSG_DONTWAIT) :
+			 recvmsg(r->fd, &m, MSG_DONTWAIT);
+		if (n < 0 && errno == ENOTSOCK) {
+			/*
+			 * Not a socket: POLL said ready, take it at its word.
+			 * A stream write, PIPE_BUF at a time (partial() does
+			 * the rest): a pipe without RWF_NOWAIT (6.1) that POLL
+			 * says writable has that much room, and more could
+			 * block whoever reaped, the pipe's reader included.
+			 */
+			if (wr && r->ordered && iov.iov_len > PIPE_BUF)
+				iov.iov_len = PIPE_BUF;
+			if (polled)
+				n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
+					 preadv2(r->fd, &iov, 1, off, 0);
+			else
+				errno = EAGAIN;
+		}
+	}
 	return n < 0 ? -errno : n;
+}
+
+/*
+ * A stream write that wrote @res bytes of more: glibc's write(2) blocks
+ * until it wrote them all, so the rest waits for POLL again (the next
+ * request of the stream waits too). 1 if there is a rest.
+ */
+static int partial(struct rec *r, long long res)
+{
+	if (!r->ordered || r->orig.aio_lio_opcode != IOCB_CMD_PWRITE ||
+	    res <= 0 || (uint64_t)res >= r->orig.aio_nbytes)
+		return 0;
+	r->wdone += res;
+	r->orig.aio_buf += res;
+	r->orig.aio_nbytes -= res;
+	return 1;
+}
+
+/* The transfer of a stream's head kaio answered with -EAGAIN, tried once. */
+static long try_now(struct rec *r)
+{
+	r->orig = r->iocb;
+	return ready_rw(r, 0);
 }
 
 /*
@@ -576,6 +804,26 @@ static void fsync_dep_done(struct rec *f)
 }
 
 /*
+ * A request the kernel did not take (ring full): status @err, no
+ * notification (the caller reports it, as glibc's enqueue failure); what
+ * waits for it goes on. The caller holds the list's reference, if any.
+ */
+static void unsubmitted(struct rec *r, int err)
+{
+	uint32_t d;
+
+	ST(&r->state, R_DONE);
+	set_status(r->cb, err, -1);
+	d = XCHG(&r->dep, DEP_DONE);
+	if (d && d != DEP_DONE)
+		fsync_dep_done(&g_recs[d - 1]);
+	qdone(r);
+	if (r->list)
+		SUB(&r->list->lrefs, 1);
+	rec_put(r);
+}
+
+/*
  * Writes the aiocb's status, then does what the library owes the request
  * after that: a deferred fsync's submission, the list's count, SIGEV_THREAD.
  * Runs in whatever thread reaped the event, signal handlers included.
@@ -585,7 +833,7 @@ static void deliver(const struct io_event *ev)
 	uint32_t idx = (uint32_t)ev->data, d;
 	struct rec *r;
 	long long res = ev->res;
-	int err = 0;
+	int err = 0, cancelled;
 	ssize_t ret;
 
 	if (ev->data == KICK_DATA) {
@@ -595,20 +843,42 @@ static void deliver(const struct io_event *ev)
 	if (idx >= g_nrec)
 		return;
 	r = &g_recs[idx];
+	cancelled = LD(&r->state) == R_CANCELLED;
 	if (r->stage == S_POLL) {
 		/* Ready: the transfer; 0: the POLL was cancelled. */
 		if (res > 0) {
-			res = ready_rw(r);
+			res = ready_rw(r, 1);
 			if (res == -EAGAIN && resubmit(r))
 				return;
+			if (partial(r, res)) {
+				if (resubmit(r))
+					return;
+				res = 0;
+			}
 		} else if (!res) {
 			res = -ECANCELED;
 		}
 		r->stage = S_IO;
 		r->iocb = r->orig;
+	} else if (res == -EAGAIN && r->ordered &&
+		   (res = try_now(r)) != -EAGAIN) {
+		/*
+		 * kaio answers a stream's request with -EAGAIN without trying
+		 * it: the head of the queue tries it at once, as glibc's
+		 * write would (a socket takes a datagram before its POLLOUT
+		 * says so), and waits for POLL only if it would block.
+		 */
+		if (partial(r, res)) {
+			r->iocb = r->orig;
+			if (wait_ready(r))
+				return;
+			res = 0;
+		}
 	} else if (res == -EAGAIN && wait_ready(r)) {
 		return;
 	}
+	if (r->wdone)	/* an error after some bytes: write(2) counts them */
+		res = res < 0 ? (long long)r->wdone : res + (long long)r->wdone;
 	ret = res;
 	if (res < 0) {
 		err = (int)-res;
@@ -630,6 +900,8 @@ static void deliver(const struct io_event *ev)
 	d = XCHG(&r->dep, DEP_DONE);
 	if (d && d != DEP_DONE)
 		fsync_dep_done(&g_recs[d - 1]);
+	if (!cancelled)
+		qdone(r);	/* a queued one waits for its turn */
 	if (r->list)
 		list_put(r->list, ret == -1);
 	if (r->notify == N_THREAD)
@@ -699,7 +971,8 @@ static long reap(long min_nr, const struct timespec *to)
 		 * aiocb just delivered here: wake it with an event.
 		 */
 		w = LD(&g_waiter);
-		if (w && w != LD(&g_reaper_tid) && w != self_tid())
+		if (w && w != self_tid() &&
+		    (w != LD(&g_reaper_tid) || LD(&g_jobs)))
 			kick();
 	}
 	if (masked)
@@ -812,11 +1085,14 @@ static void *reaper_main(void *arg)
 		if (CAS(&g_waiter, &w, me))
 			break;
 		s = LD(&g_seq);
+		run_jobs();
 		if (LD(&g_waiter))
 			seq_wait(s, NULL);
 	}
-	for (;;)
+	for (;;) {
+		run_jobs();
 		reap(1, NULL);
+	}
 	return NULL;
 }
 
@@ -1036,6 +1312,9 @@ static void decide(void)
 	}
 	e = getenv("KAIO_POSIX_DEBUG");
 	g_debug = e && *e ? atoi(e) : 0;
+	e = getenv("KAIO_POSIX_LIO_INLINE_MAX");
+	if (e && *e)
+		g_lio_inline_max = strtoull(e, NULL, 0);
 	e = getenv("KAIO_POSIX_DISABLE");
 	if (e && *e && strcmp(e, "0"))
 		why = "KAIO_POSIX_DISABLE";
@@ -1068,10 +1347,12 @@ static void atfork_prepare(void)
 	pthread_mutex_lock(&g_init_lock);
 	pthread_mutex_lock(&g_fsync_lock);
 	pthread_mutex_lock(&g_pool_lock);
+	pthread_mutex_lock(&g_order_lock);
 }
 
 static void atfork_parent(void)
 {
+	pthread_mutex_unlock(&g_order_lock);
 	pthread_mutex_unlock(&g_pool_lock);
 	pthread_mutex_unlock(&g_fsync_lock);
 	pthread_mutex_unlock(&g_init_lock);
@@ -1087,8 +1368,13 @@ static void atfork_child(void)
 	pthread_mutex_init(&g_pool_lock, NULL);
 	pthread_mutex_init(&g_fsync_lock, NULL);
 	pthread_mutex_init(&g_init_lock, NULL);
+	pthread_mutex_init(&g_order_lock, NULL);
 	if (g_backend != B_KAIO)
 		return;
+	/* Its streams' queues and the lists handed to the reaper stay. */
+	if (g_qtail)
+		memset(g_qtail, 0, g_nqtail * sizeof(*g_qtail));
+	g_jobs = NULL;
 	forget_context();
 	g_backend = B_UNDECIDED;
 	g_waiter = 0;
@@ -1126,6 +1412,14 @@ static int rw(struct aiocb *cb, int opcode)
 	}
 	prep_rec(r, cb, opcode);
 	set_status(cb, EINPROGRESS, 0);
+	if (r->ordered) {
+		if (!qenqueue(r))
+			return 0;	/* started when its turn comes */
+		if (!qclaim(r)) {
+			qskip(r);	/* cancelled already */
+			return 0;
+		}
+	}
 	ST(&r->state, R_INFLIGHT);
 	v = &r->iocb;
 	rc = submit_list(&v, 1, 0, NULL);
@@ -1133,9 +1427,7 @@ static int rw(struct aiocb *cb, int opcode)
 		/* Not taken (ring full, EFAULT): glibc's enqueue failure. */
 		int e = rc < 0 ? (int)-rc : EAGAIN;
 
-		ST(&r->state, R_DONE);
-		set_status(cb, e, -1);
-		rec_put(r);
+		unsubmitted(r, e);
 		errno = e;
 		return -1;
 	}
@@ -1222,8 +1514,20 @@ static int cancel_one(struct rec *r)
 {
 	struct kaio_cancel c;
 	struct aiocb *cb = r->cb;
-	int rc, e, res;
+	int rc, e, res, st = LD(&r->state);
 
+	if (st == R_QUEUED && qcancel(r)) {
+		rec_put(r);
+		return AIO_CANCELED;
+	}
+	if (r->ordered) {
+		/*
+		 * The head of its stream's queue (or just started): glibc's
+		 * worker is in read or write, which it cannot cancel.
+		 */
+		rec_put(r);
+		return AIO_NOTCANCELED;
+	}
 	if (LD(&r->state) == R_DEFERRED) {
 		/* An fsync waiting for earlier requests: it will run. */
 		rec_put(r);
@@ -1276,7 +1580,7 @@ static int kp_aio_cancel(int fd, struct aiocb *cb)
 	for (i = 0; i < g_nrec; i++) {
 		r = &g_recs[i];
 		st = LD(&r->state);
-		if (st != R_INFLIGHT && st != R_DEFERRED)
+		if (st != R_INFLIGHT && st != R_DEFERRED && st != R_QUEUED)
 			continue;
 		gen = LD(&r->gen);
 		if (cb ? r->cb != cb : r->fd != fd)
@@ -1400,29 +1704,132 @@ static int lio_opcode(int op)
 	}
 }
 
-/* glibc's list notification when no request was taken: at once. */
-static void notify_now(const struct sigevent *sig, struct rec *l)
-{
-	siginfo_t si;
+/*
+ * lio_listio(LIO_NOWAIT) of a list of more than g_lio_inline_max bytes
+ * (KAIO_POSIX_LIO_INLINE_MAX): kaio would copy cached data inside
+ * SUBMIT_LIST, completing it all before lio_listio returns, where
+ * LIO_NOWAIT asks not to wait. The list is prepared and checked in the
+ * call (its errors are lio_listio's), its records R_QUEUED; the reaper
+ * thread submits it (all signals blocked: the kernel sends process-directed
+ * signals to another thread, as it would have for the caller).
+ */
+struct lio_job {
+	struct lio_job *next;
+	struct rec *l;
+	struct rec **recs;
+	struct iocb **v;
+	int k;
+	uint32_t flags;
+	struct kaio_sigevent lsev;
+};
 
-	if (sig->sigev_notify == SIGEV_SIGNAL ||
-	    sig->sigev_notify == SIGEV_THREAD_ID) {
-		if (!valid_signo(sig->sigev_signo))
-			return;
-		memset(&si, 0, sizeof(si));
-		si.si_signo = sig->sigev_signo;
-		si.si_code = SI_ASYNCIO;
-		si.si_pid = getpid();
-		si.si_uid = getuid();
-		si.si_value = sig->sigev_value;
-		if (sig->sigev_notify == SIGEV_SIGNAL)
-			syscall(SYS_rt_sigqueueinfo, si.si_pid, si.si_signo,
-				&si);
-		else
-			syscall(SYS_rt_tgsigqueueinfo, si.si_pid,
-				sig->_sigev_un._tid, si.si_signo, &si);
+/*
+ * Submit list @l's records @recs (R_QUEUED; a cancelled one is skipped);
+ * those the kernel does not take fail with EAGAIN (*@nt of them). Returns
+ * how many it took. If it took none, the kernel sent no list signal: the
+ * library sends it at the list's last put, exactly once either way.
+ */
+static long lio_submit(struct rec *l, struct rec **recs, struct iocb **v,
+		       int k, uint32_t flags, const struct kaio_sigevent *lsev,
+		       long *nt)
+{
+	long taken = 0, j;
+	int n = 0;
+
+	for (j = 0; j < k; j++) {
+		if (qclaim(recs[j])) {
+			recs[n] = recs[j];
+			v[n++] = &recs[j]->iocb;
+		} else {
+			qskip(recs[j]);
+		}
 	}
-	(void)l;	/* SIGEV_THREAD: by the list record's last put */
+	if (n) {
+		taken = submit_list(v, n, flags,
+				    flags & KAIO_LIST_SIGNAL ? lsev : NULL);
+		if (taken < 0)
+			taken = 0;
+	}
+	for (j = taken; j < n; j++)
+		unsubmitted(recs[j], EAGAIN);
+	*nt = n - taken;
+	if (!taken && (flags & KAIO_LIST_SIGNAL)) {
+		l->ksev = *lsev;
+		l->libsig = 1;
+	}
+	return taken;
+}
+
+/* Hand a prepared list to the reaper; 0 if done, -1: submit it inline. */
+static int lio_handoff(struct rec *l, struct rec **recs, struct iocb **v,
+		       int k, uint32_t flags, const struct kaio_sigevent *lsev)
+{
+	struct lio_job *j;
+
+	ensure_pool(0);
+	if (!LD(&g_reaper_started))
+		return -1;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return -1;
+	j->l = l;
+	j->recs = recs;
+	j->v = v;
+	j->k = k;
+	j->flags = flags;
+	j->lsev = *lsev;
+	j->next = LD(&g_jobs);
+	while (!CAS(&g_jobs, &j->next, j))
+		;
+	/* The reaper sleeps in GETEVENTS (a kick) or on g_seq. */
+	bump_seq();
+	kick();
+	return 0;
+}
+
+/* The reaper: submit the lists handed to it, oldest first. */
+static void run_jobs(void)
+{
+	struct lio_job *j, *rev = NULL, *n;
+	long nt;
+
+	if (!LD(&g_jobs))
+		return;
+	for (j = XCHG(&g_jobs, NULL); j; j = n) {
+		n = j->next;
+		j->next = rev;
+		rev = j;
+	}
+	for (j = rev; j; j = n) {
+		sigset_t use, old;
+		int i;
+
+		n = j->next;
+		/*
+		 * glibc's notifications come from its helper threads, which
+		 * block no signal, so they take the handlers and the caller's
+		 * aio_suspend is not interrupted (LTP aio_suspend 7-1, 8-1).
+		 * The kernel sends the signals of what completes inside the
+		 * submission to the submitter if it does not block them: for
+		 * the call, the reaper unblocks the list's own.
+		 */
+		sigemptyset(&use);
+		if (j->flags & KAIO_LIST_SIGNAL &&
+		    j->lsev.notify != KAIO_SIGEV_THREAD_ID)
+			sigaddset(&use, (int)j->lsev.signo);
+		for (i = 0; i < j->k; i++)
+			if (j->recs[i]->ksev.signo &&
+			    j->recs[i]->ksev.notify == KAIO_SIGEV_PROCESS &&
+			    !j->recs[i]->libsig)
+				sigaddset(&use, (int)j->recs[i]->ksev.signo);
+		pthread_sigmask(SIG_UNBLOCK, &use, &old);
+		lio_submit(j->l, j->recs, j->v, j->k, j->flags, &j->lsev, &nt);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		list_put(j->l, 0);	/* the caller's */
+		free(j->recs);
+		free(j->v);
+		free(j);
+	}
 }
 
 static int lio(int mode, struct aiocb *const list[], int nent,
@@ -1434,8 +1841,9 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 	struct rec **recs, *l, *r;
 	struct aiocb *cb;
 	uint32_t flags = 0;
-	int i, k = 0, result = 0, err = 0, failed;
-	long taken = 0, j;
+	int i, k = 0, result = 0, err = 0, failed, queued = 0;
+	long taken = 0, nt;
+	size_t bytes = 0;
 
 	if (mode != LIO_WAIT && mode != LIO_NOWAIT) {
 		errno = EINVAL;
@@ -1506,9 +1914,9 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		r->list = l;
 		ADD(&l->lrefs, 1);
 		set_status(cb, EINPROGRESS, 0);
-		ST(&r->state, R_INFLIGHT);
-		recs[k] = r;
-		v[k++] = &r->iocb;
+		if (cb->aio_lio_opcode == LIO_READ ||
+		    cb->aio_lio_opcode == LIO_WRITE)
+			bytes += cb->aio_nbytes;
 		if ((flags & KAIO_LIST_SIGNAL) && r->stage == S_IO &&
 		    may_block(r->fd)) {
 			/*
@@ -1520,29 +1928,37 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 			l->ksev = lsev;
 			ensure_pool(0);
 		}
+		/* R_QUEUED until lio_submit() claims it (cancellable). */
+		if (r->ordered && !qenqueue(r)) {
+			queued++;	/* behind its stream's earlier ones */
+			continue;
+		}
+		ST(&r->state, R_QUEUED);
+		recs[k] = r;
+		v[k++] = &r->iocb;
+	}
+	if (k && mode == LIO_NOWAIT && bytes > g_lio_inline_max &&
+	    !lio_handoff(l, recs, v, k, flags, &lsev)) {
+		/* The reaper submits it; it holds the caller's reference. */
+		if (result)
+			errno = err;
+		return result;
 	}
 	if (k) {
-		taken = submit_list(v, k, flags,
-				    flags & KAIO_LIST_SIGNAL ? &lsev : NULL);
-		if (taken < 0)
-			taken = 0;
+		taken = lio_submit(l, recs, v, k, flags, &lsev, &nt);
 		/* Not taken (ring full): as if glibc could not queue them. */
-		for (j = taken; j < k; j++) {
-			r = recs[j];
-			set_status(r->cb, EAGAIN, -1);
-			SUB(&l->lrefs, 1);
-			ST(&r->state, R_DONE);
-			rec_put(r);
+		if (nt) {
 			result = -1;
 			err = EAGAIN;
 		}
+	} else if (flags & KAIO_LIST_SIGNAL) {
+		/* Nothing to submit: the signal at once (the last put). */
+		l->ksev = lsev;
+		l->libsig = 1;
 	}
 	free(v);
 	free(recs);
-	if (!taken) {
-		l->libsig = 0;
-		if (mode == LIO_NOWAIT)
-			notify_now(sig, l);
+	if (!taken && !queued) {
 		list_put(l, 0);
 		if (result)
 			errno = err;
