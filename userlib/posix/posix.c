@@ -26,7 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -48,7 +52,9 @@
 /* Ring slots beyond the records: the kick NOOP, at most one at a time. */
 #define RING_SPARE 64
 #define REAP_BATCH 64
-#define MAX_WORKERS 4
+/* Non-blocking reaps of application threads, signal handlers included: a
+ * small buffer, so that an alternate signal stack of MINSIGSTKSZ holds it. */
+#define REAP_SMALL 8
 /* aio_data of the kick iocb; records use index | generation << 32. */
 #define KICK_DATA (~0ULL)
 /* rec.dep once the request was delivered: no fsync can wait for it. */
@@ -69,7 +75,7 @@ enum rnotify { N_NONE, N_THREAD, N_BADSIG };
  * waited for with a POLL, then tried again, until it completes: POSIX aio
  * waits for the data.
  */
-enum rstage { S_IO, S_POLL };
+enum rstage { S_IO, S_POLL, S_JOB };
 
 struct rec {
 	struct iocb iocb;		/* submitted: its address is the key */
@@ -94,6 +100,7 @@ struct rec {
 	int lfailed;			/* list: an element ended in -1 */
 	int lwait;			/* list: LIO_WAIT */
 	struct rec *nnext;		/* notification stack link */
+	uint64_t done;			/* pipe write: bytes written so far */
 };
 
 static int g_backend;			/* enum backend */
@@ -120,8 +127,13 @@ static __thread uint32_t t_delivering __attribute__((tls_model("initial-exec")))
 static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_reaper_tid;
 static int g_reaper_started;
-static int g_nworkers, g_max_workers = MAX_WORKERS;
-static int g_idle;
+static int g_nworkers;		/* running or starting */
+static int g_idle, g_starting;
+/* eventfd: the reaper starts a worker (want_worker()). */
+static int g_evfd = -1;
+/* A job found no worker (deliver()): the next call from the program
+ * starts one. */
+static int g_want_pool;
 static struct rec *g_nhead;		/* notifications to run */
 static uint32_t g_nseq;			/* futex for the workers */
 /* aio_fsync's dependency set-up, one at a time (no cycles). */
@@ -131,6 +143,12 @@ static pthread_mutex_t g_fsync_lock = PTHREAD_MUTEX_INITIALIZER;
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define CAS(p, e, v) __atomic_compare_exchange_n((p), (e), (v), 0, \
 				__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+/* The ring waiter's role against g_seq: a store-buffer pattern (take the
+ * role, then read g_seq / bump g_seq, then read the role): both sides are
+ * sequentially consistent. */
+#define CAS_SC(p, e, v) __atomic_compare_exchange_n((p), (e), (v), 0, \
+				__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+#define LD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 #define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_ACQ_REL)
@@ -275,6 +293,7 @@ static struct rec *rec_alloc(void)
 	r->attr = NULL;
 	r->list = NULL;
 	r->fd = -1;
+	r->done = 0;
 	ST(&r->dep, 0);
 	ST(&r->deps, 0);
 	ST(&r->gen, r->gen + 1);
@@ -341,15 +360,96 @@ static int valid_signo(int signo)
 
 static void ensure_pool(int workers);
 
-/* A file kaio answers with -EAGAIN when it would block. */
+#ifndef BTRFS_SUPER_MAGIC
+#define BTRFS_SUPER_MAGIC 0x9123683E
+#endif
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+/*
+ * Whether kaio punts blocking attempts on this regular file to its workers
+ * (module/req.c: kaio_file_may_punt(): file systems on a block device,
+ * tmpfs, ramfs; not FUSE). A file system with FS_REQUIRES_DEV has its
+ * device as st_dev; btrfs (anonymous st_dev) is named. Unsure means no:
+ * the library then does more itself, which is always correct.
+ */
+static int reg_may_punt(int fd, const struct stat *st)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf))
+		return 0;
+	if ((unsigned long)sf.f_type == FUSE_SUPER_MAGIC)
+		return 0;
+	if ((unsigned long)sf.f_type == TMPFS_MAGIC ||
+	    (unsigned long)sf.f_type == RAMFS_MAGIC ||
+	    (unsigned long)sf.f_type == BTRFS_SUPER_MAGIC)
+		return 1;
+	return major(st->st_dev) != 0;
+}
+
+/*
+ * A file kaio answers with -EAGAIN when it would block: a pipe, socket or
+ * character device, or a regular file kaio does not punt (its first
+ * -EAGAIN then goes to a library thread, see deliver()). Either way it
+ * ends in the library, which sends the signals then.
+ */
 static int may_block(int fd)
 {
 	struct stat st;
 
 	if (fstat(fd, &st))
 		return 0;
+	if (S_ISREG(st.st_mode))
+		return !reg_may_punt(fd, &st);
 	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
 	       S_ISCHR(st.st_mode);
+}
+
+/*
+ * What the library does with -EAGAIN (read, write) or -EOPNOTSUPP (fsync)
+ * of kaio on @fd: 1 a job for a library thread (a file that blocks
+ * without ever being "ready": regular file, block device, ...), 0 a POLL
+ * (pipe, socket, character device) or, for fsync, EINVAL as fsync(2) of a
+ * pipe or socket says.
+ */
+static int wants_job(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return 0;
+	return !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) &&
+	       !S_ISCHR(st.st_mode);
+}
+
+/*
+ * An fsync of @fd that kaio will answer with EOPNOTSUPP runs on a worker
+ * (deliver(), run_job()): have one. fsync is rare, so it asks each time.
+ */
+static void sync_needs_pool(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	    S_ISBLK(st.st_mode))
+		return;
+	if (!S_ISREG(st.st_mode) || !reg_may_punt(fd, &st))
+		ensure_pool(1);
+}
+
+/*
+ * The program asked for a completion signal: from now on the reaper thread
+ * (every signal blocked) is the ring waiter and application threads only
+ * wait on the futex (wait_once()). Before the request is submitted.
+ */
+static void set_signals(void)
+{
+	if (LD(&g_signals))
+		return;
+	__atomic_store_n(&g_signals, 1, __ATOMIC_SEQ_CST);
+	ensure_pool(0);
 }
 
 /* The signal of a libsig record, queued as the kernel would queue it. */
@@ -396,20 +496,27 @@ static void prep_notify(struct rec *r, const struct sigevent *sev)
 kernel:
 		r->ksev.signo = sev->sigev_signo;
 		r->ksev.value = (uintptr_t)sev->sigev_value.sival_ptr;
+		set_signals();
+		/*
+		 * SIGKILL and SIGSTOP: kaio refuses them (EINVAL), glibc's
+		 * sigqueue sends them: so does the library.
+		 */
+		if (r->ksev.signo == SIGKILL || r->ksev.signo == SIGSTOP) {
+			r->libsig = 1;
+			break;
+		}
 		if (may_block(r->fd)) {
 			/*
 			 * Its first -EAGAIN must not signal: the library sends
 			 * it at the end, and the reaper thread makes sure the
-			 * end comes (POLL, then the request again).
+			 * end comes (POLL or job, then the request again).
 			 */
 			r->libsig = 1;
-			ensure_pool(0);
+			ensure_pool(1);
 			break;
 		}
 		r->iocb.aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
 		r->iocb.aio_reserved2 = (uintptr_t)&r->ksev;
-		if (!LD(&g_signals))
-			ST(&g_signals, 1);
 		break;
 	case SIGEV_THREAD:
 		r->notify = N_THREAD;
@@ -523,7 +630,8 @@ static int wait_ready(struct rec *r)
 	fl = fcntl(r->fd, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
 		return 0;
-	r->orig = r->iocb;
+	if (!r->done)
+		r->orig = r->iocb;
 	if (r->libsig == 0 && (r->orig.aio_flags & KAIO_IOCB_FLAG_SIGEVENT)) {
 		/* A file may_block() did not catch: signal at the end. */
 		r->orig.aio_flags &= ~KAIO_IOCB_FLAG_SIGEVENT;
@@ -544,6 +652,48 @@ static int wait_ready(struct rec *r)
 	return 0;
 }
 
+/*
+ * A blocking pipe or socket took @n bytes of a write that wants more:
+ * glibc's blocking write(2) would go on until all is written, so wait for
+ * POLLOUT and write the rest. 1 if the record went on.
+ */
+static int write_more(struct rec *r, long n)
+{
+	struct stat st;
+
+	if (r->stage == S_IO) {
+		if (fstat(r->fd, &st) ||
+		    (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)))
+			return 0;
+		r->orig = r->iocb;
+	}
+	r->done += (uint64_t)n;
+	r->orig.aio_buf += (uint64_t)n;
+	r->orig.aio_nbytes -= (uint64_t)n;
+	r->orig.aio_offset += (uint64_t)n;
+	r->iocb = r->orig;
+	r->stage = S_IO;
+	if (wait_ready(r))
+		return 1;
+	r->done -= (uint64_t)n;	/* deliver() adds it back */
+	return 0;
+}
+
+static void notify_push(struct rec *r);
+static void want_worker(void);
+
+/* Hand @r to a worker (run_job()); 0 if there is none yet. */
+static int job_push(struct rec *r)
+{
+	if (!LD(&g_nworkers)) {
+		ST(&g_want_pool, 1);
+		return 0;
+	}
+	ST(&r->stage, S_JOB);
+	notify_push(r);
+	return 1;
+}
+
 static void notify_push(struct rec *r)
 {
 	struct rec *h = LD(&g_nhead);
@@ -553,6 +703,8 @@ static void notify_push(struct rec *r)
 	while (!CAS(&g_nhead, &h, r));
 	ADD(&g_nseq, 1);
 	futex(&g_nseq, FUTEX_WAKE_PRIVATE, 1, NULL);
+	if (!LD(&g_idle))
+		want_worker();
 }
 
 static void list_put(struct rec *l, int failed)
@@ -585,7 +737,7 @@ static void deliver(const struct io_event *ev)
 	uint32_t idx = (uint32_t)ev->data, d;
 	struct rec *r;
 	long long res = ev->res;
-	int err = 0;
+	int err = 0, op;
 	ssize_t ret;
 
 	if (ev->data == KICK_DATA) {
@@ -595,6 +747,10 @@ static void deliver(const struct io_event *ev)
 	if (idx >= g_nrec)
 		return;
 	r = &g_recs[idx];
+	/* Not the request this record serves now: nothing to do. */
+	if ((uint32_t)(ev->data >> 32) != LD(&r->gen) || !LD(&r->refs))
+		return;
+	op = r->iocb.aio_lio_opcode;
 	if (r->stage == S_POLL) {
 		/* Ready: the transfer; 0: the POLL was cancelled. */
 		if (res > 0) {
@@ -606,17 +762,32 @@ static void deliver(const struct io_event *ev)
 		}
 		r->stage = S_IO;
 		r->iocb = r->orig;
+		op = r->iocb.aio_lio_opcode;
+	} else if (r->stage == S_JOB) {
+		/* run_job()'s result: final. */
+		ST(&r->stage, S_IO);
+	} else if (((res == -EAGAIN &&
+		     (op == IOCB_CMD_PREAD || op == IOCB_CMD_PWRITE)) ||
+		    (res == -EOPNOTSUPP &&
+		     (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC))) &&
+		   wants_job(r->fd) && job_push(r)) {
+		return;
 	} else if (res == -EAGAIN && wait_ready(r)) {
 		return;
 	}
+	/* A pipe or socket write that took part of it: the rest. */
+	if (op == IOCB_CMD_PWRITE && res > 0 &&
+	    (uint64_t)res < r->iocb.aio_nbytes && write_more(r, (long)res))
+		return;
+	if (r->done)
+		res = res < 0 ? (long long)r->done : res + (long long)r->done;
 	ret = res;
 	if (res < 0) {
 		err = (int)-res;
 		ret = -1;
 		/* kaio refuses to sync a pipe or socket; fsync(2) says EINVAL. */
 		if (err == EOPNOTSUPP &&
-		    (r->iocb.aio_lio_opcode == IOCB_CMD_FSYNC ||
-		     r->iocb.aio_lio_opcode == IOCB_CMD_FDSYNC))
+		    (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC))
 			err = EINVAL;
 	}
 	if (r->notify == N_BADSIG) {
@@ -649,83 +820,111 @@ static void kick(void)
 		ST(&g_kick, 0);
 }
 
-/*
- * GETEVENTS into the stack (the kernel serialises reapers), deliver, wake
- * the waiters. Returns the number of events or -errno.
- *
- * Between GETEVENTS and delivery the events are only on this stack: a
- * completion handler calling aio_error must not run then. Once completion
- * signals are in use, this thread blocks signals for that window (GETEVENTS
- * waits with the caller's mask, as io_pgetevents, so they still interrupt
- * the wait); other threads' aio_error waits for g_delivering to drain.
- */
-static long reap(long min_nr, const struct timespec *to)
+/* After deliveries: wake the futex waiters and the ring waiter. */
+static void after_deliver(void)
 {
-	struct io_event ev[REAP_BATCH];
-	struct __kernel_timespec ts;
+	int w;
+
+	bump_seq();
+	/*
+	 * The ring waiter sleeping in ppoll may be waiting for an aiocb just
+	 * delivered here: wake it with an event.
+	 */
+	w = LD_SC(&g_waiter);
+	if (w && w != self_tid())
+		kick();
+}
+
+/*
+ * Takes up to @nr events from the ring without waiting and delivers them.
+ * Returns the number of events or -errno.
+ *
+ * Nobody ever holds an event that a signal handler could wait for: this
+ * thread blocks every signal (unless @masked says it has them all blocked
+ * already: the reaper) and raises g_delivering *before* the ioctl, so a
+ * handler in another thread whose aio_error finds the ring empty waits
+ * for the delivery to end (kp_aio_error()), and no handler runs in this
+ * thread until it ended. Sleeping is done elsewhere (ring_wait(),
+ * seq_wait()), with nothing in hand.
+ */
+static long consume(struct io_event *ev, long nr, int masked)
+{
+	static const struct __kernel_timespec zero;
 	struct kaio_getevents g;
 	sigset_t all, old;
-	int masked = LD(&g_signals), w;
 	long n, i;
 
 	memset(&g, 0, sizeof(g));
-	g.min_nr = min_nr;
-	g.nr = REAP_BATCH;
+	g.min_nr = 0;
+	g.nr = nr;
 	g.events = (uintptr_t)ev;
-	if (to) {
-		ts.tv_sec = to->tv_sec;
-		ts.tv_nsec = to->tv_nsec;
-		g.timeout = (uintptr_t)&ts;
-	}
-	if (masked) {
+	g.timeout = (uintptr_t)&zero;
+	if (!masked) {
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
-		g.sigmask = (uintptr_t)&old;
-		g.sigsetsize = _NSIG / 8;
 	}
+	ADD(&g_delivering, 1);
+	t_delivering++;
 	n = ioctl(g_ctx, KAIO_IOC_GETEVENTS, &g);
-	if (n < 0) {
+	if (n < 0)
 		n = -errno;
-	} else if (n > 0) {
-		ADD(&g_delivering, 1);
-		t_delivering++;
-		for (i = 0; i < n; i++)
-			deliver(&ev[i]);
-		t_delivering--;
-		SUB(&g_delivering, 1);
-		bump_seq();
-		/*
-		 * The ring waiter sleeping in GETEVENTS may be waiting for an
-		 * aiocb just delivered here: wake it with an event.
-		 */
-		w = LD(&g_waiter);
-		if (w && w != LD(&g_reaper_tid) && w != self_tid())
-			kick();
-	}
-	if (masked)
+	for (i = 0; i < n; i++)
+		deliver(&ev[i]);
+	t_delivering--;
+	SUB(&g_delivering, 1);
+	if (n > 0)
+		after_deliver();
+	if (!masked)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return n;
 }
 
+/* Delivers what the ring holds. Async-signal-safe; errno preserved. */
 static void reap_nowait(void)
 {
-	static const struct timespec zero;
+	struct io_event ev[REAP_SMALL];
 	int e = errno;
 
-	while (ring_nonempty() && reap(0, &zero) == REAP_BATCH)
+	while (ring_nonempty() && consume(ev, REAP_SMALL, 0) == REAP_SMALL)
 		;
 	errno = e;
 }
 
 /*
- * Wait for deliveries after g_seq was @seen: as the ring waiter in
- * GETEVENTS, or on the g_seq futex. Returns 0 (look again), EINTR or
- * EAGAIN (the deadline passed).
+ * The ring waiter's sleep: until the ring has an event, the timeout, or a
+ * signal. Nothing is taken from the ring here, so a handler that runs
+ * holds nothing up. ppoll, not GETEVENTS: the kernel runs a handler on the
+ * way back from GETEVENTS even when it returns events (io_pgetevents'
+ * rule), which would leave them on this stack under the handler. A raw
+ * system call, not glibc's ppoll, which is a cancellation point. A handler
+ * ends the wait with EINTR (SA_RESTART or not); a stop signal without one
+ * (SIGSTOP, SIGTSTP, SIGCONT) restarts it. Returns >= 0 or -errno.
+ */
+static long ring_wait(struct timespec *prem)
+{
+	struct pollfd p = { .fd = g_ctx, .events = POLLIN };
+	long rc = syscall(SYS_ppoll, &p, 1, prem, NULL, 0);
+
+	return rc < 0 ? -errno : rc;
+}
+
+/*
+ * Wait for deliveries after g_seq was @seen: as the ring waiter (ppoll on
+ * the context, then reap), or on the g_seq futex. Returns 0 (look again),
+ * EINTR or EAGAIN (the deadline passed).
+ *
+ * Once the reaper thread runs (always, once the program asked for a
+ * completion signal: set_signals()), it is the ring waiter and
+ * application threads wait on the futex only: a handler with SA_RESTART
+ * restarts a wait without timeout, any other handler ends it with EINTR,
+ * as glibc's futex wait. Before that (SIGEV_NONE programs), the first
+ * waiting thread is the ring waiter and sleeps in ppoll itself, which
+ * saves the hand-over through the reaper.
  */
 static int wait_once(uint32_t seen, const struct timespec *deadline)
 {
 	struct timespec now, rem, *prem = NULL;
-	int me = self_tid(), w, own = 0, rc = 0;
+	int me = self_tid(), w = 0, own = 0, rc = 0;
 	long n;
 
 	if (deadline) {
@@ -740,12 +939,14 @@ static int wait_once(uint32_t seen, const struct timespec *deadline)
 			return EAGAIN;
 		prem = &rem;
 	}
-	w = 0;
-	own = CAS(&g_waiter, &w, me);
+	if (!LD(&g_reaper_started))
+		own = CAS_SC(&g_waiter, &w, me);
+	else
+		w = LD_SC(&g_waiter);
 	if (own || w == me) {
 		/* A handler nested in the ring waiter's thread waits too. */
-		if (LD(&g_seq) == seen) {
-			n = reap(1, prem);
+		if (LD_SC(&g_seq) == seen) {
+			n = ring_wait(prem);
 			if (n == -EINTR)
 				rc = EINTR;
 		}
@@ -795,28 +996,71 @@ static void block_all(sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, &all, old);
 }
 
+static void grow_pool(void);
+
+/*
+ * A worker is wanted: a notification or a job was pushed and no worker is
+ * idle. Async-signal-safe (delivery may run in a handler): it only wakes
+ * the reaper, which starts the thread.
+ */
+static void want_worker(void)
+{
+	uint64_t one = 1;
+	int fd = LD(&g_evfd);
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+		(void)0;	/* the counter is full: a wake-up is pending */
+}
+
 /*
  * The permanent ring waiter: completions and their callbacks progress even
  * if the program never calls in. All signals blocked, so the kernel never
- * picks it for a process-directed completion signal.
+ * picks it for a process-directed completion signal, and no handler ever
+ * runs here. It sleeps in poll on the context (and on g_evfd, for workers
+ * to start), then consumes like any thread (consume()), so another thread's
+ * handler never misses an event this thread holds.
  */
 static void *reaper_main(void *arg)
 {
-	int me = self_tid(), w;
-	uint32_t s;
+	struct io_event ev[REAP_BATCH];
+	struct pollfd p[2];
+	struct timespec pause = { 0, 0 };
+	uint64_t v;
+	long n, c;
 
 	(void)arg;
-	ST(&g_reaper_tid, me);
+	ST(&g_reaper_tid, self_tid());
 	for (;;) {
-		w = 0;
-		if (CAS(&g_waiter, &w, me))
-			break;
-		s = LD(&g_seq);
-		if (LD(&g_waiter))
-			seq_wait(s, NULL);
+		p[0].fd = g_ctx;
+		p[0].events = POLLIN;
+		p[0].revents = 0;
+		p[1].fd = LD(&g_evfd);
+		p[1].events = POLLIN;
+		p[1].revents = 0;
+		n = poll(p, 2, -1);
+		if (p[1].revents & POLLIN)
+			while (read(p[1].fd, &v, sizeof(v)) > 0)
+				;
+		do
+			c = consume(ev, REAP_BATCH, 1);
+		while (c == REAP_BATCH);
+		if (LD(&g_nhead) && !LD(&g_idle) && !LD(&g_starting))
+			grow_pool();
+		if ((n < 0 && errno != EINTR) || (p[0].revents & POLLNVAL) ||
+		    c == -EBADF || c == -ENOTTY || c == -EINVAL) {
+			/*
+			 * The context is gone (a daemon closed every fd): no
+			 * busy loop; look again now and then, at most 1 s.
+			 */
+			pause.tv_nsec = pause.tv_nsec ? pause.tv_nsec * 2 :
+							 1000000;
+			if (pause.tv_nsec > 999999999)
+				pause.tv_nsec = 999999999;
+			nanosleep(&pause, NULL);
+		} else {
+			pause.tv_nsec = 0;
+		}
 	}
-	for (;;)
-		reap(1, NULL);
 	return NULL;
 }
 
@@ -886,12 +1130,78 @@ static int start_thread(void *(*fn)(void *))
 
 static void *worker_main(void *arg);
 
+/*
+ * One more worker. No cap: glibc runs each notification on a thread of its
+ * own, so a callback may wait for a later one (a semaphore) and must not
+ * starve it. g_starting counts the threads not yet looking for work.
+ */
 static void grow_pool(void)
 {
 	pthread_mutex_lock(&g_pool_lock);
-	if (g_nworkers < g_max_workers && !start_thread(worker_main))
-		g_nworkers++;
+	ADD(&g_starting, 1);
+	if (!start_thread(worker_main))
+		ADD(&g_nworkers, 1);
+	else
+		SUB(&g_starting, 1);
 	pthread_mutex_unlock(&g_pool_lock);
+}
+
+/*
+ * The callback left its thread (pthread_exit, or cancellation): glibc's
+ * notification thread was its own, ours is the pool's. Count it out and
+ * start a replacement.
+ */
+static void worker_gone(void *arg)
+{
+	(void)arg;
+	SUB(&g_nworkers, 1);
+	grow_pool();
+}
+
+/*
+ * A job: a request kaio cannot run without blocking a thread (fsync, or a
+ * read or write of a regular file on a file system kaio does not punt to
+ * its workers: overlayfs, NFS, FUSE, ...). It runs here, as glibc's
+ * worker would, never in delivery (a signal handler, aio_suspend, the
+ * reaper), and is delivered as if the kernel had posted its event.
+ */
+static void run_job(struct rec *r)
+{
+	struct iovec iov = {
+		.iov_base = (void *)(uintptr_t)r->iocb.aio_buf,
+		.iov_len = r->iocb.aio_nbytes,
+	};
+	off_t off = (off_t)r->iocb.aio_offset;
+	struct io_event ev;
+	sigset_t old;
+	ssize_t n;
+
+	block_all(&old);
+	switch (r->iocb.aio_lio_opcode) {
+	case IOCB_CMD_FSYNC:
+		n = fsync(r->fd);
+		break;
+	case IOCB_CMD_FDSYNC:
+		n = fdatasync(r->fd);
+		break;
+	case IOCB_CMD_PREAD:
+		n = preadv2(r->fd, &iov, 1, off, 0);
+		if (n < 0 && errno == ESPIPE)
+			n = readv(r->fd, &iov, 1);
+		break;
+	default:
+		n = pwritev2(r->fd, &iov, 1, off, 0);
+		if (n < 0 && errno == ESPIPE)
+			n = writev(r->fd, &iov, 1);
+		break;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.data = r->iocb.aio_data;
+	ev.obj = (uintptr_t)&r->iocb;
+	ev.res = n < 0 ? -errno : n;
+	deliver(&ev);
+	after_deliver();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void *worker_main(void *arg)
@@ -901,9 +1211,8 @@ static void *worker_main(void *arg)
 	uint32_t s;
 
 	(void)arg;
-	/* Callbacks run with signals unblocked, as glibc's notify threads. */
+	SUB(&g_starting, 1);
 	sigemptyset(&none);
-	pthread_sigmask(SIG_SETMASK, &none, NULL);
 	for (;;) {
 		s = LD(&g_nseq);
 		r = XCHG(&g_nhead, NULL);
@@ -927,21 +1236,50 @@ static void *worker_main(void *arg)
 				grow_pool();
 			futex(&g_nseq, FUTEX_WAKE_PRIVATE, 1, NULL);
 		}
+		if (LD(&r->stage) == S_JOB) {
+			run_job(r);
+			continue;
+		}
+		/*
+		 * What glibc's fresh notification thread would have: signals
+		 * unblocked, cancellation enabled and deferred.
+		 */
+		pthread_sigmask(SIG_SETMASK, &none, NULL);
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
+		pthread_cleanup_push(worker_gone, NULL);
 		run_notification(r);
+		pthread_cleanup_pop(0);
 	}
 	return NULL;
 }
 
-/* The reaper, and a first worker if @workers. Never in a signal handler. */
+/*
+ * The reaper, and a first worker if @workers. Never in a signal handler.
+ * The workers are wanted too once a job was not run for want of one.
+ */
 static void ensure_pool(int workers)
 {
+	int fd;
+
+	if (LD(&g_want_pool))
+		workers = 1;
 	if (LD(&g_reaper_started) && (!workers || LD(&g_nworkers)))
 		return;
 	pthread_mutex_lock(&g_pool_lock);
+	if (LD(&g_evfd) < 0) {
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ST(&g_evfd, fd);
+	}
 	if (!g_reaper_started && !start_thread(reaper_main))
 		ST(&g_reaper_started, 1);
-	if (workers && !g_nworkers && !start_thread(worker_main))
-		ST(&g_nworkers, 1);
+	if (workers && !g_nworkers) {
+		ADD(&g_starting, 1);
+		if (!start_thread(worker_main))
+			ST(&g_nworkers, 1);
+		else
+			SUB(&g_starting, 1);
+	}
 	pthread_mutex_unlock(&g_pool_lock);
 }
 
@@ -1087,10 +1425,14 @@ static void atfork_child(void)
 	pthread_mutex_init(&g_pool_lock, NULL);
 	pthread_mutex_init(&g_fsync_lock, NULL);
 	pthread_mutex_init(&g_init_lock, NULL);
+	/* Deliveries of threads that did not come along: none here. */
+	g_delivering = 0;
+	t_delivering = 0;
 	if (g_backend != B_KAIO)
 		return;
+	/* Undecided first: a handler then looks at no ring (aio_error). */
+	ST(&g_backend, B_UNDECIDED);
 	forget_context();
-	g_backend = B_UNDECIDED;
 	g_waiter = 0;
 	g_kick = 0;
 	g_seq_waiters = 0;	/* the other threads did not come along */
@@ -1100,6 +1442,13 @@ static void atfork_child(void)
 	g_reaper_tid = 0;
 	g_nworkers = 0;
 	g_idle = 0;
+	g_starting = 0;
+	g_want_pool = 0;
+	g_signals = 0;		/* the child's own reaper decides again */
+	/* The parent's reaper reads the same eventfd: one of its own. */
+	if (g_evfd >= 0)
+		close(g_evfd);
+	g_evfd = -1;
 }
 
 __attribute__((constructor)) static void kaio_posix_init(void)
@@ -1119,6 +1468,8 @@ static int rw(struct aiocb *cb, int opcode)
 		errno = EINVAL;
 		return -1;
 	}
+	if (LD(&g_want_pool))
+		ensure_pool(1);
 	r = rec_alloc();
 	if (!r) {
 		errno = EAGAIN;
@@ -1190,9 +1541,16 @@ static int kp_aio_suspend(const struct aiocb *const list[], int nent,
 {
 	struct timespec deadline;
 	uint32_t s;
-	int i, any, rc;
+	int i, any, rc, b = LD(&g_backend);
 
-	if (backend() != B_KAIO)
+	/*
+	 * Undecided: nothing was submitted, none of these is in progress
+	 * here (glibc: not found, no wait). No decide(): it takes a lock and
+	 * allocates, and aio_suspend must be async-signal-safe.
+	 */
+	if (b == B_UNDECIDED)
+		return 0;
+	if (b != B_KAIO)
 		return FORWARD(suspend, list, nent, timeout);
 	if (timeout)
 		deadline_of(&deadline, timeout);
@@ -1222,25 +1580,52 @@ static int cancel_one(struct rec *r)
 {
 	struct kaio_cancel c;
 	struct aiocb *cb = r->cb;
-	int rc, e, res;
+	uint32_t gen = LD(&r->gen);
+	int rc, e, res, tries;
 
 	if (LD(&r->state) == R_DEFERRED) {
 		/* An fsync waiting for earlier requests: it will run. */
 		rec_put(r);
 		return AIO_NOTCANCELED;
 	}
-	memset(&c, 0, sizeof(c));
-	c.iocb = (uintptr_t)&r->iocb;
-	rc = ioctl(g_ctx, KAIO_IOC_CANCEL, &c);
-	e = rc < 0 ? errno : 0;
-	if (e == EINPROGRESS || e == EINVAL) {
-		/* Cancelled (its event is coming) or already in the ring. */
+	for (tries = 0;; tries++) {
+		if (LD(&r->stage) == S_JOB) {
+			/* On a library thread (blocking): it will end. */
+			rec_put(r);
+			return AIO_NOTCANCELED;
+		}
+		memset(&c, 0, sizeof(c));
+		c.iocb = (uintptr_t)&r->iocb;
+		rc = ioctl(g_ctx, KAIO_IOC_CANCEL, &c);
+		e = rc < 0 ? errno : 0;
+		if (e != EINVAL)
+			break;
+		/*
+		 * Not known to the kernel: its event is in the ring or being
+		 * delivered, or it is not queued yet (another thread's
+		 * submission, a POLL hand-over in deliver()). Deliver what
+		 * there is; if it still runs, ask again.
+		 */
+		reap_nowait();
+		while (load_err(cb) == EINPROGRESS &&
+		       LD(&g_delivering) > t_delivering)
+			sched_yield();
+		if (load_err(cb) != EINPROGRESS || LD(&r->gen) != gen ||
+		    LD(&r->state) != R_INFLIGHT) {
+			rec_put(r);
+			return AIO_ALLDONE;
+		}
+		if (tries >= 1000) {
+			rec_put(r);
+			return AIO_NOTCANCELED;
+		}
+		sched_yield();
+	}
+	if (e == EINPROGRESS) {
+		/* Cancelled (its event is coming). */
 		wait_done(cb);
-		if (e == EINVAL)
-			res = AIO_ALLDONE;
-		else
-			res = load_err(cb) == ECANCELED ? AIO_CANCELED :
-							  AIO_NOTCANCELED;
+		res = load_err(cb) == ECANCELED ? AIO_CANCELED :
+						  AIO_NOTCANCELED;
 	} else {
 		res = AIO_NOTCANCELED;
 	}
@@ -1308,22 +1693,38 @@ static int kp_aio_cancel(int fd, struct aiocb *cb)
 static void fsync_attach(struct rec *f, struct rec *x)
 {
 	uint32_t fi = (uint32_t)(f - g_recs) + 1, d;
+	struct rec *y, *pinned = NULL;
 
 	for (;;) {
 		ADD(&f->deps, 1);
 		d = 0;
 		if (CAS(&x->dep, &d, fi))
-			return;
+			break;
 		SUB(&f->deps, 1);	/* the guard keeps it above 0 */
 		if (d == DEP_DONE || d == fi)
-			return;
+			break;
 		/*
 		 * @x has an earlier fsync after it, which completes after @x:
 		 * waiting for that one covers @x. Set-ups are serialised, so
-		 * that fsync never waits for @f.
+		 * that fsync never waits for @f. Pinned before use: once @x
+		 * is delivered that fsync may end and its record serve
+		 * another request. While @x->dep still names it after the
+		 * pin, @x is not delivered, so that fsync still waits.
 		 */
-		x = &g_recs[d - 1];
+		y = &g_recs[d - 1];
+		if (!rec_pin(y, LD(&y->gen)))
+			continue;	/* look at @x->dep again */
+		if (LD(&x->dep) != d) {
+			rec_put(y);
+			continue;
+		}
+		if (pinned)
+			rec_put(pinned);
+		pinned = y;
+		x = y;
 	}
+	if (pinned)
+		rec_put(pinned);
 }
 
 static int kp_aio_fsync(int op, struct aiocb *cb)
@@ -1351,6 +1752,7 @@ static int kp_aio_fsync(int op, struct aiocb *cb)
 		errno = EAGAIN;
 		return -1;
 	}
+	sync_needs_pool(cb->aio_fildes);
 	prep_rec(f, cb, op == O_SYNC ? IOCB_CMD_FSYNC : IOCB_CMD_FDSYNC);
 	set_status(cb, EINPROGRESS, 0);
 	/*
@@ -1409,6 +1811,7 @@ static void notify_now(const struct sigevent *sig, struct rec *l)
 	    sig->sigev_notify == SIGEV_THREAD_ID) {
 		if (!valid_signo(sig->sigev_signo))
 			return;
+		set_signals();
 		memset(&si, 0, sizeof(si));
 		si.si_signo = sig->sigev_signo;
 		si.si_code = SI_ASYNCIO;
@@ -1474,12 +1877,19 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		} else if ((sig->sigev_notify == SIGEV_SIGNAL ||
 			    sig->sigev_notify == SIGEV_THREAD_ID) &&
 			   valid_signo(sig->sigev_signo)) {
+			set_signals();
 			flags |= KAIO_LIST_SIGNAL;
 			lsev.signo = sig->sigev_signo;
 			lsev.value = (uintptr_t)sig->sigev_value.sival_ptr;
 			if (sig->sigev_notify == SIGEV_THREAD_ID) {
 				lsev.notify = KAIO_SIGEV_THREAD_ID;
 				lsev.tid = sig->_sigev_un._tid;
+			}
+			if (lsev.signo == SIGKILL || lsev.signo == SIGSTOP) {
+				/* kaio refuses them; glibc sends them. */
+				flags &= ~KAIO_LIST_SIGNAL;
+				l->libsig = 1;
+				l->ksev = lsev;
 			}
 		}
 	}
@@ -1503,6 +1913,9 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 			continue;
 		}
 		prep_rec(r, cb, lio_opcode(cb->aio_lio_opcode));
+		if (r->iocb.aio_lio_opcode == IOCB_CMD_FSYNC ||
+		    r->iocb.aio_lio_opcode == IOCB_CMD_FDSYNC)
+			sync_needs_pool(r->fd);
 		r->list = l;
 		ADD(&l->lrefs, 1);
 		set_status(cb, EINPROGRESS, 0);
@@ -1518,7 +1931,7 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 			flags &= ~KAIO_LIST_SIGNAL;
 			l->libsig = 1;
 			l->ksev = lsev;
-			ensure_pool(0);
+			ensure_pool(1);
 		}
 	}
 	if (k) {
@@ -1600,12 +2013,8 @@ static void kp_aio_init(const struct aioinit *init)
 			g_glibc.init(init);
 		return;
 	}
-	/* aio_threads sizes the SIGEV_THREAD pool (glibc: its workers). */
-	if (init && init->aio_threads > 0) {
-		pthread_mutex_lock(&g_pool_lock);
-		g_max_workers = init->aio_threads < 64 ? init->aio_threads : 64;
-		pthread_mutex_unlock(&g_pool_lock);
-	}
+	/* Nothing to size: the SIGEV_THREAD pool grows as callbacks need. */
+	(void)init;
 }
 
 API const char *kaio_posix_backend(void)
