@@ -84,7 +84,7 @@ TEST(opts_suspend_with_restarting_completion_signals)
 	const struct aiocb *plist[2];
 	struct sigaction sa;
 	struct sigevent lsev;
-	int round, i, early = 0, pending = 0;
+	int round, i, early = 0, pending = 0, late = 0;
 	double t0;
 
 	REQUIRE(bufs);
@@ -131,10 +131,18 @@ TEST(opts_suspend_with_restarting_completion_signals)
 			diag("round %d: aio_suspend: %s", round, strerror(errno));
 		CHECK(aio_error(&cbs[CHOSEN]) != EINPROGRESS,
 		      "round %d: returned with the request in progress", round);
-		if (err == EINPROGRESS)
-			CHECK(seen[CHOSEN],
-			      "round %d: returned before the request's signal",
-			      round);
+		if (err == EINPROGRESS && !seen[CHOSEN]) {
+			/*
+			 * kaio's signal comes from a kworker after the event
+			 * is posted: aio_suspend may return first (XFAIL at
+			 * the end if nothing else failed).
+			 */
+			if (backend_is_kaio())
+				late++;
+			else
+				CHECK(seen[CHOSEN], "round %d: returned before "
+				      "the request's signal", round);
+		}
 		t0 = now();
 		while (!list_done && now() - t0 < tscale(20))
 			msleep(5);
@@ -157,6 +165,11 @@ TEST(opts_suspend_with_restarting_completion_signals)
 	diag("chosen read in progress at the call in %d rounds, done in %d",
 	     pending, early);
 	free(bufs);
+	if (late && !ptest_failed)
+		ptest_xfail("kaio: the kernel sends a completion signal from a "
+			    "kworker after it posted the event, so aio_suspend "
+			    "may return before the handler ran (%d of %d rounds)",
+			    late, pending);
 }
 
 /* POSIX: aio_return "may fail" with EINVAL on an aiocb whose status was
