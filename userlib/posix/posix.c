@@ -236,15 +236,32 @@ static int self_tid(void)
 	return t_tid;
 }
 
-/* FUTEX_WAIT on g_seq while it is @seen; the futex call's result. */
-static long seq_wait(uint32_t seen, const struct timespec *ts)
+static void seq_wait_gone(void *arg)
+{
+	(void)arg;
+	__atomic_sub_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * FUTEX_WAIT on g_seq while it is @seen; the futex call's result. If
+ * @cancel, the wait is a cancellation point (aio_suspend's): asynchronous
+ * cancellation around the system call alone, as glibc's own cancellable
+ * system calls once were, and a cleanup handler that counts it out.
+ */
+static long seq_wait(uint32_t seen, const struct timespec *ts, int cancel)
 {
 	long rc;
-	int e;
+	int e, type = 0;
 
 	__atomic_add_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
+	pthread_cleanup_push(seq_wait_gone, NULL);
+	if (cancel)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
 	rc = futex(&g_seq, FUTEX_WAIT_PRIVATE, seen, ts);
 	e = errno;
+	if (cancel)
+		pthread_setcanceltype(type, NULL);
+	pthread_cleanup_pop(0);
 	__atomic_sub_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
 	errno = e;
 	return rc;
@@ -900,12 +917,31 @@ static void reap_nowait(void)
  * ends the wait with EINTR (SA_RESTART or not); a stop signal without one
  * (SIGSTOP, SIGTSTP, SIGCONT) restarts it. Returns >= 0 or -errno.
  */
-static long ring_wait(struct timespec *prem)
+/* A ring waiter cancelled in ring_wait(): someone else takes the role. */
+static void ring_waiter_gone(void *arg)
+{
+	if (arg) {
+		ST(&g_waiter, 0);
+		bump_seq();
+	}
+}
+
+static long ring_wait(struct timespec *prem, int cancel, int own)
 {
 	struct pollfd p = { .fd = g_ctx, .events = POLLIN };
-	long rc = syscall(SYS_ppoll, &p, 1, prem, NULL, 0);
+	int type = 0;
+	long rc;
 
-	return rc < 0 ? -errno : rc;
+	pthread_cleanup_push(ring_waiter_gone, own ? &g_waiter : NULL);
+	if (cancel)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
+	rc = syscall(SYS_ppoll, &p, 1, prem, NULL, 0);
+	if (rc < 0)
+		rc = -errno;
+	if (cancel)
+		pthread_setcanceltype(type, NULL);
+	pthread_cleanup_pop(0);
+	return rc;
 }
 
 /*
@@ -921,7 +957,8 @@ static long ring_wait(struct timespec *prem)
  * waiting thread is the ring waiter and sleeps in ppoll itself, which
  * saves the hand-over through the reaper.
  */
-static int wait_once(uint32_t seen, const struct timespec *deadline)
+static int wait_once(uint32_t seen, const struct timespec *deadline,
+		     int cancel)
 {
 	struct timespec now, rem, *prem = NULL;
 	int me = self_tid(), w = 0, own = 0, rc = 0;
@@ -946,7 +983,7 @@ static int wait_once(uint32_t seen, const struct timespec *deadline)
 	if (own || w == me) {
 		/* A handler nested in the ring waiter's thread waits too. */
 		if (LD_SC(&g_seq) == seen) {
-			n = ring_wait(prem);
+			n = ring_wait(prem, cancel, own);
 			if (n == -EINTR)
 				rc = EINTR;
 		}
@@ -956,7 +993,7 @@ static int wait_once(uint32_t seen, const struct timespec *deadline)
 		}
 		return rc;
 	}
-	if (seq_wait(seen, prem) < 0 && errno == EINTR)
+	if (seq_wait(seen, prem, cancel) < 0 && errno == EINTR)
 		return EINTR;
 	return 0;
 }
@@ -982,7 +1019,7 @@ static void wait_done(const struct aiocb *cb)
 		reap_nowait();
 		if (load_err(cb) != EINPROGRESS)
 			return;
-		wait_once(s, NULL);
+		wait_once(s, NULL, 0);
 	}
 }
 
@@ -1567,7 +1604,9 @@ static int kp_aio_suspend(const struct aiocb *const list[], int nent,
 		}
 		if (!any)
 			return 0;
-		rc = wait_once(s, timeout ? &deadline : NULL);
+		/* POSIX: a cancellation point; nothing is held here. */
+		pthread_testcancel();
+		rc = wait_once(s, timeout ? &deadline : NULL, 1);
 		if (rc) {
 			errno = rc;
 			return -1;
@@ -1973,7 +2012,7 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		reap_nowait();
 		if (LD(&l->lrefs) == 1)
 			break;
-		if (wait_once(s, NULL) == EINTR) {
+		if (wait_once(s, NULL, 0) == EINTR) {
 			list_put(l, 0);
 			errno = EINTR;
 			return -1;
