@@ -476,3 +476,40 @@ TEST(review_overlayfs_fsync_rw)
 	close(fd);
 	umount(mnt);
 }
+
+static void *suspend_main(void *arg)
+{
+	const struct aiocb *l[1] = { arg };
+
+	aio_suspend(l, 1, NULL);
+	return (void *)1;
+}
+
+/* aio_suspend is a cancellation point (POSIX; glibc's futex wait is
+ * cancellable); after the cancel another thread can still wait for the
+ * request and see it end. */
+TEST(review_suspend_cancellation_point)
+{
+	int p[2];
+	char b[4];
+	struct aiocb cb;
+	pthread_t t;
+	void *res = NULL;
+	const struct aiocb *l[1] = { &cb };
+	struct timespec ts = { 20, 0 };
+
+	REQUIRE(!pipe(p));
+	aiocb_init(&cb, p[0], b, 4, 0);
+	REQUIRE_EQ(aio_read(&cb), 0);
+	REQUIRE(!pthread_create(&t, NULL, suspend_main, &cb));
+	msleep(100);
+	REQUIRE(!pthread_cancel(t));
+	REQUIRE(!pthread_join(t, &res));
+	CHECK(res == PTHREAD_CANCELED, "aio_suspend was not cancelled");
+	REQUIRE_EQ(write(p[1], "abcd", 4), 4);
+	CHECK_EQ(aio_suspend(l, 1, &ts), 0);
+	CHECK_EQ(aio_error(&cb), 0);
+	CHECK_EQ(aio_return(&cb), 4);
+	close(p[0]);
+	close(p[1]);
+}
