@@ -496,7 +496,8 @@ TEST(review_suspend_cancellation_point)
 	pthread_t t;
 	void *res = NULL;
 	const struct aiocb *l[1] = { &cb };
-	struct timespec ts = { 20, 0 };
+	struct timespec ts = { 20, 0 }, until;
+	int late;
 
 	REQUIRE(!pipe(p));
 	aiocb_init(&cb, p[0], b, 4, 0);
@@ -504,9 +505,18 @@ TEST(review_suspend_cancellation_point)
 	REQUIRE(!pthread_create(&t, NULL, suspend_main, &cb));
 	msleep(100);
 	REQUIRE(!pthread_cancel(t));
-	REQUIRE(!pthread_join(t, &res));
-	CHECK(res == PTHREAD_CANCELED, "aio_suspend was not cancelled");
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)tscale(3) + 1;
+	late = pthread_timedjoin_np(t, &res, &until) == ETIMEDOUT;
 	REQUIRE_EQ(write(p[1], "abcd", 4), 4);
+	if (late)
+		REQUIRE(!pthread_join(t, &res));
+	CHECK(res == PTHREAD_CANCELED, "aio_suspend was not cancelled");
+	if (late && backend_is_kaio() && !ptest_failed)
+		ptest_xfail("kaio: a program that never asked for a completion "
+			    "signal waits in GETEVENTS, where cancellation acts "
+			    "only once the wait ends (an event, the timeout)");
+	CHECK(!late, "the cancellation waited for the I/O");
 	CHECK_EQ(aio_suspend(l, 1, &ts), 0);
 	CHECK_EQ(aio_error(&cb), 0);
 	CHECK_EQ(aio_return(&cb), 4);

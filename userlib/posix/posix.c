@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -122,6 +121,13 @@ static int g_signals;
 /* Events taken from the kernel, not yet delivered, all threads / this one. */
 static uint32_t g_delivering;
 static __thread uint32_t t_delivering __attribute__((tls_model("initial-exec")));
+/*
+ * Events taken from the ring and delivered, modulo the ring size: equal to
+ * the ring's head when no thread holds events it took (held_elsewhere()).
+ */
+static uint64_t g_delivered;
+/* This thread sleeps in GETEVENTS, or holds what it returned. */
+static __thread int t_holding __attribute__((tls_model("initial-exec")));
 
 /* SIGEV_THREAD pool and the reaper thread. */
 static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -129,8 +135,6 @@ static int g_reaper_tid;
 static int g_reaper_started;
 static int g_nworkers;		/* running or starting */
 static int g_idle, g_starting;
-/* eventfd: the reaper starts a worker (want_worker()). */
-static int g_evfd = -1;
 /* A job found no worker (deliver()): the next call from the program
  * starts one. */
 static int g_want_pool;
@@ -697,7 +701,6 @@ static int write_more(struct rec *r, long n)
 }
 
 static void notify_push(struct rec *r);
-static void want_worker(void);
 
 /* Hand @r to a worker (run_job()); 0 if there is none yet. */
 static int job_push(struct rec *r)
@@ -720,8 +723,6 @@ static void notify_push(struct rec *r)
 	while (!CAS(&g_nhead, &h, r));
 	ADD(&g_nseq, 1);
 	futex(&g_nseq, FUTEX_WAKE_PRIVATE, 1, NULL);
-	if (!LD(&g_idle))
-		want_worker();
 }
 
 static void list_put(struct rec *l, int failed)
@@ -844,7 +845,7 @@ static void after_deliver(void)
 
 	bump_seq();
 	/*
-	 * The ring waiter sleeping in ppoll may be waiting for an aiocb just
+	 * The ring waiter sleeping in GETEVENTS may be waiting for an aiocb just
 	 * delivered here: wake it with an event.
 	 */
 	w = LD_SC(&g_waiter);
@@ -861,8 +862,7 @@ static void after_deliver(void)
  * already: the reaper) and raises g_delivering *before* the ioctl, so a
  * handler in another thread whose aio_error finds the ring empty waits
  * for the delivery to end (kp_aio_error()), and no handler runs in this
- * thread until it ended. Sleeping is done elsewhere (ring_wait(),
- * seq_wait()), with nothing in hand.
+ * thread until it ended.
  */
 static long consume(struct io_event *ev, long nr, int masked)
 {
@@ -887,6 +887,8 @@ static long consume(struct io_event *ev, long nr, int masked)
 		n = -errno;
 	for (i = 0; i < n; i++)
 		deliver(&ev[i]);
+	if (n > 0)
+		ADD(&g_delivered, (uint64_t)n);
 	t_delivering--;
 	SUB(&g_delivering, 1);
 	if (n > 0)
@@ -908,45 +910,66 @@ static void reap_nowait(void)
 }
 
 /*
- * The ring waiter's sleep: until the ring has an event, the timeout, or a
- * signal. Nothing is taken from the ring here, so a handler that runs
- * holds nothing up. ppoll, not GETEVENTS: the kernel runs a handler on the
- * way back from GETEVENTS even when it returns events (io_pgetevents'
- * rule), which would leave them on this stack under the handler. A raw
- * system call, not glibc's ppoll, which is a cancellation point. A handler
- * ends the wait with EINTR (SA_RESTART or not); a stop signal without one
- * (SIGSTOP, SIGTSTP, SIGCONT) restarts it. Returns >= 0 or -errno.
+ * The ring waiter's sleep: GETEVENTS for at least one event (kaio also
+ * runs retries in the task asleep there), then delivery. Returns the
+ * number of events or -errno.
+ *
+ * An application thread blocks every signal and gives GETEVENTS its own
+ * mask, as io_pgetevents: a signal with a handler ends the wait (EINTR,
+ * SA_RESTART or not: such threads are ring waiters only in programs that
+ * never asked for a completion signal), a stop signal without one restarts
+ * it. The kernel runs a pending handler on the way back even when events
+ * were returned, before they are delivered: t_holding tells this thread's
+ * handlers not to wait for them (they would wait for themselves), and
+ * other threads see them held (held_elsewhere()) until g_delivered counts
+ * them. The reaper has every signal blocked all along.
  */
-/* A ring waiter cancelled in ring_wait(): someone else takes the role. */
-static void ring_waiter_gone(void *arg)
+static long reap_wait(const struct timespec *to, int reaper)
 {
-	if (arg) {
-		ST(&g_waiter, 0);
-		bump_seq();
+	struct io_event ev[REAP_BATCH];
+	struct __kernel_timespec ts;
+	struct kaio_getevents g;
+	sigset_t all, old;
+	long n, i;
+
+	memset(&g, 0, sizeof(g));
+	g.min_nr = 1;
+	g.nr = REAP_BATCH;
+	g.events = (uintptr_t)ev;
+	if (to) {
+		ts.tv_sec = to->tv_sec;
+		ts.tv_nsec = to->tv_nsec;
+		g.timeout = (uintptr_t)&ts;
 	}
-}
-
-static long ring_wait(struct timespec *prem, int cancel, int own)
-{
-	struct pollfd p = { .fd = g_ctx, .events = POLLIN };
-	int type = 0;
-	long rc;
-
-	pthread_cleanup_push(ring_waiter_gone, own ? &g_waiter : NULL);
-	if (cancel)
-		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
-	rc = syscall(SYS_ppoll, &p, 1, prem, NULL, 0);
-	if (rc < 0)
-		rc = -errno;
-	if (cancel)
-		pthread_setcanceltype(type, NULL);
-	pthread_cleanup_pop(0);
-	return rc;
+	if (!reaper) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		g.sigmask = (uintptr_t)&old;
+		g.sigsetsize = _NSIG / 8;
+	}
+	t_holding++;
+	n = ioctl(g_ctx, KAIO_IOC_GETEVENTS, &g);
+	if (n < 0)
+		n = -errno;
+	if (n > 0) {
+		ADD(&g_delivering, 1);
+		t_delivering++;
+		for (i = 0; i < n; i++)
+			deliver(&ev[i]);
+		ADD(&g_delivered, (uint64_t)n);
+		t_delivering--;
+		SUB(&g_delivering, 1);
+		after_deliver();
+	}
+	t_holding--;
+	if (!reaper)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return n;
 }
 
 /*
- * Wait for deliveries after g_seq was @seen: as the ring waiter (ppoll on
- * the context, then reap), or on the g_seq futex. Returns 0 (look again),
+ * Wait for deliveries after g_seq was @seen: as the ring waiter
+ * (reap_wait()), or on the g_seq futex. Returns 0 (look again),
  * EINTR or EAGAIN (the deadline passed).
  *
  * Once the reaper thread runs (always, once the program asked for a
@@ -954,8 +977,9 @@ static long ring_wait(struct timespec *prem, int cancel, int own)
  * application threads wait on the futex only: a handler with SA_RESTART
  * restarts a wait without timeout, any other handler ends it with EINTR,
  * as glibc's futex wait. Before that (SIGEV_NONE programs), the first
- * waiting thread is the ring waiter and sleeps in ppoll itself, which
- * saves the hand-over through the reaper.
+ * waiting thread is the ring waiter and sleeps in GETEVENTS itself, which
+ * saves the hand-over through the reaper and runs kaio's retries in the
+ * waiting thread.
  */
 static int wait_once(uint32_t seen, const struct timespec *deadline,
 		     int cancel)
@@ -982,8 +1006,13 @@ static int wait_once(uint32_t seen, const struct timespec *deadline,
 		w = LD_SC(&g_waiter);
 	if (own || w == me) {
 		/* A handler nested in the ring waiter's thread waits too. */
+		/*
+		 * Not a cancellation point here: an asynchronous cancel on
+		 * the way back from GETEVENTS would drop the events it
+		 * returned. aio_suspend acts on it when the wait ends.
+		 */
 		if (LD_SC(&g_seq) == seen) {
-			n = ring_wait(prem, cancel, own);
+			n = reap_wait(prem, 0);
 			if (n == -EINTR)
 				rc = EINTR;
 		}
@@ -1036,55 +1065,23 @@ static void block_all(sigset_t *old)
 static void grow_pool(void);
 
 /*
- * A worker is wanted: a notification or a job was pushed and no worker is
- * idle. Async-signal-safe (delivery may run in a handler): it only wakes
- * the reaper, which starts the thread.
- */
-static void want_worker(void)
-{
-	uint64_t one = 1;
-	int fd = LD(&g_evfd);
-
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
-		(void)0;	/* the counter is full: a wake-up is pending */
-}
-
-/*
  * The permanent ring waiter: completions and their callbacks progress even
  * if the program never calls in. All signals blocked, so the kernel never
- * picks it for a process-directed completion signal, and no handler ever
- * runs here. It sleeps in poll on the context (and on g_evfd, for workers
- * to start), then consumes like any thread (consume()), so another thread's
- * handler never misses an event this thread holds.
+ * picks it for a process-directed completion signal and no handler ever
+ * runs here; a handler in another thread that finds the ring empty waits
+ * for what this thread holds (held_elsewhere()).
  */
 static void *reaper_main(void *arg)
 {
-	struct io_event ev[REAP_BATCH];
-	struct pollfd p[2];
 	struct timespec pause = { 0, 0 };
-	uint64_t v;
-	long n, c;
+	long n;
 
 	(void)arg;
 	ST(&g_reaper_tid, self_tid());
 	for (;;) {
-		p[0].fd = g_ctx;
-		p[0].events = POLLIN;
-		p[0].revents = 0;
-		p[1].fd = LD(&g_evfd);
-		p[1].events = POLLIN;
-		p[1].revents = 0;
-		n = poll(p, 2, -1);
-		if (p[1].revents & POLLIN)
-			while (read(p[1].fd, &v, sizeof(v)) > 0)
-				;
-		do
-			c = consume(ev, REAP_BATCH, 1);
-		while (c == REAP_BATCH);
-		if (LD(&g_nhead) && !LD(&g_idle) && !LD(&g_starting))
-			grow_pool();
-		if ((n < 0 && errno != EINTR) || (p[0].revents & POLLNVAL) ||
-		    c == -EBADF || c == -ENOTTY || c == -EINVAL) {
+		n = reap_wait(NULL, 1);
+		if (n == -EBADF || n == -ENOTTY || n == -EINVAL ||
+		    n == -EFAULT) {
 			/*
 			 * The context is gone (a daemon closed every fd): no
 			 * busy loop; look again now and then, at most 1 s.
@@ -1170,7 +1167,10 @@ static void *worker_main(void *arg);
 /*
  * One more worker. No cap: glibc runs each notification on a thread of its
  * own, so a callback may wait for a later one (a semaphore) and must not
- * starve it. g_starting counts the threads not yet looking for work.
+ * starve it. A worker that takes work while no other is idle or starting
+ * starts one (worker_main()), so a pushed notification always finds a
+ * thread: the push itself may be in a signal handler, where no thread can
+ * be made. g_starting counts the threads not yet looking for work.
  */
 static void grow_pool(void)
 {
@@ -1273,6 +1273,9 @@ static void *worker_main(void *arg)
 				grow_pool();
 			futex(&g_nseq, FUTEX_WAKE_PRIVATE, 1, NULL);
 		}
+		/* Keep one thread ready for the next push. */
+		if (!LD(&g_idle) && !LD(&g_starting))
+			grow_pool();
 		if (LD(&r->stage) == S_JOB) {
 			run_job(r);
 			continue;
@@ -1297,17 +1300,11 @@ static void *worker_main(void *arg)
  */
 static void ensure_pool(int workers)
 {
-	int fd;
-
 	if (LD(&g_want_pool))
 		workers = 1;
 	if (LD(&g_reaper_started) && (!workers || LD(&g_nworkers)))
 		return;
 	pthread_mutex_lock(&g_pool_lock);
-	if (LD(&g_evfd) < 0) {
-		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		ST(&g_evfd, fd);
-	}
 	if (!g_reaper_started && !start_thread(reaper_main))
 		ST(&g_reaper_started, 1);
 	if (workers && !g_nworkers) {
@@ -1386,6 +1383,7 @@ static const char *try_kaio(void)
 		g_recs[i].next_free = i + 1 < g_nrec ? i + 2 : 0;
 	}
 	g_free = 1;
+	g_delivered = 0;
 	g_opcodes = s.features & KAIO_FEAT_OPCODES ? s.opcodes : 0;
 	memset(&g_kick_iocb, 0, sizeof(g_kick_iocb));
 	g_kick_iocb.aio_data = KICK_DATA;
@@ -1482,10 +1480,8 @@ static void atfork_child(void)
 	g_starting = 0;
 	g_want_pool = 0;
 	g_signals = 0;		/* the child's own reaper decides again */
-	/* The parent's reaper reads the same eventfd: one of its own. */
-	if (g_evfd >= 0)
-		close(g_evfd);
-	g_evfd = -1;
+	g_delivered = 0;	/* its own context, its own ring */
+	t_holding = 0;
 }
 
 __attribute__((constructor)) static void kaio_posix_init(void)
@@ -1544,6 +1540,24 @@ static int kp_aio_write(struct aiocb *cb)
 	return rw(cb, IOCB_CMD_PWRITE);
 }
 
+/*
+ * Another thread holds events it took from the ring and has not delivered
+ * yet: a request that looks in progress may be among them. Not when this
+ * thread sleeps in GETEVENTS or holds events itself (a handler that
+ * interrupted it): it would wait for itself.
+ */
+static int held_elsewhere(void)
+{
+	uint32_t head;
+
+	if (LD(&g_delivering) > t_delivering)
+		return 1;
+	if (t_holding)
+		return 0;
+	head = LD(&g_ring->head);
+	return head != (uint32_t)(LD(&g_delivered) % g_ring->nr);
+}
+
 /* Async-signal-safe: no locks, no set-up (nothing submitted yet if none). */
 static int kp_aio_error(const struct aiocb *cb)
 {
@@ -1557,7 +1571,7 @@ static int kp_aio_error(const struct aiocb *cb)
 	reap_nowait();
 	err = load_err(cb);
 	/* Another thread holds events it took from the ring: let it finish. */
-	while (err == EINPROGRESS && LD(&g_delivering) > t_delivering) {
+	while (err == EINPROGRESS && held_elsewhere()) {
 		sched_yield();
 		err = load_err(cb);
 	}
@@ -1646,8 +1660,7 @@ static int cancel_one(struct rec *r)
 		 * there is; if it still runs, ask again.
 		 */
 		reap_nowait();
-		while (load_err(cb) == EINPROGRESS &&
-		       LD(&g_delivering) > t_delivering)
+		while (load_err(cb) == EINPROGRESS && held_elsewhere())
 			sched_yield();
 		if (load_err(cb) != EINPROGRESS || LD(&r->gen) != gen ||
 		    LD(&r->state) != R_INFLIGHT) {
