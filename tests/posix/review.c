@@ -543,7 +543,7 @@ static void *suspend_main(void *arg)
  * request and see it end. Without, then with a completion signal in use. */
 TEST(review_suspend_cancellation_point)
 {
-	int p[2], use_sig, late, late_plain = 0;
+	int p[2], use_sig, late, late_plain = 0, r;
 	char b[4];
 	struct aiocb cb, sc;
 	pthread_t t;
@@ -579,7 +579,10 @@ TEST(review_suspend_cancellation_point)
 		CHECK(res == PTHREAD_CANCELED,
 		      "completion signal %d: aio_suspend was not cancelled",
 		      use_sig);
-		CHECK_EQ(aio_suspend(l, 1, &ts), 0);
+		errno = 0;
+		r = aio_suspend(l, 1, &ts);
+		CHECK(r == 0, "completion signal %d, late %d: aio_suspend: "
+		      "%d (%s)", use_sig, late, r, strerror(errno));
 		CHECK_EQ(aio_error(&cb), 0);
 		CHECK_EQ(aio_return(&cb), 4);
 		close(p[0]);

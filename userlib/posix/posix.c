@@ -606,6 +606,19 @@ static int resubmit(struct rec *r)
 }
 
 /*
+ * preadv2/pwritev2 as raw system calls: glibc's are cancellation points,
+ * and delivery must never act on a cancellation (it would unwind with the
+ * ring waiter's role, signals blocked and events in hand).
+ */
+static ssize_t rw2(int wr, int fd, const struct iovec *iov, off_t off,
+		   int flags)
+{
+	return syscall(wr ? SYS_pwritev2 : SYS_preadv2, fd, iov, 1,
+		       (unsigned long)off,
+		       (unsigned long)((uint64_t)off >> 32), flags);
+}
+
+/*
  * The transfer of a polled record once its file is ready, without blocking
  * (async-signal-safe): kaio answers a pipe, socket or character device with
  * -EAGAIN even then, so the library does it, at the offset or, where the
@@ -623,16 +636,14 @@ static long ready_rw(struct rec *r)
 	ssize_t n = -1;
 
 	for (i = 0; i < 2; i++) {
-		n = wr ? pwritev2(r->fd, &iov, 1, off, RWF_NOWAIT) :
-			 preadv2(r->fd, &iov, 1, off, RWF_NOWAIT);
+		n = rw2(wr, r->fd, &iov, off, RWF_NOWAIT);
 		if (n >= 0 || errno != ESPIPE)
 			break;
 		off = -1;
 	}
 	if (n < 0 && errno == EOPNOTSUPP)
 		/* No RWF_NOWAIT here: POLL said ready, so it does not wait. */
-		n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
-			 preadv2(r->fd, &iov, 1, off, 0);
+		n = rw2(wr, r->fd, &iov, off, 0);
 	return n < 0 ? -errno : n;
 }
 
