@@ -1632,6 +1632,9 @@ static int kp_aio_suspend(const struct aiocb *const list[], int nent,
 		/* POSIX: a cancellation point; nothing is held here. */
 		pthread_testcancel();
 		rc = wait_once(s, timeout ? &deadline : NULL, 1);
+		/* A cancellation asked for during a wait that could not act
+		 * on it (the ring waiter's GETEVENTS): now. */
+		pthread_testcancel();
 		if (rc) {
 			errno = rc;
 			return -1;
