@@ -56,7 +56,7 @@ LOCK=$OUTDIR/.$(basename "$OUT" .cpio).lock
 
 # loop: libaio's harness mounts its ext2 images (tests/libaio-harness); it
 # loads the module itself.
-MODULES="null_blk ext4 xfs dm-mod dm-flakey loop ${KAIO_GUEST_MODULES:-}"
+MODULES="null_blk ext4 xfs dm-mod dm-flakey loop overlay ${KAIO_GUEST_MODULES:-}"
 BINS="/sbin/mke2fs /sbin/mkfs.xfs /sbin/dmsetup /usr/bin/fio ${KAIO_GUEST_BINS:-}"
 KO=${KAIO_GUEST_KO:-$top/module/kaio.ko}
 KO_DIR=${KAIO_GUEST_KO_DIR:-}

@@ -27,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -49,7 +52,9 @@
 /* Ring slots beyond the records: the kick NOOP, at most one at a time. */
 #define RING_SPARE 64
 #define REAP_BATCH 64
-#define MAX_WORKERS 4
+/* Non-blocking reaps of application threads, signal handlers included: a
+ * small buffer, so that an alternate signal stack of MINSIGSTKSZ holds it. */
+#define REAP_SMALL 8
 /* aio_data of the kick iocb; records use index | generation << 32. */
 #define KICK_DATA (~0ULL)
 /* rec.dep once the request was delivered: no fsync can wait for it. */
@@ -76,7 +81,7 @@ enum rnotify { N_NONE, N_THREAD, N_BADSIG };
  * waited for with a POLL, then tried again, until it completes: POSIX aio
  * waits for the data.
  */
-enum rstage { S_IO, S_POLL };
+enum rstage { S_IO, S_POLL, S_JOB };
 
 struct rec {
 	struct iocb iocb;		/* submitted: its address is the key */
@@ -105,6 +110,7 @@ struct rec {
 	int ordered;			/* a read or write of a stream */
 	uint32_t qnext;			/* index + 1 of the next one, DEP_DONE */
 	size_t wdone;			/* a stream write: bytes written so far */
+	uint64_t done;			/* pipe write: bytes written so far */
 };
 
 static int g_backend;			/* enum backend */
@@ -126,20 +132,30 @@ static int g_signals;
 /* Events taken from the kernel, not yet delivered, all threads / this one. */
 static uint32_t g_delivering;
 static __thread uint32_t t_delivering __attribute__((tls_model("initial-exec")));
+/*
+ * Events taken from the ring and delivered, modulo the ring size: equal to
+ * the ring's head when no thread holds events it took (held_elsewhere()).
+ */
+static uint64_t g_delivered;
+/* This thread sleeps in GETEVENTS, or holds what it returned. */
+static __thread int t_holding __attribute__((tls_model("initial-exec")));
 
 /* SIGEV_THREAD pool and the reaper thread. */
 static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_reaper_tid;
 static int g_reaper_started;
-static int g_nworkers, g_max_workers = MAX_WORKERS;
-static int g_idle;
+static int g_nworkers;		/* running or starting */
+static int g_idle, g_starting;
+/* A job found no worker (deliver()): the next call from the program
+ * starts one. */
+static int g_want_pool;
 static struct rec *g_nhead;		/* notifications to run */
 static uint32_t g_nseq;			/* futex for the workers */
 /* lio_listio(LIO_NOWAIT) lists handed to the reaper (lio_handoff()). */
 struct lio_job;
-static struct lio_job *g_jobs;
+static struct lio_job *g_lio_jobs;
 static size_t g_lio_inline_max = 1 << 20;
-static void run_jobs(void);
+static void run_lio_jobs(void);
 /* aio_fsync's dependency set-up, one at a time (no cycles). */
 static pthread_mutex_t g_fsync_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -147,6 +163,12 @@ static pthread_mutex_t g_fsync_lock = PTHREAD_MUTEX_INITIALIZER;
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define CAS(p, e, v) __atomic_compare_exchange_n((p), (e), (v), 0, \
 				__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+/* The ring waiter's role against g_seq: a store-buffer pattern (take the
+ * role, then read g_seq / bump g_seq, then read the role): both sides are
+ * sequentially consistent. */
+#define CAS_SC(p, e, v) __atomic_compare_exchange_n((p), (e), (v), 0, \
+				__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+#define LD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 #define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_ACQ_REL)
@@ -234,15 +256,32 @@ static int self_tid(void)
 	return t_tid;
 }
 
-/* FUTEX_WAIT on g_seq while it is @seen; the futex call's result. */
-static long seq_wait(uint32_t seen, const struct timespec *ts)
+static void seq_wait_gone(void *arg)
+{
+	(void)arg;
+	__atomic_sub_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * FUTEX_WAIT on g_seq while it is @seen; the futex call's result. If
+ * @cancel, the wait is a cancellation point (aio_suspend's): asynchronous
+ * cancellation around the system call alone, as glibc's own cancellable
+ * system calls once were, and a cleanup handler that counts it out.
+ */
+static long seq_wait(uint32_t seen, const struct timespec *ts, int cancel)
 {
 	long rc;
-	int e;
+	int e, type = 0;
 
 	__atomic_add_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
+	pthread_cleanup_push(seq_wait_gone, NULL);
+	if (cancel)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
 	rc = futex(&g_seq, FUTEX_WAIT_PRIVATE, seen, ts);
 	e = errno;
+	if (cancel)
+		pthread_setcanceltype(type, NULL);
+	pthread_cleanup_pop(0);
 	__atomic_sub_fetch(&g_seq_waiters, 1, __ATOMIC_SEQ_CST);
 	errno = e;
 	return rc;
@@ -294,6 +333,7 @@ static struct rec *rec_alloc(void)
 	r->ordered = 0;
 	r->wdone = 0;
 	ST(&r->qnext, 0);
+	r->done = 0;
 	ST(&r->dep, 0);
 	ST(&r->deps, 0);
 	ST(&r->gen, r->gen + 1);
@@ -361,15 +401,96 @@ static int valid_signo(int signo)
 
 static void ensure_pool(int workers);
 
-/* A file kaio answers with -EAGAIN when it would block. */
+#ifndef BTRFS_SUPER_MAGIC
+#define BTRFS_SUPER_MAGIC 0x9123683E
+#endif
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+/*
+ * Whether kaio punts blocking attempts on this regular file to its workers
+ * (module/req.c: kaio_file_may_punt(): file systems on a block device,
+ * tmpfs, ramfs; not FUSE). A file system with FS_REQUIRES_DEV has its
+ * device as st_dev; btrfs (anonymous st_dev) is named. Unsure means no:
+ * the library then does more itself, which is always correct.
+ */
+static int reg_may_punt(int fd, const struct stat *st)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf))
+		return 0;
+	if ((unsigned long)sf.f_type == FUSE_SUPER_MAGIC)
+		return 0;
+	if ((unsigned long)sf.f_type == TMPFS_MAGIC ||
+	    (unsigned long)sf.f_type == RAMFS_MAGIC ||
+	    (unsigned long)sf.f_type == BTRFS_SUPER_MAGIC)
+		return 1;
+	return major(st->st_dev) != 0;
+}
+
+/*
+ * A file kaio answers with -EAGAIN when it would block: a pipe, socket or
+ * character device, or a regular file kaio does not punt (its first
+ * -EAGAIN then goes to a library thread, see deliver()). Either way it
+ * ends in the library, which sends the signals then.
+ */
 static int may_block(int fd)
 {
 	struct stat st;
 
 	if (fstat(fd, &st))
 		return 0;
+	if (S_ISREG(st.st_mode))
+		return !reg_may_punt(fd, &st);
 	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
 	       S_ISCHR(st.st_mode);
+}
+
+/*
+ * What the library does with -EAGAIN (read, write) or -EOPNOTSUPP (fsync)
+ * of kaio on @fd: 1 a job for a library thread (a file that blocks
+ * without ever being "ready": regular file, block device, ...), 0 a POLL
+ * (pipe, socket, character device) or, for fsync, EINVAL as fsync(2) of a
+ * pipe or socket says.
+ */
+static int wants_job(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return 0;
+	return !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) &&
+	       !S_ISCHR(st.st_mode);
+}
+
+/*
+ * An fsync of @fd that kaio will answer with EOPNOTSUPP runs on a worker
+ * (deliver(), run_job()): have one. fsync is rare, so it asks each time.
+ */
+static void sync_needs_pool(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	    S_ISBLK(st.st_mode))
+		return;
+	if (!S_ISREG(st.st_mode) || !reg_may_punt(fd, &st))
+		ensure_pool(1);
+}
+
+/*
+ * The program asked for a completion signal: from now on the reaper thread
+ * (every signal blocked) is the ring waiter and application threads only
+ * wait on the futex (wait_once()). Before the request is submitted.
+ */
+static void set_signals(void)
+{
+	if (LD(&g_signals))
+		return;
+	__atomic_store_n(&g_signals, 1, __ATOMIC_SEQ_CST);
+	ensure_pool(0);
 }
 
 /* The signal of a libsig record, queued as the kernel would queue it. */
@@ -416,20 +537,27 @@ static void prep_notify(struct rec *r, const struct sigevent *sev)
 kernel:
 		r->ksev.signo = sev->sigev_signo;
 		r->ksev.value = (uintptr_t)sev->sigev_value.sival_ptr;
+		set_signals();
+		/*
+		 * SIGKILL and SIGSTOP: kaio refuses them (EINVAL), glibc's
+		 * sigqueue sends them: so does the library.
+		 */
+		if (r->ksev.signo == SIGKILL || r->ksev.signo == SIGSTOP) {
+			r->libsig = 1;
+			break;
+		}
 		if (may_block(r->fd)) {
 			/*
 			 * Its first -EAGAIN must not signal: the library sends
 			 * it at the end, and the reaper thread makes sure the
-			 * end comes (POLL, then the request again).
+			 * end comes (POLL or job, then the request again).
 			 */
 			r->libsig = 1;
-			ensure_pool(0);
+			ensure_pool(1);
 			break;
 		}
 		r->iocb.aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
 		r->iocb.aio_reserved2 = (uintptr_t)&r->ksev;
-		if (!LD(&g_signals))
-			ST(&g_signals, 1);
 		break;
 	case SIGEV_THREAD:
 		r->notify = N_THREAD;
@@ -480,6 +608,7 @@ static int bad_prio(struct aiocb *cb)
 }
 
 static void deliver(const struct io_event *ev);
+static void after_deliver(void);
 
 /* Submit one prepared record; a failure is delivered as its event. */
 static void submit_one(struct rec *r)
@@ -633,17 +762,14 @@ static int qcancel(struct rec *r)
 		.obj = (uintptr_t)&r->iocb,
 		.res = -ECANCELED,
 	};
-	int st = R_QUEUED, w;
+	int st = R_QUEUED;
 
 	if (!CAS(&r->state, &st, R_CANCELLED))
 		return 0;
 	ADD(&r->refs, 1);
 	deliver(&ev);
-	bump_seq();
-	/* A ring waiter in GETEVENTS may wait for this aiocb. */
-	w = LD(&g_waiter);
-	if (w && w != LD(&g_reaper_tid) && w != self_tid())
-		kick();
+	/* Waiters (the futex, a ring waiter in GETEVENTS) may want it. */
+	after_deliver();
 	return 1;
 }
 
@@ -655,6 +781,19 @@ static int resubmit(struct rec *r)
 	struct iocb *v = &r->iocb;
 
 	return submit_list(&v, 1, 0, NULL) == 1;
+}
+
+/*
+ * preadv2/pwritev2 as raw system calls: glibc's are cancellation points,
+ * and delivery must never act on a cancellation (it would unwind with the
+ * ring waiter's role, signals blocked and events in hand).
+ */
+static ssize_t rw2(int wr, int fd, const struct iovec *iov, off_t off,
+		   int flags)
+{
+	return syscall(wr ? SYS_pwritev2 : SYS_preadv2, fd, iov, 1,
+		       (unsigned long)off,
+		       (unsigned long)((uint64_t)off >> 32), flags);
 }
 
 /*
@@ -675,8 +814,7 @@ static long ready_rw(struct rec *r, int polled)
 	ssize_t n = -1;
 
 	for (i = 0; i < 2; i++) {
-		n = wr ? pwritev2(r->fd, &iov, 1, off, RWF_NOWAIT) :
-			 preadv2(r->fd, &iov, 1, off, RWF_NOWAIT);
+		n = rw2(wr, r->fd, &iov, off, RWF_NOWAIT);
 		if (n >= 0 || errno != ESPIPE)
 			break;
 		off = -1;
@@ -691,8 +829,9 @@ static long ready_rw(struct rec *r, int polled)
 		 */
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-		n = wr ? sendmsg(r->fd, &m, MSG_DONTWAIT) :
-			 recvmsg(r->fd, &m, MSG_DONTWAIT);
+		/* Raw: glibc's are cancellation points (see rw2()). */
+		n = syscall(wr ? SYS_sendmsg : SYS_recvmsg, r->fd, &m,
+			    MSG_DONTWAIT);
 		if (n < 0 && errno == ENOTSOCK) {
 			/*
 			 * Not a socket: POLL said ready, take it at its word.
@@ -704,8 +843,7 @@ static long ready_rw(struct rec *r, int polled)
 			if (wr && r->ordered && iov.iov_len > PIPE_BUF)
 				iov.iov_len = PIPE_BUF;
 			if (polled)
-				n = wr ? pwritev2(r->fd, &iov, 1, off, 0) :
-					 preadv2(r->fd, &iov, 1, off, 0);
+				n = rw2(wr, r->fd, &iov, off, 0);
 			else
 				errno = EAGAIN;
 		}
@@ -751,7 +889,8 @@ static int wait_ready(struct rec *r)
 	fl = fcntl(r->fd, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
 		return 0;
-	r->orig = r->iocb;
+	if (!r->done)
+		r->orig = r->iocb;
 	if (r->libsig == 0 && (r->orig.aio_flags & KAIO_IOCB_FLAG_SIGEVENT)) {
 		/* A file may_block() did not catch: signal at the end. */
 		r->orig.aio_flags &= ~KAIO_IOCB_FLAG_SIGEVENT;
@@ -770,6 +909,47 @@ static int wait_ready(struct rec *r)
 	r->stage = S_IO;
 	r->iocb = r->orig;
 	return 0;
+}
+
+/*
+ * A blocking pipe or socket took @n bytes of a write that wants more:
+ * glibc's blocking write(2) would go on until all is written, so wait for
+ * POLLOUT and write the rest. 1 if the record went on.
+ */
+static int write_more(struct rec *r, long n)
+{
+	struct stat st;
+
+	if (r->stage == S_IO) {
+		if (fstat(r->fd, &st) ||
+		    (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)))
+			return 0;
+		r->orig = r->iocb;
+	}
+	r->done += (uint64_t)n;
+	r->orig.aio_buf += (uint64_t)n;
+	r->orig.aio_nbytes -= (uint64_t)n;
+	r->orig.aio_offset += (uint64_t)n;
+	r->iocb = r->orig;
+	r->stage = S_IO;
+	if (wait_ready(r))
+		return 1;
+	r->done -= (uint64_t)n;	/* deliver() adds it back */
+	return 0;
+}
+
+static void notify_push(struct rec *r);
+
+/* Hand @r to a worker (run_job()); 0 if there is none yet. */
+static int job_push(struct rec *r)
+{
+	if (!LD(&g_nworkers)) {
+		ST(&g_want_pool, 1);
+		return 0;
+	}
+	ST(&r->stage, S_JOB);
+	notify_push(r);
+	return 1;
 }
 
 static void notify_push(struct rec *r)
@@ -833,7 +1013,7 @@ static void deliver(const struct io_event *ev)
 	uint32_t idx = (uint32_t)ev->data, d;
 	struct rec *r;
 	long long res = ev->res;
-	int err = 0, cancelled;
+	int err = 0, cancelled, op;
 	ssize_t ret;
 
 	if (ev->data == KICK_DATA) {
@@ -843,7 +1023,11 @@ static void deliver(const struct io_event *ev)
 	if (idx >= g_nrec)
 		return;
 	r = &g_recs[idx];
+	/* Not the request this record serves now: nothing to do. */
+	if ((uint32_t)(ev->data >> 32) != LD(&r->gen) || !LD(&r->refs))
+		return;
 	cancelled = LD(&r->state) == R_CANCELLED;
+	op = r->iocb.aio_lio_opcode;
 	if (r->stage == S_POLL) {
 		/* Ready: the transfer; 0: the POLL was cancelled. */
 		if (res > 0) {
@@ -860,6 +1044,10 @@ static void deliver(const struct io_event *ev)
 		}
 		r->stage = S_IO;
 		r->iocb = r->orig;
+		op = r->iocb.aio_lio_opcode;
+	} else if (r->stage == S_JOB) {
+		/* run_job()'s result: final. */
+		ST(&r->stage, S_IO);
 	} else if (res == -EAGAIN && r->ordered &&
 		   (res = try_now(r)) != -EAGAIN) {
 		/*
@@ -874,19 +1062,33 @@ static void deliver(const struct io_event *ev)
 				return;
 			res = 0;
 		}
+	} else if (((res == -EAGAIN &&
+		     (op == IOCB_CMD_PREAD || op == IOCB_CMD_PWRITE)) ||
+		    (res == -EOPNOTSUPP &&
+		     (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC))) &&
+		   wants_job(r->fd) && job_push(r)) {
+		return;
 	} else if (res == -EAGAIN && wait_ready(r)) {
 		return;
 	}
+	/*
+	 * A pipe or socket write that took part of it: the rest (a stream's
+	 * queued requests do that in partial()).
+	 */
+	if (!r->ordered && op == IOCB_CMD_PWRITE && res > 0 &&
+	    (uint64_t)res < r->iocb.aio_nbytes && write_more(r, (long)res))
+		return;
 	if (r->wdone)	/* an error after some bytes: write(2) counts them */
 		res = res < 0 ? (long long)r->wdone : res + (long long)r->wdone;
+	if (r->done)
+		res = res < 0 ? (long long)r->done : res + (long long)r->done;
 	ret = res;
 	if (res < 0) {
 		err = (int)-res;
 		ret = -1;
 		/* kaio refuses to sync a pipe or socket; fsync(2) says EINVAL. */
 		if (err == EOPNOTSUPP &&
-		    (r->iocb.aio_lio_opcode == IOCB_CMD_FSYNC ||
-		     r->iocb.aio_lio_opcode == IOCB_CMD_FDSYNC))
+		    (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC))
 			err = EINVAL;
 	}
 	if (r->notify == N_BADSIG) {
@@ -921,27 +1123,108 @@ static void kick(void)
 		ST(&g_kick, 0);
 }
 
+/* After deliveries: wake the futex waiters and the ring waiter. */
+static void after_deliver(void)
+{
+	int w;
+
+	bump_seq();
+	/*
+	 * The ring waiter sleeping in GETEVENTS may be waiting for an aiocb just
+	 * delivered here: wake it with an event.
+	 */
+	w = LD_SC(&g_waiter);
+	if (w && w != self_tid())
+		kick();
+	/*
+	 * A list handed to the reaper whose kick another thread ate (a ring
+	 * waiter still in GETEVENTS as the reaper started): kick again.
+	 */
+	else if (LD(&g_lio_jobs) && self_tid() != LD(&g_reaper_tid))
+		kick();
+}
+
 /*
- * GETEVENTS into the stack (the kernel serialises reapers), deliver, wake
- * the waiters. Returns the number of events or -errno.
+ * Takes up to @nr events from the ring without waiting and delivers them.
+ * Returns the number of events or -errno.
  *
- * Between GETEVENTS and delivery the events are only on this stack: a
- * completion handler calling aio_error must not run then. Once completion
- * signals are in use, this thread blocks signals for that window (GETEVENTS
- * waits with the caller's mask, as io_pgetevents, so they still interrupt
- * the wait); other threads' aio_error waits for g_delivering to drain.
+ * Nobody ever holds an event that a signal handler could wait for: this
+ * thread blocks every signal (unless @masked says it has them all blocked
+ * already: the reaper) and raises g_delivering *before* the ioctl, so a
+ * handler in another thread whose aio_error finds the ring empty waits
+ * for the delivery to end (kp_aio_error()), and no handler runs in this
+ * thread until it ended.
  */
-static long reap(long min_nr, const struct timespec *to)
+static long consume(struct io_event *ev, long nr, int masked)
+{
+	static const struct __kernel_timespec zero;
+	struct kaio_getevents g;
+	sigset_t all, old;
+	long n, i;
+
+	memset(&g, 0, sizeof(g));
+	g.min_nr = 0;
+	g.nr = nr;
+	g.events = (uintptr_t)ev;
+	g.timeout = (uintptr_t)&zero;
+	if (!masked) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+	}
+	ADD(&g_delivering, 1);
+	t_delivering++;
+	n = ioctl(g_ctx, KAIO_IOC_GETEVENTS, &g);
+	if (n < 0)
+		n = -errno;
+	for (i = 0; i < n; i++)
+		deliver(&ev[i]);
+	if (n > 0)
+		ADD(&g_delivered, (uint64_t)n);
+	t_delivering--;
+	SUB(&g_delivering, 1);
+	if (n > 0)
+		after_deliver();
+	if (!masked)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return n;
+}
+
+/* Delivers what the ring holds. Async-signal-safe; errno preserved. */
+static void reap_nowait(void)
+{
+	struct io_event ev[REAP_SMALL];
+	int e = errno;
+
+	while (ring_nonempty() && consume(ev, REAP_SMALL, 0) == REAP_SMALL)
+		;
+	errno = e;
+}
+
+/*
+ * The ring waiter's sleep: GETEVENTS for at least one event (kaio also
+ * runs retries in the task asleep there), then delivery. Returns the
+ * number of events or -errno.
+ *
+ * An application thread blocks every signal and gives GETEVENTS its own
+ * mask, as io_pgetevents: a signal with a handler ends the wait (EINTR,
+ * SA_RESTART or not: such threads are ring waiters only in programs that
+ * never asked for a completion signal), a stop signal without one restarts
+ * it. The kernel runs a pending handler on the way back even when events
+ * were returned, before they are delivered: t_holding tells this thread's
+ * handlers not to wait for them (they would wait for themselves), and
+ * other threads see them held (held_elsewhere()) until g_delivered counts
+ * them. The reaper has every signal blocked all along.
+ */
+static long reap_wait(const struct timespec *to, int reaper)
 {
 	struct io_event ev[REAP_BATCH];
 	struct __kernel_timespec ts;
 	struct kaio_getevents g;
 	sigset_t all, old;
-	int masked = LD(&g_signals), w;
 	long n, i;
 
 	memset(&g, 0, sizeof(g));
-	g.min_nr = min_nr;
+	g.min_nr = 1;
 	g.nr = REAP_BATCH;
 	g.events = (uintptr_t)ev;
 	if (to) {
@@ -949,56 +1232,51 @@ static long reap(long min_nr, const struct timespec *to)
 		ts.tv_nsec = to->tv_nsec;
 		g.timeout = (uintptr_t)&ts;
 	}
-	if (masked) {
+	if (!reaper) {
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
 		g.sigmask = (uintptr_t)&old;
 		g.sigsetsize = _NSIG / 8;
 	}
+	t_holding++;
 	n = ioctl(g_ctx, KAIO_IOC_GETEVENTS, &g);
-	if (n < 0) {
+	if (n < 0)
 		n = -errno;
-	} else if (n > 0) {
+	if (n > 0) {
 		ADD(&g_delivering, 1);
 		t_delivering++;
 		for (i = 0; i < n; i++)
 			deliver(&ev[i]);
+		ADD(&g_delivered, (uint64_t)n);
 		t_delivering--;
 		SUB(&g_delivering, 1);
-		bump_seq();
-		/*
-		 * The ring waiter sleeping in GETEVENTS may be waiting for an
-		 * aiocb just delivered here: wake it with an event.
-		 */
-		w = LD(&g_waiter);
-		if (w && w != self_tid() &&
-		    (w != LD(&g_reaper_tid) || LD(&g_jobs)))
-			kick();
+		after_deliver();
 	}
-	if (masked)
+	t_holding--;
+	if (!reaper)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return n;
 }
 
-static void reap_nowait(void)
-{
-	static const struct timespec zero;
-	int e = errno;
-
-	while (ring_nonempty() && reap(0, &zero) == REAP_BATCH)
-		;
-	errno = e;
-}
-
 /*
- * Wait for deliveries after g_seq was @seen: as the ring waiter in
- * GETEVENTS, or on the g_seq futex. Returns 0 (look again), EINTR or
- * EAGAIN (the deadline passed).
+ * Wait for deliveries after g_seq was @seen: as the ring waiter
+ * (reap_wait()), or on the g_seq futex. Returns 0 (look again),
+ * EINTR or EAGAIN (the deadline passed).
+ *
+ * Once the reaper thread runs (always, once the program asked for a
+ * completion signal: set_signals()), it is the ring waiter and
+ * application threads wait on the futex only: a handler with SA_RESTART
+ * restarts a wait without timeout, any other handler ends it with EINTR,
+ * as glibc's futex wait. Before that (SIGEV_NONE programs), the first
+ * waiting thread is the ring waiter and sleeps in GETEVENTS itself, which
+ * saves the hand-over through the reaper and runs kaio's retries in the
+ * waiting thread.
  */
-static int wait_once(uint32_t seen, const struct timespec *deadline)
+static int wait_once(uint32_t seen, const struct timespec *deadline,
+		     int cancel)
 {
 	struct timespec now, rem, *prem = NULL;
-	int me = self_tid(), w, own = 0, rc = 0;
+	int me = self_tid(), w = 0, own = 0, rc = 0;
 	long n;
 
 	if (deadline) {
@@ -1013,12 +1291,19 @@ static int wait_once(uint32_t seen, const struct timespec *deadline)
 			return EAGAIN;
 		prem = &rem;
 	}
-	w = 0;
-	own = CAS(&g_waiter, &w, me);
+	if (!LD(&g_reaper_started))
+		own = CAS_SC(&g_waiter, &w, me);
+	else
+		w = LD_SC(&g_waiter);
 	if (own || w == me) {
 		/* A handler nested in the ring waiter's thread waits too. */
-		if (LD(&g_seq) == seen) {
-			n = reap(1, prem);
+		/*
+		 * Not a cancellation point here: an asynchronous cancel on
+		 * the way back from GETEVENTS would drop the events it
+		 * returned. aio_suspend acts on it when the wait ends.
+		 */
+		if (LD_SC(&g_seq) == seen) {
+			n = reap_wait(prem, 0);
 			if (n == -EINTR)
 				rc = EINTR;
 		}
@@ -1028,7 +1313,7 @@ static int wait_once(uint32_t seen, const struct timespec *deadline)
 		}
 		return rc;
 	}
-	if (seq_wait(seen, prem) < 0 && errno == EINTR)
+	if (seq_wait(seen, prem, cancel) < 0 && errno == EINTR)
 		return EINTR;
 	return 0;
 }
@@ -1054,7 +1339,7 @@ static void wait_done(const struct aiocb *cb)
 		reap_nowait();
 		if (load_err(cb) != EINPROGRESS)
 			return;
-		wait_once(s, NULL);
+		wait_once(s, NULL, 0);
 	}
 }
 
@@ -1068,30 +1353,40 @@ static void block_all(sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, &all, old);
 }
 
+static void grow_pool(void);
+
 /*
  * The permanent ring waiter: completions and their callbacks progress even
  * if the program never calls in. All signals blocked, so the kernel never
- * picks it for a process-directed completion signal.
+ * picks it for a process-directed completion signal and no handler ever
+ * runs here; a handler in another thread that finds the ring empty waits
+ * for what this thread holds (held_elsewhere()).
  */
 static void *reaper_main(void *arg)
 {
-	int me = self_tid(), w;
-	uint32_t s;
+	struct timespec pause = { 0, 0 };
+	long n;
 
 	(void)arg;
-	ST(&g_reaper_tid, me);
+	ST(&g_reaper_tid, self_tid());
 	for (;;) {
-		w = 0;
-		if (CAS(&g_waiter, &w, me))
-			break;
-		s = LD(&g_seq);
-		run_jobs();
-		if (LD(&g_waiter))
-			seq_wait(s, NULL);
-	}
-	for (;;) {
-		run_jobs();
-		reap(1, NULL);
+		/* Lists lio_listio handed over (lio_handoff()): a kick wakes it. */
+		run_lio_jobs();
+		n = reap_wait(NULL, 1);
+		if (n == -EBADF || n == -ENOTTY || n == -EINVAL ||
+		    n == -EFAULT) {
+			/*
+			 * The context is gone (a daemon closed every fd): no
+			 * busy loop; look again now and then, at most 1 s.
+			 */
+			pause.tv_nsec = pause.tv_nsec ? pause.tv_nsec * 2 :
+							 1000000;
+			if (pause.tv_nsec > 999999999)
+				pause.tv_nsec = 999999999;
+			nanosleep(&pause, NULL);
+		} else {
+			pause.tv_nsec = 0;
+		}
 	}
 	return NULL;
 }
@@ -1162,12 +1457,81 @@ static int start_thread(void *(*fn)(void *))
 
 static void *worker_main(void *arg);
 
+/*
+ * One more worker. No cap: glibc runs each notification on a thread of its
+ * own, so a callback may wait for a later one (a semaphore) and must not
+ * starve it. A worker that takes work while no other is idle or starting
+ * starts one (worker_main()), so a pushed notification always finds a
+ * thread: the push itself may be in a signal handler, where no thread can
+ * be made. g_starting counts the threads not yet looking for work.
+ */
 static void grow_pool(void)
 {
 	pthread_mutex_lock(&g_pool_lock);
-	if (g_nworkers < g_max_workers && !start_thread(worker_main))
-		g_nworkers++;
+	ADD(&g_starting, 1);
+	if (!start_thread(worker_main))
+		ADD(&g_nworkers, 1);
+	else
+		SUB(&g_starting, 1);
 	pthread_mutex_unlock(&g_pool_lock);
+}
+
+/*
+ * The callback left its thread (pthread_exit, or cancellation): glibc's
+ * notification thread was its own, ours is the pool's. Count it out and
+ * start a replacement.
+ */
+static void worker_gone(void *arg)
+{
+	(void)arg;
+	SUB(&g_nworkers, 1);
+	grow_pool();
+}
+
+/*
+ * A job: a request kaio cannot run without blocking a thread (fsync, or a
+ * read or write of a regular file on a file system kaio does not punt to
+ * its workers: overlayfs, NFS, FUSE, ...). It runs here, as glibc's
+ * worker would, never in delivery (a signal handler, aio_suspend, the
+ * reaper), and is delivered as if the kernel had posted its event.
+ */
+static void run_job(struct rec *r)
+{
+	struct iovec iov = {
+		.iov_base = (void *)(uintptr_t)r->iocb.aio_buf,
+		.iov_len = r->iocb.aio_nbytes,
+	};
+	off_t off = (off_t)r->iocb.aio_offset;
+	struct io_event ev;
+	sigset_t old;
+	ssize_t n;
+
+	block_all(&old);
+	switch (r->iocb.aio_lio_opcode) {
+	case IOCB_CMD_FSYNC:
+		n = fsync(r->fd);
+		break;
+	case IOCB_CMD_FDSYNC:
+		n = fdatasync(r->fd);
+		break;
+	case IOCB_CMD_PREAD:
+		n = preadv2(r->fd, &iov, 1, off, 0);
+		if (n < 0 && errno == ESPIPE)
+			n = readv(r->fd, &iov, 1);
+		break;
+	default:
+		n = pwritev2(r->fd, &iov, 1, off, 0);
+		if (n < 0 && errno == ESPIPE)
+			n = writev(r->fd, &iov, 1);
+		break;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.data = r->iocb.aio_data;
+	ev.obj = (uintptr_t)&r->iocb;
+	ev.res = n < 0 ? -errno : n;
+	deliver(&ev);
+	after_deliver();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void *worker_main(void *arg)
@@ -1177,9 +1541,8 @@ static void *worker_main(void *arg)
 	uint32_t s;
 
 	(void)arg;
-	/* Callbacks run with signals unblocked, as glibc's notify threads. */
+	SUB(&g_starting, 1);
 	sigemptyset(&none);
-	pthread_sigmask(SIG_SETMASK, &none, NULL);
 	for (;;) {
 		s = LD(&g_nseq);
 		r = XCHG(&g_nhead, NULL);
@@ -1203,21 +1566,47 @@ static void *worker_main(void *arg)
 				grow_pool();
 			futex(&g_nseq, FUTEX_WAKE_PRIVATE, 1, NULL);
 		}
+		/* Keep one thread ready for the next push. */
+		if (!LD(&g_idle) && !LD(&g_starting))
+			grow_pool();
+		if (LD(&r->stage) == S_JOB) {
+			run_job(r);
+			continue;
+		}
+		/*
+		 * What glibc's fresh notification thread would have: signals
+		 * unblocked, cancellation enabled and deferred.
+		 */
+		pthread_sigmask(SIG_SETMASK, &none, NULL);
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
+		pthread_cleanup_push(worker_gone, NULL);
 		run_notification(r);
+		pthread_cleanup_pop(0);
 	}
 	return NULL;
 }
 
-/* The reaper, and a first worker if @workers. Never in a signal handler. */
+/*
+ * The reaper, and a first worker if @workers. Never in a signal handler.
+ * The workers are wanted too once a job was not run for want of one.
+ */
 static void ensure_pool(int workers)
 {
+	if (LD(&g_want_pool))
+		workers = 1;
 	if (LD(&g_reaper_started) && (!workers || LD(&g_nworkers)))
 		return;
 	pthread_mutex_lock(&g_pool_lock);
 	if (!g_reaper_started && !start_thread(reaper_main))
 		ST(&g_reaper_started, 1);
-	if (workers && !g_nworkers && !start_thread(worker_main))
-		ST(&g_nworkers, 1);
+	if (workers && !g_nworkers) {
+		ADD(&g_starting, 1);
+		if (!start_thread(worker_main))
+			ST(&g_nworkers, 1);
+		else
+			SUB(&g_starting, 1);
+	}
 	pthread_mutex_unlock(&g_pool_lock);
 }
 
@@ -1287,6 +1676,7 @@ static const char *try_kaio(void)
 		g_recs[i].next_free = i + 1 < g_nrec ? i + 2 : 0;
 	}
 	g_free = 1;
+	g_delivered = 0;
 	g_opcodes = s.features & KAIO_FEAT_OPCODES ? s.opcodes : 0;
 	memset(&g_kick_iocb, 0, sizeof(g_kick_iocb));
 	g_kick_iocb.aio_data = KICK_DATA;
@@ -1369,14 +1759,18 @@ static void atfork_child(void)
 	pthread_mutex_init(&g_fsync_lock, NULL);
 	pthread_mutex_init(&g_init_lock, NULL);
 	pthread_mutex_init(&g_order_lock, NULL);
+	/* Deliveries of threads that did not come along: none here. */
+	g_delivering = 0;
+	t_delivering = 0;
 	if (g_backend != B_KAIO)
 		return;
 	/* Its streams' queues and the lists handed to the reaper stay. */
 	if (g_qtail)
 		memset(g_qtail, 0, g_nqtail * sizeof(*g_qtail));
-	g_jobs = NULL;
+	g_lio_jobs = NULL;
+	/* Undecided first: a handler then looks at no ring (aio_error). */
+	ST(&g_backend, B_UNDECIDED);
 	forget_context();
-	g_backend = B_UNDECIDED;
 	g_waiter = 0;
 	g_kick = 0;
 	g_seq_waiters = 0;	/* the other threads did not come along */
@@ -1386,6 +1780,11 @@ static void atfork_child(void)
 	g_reaper_tid = 0;
 	g_nworkers = 0;
 	g_idle = 0;
+	g_starting = 0;
+	g_want_pool = 0;
+	g_signals = 0;		/* the child's own reaper decides again */
+	g_delivered = 0;	/* its own context, its own ring */
+	t_holding = 0;
 }
 
 __attribute__((constructor)) static void kaio_posix_init(void)
@@ -1405,6 +1804,8 @@ static int rw(struct aiocb *cb, int opcode)
 		errno = EINVAL;
 		return -1;
 	}
+	if (LD(&g_want_pool))
+		ensure_pool(1);
 	r = rec_alloc();
 	if (!r) {
 		errno = EAGAIN;
@@ -1448,6 +1849,24 @@ static int kp_aio_write(struct aiocb *cb)
 	return rw(cb, IOCB_CMD_PWRITE);
 }
 
+/*
+ * Another thread holds events it took from the ring and has not delivered
+ * yet: a request that looks in progress may be among them. Not when this
+ * thread sleeps in GETEVENTS or holds events itself (a handler that
+ * interrupted it): it would wait for itself.
+ */
+static int held_elsewhere(void)
+{
+	uint32_t head;
+
+	if (LD(&g_delivering) > t_delivering)
+		return 1;
+	if (t_holding)
+		return 0;
+	head = LD(&g_ring->head);
+	return head != (uint32_t)(LD(&g_delivered) % g_ring->nr);
+}
+
 /* Async-signal-safe: no locks, no set-up (nothing submitted yet if none). */
 static int kp_aio_error(const struct aiocb *cb)
 {
@@ -1461,7 +1880,7 @@ static int kp_aio_error(const struct aiocb *cb)
 	reap_nowait();
 	err = load_err(cb);
 	/* Another thread holds events it took from the ring: let it finish. */
-	while (err == EINPROGRESS && LD(&g_delivering) > t_delivering) {
+	while (err == EINPROGRESS && held_elsewhere()) {
 		sched_yield();
 		err = load_err(cb);
 	}
@@ -1482,9 +1901,16 @@ static int kp_aio_suspend(const struct aiocb *const list[], int nent,
 {
 	struct timespec deadline;
 	uint32_t s;
-	int i, any, rc;
+	int i, any, rc, b = LD(&g_backend);
 
-	if (backend() != B_KAIO)
+	/*
+	 * Undecided: nothing was submitted, none of these is in progress
+	 * here (glibc: not found, no wait). No decide(): it takes a lock and
+	 * allocates, and aio_suspend must be async-signal-safe.
+	 */
+	if (b == B_UNDECIDED)
+		return 0;
+	if (b != B_KAIO)
 		return FORWARD(suspend, list, nent, timeout);
 	if (timeout)
 		deadline_of(&deadline, timeout);
@@ -1501,7 +1927,12 @@ static int kp_aio_suspend(const struct aiocb *const list[], int nent,
 		}
 		if (!any)
 			return 0;
-		rc = wait_once(s, timeout ? &deadline : NULL);
+		/* POSIX: a cancellation point; nothing is held here. */
+		pthread_testcancel();
+		rc = wait_once(s, timeout ? &deadline : NULL, 1);
+		/* A cancellation asked for during a wait that could not act
+		 * on it (the ring waiter's GETEVENTS): now. */
+		pthread_testcancel();
 		if (rc) {
 			errno = rc;
 			return -1;
@@ -1514,7 +1945,8 @@ static int cancel_one(struct rec *r)
 {
 	struct kaio_cancel c;
 	struct aiocb *cb = r->cb;
-	int rc, e, res, st = LD(&r->state);
+	uint32_t gen = LD(&r->gen);
+	int rc, e, res, tries, st = LD(&r->state);
 
 	if (st == R_QUEUED && qcancel(r)) {
 		rec_put(r);
@@ -1533,18 +1965,43 @@ static int cancel_one(struct rec *r)
 		rec_put(r);
 		return AIO_NOTCANCELED;
 	}
-	memset(&c, 0, sizeof(c));
-	c.iocb = (uintptr_t)&r->iocb;
-	rc = ioctl(g_ctx, KAIO_IOC_CANCEL, &c);
-	e = rc < 0 ? errno : 0;
-	if (e == EINPROGRESS || e == EINVAL) {
-		/* Cancelled (its event is coming) or already in the ring. */
+	for (tries = 0;; tries++) {
+		if (LD(&r->stage) == S_JOB) {
+			/* On a library thread (blocking): it will end. */
+			rec_put(r);
+			return AIO_NOTCANCELED;
+		}
+		memset(&c, 0, sizeof(c));
+		c.iocb = (uintptr_t)&r->iocb;
+		rc = ioctl(g_ctx, KAIO_IOC_CANCEL, &c);
+		e = rc < 0 ? errno : 0;
+		if (e != EINVAL)
+			break;
+		/*
+		 * Not known to the kernel: its event is in the ring or being
+		 * delivered, or it is not queued yet (another thread's
+		 * submission, a POLL hand-over in deliver()). Deliver what
+		 * there is; if it still runs, ask again.
+		 */
+		reap_nowait();
+		while (load_err(cb) == EINPROGRESS && held_elsewhere())
+			sched_yield();
+		if (load_err(cb) != EINPROGRESS || LD(&r->gen) != gen ||
+		    LD(&r->state) != R_INFLIGHT) {
+			rec_put(r);
+			return AIO_ALLDONE;
+		}
+		if (tries >= 1000) {
+			rec_put(r);
+			return AIO_NOTCANCELED;
+		}
+		sched_yield();
+	}
+	if (e == EINPROGRESS) {
+		/* Cancelled (its event is coming). */
 		wait_done(cb);
-		if (e == EINVAL)
-			res = AIO_ALLDONE;
-		else
-			res = load_err(cb) == ECANCELED ? AIO_CANCELED :
-							  AIO_NOTCANCELED;
+		res = load_err(cb) == ECANCELED ? AIO_CANCELED :
+						  AIO_NOTCANCELED;
 	} else {
 		res = AIO_NOTCANCELED;
 	}
@@ -1612,22 +2069,38 @@ static int kp_aio_cancel(int fd, struct aiocb *cb)
 static void fsync_attach(struct rec *f, struct rec *x)
 {
 	uint32_t fi = (uint32_t)(f - g_recs) + 1, d;
+	struct rec *y, *pinned = NULL;
 
 	for (;;) {
 		ADD(&f->deps, 1);
 		d = 0;
 		if (CAS(&x->dep, &d, fi))
-			return;
+			break;
 		SUB(&f->deps, 1);	/* the guard keeps it above 0 */
 		if (d == DEP_DONE || d == fi)
-			return;
+			break;
 		/*
 		 * @x has an earlier fsync after it, which completes after @x:
 		 * waiting for that one covers @x. Set-ups are serialised, so
-		 * that fsync never waits for @f.
+		 * that fsync never waits for @f. Pinned before use: once @x
+		 * is delivered that fsync may end and its record serve
+		 * another request. While @x->dep still names it after the
+		 * pin, @x is not delivered, so that fsync still waits.
 		 */
-		x = &g_recs[d - 1];
+		y = &g_recs[d - 1];
+		if (!rec_pin(y, LD(&y->gen)))
+			continue;	/* look at @x->dep again */
+		if (LD(&x->dep) != d) {
+			rec_put(y);
+			continue;
+		}
+		if (pinned)
+			rec_put(pinned);
+		pinned = y;
+		x = y;
 	}
+	if (pinned)
+		rec_put(pinned);
 }
 
 static int kp_aio_fsync(int op, struct aiocb *cb)
@@ -1655,6 +2128,7 @@ static int kp_aio_fsync(int op, struct aiocb *cb)
 		errno = EAGAIN;
 		return -1;
 	}
+	sync_needs_pool(cb->aio_fildes);
 	prep_rec(f, cb, op == O_SYNC ? IOCB_CMD_FSYNC : IOCB_CMD_FDSYNC);
 	set_status(cb, EINPROGRESS, 0);
 	/*
@@ -1778,8 +2252,8 @@ static int lio_handoff(struct rec *l, struct rec **recs, struct iocb **v,
 	j->k = k;
 	j->flags = flags;
 	j->lsev = *lsev;
-	j->next = LD(&g_jobs);
-	while (!CAS(&g_jobs, &j->next, j))
+	j->next = LD(&g_lio_jobs);
+	while (!CAS(&g_lio_jobs, &j->next, j))
 		;
 	/* The reaper sleeps in GETEVENTS (a kick) or on g_seq. */
 	bump_seq();
@@ -1788,14 +2262,14 @@ static int lio_handoff(struct rec *l, struct rec **recs, struct iocb **v,
 }
 
 /* The reaper: submit the lists handed to it, oldest first. */
-static void run_jobs(void)
+static void run_lio_jobs(void)
 {
 	struct lio_job *j, *rev = NULL, *n;
 	long nt;
 
-	if (!LD(&g_jobs))
+	if (!LD(&g_lio_jobs))
 		return;
-	for (j = XCHG(&g_jobs, NULL); j; j = n) {
+	for (j = XCHG(&g_lio_jobs, NULL); j; j = n) {
 		n = j->next;
 		j->next = rev;
 		rev = j;
@@ -1882,12 +2356,19 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		} else if ((sig->sigev_notify == SIGEV_SIGNAL ||
 			    sig->sigev_notify == SIGEV_THREAD_ID) &&
 			   valid_signo(sig->sigev_signo)) {
+			set_signals();
 			flags |= KAIO_LIST_SIGNAL;
 			lsev.signo = sig->sigev_signo;
 			lsev.value = (uintptr_t)sig->sigev_value.sival_ptr;
 			if (sig->sigev_notify == SIGEV_THREAD_ID) {
 				lsev.notify = KAIO_SIGEV_THREAD_ID;
 				lsev.tid = sig->_sigev_un._tid;
+			}
+			if (lsev.signo == SIGKILL || lsev.signo == SIGSTOP) {
+				/* kaio refuses them; glibc sends them. */
+				flags &= ~KAIO_LIST_SIGNAL;
+				l->libsig = 1;
+				l->ksev = lsev;
 			}
 		}
 	}
@@ -1911,6 +2392,9 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 			continue;
 		}
 		prep_rec(r, cb, lio_opcode(cb->aio_lio_opcode));
+		if (r->iocb.aio_lio_opcode == IOCB_CMD_FSYNC ||
+		    r->iocb.aio_lio_opcode == IOCB_CMD_FDSYNC)
+			sync_needs_pool(r->fd);
 		r->list = l;
 		ADD(&l->lrefs, 1);
 		set_status(cb, EINPROGRESS, 0);
@@ -1926,7 +2410,7 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 			flags &= ~KAIO_LIST_SIGNAL;
 			l->libsig = 1;
 			l->ksev = lsev;
-			ensure_pool(0);
+			ensure_pool(1);
 		}
 		/* R_QUEUED until lio_submit() claims it (cancellable). */
 		if (r->ordered && !qenqueue(r)) {
@@ -1976,7 +2460,7 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		reap_nowait();
 		if (LD(&l->lrefs) == 1)
 			break;
-		if (wait_once(s, NULL) == EINTR) {
+		if (wait_once(s, NULL, 0) == EINTR) {
 			list_put(l, 0);
 			errno = EINTR;
 			return -1;
@@ -2016,12 +2500,8 @@ static void kp_aio_init(const struct aioinit *init)
 			g_glibc.init(init);
 		return;
 	}
-	/* aio_threads sizes the SIGEV_THREAD pool (glibc: its workers). */
-	if (init && init->aio_threads > 0) {
-		pthread_mutex_lock(&g_pool_lock);
-		g_max_workers = init->aio_threads < 64 ? init->aio_threads : 64;
-		pthread_mutex_unlock(&g_pool_lock);
-	}
+	/* Nothing to size: the SIGEV_THREAD pool grows as callbacks need. */
+	(void)init;
 }
 
 API const char *kaio_posix_backend(void)

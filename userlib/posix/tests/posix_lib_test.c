@@ -486,6 +486,88 @@ static void test_fork(int fd)
 	      "aio_read in a forked child", "status %d", st);
 }
 
+/*
+ * fork while another thread's completions are being delivered (review
+ * posix-48 M4): a delivery in progress in the parent is not the child's,
+ * so the child's aio_error of its own pending pipe read answers at once
+ * instead of waiting for g_delivering to drain (it never would).
+ */
+static volatile int g_churn_stop;
+static int g_churn_fd;
+
+static void churn_cb(union sigval v)
+{
+	(void)v;
+}
+
+static void *churn_main(void *arg)
+{
+	struct aiocb cbs[16];
+	char bufs[16][512];
+	int i;
+
+	(void)arg;
+	while (!g_churn_stop) {
+		for (i = 0; i < 16; i++) {
+			prep(&cbs[i], g_churn_fd, bufs[i], sizeof(bufs[i]),
+			     (off_t)i * 512);
+			cbs[i].aio_sigevent.sigev_notify = SIGEV_THREAD;
+			cbs[i].aio_sigevent.sigev_notify_function = churn_cb;
+			if (aio_read(&cbs[i]))
+				abort();
+		}
+		for (i = 0; i < 16; i++)
+			wait_cb(&cbs[i]);
+	}
+	return NULL;
+}
+
+static void test_fork_delivering(int fd)
+{
+	pthread_t t;
+	int round, st = 0, bad = -1;
+
+	if (!g_kaio) {
+		printf("ok %d fork during deliveries # SKIP glibc backend\n",
+		       ++g_n);
+		return;
+	}
+	g_churn_fd = fd;
+	pthread_create(&t, NULL, churn_main, NULL);
+	usleep(50000);
+	for (round = 0; round < 200 && bad < 0; round++) {
+		pid_t c = fork();
+
+		if (!c) {
+			int p[2];
+			char b[4];
+			struct aiocb cb;
+
+			alarm(10);
+			if (pipe(p))
+				_exit(2);
+			prep(&cb, p[0], b, 4, 0);
+			if (aio_read(&cb))
+				_exit(3);
+			/* spins while g_delivering > 0 (inherited) */
+			if (aio_error(&cb) != EINPROGRESS)
+				_exit(4);
+			if (write(p[1], "abcd", 4) != 4)
+				_exit(5);
+			if (wait_cb(&cb))
+				_exit(6);
+			_exit(aio_return(&cb) == 4 ? 0 : 7);
+		}
+		waitpid(c, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			bad = round;
+	}
+	g_churn_stop = 1;
+	pthread_join(t, NULL);
+	check(bad < 0, "fork during deliveries",
+	      "round %d: child status %#x (SIGALRM: hung)", bad, st);
+}
+
 /* Several threads submit and wait at once: the ring waiter hand-off. */
 #define STRESS_THREADS 4
 #define STRESS_ROUNDS 300
@@ -595,6 +677,7 @@ int main(void)
 	test_lio(fd);
 	test_fsync(fd);
 	test_fork(fd);
+	test_fork_delivering(fd);
 	test_cancel_all();
 	test_stress(fd);
 	printf("1..%d\n", g_n);
