@@ -571,6 +571,24 @@ kernel:
 	}
 }
 
+/*
+ * The library sends @r's signal (rt_sigqueueinfo, after the status) instead
+ * of the kernel: for a request that a library thread will submit. The
+ * kernel emulates process-directed delivery by picking a thread, and when
+ * every thread blocks the signal at that moment (a thread blocks them all
+ * for a few instructions while it delivers) the signal stays pending on
+ * the submitter: on the reaper, which never unblocks, it would be lost.
+ * The library's process-directed sigqueue waits in the process's queue.
+ */
+static void to_libsig(struct rec *r)
+{
+	if (!(r->iocb.aio_flags & KAIO_IOCB_FLAG_SIGEVENT))
+		return;
+	r->iocb.aio_flags &= ~KAIO_IOCB_FLAG_SIGEVENT;
+	r->iocb.aio_reserved2 = 0;
+	r->libsig = 1;
+}
+
 static void prep_rec(struct rec *r, struct aiocb *cb, int opcode)
 {
 	uint32_t idx = (uint32_t)(r - g_recs);
@@ -2157,6 +2175,9 @@ static int kp_aio_fsync(int op, struct aiocb *cb)
 		rec_put(r);
 	}
 	pthread_mutex_unlock(&g_fsync_lock);
+	/* Ours is the last count unless it waits: then a delivery submits. */
+	if (LD(&f->deps) > 1)
+		to_libsig(f);
 	fsync_dep_done(f);
 	return 0;
 }
@@ -2184,8 +2205,7 @@ static int lio_opcode(int op)
  * SUBMIT_LIST, completing it all before lio_listio returns, where
  * LIO_NOWAIT asks not to wait. The list is prepared and checked in the
  * call (its errors are lio_listio's), its records R_QUEUED; the reaper
- * thread submits it (all signals blocked: the kernel sends process-directed
- * signals to another thread, as it would have for the caller).
+ * thread submits it; its completion signals are the library's (to_libsig()).
  */
 struct lio_job {
 	struct lio_job *next;
@@ -2275,30 +2295,12 @@ static void run_lio_jobs(void)
 		rev = j;
 	}
 	for (j = rev; j; j = n) {
-		sigset_t use, old;
-		int i;
-
 		n = j->next;
 		/*
-		 * glibc's notifications come from its helper threads, which
-		 * block no signal, so they take the handlers and the caller's
-		 * aio_suspend is not interrupted (LTP aio_suspend 7-1, 8-1).
-		 * The kernel sends the signals of what completes inside the
-		 * submission to the submitter if it does not block them: for
-		 * the call, the reaper unblocks the list's own.
+		 * Its signals are the library's (lio()): the kernel would
+		 * pick this thread, which blocks them all, as the submitter.
 		 */
-		sigemptyset(&use);
-		if (j->flags & KAIO_LIST_SIGNAL &&
-		    j->lsev.notify != KAIO_SIGEV_THREAD_ID)
-			sigaddset(&use, (int)j->lsev.signo);
-		for (i = 0; i < j->k; i++)
-			if (j->recs[i]->ksev.signo &&
-			    j->recs[i]->ksev.notify == KAIO_SIGEV_PROCESS &&
-			    !j->recs[i]->libsig)
-				sigaddset(&use, (int)j->recs[i]->ksev.signo);
-		pthread_sigmask(SIG_UNBLOCK, &use, &old);
 		lio_submit(j->l, j->recs, j->v, j->k, j->flags, &j->lsev, &nt);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		list_put(j->l, 0);	/* the caller's */
 		free(j->recs);
 		free(j->v);
@@ -2420,6 +2422,16 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		ST(&r->state, R_QUEUED);
 		recs[k] = r;
 		v[k++] = &r->iocb;
+	}
+	if (k && mode == LIO_NOWAIT && bytes > g_lio_inline_max) {
+		/* The reaper submits it: the library signals (to_libsig()). */
+		for (i = 0; i < k; i++)
+			to_libsig(recs[i]);
+		if (flags & KAIO_LIST_SIGNAL) {
+			flags &= ~KAIO_LIST_SIGNAL;
+			l->libsig = 1;
+			l->ksev = lsev;
+		}
 	}
 	if (k && mode == LIO_NOWAIT && bytes > g_lio_inline_max &&
 	    !lio_handoff(l, recs, v, k, flags, &lsev)) {
