@@ -113,3 +113,49 @@ TEST(fsync_signal)
 	CHECK_EQ(aio_error(&cb), 0);
 	CHECK_EQ(aio_return(&cb), 0);
 }
+
+/*
+ * aio_fsync uses aio_fildes and aio_sigevent only: a buffer, size, offset
+ * or priority left in the aiocb (one reused from a read or write, or junk)
+ * changes nothing; glibc even resets aio_reqprio to 0. kaio itself, as
+ * io_submit, refuses a sync with a buffer, size or offset.
+ */
+TEST(fsync_ignores_other_fields)
+{
+	int fd = empty_file(O_RDWR);
+	char buf[64];
+	struct aiocb cb;
+	int i;
+
+	memset(buf, 0x3c, sizeof(buf));
+	aiocb_init(&cb, fd, buf, sizeof(buf), 0);
+	REQUIRE_EQ(aio_write(&cb), 0);
+	REQUIRE(!wait_done(&cb, 10));
+	REQUIRE_EQ(aio_return(&cb), sizeof(buf));
+	for (i = 0; i < 4; i++) {
+		memset(&cb, 0, sizeof(cb));
+		cb.aio_fildes = fd;
+		cb.aio_sigevent.sigev_notify = SIGEV_NONE;
+		switch (i) {
+		case 0:
+			cb.aio_nbytes = (size_t)-1;
+			break;
+		case 1:
+			cb.aio_buf = buf;
+			cb.aio_nbytes = sizeof(buf);
+			break;
+		case 2:
+			cb.aio_reqprio = -1;
+			break;
+		case 3:
+			cb.aio_offset = -1;
+			break;
+		}
+		REQUIRE_EQ(aio_fsync(i & 1 ? O_DSYNC : O_SYNC, &cb), 0);
+		REQUIRE(!wait_done(&cb, 10));
+		CHECK_EQ(aio_error(&cb), 0);
+		CHECK_EQ(aio_return(&cb), 0);
+		if (i == 2)
+			CHECK_EQ(cb.aio_reqprio, 0);
+	}
+}

@@ -598,9 +598,15 @@ static void prep_rec(struct rec *r, struct aiocb *cb, int opcode)
 	r->iocb.aio_data = (uint64_t)r->gen << 32 | idx;
 	r->iocb.aio_lio_opcode = opcode;
 	r->iocb.aio_fildes = cb->aio_fildes;
-	r->iocb.aio_buf = (uintptr_t)cb->aio_buf;
-	r->iocb.aio_nbytes = cb->aio_nbytes;
-	r->iocb.aio_offset = cb->aio_offset;
+	/*
+	 * aio_fsync uses aio_fildes and aio_sigevent only (POSIX; glibc);
+	 * kaio, as io_submit, refuses a sync with a buffer, size or offset.
+	 */
+	if (opcode != IOCB_CMD_FSYNC && opcode != IOCB_CMD_FDSYNC) {
+		r->iocb.aio_buf = (uintptr_t)cb->aio_buf;
+		r->iocb.aio_nbytes = cb->aio_nbytes;
+		r->iocb.aio_offset = cb->aio_offset;
+	}
 	prep_notify(r, &cb->aio_sigevent);
 	/*
 	 * A read or write of a pipe, socket or character device may go on
@@ -2137,10 +2143,8 @@ static int kp_aio_fsync(int op, struct aiocb *cb)
 		errno = EBADF;
 		return -1;
 	}
-	if (bad_prio(cb)) {
-		errno = EINVAL;
-		return -1;
-	}
+	/* Ignored, as every field but aio_fildes and aio_sigevent (glibc). */
+	cb->aio_reqprio = 0;
 	f = rec_alloc();
 	if (!f) {
 		errno = EAGAIN;
@@ -2381,6 +2385,10 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 		/* glibc < 2.4 semantics: only the list is notified. */
 		if (compat)
 			cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+		/* glibc's LIO_DSYNC/LIO_SYNC entries: as aio_fsync. */
+		if (cb->aio_lio_opcode == GLIBC_LIO_DSYNC ||
+		    cb->aio_lio_opcode == GLIBC_LIO_SYNC)
+			cb->aio_reqprio = 0;
 		if (bad_prio(cb)) {
 			result = -1;
 			err = EINVAL;
