@@ -20,15 +20,50 @@
  * the bytes come out whole and in order, and no write completes before the
  * ones submitted before it.
  */
+static void pipe_writes_in_order(int p[2]);
+
 TEST(order_pipe_writes)
+{
+	int p[2];
+
+	REQUIRE(!pipe(p));
+	pipe_writes_in_order(p);
+}
+
+/*
+ * The same on a pipe whose write end took the number of a regular file's
+ * descriptor that had requests before: whatever the library learnt about
+ * that number (or that file's device) does not outlive the file.
+ */
+TEST(order_pipe_writes_fd_reused)
+{
+	int fd = pattern_file(1 << 16, O_RDWR), p[2], i;
+	static char buf[8][4096];
+	struct aiocb cb[8];
+
+	for (i = 0; i < 8; i++) {
+		aiocb_init(&cb[i], fd, buf[i], sizeof(buf[i]), i * 4096);
+		REQUIRE_EQ(aio_read(&cb[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		REQUIRE(!wait_done(&cb[i], 10));
+		CHECK_EQ(aio_return(&cb[i]), 4096);
+	}
+	REQUIRE(!pipe(p));
+	REQUIRE_EQ(dup2(p[1], fd), fd);
+	close(p[1]);
+	p[1] = fd;
+	pipe_writes_in_order(p);
+}
+
+static void pipe_writes_in_order(int p[2])
 {
 	static unsigned char buf[NW][WSZ], in[4096];
 	struct aiocb cb[NW];
-	int p[2], i, e, done[NW] = { 0 };
+	int i, e, done[NW] = { 0 };
 	size_t got = 0, n;
 	ssize_t r;
 
-	REQUIRE(!pipe(p));
 	for (i = 0; i < NW; i++) {
 		memset(buf[i], 'a' + i, WSZ);
 		aiocb_init(&cb[i], p[1], buf[i], WSZ, 0);
