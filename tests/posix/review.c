@@ -598,3 +598,116 @@ TEST(review_suspend_cancellation_point)
 			    "signal waits in GETEVENTS, where cancellation acts "
 			    "only once the wait ends (an event, the timeout)");
 }
+
+static struct aiocb *volatile f_cb;
+static volatile int f_err = -2;
+
+static void on_first_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si->si_value.sival_ptr == f_cb)
+		f_err = aio_error(f_cb);
+}
+
+struct first_signal {
+	int fd;
+	void *buf;
+	struct aiocb cb;
+};
+
+/* Submits the request with a signal once the main thread waits. */
+static void *first_signal_main(void *arg)
+{
+	struct first_signal *f = arg;
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGRTMIN + 5);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	msleep(50);
+	aiocb_init(&f->cb, f->fd, f->buf, 4096, 0);
+	f->cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+	f->cb.aio_sigevent.sigev_signo = SIGRTMIN + 5;
+	f->cb.aio_sigevent.sigev_value.sival_ptr = &f->cb;
+	f_cb = &f->cb;
+	if (aio_read(&f->cb))
+		_exit(4);
+	return NULL;
+}
+
+/*
+ * The program's first request with a completion signal, while its main
+ * thread already waits in aio_suspend for a slow SIGEV_NONE read (on kaio:
+ * asleep in GETEVENTS with the program's signal mask) and is the only
+ * thread that takes the signal: the handler finds the request done. Each
+ * round in a fresh child, whose library has not seen a signal request yet.
+ * Needs the guest's slow device (KAIO_SLOW_EXT4_DIR, 0.5 s per I/O).
+ */
+TEST(review_first_signal_while_main_waits)
+{
+	const char *slow = getenv("KAIO_SLOW_EXT4_DIR");
+	int fast = pattern_file(1 << 16, O_RDWR), round, status;
+	char path[256];
+	pid_t pid;
+
+	if (!slow)
+		ptest_skip("no slow device (KAIO_SLOW_EXT4_DIR: the guest's)");
+	for (round = 0; round < 10; round++) {
+		pid = fork();
+		REQUIRE(pid >= 0);
+		if (!pid) {
+			static char page[4096];
+			struct first_signal f;
+			const struct aiocb *l[1];
+			struct aiocb cb0;
+			struct sigaction sa;
+			pthread_t t;
+			void *buf0;
+			int s, sd;
+
+			snprintf(path, sizeof(path), "%s/posix-first-XXXXXX", slow);
+			s = mkstemp(path);
+			if (s < 0)
+				_exit(2);
+			unlink(path);
+			memset(page, 'p', sizeof(page));
+			if (pwrite(s, page, sizeof(page), 0) != sizeof(page) ||
+			    fsync(s))
+				_exit(2);
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", s);
+			sd = open(path, O_RDONLY | O_DIRECT);
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fast);
+			f.fd = open(path, O_RDONLY | O_DIRECT);
+			if (sd < 0 || f.fd < 0 ||
+			    posix_memalign(&buf0, 4096, 4096) ||
+			    posix_memalign(&f.buf, 4096, 4096))
+				_exit(3);
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_sigaction = on_first_signal;
+			sa.sa_flags = SA_SIGINFO | SA_RESTART;
+			sigemptyset(&sa.sa_mask);
+			if (sigaction(SIGRTMIN + 5, &sa, NULL))
+				_exit(2);
+			aiocb_init(&cb0, sd, buf0, 4096, 0);
+			if (aio_read(&cb0))
+				_exit(4);
+			if (pthread_create(&t, NULL, first_signal_main, &f))
+				_exit(3);
+			l[0] = &cb0;
+			while (aio_error(&cb0) == EINPROGRESS)
+				aio_suspend(l, 1, NULL);
+			pthread_join(t, NULL);
+			while (f_err == -2)
+				msleep(1);
+			_exit(f_err == 0 ? 0 : f_err == EINPROGRESS ? 11 : 12);
+		}
+		REQUIRE_EQ(waitpid(pid, &status, 0), pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "round %d: status %#x (exit 11: the handler saw "
+		      "EINPROGRESS)", round, status);
+		if (ptest_failed)
+			break;
+	}
+	close(fast);
+}

@@ -547,6 +547,23 @@ static void set_signals(void)
 	ensure_pool(0);
 }
 
+/*
+ * An application thread is the ring waiter: it took the role before the
+ * reaper ran (wait_once()) and may sleep in GETEVENTS with the program's
+ * signal mask, so the kernel could pick it for a completion signal while
+ * it holds that request's event, and its handler would see the request in
+ * progress. Until it gives the role up, the library sends the signals
+ * (after the status, as to_libsig()). With wait_once()'s check of
+ * g_reaper_started after its CAS, both sequentially consistent, a thread
+ * that takes the role after this look sees the reaper and gives it up
+ * without sleeping.
+ */
+static int app_waiter(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return LD_SC(&g_waiter) != 0;
+}
+
 /* The signal of a libsig record, queued as the kernel would queue it. */
 static void queue_signal(const struct kaio_sigevent *k)
 {
@@ -608,6 +625,10 @@ kernel:
 			 */
 			r->libsig = 1;
 			ensure_pool(1);
+			break;
+		}
+		if (app_waiter()) {
+			r->libsig = 1;
 			break;
 		}
 		r->iocb.aio_flags |= KAIO_IOCB_FLAG_SIGEVENT;
@@ -1369,10 +1390,18 @@ static int wait_once(uint32_t seen, const struct timespec *deadline,
 			return EAGAIN;
 		prem = &rem;
 	}
-	if (!LD(&g_reaper_started))
+	if (!LD(&g_reaper_started)) {
 		own = CAS_SC(&g_waiter, &w, me);
-	else
+		/* The reaper came meanwhile: no sleep here (app_waiter()). */
+		if (own && LD_SC(&g_reaper_started)) {
+			ST(&g_waiter, 0);
+			bump_seq();
+			own = 0;
+			w = 0;
+		}
+	} else {
 		w = LD_SC(&g_waiter);
+	}
 	if (own || w == me) {
 		/* A handler nested in the ring waiter's thread waits too. */
 		/*
@@ -2424,8 +2453,10 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 				lsev.notify = KAIO_SIGEV_THREAD_ID;
 				lsev.tid = sig->_sigev_un._tid;
 			}
-			if (lsev.signo == SIGKILL || lsev.signo == SIGSTOP) {
-				/* kaio refuses them; glibc sends them. */
+			if (lsev.signo == SIGKILL || lsev.signo == SIGSTOP ||
+			    app_waiter()) {
+				/* kaio refuses SIGKILL and SIGSTOP, glibc sends
+				 * them; see app_waiter() for the rest. */
 				flags &= ~KAIO_LIST_SIGNAL;
 				l->libsig = 1;
 				l->ksev = lsev;
