@@ -552,8 +552,9 @@ static void set_signals(void)
  * reaper ran (wait_once()) and may sleep in GETEVENTS with the program's
  * signal mask, so the kernel could pick it for a completion signal while
  * it holds that request's event, and its handler would see the request in
- * progress. Until it gives the role up, the library sends the signals
- * (after the status, as to_libsig()). With wait_once()'s check of
+ * progress. Until it gives the role up, and until the reaper runs (another
+ * thread may be starting it, or it could not start), the library sends the
+ * signals (after the status, as to_libsig()). With wait_once()'s check of
  * g_reaper_started after its CAS, both sequentially consistent, a thread
  * that takes the role after this look sees the reaper and gives it up
  * without sleeping.
@@ -561,7 +562,7 @@ static void set_signals(void)
 static int app_waiter(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return LD_SC(&g_waiter) != 0;
+	return !LD_SC(&g_reaper_started) || LD_SC(&g_waiter) != 0;
 }
 
 /* The signal of a libsig record, queued as the kernel would queue it. */
@@ -723,6 +724,9 @@ static void submit_one(struct rec *r)
 			.obj = (uintptr_t)&r->iocb,
 			.res = rc < 0 ? rc : -EAGAIN,
 		};
+
+		/* Its call returned 0 long ago: its signal is still due. */
+		to_libsig(r);
 		deliver(&ev);
 		bump_seq();
 	}
@@ -1211,6 +1215,8 @@ static void deliver(const struct io_event *ev)
 		rec_put(r);
 }
 
+static __thread int t_kicked __attribute__((tls_model("initial-exec")));
+
 static void kick(void)
 {
 	struct iocb *v = &g_kick_iocb;
@@ -1220,6 +1226,8 @@ static void kick(void)
 		return;
 	if (submit_list(&v, 1, 0, NULL) < 1)
 		ST(&g_kick, 0);
+	else
+		t_kicked = 1;
 }
 
 /* After deliveries: wake the futex waiters and the ring waiter. */
@@ -1480,6 +1488,18 @@ static void *reaper_main(void *arg)
 		/* Lists lio_listio handed over (lio_handoff()): a kick wakes it. */
 		run_lio_jobs();
 		n = reap_wait(NULL, 1);
+		if (t_kicked) {
+			/*
+			 * It kicked an application ring waiter: let that one
+			 * take the NOOP, or this thread takes it back at once
+			 * and kicks again, round and round.
+			 */
+			struct timespec yield = { 0, 100000 };
+
+			t_kicked = 0;
+			if (LD_SC(&g_waiter))
+				nanosleep(&yield, NULL);
+		}
 		if (n == -EBADF || n == -ENOTTY || n == -EINVAL ||
 		    n == -EFAULT) {
 			/*
@@ -1706,7 +1726,7 @@ static void ensure_pool(int workers)
 		return;
 	pthread_mutex_lock(&g_pool_lock);
 	if (!g_reaper_started && !start_thread(reaper_main))
-		ST(&g_reaper_started, 1);
+		__atomic_store_n(&g_reaper_started, 1, __ATOMIC_SEQ_CST);
 	if (workers && !g_nworkers) {
 		ADD(&g_starting, 1);
 		if (!start_thread(worker_main))
