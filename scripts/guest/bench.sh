@@ -22,7 +22,8 @@
 #   kaio.bench_repeat=N    repetitions of each engine, fio's too (default 5)
 #   kaio.bench_rows=GLOB   only rows whose id matches (default: all)
 #   kaio.bench_fio=0       skip the fio rows (ids fio-*)
-#   kaio.bench_probe=1     then the probes behind the analysis (bench-probe.sh)
+#   kaio.bench_probe=1     then the probes behind the analysis (bench-probe.sh,
+#                          bench-probe-posix.sh); =posix: the latter alone
 #   kaio.bench_ab=1        instead of the matrix, two builds of kaio.ko side
 #                          by side (bench-ab.sh; scripts/bench-ab.sh)
 . /kaio/rig/lib.sh
@@ -262,6 +263,11 @@ if [ "$FIO" != 0 ]; then
 	fio_row ext4-randrw-qd32 "$EXT4" warm 32 1 "ext4, buffered 4 KiB random 70% read / 30% write, warm cache, QD32" $common --rw=randrw --rwmixread=70 --direct=0 --size=64m --invalidate=0 --time_based
 fi
 
-if [ "$PROBE" != 0 ]; then
+case $PROBE in
+0) ;;
+posix) . /kaio/rig/bench-probe-posix.sh ;;
+*)
 	. /kaio/rig/bench-probe.sh
-fi
+	. /kaio/rig/bench-probe-posix.sh
+	;;
+esac
