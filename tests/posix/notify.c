@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static pid_t tid(void)
@@ -440,4 +441,53 @@ TEST(sigev_thread_id_to_chosen_thread)
 	}
 	target_stop = 1;
 	pthread_join(t, NULL);
+}
+
+/*
+ * SIGEV_THREAD_ID naming a thread outside the process: EINVAL, as kaio's
+ * kernel answers (the issue's "a thread outside the group"), whether the
+ * kernel or the library would send the signal: a regular file (kernel) and
+ * a pipe (the library sends a stream's signals). The tid is a child's.
+ */
+TEST(sigev_thread_id_outside_process_einval)
+{
+	static char buf[64];
+	static struct aiocb cb[2];
+	int fd = pattern_file(1 << 16, O_RDONLY), p[2], hold[2], i;
+	pid_t child;
+	char c = 0;
+
+	REQUIRE(!pipe(p));
+	REQUIRE(!pipe(hold));
+	child = fork();
+	REQUIRE(child >= 0);
+	if (!child) {
+		/* Alive until the parent closes its end. */
+		close(hold[1]);
+		if (read(hold[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(hold[0]);
+	REQUIRE_EQ(write(p[1], "0123456789abcdef", 16), 16);
+	aiocb_init(&cb[0], fd, buf, 16, 0);
+	aiocb_init(&cb[1], p[0], buf + 32, 16, 0);
+	for (i = 0; i < 2; i++) {
+		cb[i].aio_sigevent.sigev_notify = SIGEV_THREAD_ID;
+		cb[i].aio_sigevent.sigev_signo = SIGRTMIN + 5;
+		cb[i].aio_sigevent._sigev_un._tid = child;
+		REQUIRE_EQ(aio_read(&cb[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		REQUIRE(!wait_done(&cb[i], 10));
+		if (!backend_is_kaio() && aio_error(&cb[i]) == 0)
+			ptest_xfail("glibc 2.36's aio ignores SIGEV_THREAD_ID (the request succeeds)");
+		CHECK(aio_error(&cb[i]) == EINVAL, "%s: aio_error %d, not EINVAL",
+		      i ? "pipe" : "regular file", aio_error(&cb[i]));
+		CHECK_EQ(aio_return(&cb[i]), -1);
+	}
+	close(hold[1]);
+	waitpid(child, NULL, 0);
+	close(p[0]);
+	close(p[1]);
 }

@@ -621,6 +621,14 @@ static void prep_notify(struct rec *r, const struct sigevent *sev)
 	case SIGEV_THREAD_ID:
 		if (!valid_signo(sev->sigev_signo))
 			break;
+		/*
+		 * A thread outside the process: EINVAL, as kaio answers it,
+		 * also when the library would send the signal (libsig).
+		 */
+		if (syscall(SYS_tgkill, getpid(), sev->_sigev_un._tid, 0)) {
+			r->notify = N_BADSIG;
+			break;
+		}
 		r->ksev.notify = KAIO_SIGEV_THREAD_ID;
 		r->ksev.tid = sev->_sigev_un._tid;
 kernel:
