@@ -451,8 +451,9 @@ static int reg_may_punt_fs(int fd, const struct stat *st)
  * reg_may_punt_fs() of a file system on a block device (major(st_dev) != 0),
  * per device: fstatfs was a second system call beside fstat in every
  * aio_read and aio_write (fio's posixaio on ext4, warm cache, QD1: 0.54x
- * of the libaio drop-in with it, 0.62x without, in the guest). Entries are
- * (dev << 2 | punt << 1 | 1), each valid on its own, lock-free. What a
+ * of the libaio drop-in with it, 0.62x without, in the guest), for devices
+ * kaio punts only. Entries are (dev << 2 | punt << 1 | 1), each valid on
+ * its own, lock-free. What a
  * block device holds changes only by a umount and a mount of another type
  * on it (a loop or dm device reused for a fuseblk image): kaio then answers
  * with -EAGAIN a file the entry says it punts, which it never does for one
@@ -482,10 +483,14 @@ static int reg_may_punt(int fd, const struct stat *st, int exact)
 	if (!exact && (e & 1) && e >> 2 == dev)
 		return (int)(e >> 1 & 1);
 	punt = reg_may_punt_fs(fd, st);
-	if (punt < 0)
-		return 0;
-	ST(slot, dev << 2 | (uint64_t)punt << 1 | 1);
-	return punt;
+	/*
+	 * Only "punted" is kept: kaio's EAGAIN tells when it went stale
+	 * (devcache_forget()), nothing would tell for "not punted" (a fuseblk
+	 * device, the one case, asks each time).
+	 */
+	if (punt > 0)
+		ST(slot, dev << 2 | 1ULL << 1 | 1);
+	return punt > 0;
 }
 
 /* kaio answered a regular file on @st's device with -EAGAIN: not punted. */
