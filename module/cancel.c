@@ -57,10 +57,12 @@ static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 		refcount_dec(&req->refs);
 		return KAIO_CLAIM_NONE;
 	}
-	if (kaio_req_cancel_wait(req))
+	/* EINPROGRESS promises an event: never an inline result. */
+	if (kaio_req_cancel_wait(req) ||
+	    (req->op->cancel && req->op->cancel(req))) {
+		req->cancel_marked = true;
 		return KAIO_CLAIM_MARKED;
-	if (req->op->cancel && req->op->cancel(req))
-		return KAIO_CLAIM_MARKED;
+	}
 	return KAIO_CLAIM_NONE;
 }
 

@@ -432,7 +432,7 @@ long kaio_ctx_setup(struct kaio_setup __user *uarg)
 	args.features = KAIO_FEAT_RING_MMAP | KAIO_FEAT_EVENTFD |
 			KAIO_FEAT_RW_FLAGS | KAIO_FEAT_IOPRIO |
 			KAIO_FEAT_WRITES_IN_SUBMIT | KAIO_FEAT_OPCODES |
-			KAIO_FEAT_SIGNAL;
+			KAIO_FEAT_SIGNAL | KAIO_FEAT_INLINE_RESULTS;
 	args.opcodes = kaio_ops_supported();
 	if (copy_to_user(uarg, &args, sizeof(args))) {
 		put_unused_fd(fd);

@@ -188,6 +188,9 @@ struct kaio_req_cmd {
  *	(set by each run before its attempt).
  * @no_reuse: freed in a state it cannot be in (a bug): to the slab, not to
  *	the context's cache (kaio_req_mark_no_reuse()).
+ * @cancel_marked: a canceller claimed it (KAIO_CLAIM_MARKED) and answered
+ *	EINPROGRESS, which promises an event in the ring: its result never
+ *	goes to KAIO_LIST_INLINE_RESULTS' array. Set under ctx->lock.
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
  * @notify: the signals the completion sends (notify.c), or NULL; handed
@@ -214,6 +217,7 @@ struct kaio_req {
 	u8			path;
 	bool			in_task;
 	bool			no_reuse;
+	bool			cancel_marked;
 	struct file		*file;
 	struct eventfd_ctx	*eventfd;
 	struct kaio_notify	*notify;
@@ -307,6 +311,9 @@ void kaio_ring_free(struct kaio_ctx *ctx);
 int kaio_ring_mmap(struct kaio_ctx *ctx, struct vm_area_struct *vma);
 int kaio_ring_may_reserve(struct kaio_ctx *ctx);
 int kaio_ring_activate(struct kaio_req *req);
+bool kaio_ring_unlist_inline(struct kaio_req *req);
+void kaio_ring_relist(struct kaio_req *req);
+void kaio_ring_retire_inline(struct kaio_req *req);
 void kaio_ring_deactivate(struct kaio_req *req);
 void kaio_ring_post(struct kaio_req *req, long res);
 bool kaio_ring_has_events(struct kaio_ctx *ctx);
@@ -357,7 +364,7 @@ long kaio_submit_list(struct kaio_ctx *ctx,
 		      struct kaio_submit_list __user *uarg);
 
 /* req.c: the request's life after prep, and its state transitions */
-int kaio_req_issue(struct kaio_req *req);
+int kaio_req_issue(struct kaio_req *req, s64 __user *result);
 bool kaio_file_may_punt(struct file *file);
 void kaio_req_punt(struct kaio_req *req);
 void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,

@@ -41,7 +41,9 @@
  * submitter during the first attempt, then the worker item, or the I/O path's
  * ki_complete callback once an attempt returned -EIOCBQUEUED, or the armed
  * page-wait callback and then the retry it queues. The owner
- * posts the event (kaio_req_complete) and drops its reference. A canceller
+ * posts the event (kaio_req_complete) and drops its reference; a submitter
+ * whose first attempt completed the request may instead give the result to
+ * SUBMIT_LIST's results array (kaio_req_complete_inline()). A canceller
  * takes its own reference while it looks at a queued request.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -881,9 +883,38 @@ void kaio_req_punt(struct kaio_req *req)
 		refcount_dec(&req->refs);
 }
 
+/*
+ * KAIO_LIST_INLINE_RESULTS: the first attempt completed @req with @res, in
+ * the submitter: the result goes to the caller's entry @result instead of
+ * an event, and the request leaves the ring's count as a posted one does.
+ * Unlisted first, so that no CANCEL answers for it while the entry is
+ * written; one that already claimed it promised an event, and gets it. An
+ * entry that cannot be written (the caller unmapped it since SUBMIT wrote
+ * it) gets the event after all: a result is never lost. The caller owns
+ * @req and still drops its reference.
+ */
+static void kaio_req_complete_inline(struct kaio_req *req, long res,
+				     s64 __user *result)
+{
+	trace_kaio_complete(req, res);
+	if (!kaio_ring_unlist_inline(req)) {
+		kaio_ring_post(req, res);
+		return;
+	}
+	if (unlikely(put_user((s64)res, result))) {
+		kaio_ring_relist(req);
+		kaio_ring_post(req, res);
+		return;
+	}
+	kaio_ring_retire_inline(req);
+}
+
 /**
  * kaio_req_issue() - first attempt, in the submitter's context
  * @req: a prepared, activated request, owned by the caller
+ * @result: with KAIO_LIST_INLINE_RESULTS, for a request nothing else waits
+ *	for (no eventfd, no signal), the user's entry for its result if the
+ *	attempt completes it; NULL otherwise
  *
  * The op's issue() must not block. After it, the request belongs to whoever
  * the result names; the submitter does not touch it again.
@@ -900,11 +931,14 @@ void kaio_req_punt(struct kaio_req *req)
  * (KAIO_ISSUE_FAILED): it is no longer active and the caller still holds
  * its one reference.
  */
-int kaio_req_issue(struct kaio_req *req)
+int kaio_req_issue(struct kaio_req *req, s64 __user *result)
 {
 	long res = 0;
 	int how;
 
+	/* Something else waits for its event: never inline. */
+	if (WARN_ON_ONCE(result && (req->notify || req->eventfd)))
+		result = NULL;
 	refcount_inc(&req->refs);
 	how = req->op->issue(req, &res);
 	if (unlikely(how == KAIO_ISSUE_FAILED)) {
@@ -916,6 +950,13 @@ int kaio_req_issue(struct kaio_req *req)
 	if (how == KAIO_ISSUE_DONE) {
 		kaio_stat_inc(req->ctx, KAIO_STAT_INLINE);
 		kaio_req_note_path(req, KAIO_PATH_INLINE);
+		if (result) {
+			kaio_req_complete_inline(req, res, result);
+			/* The owner's reference (kaio_req_continue()'s put). */
+			kaio_req_put(req);
+			kaio_req_put(req);
+			return 0;
+		}
 	}
 	kaio_req_continue(req, how, res);
 	kaio_req_put(req);

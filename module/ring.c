@@ -125,6 +125,61 @@ void kaio_ring_deactivate(struct kaio_req *req)
 }
 
 /**
+ * kaio_ring_unlist_inline() - take a request whose first attempt completed
+ *	it off ctx->active, for a result given outside the ring
+ *	(KAIO_LIST_INLINE_RESULTS)
+ * @req: the request, listed, owned by the submitter
+ *
+ * From now on CANCEL does not find it (EINVAL, as for a request whose
+ * event was posted). Its slot stays counted until
+ * kaio_ring_retire_inline(), or kaio_ring_relist() and kaio_ring_post().
+ *
+ * Return: true if it is off the list; false, still listed, if a canceller
+ * claimed it (@req->cancel_marked): that canceller promised an event.
+ */
+bool kaio_ring_unlist_inline(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+	bool unlisted;
+
+	spin_lock_irq(&ctx->lock);
+	unlisted = !req->cancel_marked;
+	if (unlisted)
+		list_del_init(&req->node);
+	spin_unlock_irq(&ctx->lock);
+	return unlisted;
+}
+
+/**
+ * kaio_ring_relist() - put an unlisted request back on ctx->active, to post
+ *	its event after all (its result could not be written)
+ * @req: the request, unlisted by kaio_ring_unlist_inline()
+ */
+void kaio_ring_relist(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	spin_lock_irq(&ctx->lock);
+	list_add_tail(&req->node, &ctx->active);
+	spin_unlock_irq(&ctx->lock);
+}
+
+/**
+ * kaio_ring_retire_inline() - the slot of a request whose result went to
+ *	user space outside the ring: free, and the request counted completed
+ * @req: the request, unlisted by kaio_ring_unlist_inline()
+ */
+void kaio_ring_retire_inline(struct kaio_req *req)
+{
+	struct kaio_ctx *ctx = req->ctx;
+
+	spin_lock_irq(&ctx->lock);
+	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
+	ctx->in_flight--;
+	spin_unlock_irq(&ctx->lock);
+}
+
+/**
  * kaio_ring_post() - put a request's event in the ring and wake its readers
  * @req: the request; its slot was reserved at submission
  * @res: io_event.res

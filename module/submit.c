@@ -29,7 +29,24 @@ struct kaio_submit_call {
 	struct kaio_req_cache		cache;
 	struct kaio_notify_list		*list;	/* KAIO_LIST_SIGNAL */
 	bool				post_errors;
+	/* KAIO_LIST_INLINE_RESULTS: the array, and the current iocb's entry. */
+	bool				inline_results;
+	s64 __user			*results;
+	s64 __user			*result;
 };
+
+/*
+ * KAIO_LIST_INLINE_RESULTS: may a request of this call that completes in
+ * its first attempt give its result in the call's results entry instead of
+ * an event? Not if anything else waits for its event: an eventfd, a
+ * signal, a list's signal.
+ */
+static bool kaio_submit_may_inline(const struct kaio_submit_call *call,
+				   const struct kaio_notify *notify,
+				   const struct eventfd_ctx *eventfd)
+{
+	return call->inline_results && !notify && !eventfd;
+}
 
 /*
  * A copied iocb to a running request: 0, or the errno io_submit would
@@ -124,7 +141,9 @@ static int kaio_submit_iocb(struct kaio_ctx *ctx, struct kaio_submit_call *call,
 	atomic_long_inc(&ctx->op_submitted[opcode]);
 	trace_kaio_submit(req, iocb->aio_lio_opcode, iocb->aio_fildes,
 			  iocb->aio_offset, iocb->aio_nbytes);
-	ret = kaio_req_issue(req);
+	ret = kaio_req_issue(req, kaio_submit_may_inline(call, req->notify,
+							 req->eventfd) ?
+				  call->result : NULL);
 	if (unlikely(ret)) {
 		kaio_stat_dec(ctx, KAIO_STAT_SUBMITTED);
 		atomic_long_dec(&ctx->op_submitted[opcode]);
@@ -156,6 +175,21 @@ static int kaio_submit_error(struct kaio_ctx *ctx,
 	struct kaio_req *req;
 	int ret;
 
+	/*
+	 * Nothing waits for this event but the caller: the errno goes to its
+	 * results entry, counted as a request that completed at once.
+	 */
+	if (!sev && !call->list && !(iocb->aio_flags & IOCB_FLAG_RESFD) &&
+	    kaio_submit_may_inline(call, NULL, NULL)) {
+		/* As kaio_ring_activate() would: a dead context takes none. */
+		if (unlikely(READ_ONCE(ctx->dead)))
+			return -EINVAL;
+		if (unlikely(put_user((s64)err, call->result)))
+			return -EFAULT;
+		kaio_stat_inc(ctx, KAIO_STAT_SUBMITTED);
+		kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
+		return 0;
+	}
 	if (sev) {
 		notify = kaio_notify_new(ctx, sev, call->list);
 		if (notify == ERR_PTR(-EINVAL))
@@ -242,6 +276,14 @@ static long kaio_submit_iocbs(struct kaio_ctx *ctx,
 			ret = -EFAULT;
 			break;
 		}
+		if (call->inline_results) {
+			/* Written first: a request may complete before we look. */
+			call->result = call->results + i;
+			if (unlikely(put_user(KAIO_RESULT_IN_RING, call->result))) {
+				ret = -EFAULT;
+				break;
+			}
+		}
 		ret = kaio_submit_one(ctx, call, uiocb);
 		if (ret)
 			break;
@@ -309,6 +351,8 @@ long kaio_submit_list(struct kaio_ctx *ctx,
 	if (args.flags & ~KAIO_LIST_FLAGS || args.reserved0 ||
 	    memchr_inv(args.reserved, 0, sizeof(args.reserved)))
 		return -EINVAL;
+	if (!(args.flags & KAIO_LIST_INLINE_RESULTS) != !args.results)
+		return -EINVAL;
 	if (!(args.flags & KAIO_LIST_SIGNAL) &&
 	    memchr_inv(&args.sigev, 0, sizeof(args.sigev)))
 		return -EINVAL;
@@ -320,6 +364,8 @@ long kaio_submit_list(struct kaio_ctx *ctx,
 			return PTR_ERR(call.list);
 	}
 	call.post_errors = args.flags & KAIO_LIST_POST_ERRORS;
+	call.inline_results = args.flags & KAIO_LIST_INLINE_RESULTS;
+	call.results = u64_to_user_ptr(args.results);
 	ret = kaio_submit_iocbs(ctx, &call, args.nr, args.iocbpp);
 	if (call.list)
 		kaio_notify_list_end(call.list, ret >= 0);

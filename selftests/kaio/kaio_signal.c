@@ -867,13 +867,13 @@ TEST(list_bad_arguments_EINVAL)
 	a.iocbpp = (uintptr_t)&ptr;					\
 } while (0)
 	RESET();
-	a.flags = 1U << 2;
+	a.flags = 1U << 3;
 	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
 	RESET();
 	a.reserved0 = 1;
 	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
 	RESET();
-	a.reserved[3] = 1;
+	a.reserved[2] = 1;
 	EXPECT_EQ(-EINVAL, submit_list_raw(c.fd, &a));
 	RESET();
 	a.sigev.signo = sig(16);	/* without KAIO_LIST_SIGNAL */

@@ -25,6 +25,7 @@
 #define KAIO_FEAT_WRITES_IN_SUBMIT (1ULL << 4)	/* KAIO_SETUP_WRITES_IN_SUBMIT */
 #define KAIO_FEAT_OPCODES	(1ULL << 5)	/* kaio_setup.opcodes is set */
 #define KAIO_FEAT_SIGNAL	(1ULL << 6)	/* KAIO_IOCB_FLAG_SIGEVENT, SUBMIT_LIST */
+#define KAIO_FEAT_INLINE_RESULTS (1ULL << 7)	/* KAIO_LIST_INLINE_RESULTS */
 
 /*
  * Opcodes (iocb.aio_lio_opcode) are IOCB_CMD_* of <linux/aio_abi.h>; an
@@ -196,8 +197,11 @@ struct kaio_getevents {
  *
  * Fails with EINPROGRESS when the request was cancelled (as io_cancel does;
  * a read waiting for a page posts its event when that page's I/O ends),
- * EAGAIN when it is already running and cannot be stopped, EINVAL when no
- * such request is pending.
+ * EAGAIN when it is already running and cannot be stopped (it completes
+ * normally: its event, or its KAIO_LIST_INLINE_RESULTS result), EINVAL
+ * when no such request is pending. A request CANCEL answered EINPROGRESS
+ * for always posts its event, even one whose first attempt was still
+ * running in KAIO_IOC_SUBMIT_LIST with KAIO_LIST_INLINE_RESULTS.
  */
 struct kaio_cancel {
 	__u64 iocb;
@@ -221,7 +225,24 @@ struct kaio_cancel {
  * is full (EAGAIN).
  */
 #define KAIO_LIST_POST_ERRORS	(1U << 1)
-#define KAIO_LIST_FLAGS		(KAIO_LIST_SIGNAL | KAIO_LIST_POST_ERRORS)
+/*
+ * A request that completes inside the call, in its first attempt (a
+ * page-cache hit, a write done in SUBMIT, EOF, an error; with
+ * KAIO_LIST_POST_ERRORS also an iocb's own errno), posts no event: its res
+ * goes to its entry of kaio_submit_list.results instead, before the call
+ * returns. For a caller that must publish a result before any handler can
+ * see it (POSIX aio's aio_error is async-signal-safe), an event in the ring
+ * is a result it holds after reaping and before publishing; a result that
+ * never went through the ring is held only by the thread that submitted
+ * it. Requests with an eventfd, a signal of their own or KAIO_LIST_SIGNAL,
+ * and requests CANCEL claimed meanwhile, post their events as without the
+ * flag. An inline result has no res2 (KAIO_SETUP_RES2_PATH).
+ */
+#define KAIO_LIST_INLINE_RESULTS (1U << 2)
+#define KAIO_LIST_FLAGS		(KAIO_LIST_SIGNAL | KAIO_LIST_POST_ERRORS | \
+				 KAIO_LIST_INLINE_RESULTS)
+/* A results entry whose request posts (or posted) an event. */
+#define KAIO_RESULT_IN_RING	((__s64)(-0x7fffffffffffffffLL - 1))
 
 /**
  * struct kaio_submit_list - argument of KAIO_IOC_SUBMIT_LIST: SUBMIT, with
@@ -235,12 +256,20 @@ struct kaio_cancel {
  *	an error event) is in the ring; at the end of the call if it was
  *	given no iocb (@nr 0). A call that fails (an errno: it took none)
  *	sends nothing. Ignored (but must be zero) without the flag.
+ * @results: with KAIO_LIST_INLINE_RESULTS, user address of an array of
+ *	@nr __s64: entry i is written before iocb i is looked at
+ *	(KAIO_RESULT_IN_RING), then the request's res if it completed inside
+ *	the call; an entry the kernel cannot write stops the call there, as
+ *	an iocb it cannot read (EFAULT). If the second write fails (the
+ *	caller unmapped the array meanwhile), the event is posted and the
+ *	entry keeps KAIO_RESULT_IN_RING. Entries from the returned count on
+ *	mean nothing. Must be 0 without the flag, non-zero with it.
  * @reserved: must be 0.
  *
- * Returns how many iocbs the call took (queued, or with
+ * Returns how many iocbs the call took (queued, answered inline, or with
  * KAIO_LIST_POST_ERRORS answered by an error event); an errno only if it
- * took none. EINVAL for bad @flags, @sigev or reserved fields, before any
- * iocb is looked at.
+ * took none. EINVAL for bad @flags, @sigev, @results or reserved fields,
+ * before any iocb is looked at.
  */
 struct kaio_submit_list {
 	__s64 nr;
@@ -248,7 +277,8 @@ struct kaio_submit_list {
 	__u32 flags;
 	__u32 reserved0;
 	struct kaio_sigevent sigev;
-	__u64 reserved[4];
+	__u64 results;
+	__u64 reserved[3];
 };
 
 #define KAIO_RING_MAGIC			0xa10a10a1
