@@ -119,6 +119,8 @@ static int g_ctx = -1;
 static struct kaio_ring *g_ring;
 static size_t g_ring_size;
 static uint64_t g_opcodes;
+/* kaio gives results of requests done inside SUBMIT_LIST (deliver_inline()). */
+static int g_inline;
 static struct rec *g_recs;
 static uint32_t g_nrec;
 static uint64_t g_free;			/* tag << 32 | (index + 1) */
@@ -377,6 +379,26 @@ static int rec_pin(struct rec *r, uint32_t gen)
 }
 
 /* ---- submission -------------------------------------------------------- */
+
+/*
+ * One request, asking kaio for its result if it completes inside the call
+ * (KAIO_LIST_INLINE_RESULTS): 1 and *@res (KAIO_RESULT_IN_RING if its
+ * event will be in the ring), or -errno.
+ */
+static long submit_inline(struct iocb *cb, int64_t *res)
+{
+	struct kaio_submit_list sl;
+	long rc;
+
+	memset(&sl, 0, sizeof(sl));
+	sl.nr = 1;
+	sl.iocbpp = (uintptr_t)&cb;
+	sl.flags = KAIO_LIST_POST_ERRORS | KAIO_LIST_INLINE_RESULTS;
+	sl.results = (uintptr_t)res;
+	*res = KAIO_RESULT_IN_RING;
+	rc = ioctl(g_ctx, KAIO_IOC_SUBMIT_LIST, &sl);
+	return rc < 0 ? -errno : rc;
+}
 
 static long submit_list(struct iocb **v, long n, uint32_t flags,
 			const struct kaio_sigevent *lsev)
@@ -1835,6 +1857,7 @@ static const char *try_kaio(void)
 	g_free = 1;
 	g_delivered = 0;
 	g_opcodes = s.features & KAIO_FEAT_OPCODES ? s.opcodes : 0;
+	g_inline = !!(s.features & KAIO_FEAT_INLINE_RESULTS);
 	memset(&g_kick_iocb, 0, sizeof(g_kick_iocb));
 	g_kick_iocb.aio_data = KICK_DATA;
 	g_kick_iocb.aio_fildes = ctx;
@@ -1951,6 +1974,55 @@ __attribute__((constructor)) static void kaio_posix_init(void)
 
 /* ---- <aio.h> --------------------------------------------------------------- */
 
+/*
+ * @r completed inside its SUBMIT_LIST with @res (KAIO_LIST_INLINE_RESULTS):
+ * delivered as its event would be, by the thread whose aio_read or
+ * aio_write has not returned yet. No event went through the ring: no other
+ * thread can be waiting for it (a CANCEL that answered EINPROGRESS gets an
+ * event, never an inline result), and nothing but this frame holds it.
+ * So a plain request needs no blocked signal, which is what consume()'s
+ * two sigprocmask calls (and its GETEVENTS) cost: a handler that runs
+ * before the status is written sees the request in progress, as it would
+ * have inside aio_read. Not so for a request whose delivery goes on to
+ * other requests (a stream's next one, an fsync waiting for it) or sends
+ * its signal from here: a handler that waits for one of those in this
+ * thread would wait for the frame it interrupted, so signals are blocked
+ * as in consume(). (An fsync that another thread attaches after the look
+ * at r->dep is submitted unmasked: a handler here waiting for that fsync
+ * without a timeout is the one case left.) Other threads see it as being
+ * delivered (g_delivering, held_elsewhere()); g_delivered counts ring
+ * events only and is not touched.
+ */
+static void deliver_inline(struct rec *r, int64_t res)
+{
+	struct io_event ev = {
+		.data = r->iocb.aio_data,
+		.obj = (uintptr_t)&r->iocb,
+		.res = res,
+	};
+	int mask = r->libsig || r->ordered || r->notify != N_NONE ||
+		   LD(&r->dep);
+	sigset_t all, old;
+
+	if (mask) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+	}
+	ADD(&g_delivering, 1);
+	t_delivering++;
+	deliver(&ev);
+	t_delivering--;
+	SUB(&g_delivering, 1);
+	/*
+	 * Futex waiters look again; the ring waiter (possibly the reaper) is
+	 * not kicked as after_deliver() would: it cannot be waiting for this
+	 * request, and a kick per request would wake it for nothing.
+	 */
+	bump_seq();
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static int rw(struct aiocb *cb, int opcode)
 {
 	struct iocb *v;
@@ -1980,7 +2052,17 @@ static int rw(struct aiocb *cb, int opcode)
 	}
 	ST(&r->state, R_INFLIGHT);
 	v = &r->iocb;
-	rc = submit_list(&v, 1, 0, NULL);
+	if (LD(&g_inline)) {
+		int64_t res;
+
+		rc = submit_inline(v, &res);
+		if (rc == 1 && res != KAIO_RESULT_IN_RING) {
+			deliver_inline(r, res);
+			return 0;
+		}
+	} else {
+		rc = submit_list(&v, 1, 0, NULL);
+	}
 	if (rc < 1) {
 		/* Not taken (ring full, EFAULT): glibc's enqueue failure. */
 		int e = rc < 0 ? (int)-rc : EAGAIN;
