@@ -57,12 +57,10 @@ static enum kaio_claim kaio_cancel_claim(struct kaio_req *req)
 		refcount_dec(&req->refs);
 		return KAIO_CLAIM_NONE;
 	}
-	/* EINPROGRESS promises an event: never an inline result. */
-	if (kaio_req_cancel_wait(req) ||
-	    (req->op->cancel && req->op->cancel(req))) {
-		req->cancel_marked = true;
+	if (kaio_req_cancel_wait(req))
 		return KAIO_CLAIM_MARKED;
-	}
+	if (req->op->cancel && req->op->cancel(req))
+		return KAIO_CLAIM_MARKED;
 	return KAIO_CLAIM_NONE;
 }
 
@@ -123,6 +121,8 @@ long kaio_cancel(struct kaio_ctx *ctx, struct kaio_cancel __user *uarg)
 		}
 		if (claim == KAIO_CLAIM_QUEUED)
 			found = req;
+		/* EINPROGRESS promises an event: never an inline result. */
+		req->cancel_marked = true;
 		ret = -EINPROGRESS;
 		break;
 	}

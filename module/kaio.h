@@ -178,7 +178,8 @@ struct kaio_req_cmd {
 /**
  * struct kaio_req - one submitted iocb
  * @ctx: the context; a request holds one count of ctx->reqs.
- * @node: on ctx->active until its event is posted.
+ * @node: on ctx->active until its event is posted (or its result given
+ *	inline, kaio_ring_retire_inline()).
  * @op: the opcode's entry in the op table.
  * @refs: the request's owner (submitter, worker or I/O callback) and any
  *	canceller holding it.
@@ -188,9 +189,10 @@ struct kaio_req_cmd {
  *	(set by each run before its attempt).
  * @no_reuse: freed in a state it cannot be in (a bug): to the slab, not to
  *	the context's cache (kaio_req_mark_no_reuse()).
- * @cancel_marked: a canceller claimed it (KAIO_CLAIM_MARKED) and answered
- *	EINPROGRESS, which promises an event in the ring: its result never
- *	goes to KAIO_LIST_INLINE_RESULTS' array. Set under ctx->lock.
+ * @cancel_marked: KAIO_IOC_CANCEL claimed it and answered EINPROGRESS,
+ *	which promises an event in the ring: its result never goes to
+ *	KAIO_LIST_INLINE_RESULTS' array. Set under ctx->lock (not by
+ *	DESTROY, which promises nothing).
  * @file: the target file, or NULL for NOOP.
  * @eventfd: IOCB_FLAG_RESFD target, or NULL.
  * @notify: the signals the completion sends (notify.c), or NULL; handed
@@ -311,9 +313,8 @@ void kaio_ring_free(struct kaio_ctx *ctx);
 int kaio_ring_mmap(struct kaio_ctx *ctx, struct vm_area_struct *vma);
 int kaio_ring_may_reserve(struct kaio_ctx *ctx);
 int kaio_ring_activate(struct kaio_req *req);
-bool kaio_ring_unlist_inline(struct kaio_req *req);
-void kaio_ring_relist(struct kaio_req *req);
-void kaio_ring_retire_inline(struct kaio_req *req);
+bool kaio_ring_retire_inline(struct kaio_req *req, long res,
+			     s64 __user *result);
 void kaio_ring_deactivate(struct kaio_req *req);
 void kaio_ring_post(struct kaio_req *req, long res);
 bool kaio_ring_has_events(struct kaio_ctx *ctx);

@@ -886,27 +886,17 @@ void kaio_req_punt(struct kaio_req *req)
 /*
  * KAIO_LIST_INLINE_RESULTS: the first attempt completed @req with @res, in
  * the submitter: the result goes to the caller's entry @result instead of
- * an event, and the request leaves the ring's count as a posted one does.
- * Unlisted first, so that no CANCEL answers for it while the entry is
- * written; one that already claimed it promised an event, and gets it. An
- * entry that cannot be written (the caller unmapped it since SUBMIT wrote
- * it) gets the event after all: a result is never lost. The caller owns
- * @req and still drops its reference.
+ * an event (kaio_ring_retire_inline()). A request a CANCEL claimed, or an
+ * entry that cannot be written without faulting (the caller unmapped it
+ * since SUBMIT wrote it), gets its event instead: a result is never lost.
+ * The caller owns @req and still drops its reference.
  */
 static void kaio_req_complete_inline(struct kaio_req *req, long res,
 				     s64 __user *result)
 {
 	trace_kaio_complete(req, res);
-	if (!kaio_ring_unlist_inline(req)) {
+	if (!kaio_ring_retire_inline(req, res, result))
 		kaio_ring_post(req, res);
-		return;
-	}
-	if (unlikely(put_user((s64)res, result))) {
-		kaio_ring_relist(req);
-		kaio_ring_post(req, res);
-		return;
-	}
-	kaio_ring_retire_inline(req);
 }
 
 /**

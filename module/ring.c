@@ -125,58 +125,41 @@ void kaio_ring_deactivate(struct kaio_req *req)
 }
 
 /**
- * kaio_ring_unlist_inline() - take a request whose first attempt completed
- *	it off ctx->active, for a result given outside the ring
- *	(KAIO_LIST_INLINE_RESULTS)
- * @req: the request, listed, owned by the submitter
+ * kaio_ring_retire_inline() - give a request's result to user space outside
+ *	the ring (KAIO_LIST_INLINE_RESULTS): write it, free its slot, count it
+ *	completed, take it off ctx->active
+ * @req: the request, listed, whose first attempt completed it; owned by
+ *	the submitter, in its SUBMIT_LIST
+ * @res: its result
+ * @result: the caller's entry for it, written (KAIO_RESULT_IN_RING) by this
+ *	same call just before: present and writable unless the caller
+ *	unmapped or protected it since
  *
- * From now on CANCEL does not find it (EINVAL, as for a request whose
- * event was posted). Its slot stays counted until
- * kaio_ring_retire_inline(), or kaio_ring_relist() and kaio_ring_post().
+ * All under ctx->lock, the write without faulting: no CANCEL looks at the
+ * request between the check of its mark and its leaving ctx->active, and
+ * nothing sleeps with it half gone.
  *
- * Return: true if it is off the list; false, still listed, if a canceller
- * claimed it (@req->cancel_marked): that canceller promised an event.
+ * Return: true if done; false if a canceller claimed it (@req->cancel_marked:
+ * KAIO_IOC_CANCEL answered EINPROGRESS, which promises an event) or the
+ * entry could not be written: the caller posts its event instead.
  */
-bool kaio_ring_unlist_inline(struct kaio_req *req)
+bool kaio_ring_retire_inline(struct kaio_req *req, long res,
+			     s64 __user *result)
 {
 	struct kaio_ctx *ctx = req->ctx;
-	bool unlisted;
+	s64 val = res;
+	bool done = false;
 
 	spin_lock_irq(&ctx->lock);
-	unlisted = !req->cancel_marked;
-	if (unlisted)
+	if (!req->cancel_marked &&
+	    !copy_to_user_nofault(result, &val, sizeof(val))) {
 		list_del_init(&req->node);
+		kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
+		ctx->in_flight--;
+		done = true;
+	}
 	spin_unlock_irq(&ctx->lock);
-	return unlisted;
-}
-
-/**
- * kaio_ring_relist() - put an unlisted request back on ctx->active, to post
- *	its event after all (its result could not be written)
- * @req: the request, unlisted by kaio_ring_unlist_inline()
- */
-void kaio_ring_relist(struct kaio_req *req)
-{
-	struct kaio_ctx *ctx = req->ctx;
-
-	spin_lock_irq(&ctx->lock);
-	list_add_tail(&req->node, &ctx->active);
-	spin_unlock_irq(&ctx->lock);
-}
-
-/**
- * kaio_ring_retire_inline() - the slot of a request whose result went to
- *	user space outside the ring: free, and the request counted completed
- * @req: the request, unlisted by kaio_ring_unlist_inline()
- */
-void kaio_ring_retire_inline(struct kaio_req *req)
-{
-	struct kaio_ctx *ctx = req->ctx;
-
-	spin_lock_irq(&ctx->lock);
-	kaio_stat_inc(ctx, KAIO_STAT_COMPLETED);
-	ctx->in_flight--;
-	spin_unlock_irq(&ctx->lock);
+	return done;
 }
 
 /**
