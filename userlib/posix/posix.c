@@ -2014,11 +2014,17 @@ static void deliver_inline(struct rec *r, int64_t res)
 	t_delivering--;
 	SUB(&g_delivering, 1);
 	/*
-	 * Futex waiters look again; the ring waiter (possibly the reaper) is
-	 * not kicked as after_deliver() would: it cannot be waiting for this
-	 * request, and a kick per request would wake it for nothing.
+	 * A plain request: futex waiters look again, the ring waiter
+	 * (possibly the reaper) is not kicked as after_deliver() would, since
+	 * it cannot be waiting for this request and a kick per request would
+	 * wake it for nothing. Delivering the others may have delivered more
+	 * (a stream's next request, a deferred fsync whose submission
+	 * failed), which a ring waiter may wait for: after_deliver().
 	 */
-	bump_seq();
+	if (mask)
+		after_deliver();
+	else
+		bump_seq();
 	if (mask)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
