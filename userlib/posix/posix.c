@@ -2008,11 +2008,17 @@ static void deliver_inline(struct rec *r, int64_t res)
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
 	}
-	ADD(&g_delivering, 1);
+	/*
+	 * This thread's count first up and last down: a handler that runs in
+	 * between must never see g_delivering above t_delivering because of
+	 * its own thread (held_elsewhere()), or it waits for itself forever.
+	 * (consume() has signals blocked there; a plain request here does not.)
+	 */
 	t_delivering++;
+	ADD(&g_delivering, 1);
 	deliver(&ev);
-	t_delivering--;
 	SUB(&g_delivering, 1);
+	t_delivering--;
 	/*
 	 * A plain request: futex waiters look again, the ring waiter
 	 * (possibly the reaper) is not kicked as after_deliver() would, since
