@@ -4,9 +4,14 @@
  * ioctls that do not belong on each kind of fd (io_setup(2) semantics).
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/aio_abi.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "kaio_util.h"
@@ -309,6 +314,113 @@ TEST(dev_destroy_ENOTTY)
 
 	KAIO_DEV_OPEN(dev);
 	EXPECT_EQ(-ENOTTY, t_destroy(dev));
+}
+
+/*
+ * Signals arriving as fast as they are delivered must not keep SETUP from
+ * ever ending. The first SETUP of a process registers its mm (module/mm.c),
+ * which takes every lock of the mm, and 6.1's mm_take_all_locks() gives up
+ * for any pending signal: with more mappings than it can lock between two
+ * signals, SETUP, restarted after each one, never ended (seen with
+ * libkaio-posix's first aio_read under a 300 us ITIMER_REAL on the debug
+ * kernel). io_setup(2), whose ring mmap only a fatal signal stops, is the
+ * reference, under the same signals. A thread sends them until the call
+ * returns, or for 10 s: a call that needs that fails the test, not hangs.
+ */
+struct signal_storm {
+	pthread_t thread;
+	pid_t target;
+	volatile int stop;
+	int gave_up;
+	long sent;
+};
+
+static volatile sig_atomic_t storm_caught;
+
+static void storm_handler(int sig)
+{
+	(void)sig;
+	storm_caught++;
+}
+
+static void *storm_thread(void *arg)
+{
+	struct signal_storm *st = arg;
+	uint64_t end = t_now_ns() + 10ULL * 1000000000ULL;
+
+	while (!st->stop) {
+		if (t_now_ns() > end) {
+			st->gave_up = 1;
+			break;
+		}
+		syscall(SYS_tgkill, getpid(), st->target, SIGUSR1);
+		st->sent++;
+	}
+	return NULL;
+}
+
+static int storm_start(struct signal_storm *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->target = syscall(SYS_gettid);
+	storm_caught = 0;
+	return pthread_create(&st->thread, NULL, storm_thread, st);
+}
+
+static void storm_stop(struct signal_storm *st)
+{
+	st->stop = 1;
+	pthread_join(st->thread, NULL);
+}
+
+TEST(setup_completes_under_signal_storm)
+{
+	const long pg = page_size(), nvma = 16384;
+	struct kaio_setup s = { .nr_events = 8 };
+	struct signal_storm st;
+	aio_context_t actx = 0;
+	struct sigaction sa;
+	uint64_t t0;
+	char *map;
+	long i;
+	int dev, fd, ret;
+
+	/* nvma mappings: every other page read-only, so none merge. */
+	map = mmap(NULL, nvma * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	for (i = 0; i < nvma; i += 2)
+		ASSERT_EQ(0, mprotect(map + i * pg, pg, PROT_READ));
+	KAIO_DEV_OPEN(dev);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = storm_handler;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+
+	/* Native AIO: io_setup ends whatever the signals do. */
+	t0 = t_now_ns();
+	ASSERT_EQ(0, storm_start(&st));
+	ret = syscall(__NR_io_setup, 8, &actx);
+	storm_stop(&st);
+	TH_LOG("io_setup: %.1f ms, %d signals caught", (t_now_ns() - t0) / 1e6,
+	       (int)storm_caught);
+	ASSERT_EQ(0, ret);
+	EXPECT_FALSE(st.gave_up);
+	EXPECT_EQ(0, syscall(__NR_io_destroy, actx));
+
+	/* The process's first SETUP: the same. */
+	t0 = t_now_ns();
+	ASSERT_EQ(0, storm_start(&st));
+	fd = t_setup_raw(dev, &s);
+	storm_stop(&st);
+	TH_LOG("SETUP: %.1f ms, %d signals caught", (t_now_ns() - t0) / 1e6,
+	       (int)storm_caught);
+	ASSERT_LE(0, fd);
+	EXPECT_FALSE(st.gave_up) {
+		TH_LOG("SETUP ended only once the signals stopped");
+	}
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, close(dev));
+	munmap(map, nvma * pg);
 }
 
 TEST_HARNESS_MAIN
