@@ -23,6 +23,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
+#include <linux/signal.h>
 #include <linux/slab.h>
 #include "kaio.h"
 
@@ -111,11 +112,37 @@ static const struct mmu_notifier_ops kaio_mm_ops = {
 	.free_notifier		= kaio_mm_free,
 };
 
+/*
+ * mmu_notifier_get() for current->mm, stopped only by a fatal signal.
+ *
+ * The first registration in an mm takes every lock of it
+ * (mm_take_all_locks()), which gives up with -EINTR for any pending signal.
+ * Restarted after each, SETUP never ended in an mm with more mappings than
+ * can be locked between two signals of a fast timer. io_setup()'s ring
+ * mmap is stopped only by a fatal signal (mmap_write_lock_killable()); so
+ * is this: other signals are blocked meanwhile, as cifs blocks them around
+ * a send, and delivered when SETUP returns. Blocking recomputes
+ * TIF_SIGPENDING, which mm_take_all_locks() tests; a process-wide signal
+ * goes to another thread that takes it, if there is one.
+ */
+static struct mmu_notifier *kaio_mm_get(void)
+{
+	struct mmu_notifier *mn;
+	sigset_t all, saved;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &saved);	/* never SIGKILL, SIGSTOP */
+	mn = mmu_notifier_get(&kaio_mm_ops, current->mm);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	return mn;
+}
+
 /**
  * kaio_mm_track() - shut @ctx down when the current mm goes away
  * @ctx: a new context, created by current
  *
- * Return: 0 or -ENOMEM.
+ * Return: 0, -ENOMEM, or -EINTR for a fatal signal, a stop or freezing
+ * (SETUP is restarted).
  */
 int kaio_mm_track(struct kaio_ctx *ctx)
 {
@@ -124,7 +151,7 @@ int kaio_mm_track(struct kaio_ctx *ctx)
 
 	bool keep;
 
-	mn = mmu_notifier_get(&kaio_mm_ops, current->mm);
+	mn = kaio_mm_get();
 	if (IS_ERR(mn))
 		return PTR_ERR(mn);
 	kmm = container_of(mn, struct kaio_mm, mn);
