@@ -363,9 +363,9 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	/*
 	 * The first context of an mm registers its notifier, which takes
 	 * every lock of the mm (mm_take_all_locks(), as fork's dup_mmap()
-	 * walks every vma); only a fatal signal, a stop or freezing stops
-	 * it (kaio_mm_get()), and SETUP is restarted then, as io_setup's
-	 * mmap of its ring would be.
+	 * walks every vma); other signals are held off meanwhile, and what
+	 * still stops it (SIGKILL, job control, freezing: kaio_mm_get())
+	 * restarts SETUP, as io_setup's mmap of its ring would be.
 	 */
 	ret = kaio_mm_track(ctx);
 	if (ret) {

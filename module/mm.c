@@ -20,6 +20,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
@@ -113,27 +114,35 @@ static const struct mmu_notifier_ops kaio_mm_ops = {
 };
 
 /*
- * mmu_notifier_get() for current->mm, stopped only by a fatal signal.
+ * mmu_notifier_get() for current->mm, stopped by SIGKILL, as io_setup()'s
+ * ring mmap is (mmap_write_lock_killable()), not by other signals.
  *
  * The first registration in an mm takes every lock of it
- * (mm_take_all_locks()), which gives up with -EINTR for any pending signal.
- * Restarted after each, SETUP never ended in an mm with more mappings than
- * can be locked between two signals of a fast timer. io_setup()'s ring
- * mmap is stopped only by a fatal signal (mmap_write_lock_killable()); so
- * is this: other signals are blocked meanwhile, as cifs blocks them around
- * a send, and delivered when SETUP returns. Blocking recomputes
- * TIF_SIGPENDING, which mm_take_all_locks() tests; a process-wide signal
- * goes to another thread that takes it, if there is one.
+ * (mm_take_all_locks()), which gives up with -EINTR whenever
+ * signal_pending(). Restarted after each signal, SETUP never ended in an mm
+ * with more mappings than can be locked between two signals of a fast
+ * timer. So every signal but SIGKILL and SIGSTOP is blocked meanwhile (the
+ * kernel's sigprocmask() would block those two as well) and delivered when
+ * SETUP returns; blocking recomputes TIF_SIGPENDING. A process-wide signal
+ * goes to another thread that takes it, if there is one. What still ends
+ * the walk, and restarts SETUP: SIGKILL, SIGSTOP and other job control,
+ * freezing, ptrace, and task_work notification (TIF_NOTIFY_SIGNAL, which
+ * io_uring raises), none of which a mask holds off. Two siglock round
+ * trips per SETUP, where the notifier is usually found.
  */
 static struct mmu_notifier *kaio_mm_get(void)
 {
+	struct mm_struct *mm = current->mm;
 	struct mmu_notifier *mn;
-	sigset_t all, saved;
+	sigset_t mask, saved;
 
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &saved);	/* never SIGKILL, SIGSTOP */
-	mn = mmu_notifier_get(&kaio_mm_ops, current->mm);
+	if (mmap_write_lock_killable(mm))
+		return ERR_PTR(-EINTR);
+	siginitsetinv(&mask, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_BLOCK, &mask, &saved);
+	mn = mmu_notifier_get_locked(&kaio_mm_ops, mm);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
+	mmap_write_unlock(mm);
 	return mn;
 }
 
@@ -141,14 +150,14 @@ static struct mmu_notifier *kaio_mm_get(void)
  * kaio_mm_track() - shut @ctx down when the current mm goes away
  * @ctx: a new context, created by current
  *
- * Return: 0, -ENOMEM, or -EINTR for a fatal signal, a stop or freezing
- * (SETUP is restarted).
+ * Return: 0, -ENOMEM, or -EINTR (SETUP is restarted) for what
+ * kaio_mm_get() lets stop it: SIGKILL, job control, freezing, ptrace,
+ * task_work notification.
  */
 int kaio_mm_track(struct kaio_ctx *ctx)
 {
 	struct mmu_notifier *mn;
 	struct kaio_mm *kmm;
-
 	bool keep;
 
 	mn = kaio_mm_get();
