@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -330,9 +331,9 @@ TEST(dev_destroy_ENOTTY)
 struct signal_storm {
 	pthread_t thread;
 	pid_t target;
-	volatile int stop;
+	int stop;		/* __atomic */
 	int gave_up;
-	long sent;
+	long sent;		/* __atomic */
 };
 
 static volatile sig_atomic_t storm_caught;
@@ -348,28 +349,34 @@ static void *storm_thread(void *arg)
 	struct signal_storm *st = arg;
 	uint64_t end = t_now_ns() + 10ULL * 1000000000ULL;
 
-	while (!st->stop) {
+	while (!__atomic_load_n(&st->stop, __ATOMIC_RELAXED)) {
 		if (t_now_ns() > end) {
 			st->gave_up = 1;
 			break;
 		}
 		syscall(SYS_tgkill, getpid(), st->target, SIGUSR1);
-		st->sent++;
+		__atomic_add_fetch(&st->sent, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
 
+/* Returns once the first signal is sent: the call that follows is under it. */
 static int storm_start(struct signal_storm *st)
 {
+	int ret;
+
 	memset(st, 0, sizeof(*st));
 	st->target = syscall(SYS_gettid);
 	storm_caught = 0;
-	return pthread_create(&st->thread, NULL, storm_thread, st);
+	ret = pthread_create(&st->thread, NULL, storm_thread, st);
+	while (!ret && !__atomic_load_n(&st->sent, __ATOMIC_RELAXED))
+		sched_yield();
+	return ret;
 }
 
 static void storm_stop(struct signal_storm *st)
 {
-	st->stop = 1;
+	__atomic_store_n(&st->stop, 1, __ATOMIC_RELAXED);
 	pthread_join(st->thread, NULL);
 }
 
@@ -380,6 +387,7 @@ TEST(setup_completes_under_signal_storm)
 	struct signal_storm st;
 	aio_context_t actx = 0;
 	struct sigaction sa;
+	sigset_t usr2, before, after;
 	uint64_t t0;
 	char *map;
 	long i;
@@ -407,17 +415,32 @@ TEST(setup_completes_under_signal_storm)
 	EXPECT_FALSE(st.gave_up);
 	EXPECT_EQ(0, syscall(__NR_io_destroy, actx));
 
-	/* The process's first SETUP: the same. */
+	/*
+	 * The process's first SETUP: the same; the signals are caught, none
+	 * lost, and the thread's mask is as it was (SIGUSR2 blocked).
+	 */
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &usr2, &before));
+	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, NULL, &before));
 	t0 = t_now_ns();
 	ASSERT_EQ(0, storm_start(&st));
 	fd = t_setup_raw(dev, &s);
+	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, NULL, &after));
 	storm_stop(&st);
-	TH_LOG("SETUP: %.1f ms, %d signals caught", (t_now_ns() - t0) / 1e6,
-	       (int)storm_caught);
+	TH_LOG("SETUP: %.1f ms, %ld signals sent, %d caught",
+	       (t_now_ns() - t0) / 1e6, st.sent, (int)storm_caught);
 	ASSERT_LE(0, fd);
 	EXPECT_FALSE(st.gave_up) {
 		TH_LOG("SETUP ended only once the signals stopped");
 	}
+	EXPECT_LT(0, storm_caught);
+	for (i = 1; i < SIGRTMAX; i++)
+		EXPECT_EQ(sigismember(&before, i), sigismember(&after, i)) {
+			TH_LOG("signal %ld", i);
+		}
+	EXPECT_TRUE(sigismember(&after, SIGUSR2));
+	EXPECT_FALSE(sigismember(&after, SIGUSR1));
 	EXPECT_EQ(0, close(fd));
 	EXPECT_EQ(0, close(dev));
 	munmap(map, nvma * pg);
