@@ -78,6 +78,7 @@ constexpr int POOLSLOT = 128;
 constexpr int MAXBATCH = 64;
 constexpr int NIOV = 1100;
 constexpr int NEV = 256;
+constexpr int NRES = MAXBATCH + 1024;	/* as many as iocb pointers */
 constexpr int NSLOT = 16;		/* data buffers per thread */
 constexpr uint64_t FILE_SIZE = 16ULL << 20;
 constexpr uint64_t RAW_SPAN = 64ULL << 20;
@@ -320,6 +321,7 @@ struct Arena {
 	struct iocb **iocbpp;	/* MAXBATCH + 1024 pointers, then a guard */
 	struct iovec *iov;
 	struct io_event *ev;
+	int64_t *results;	/* NRES SUBMIT_LIST results, then a guard */
 	uint8_t *args;		/* argument structs end at the guard */
 	uint8_t *data[NSLOT];	/* read and write buffers */
 	unsigned next_iocb = 0;
@@ -338,6 +340,8 @@ struct Entry {
 	bool cancel_tried;	/* any CANCEL of this iocb was made */
 	bool cancelled;		/* a CANCEL said EINPROGRESS */
 	std::string what;	/* for messages */
+	int post_err = 0;	/* KAIO_LIST_POST_ERRORS: its res must be -this */
+	bool post_list = false;	/* taken by a KAIO_LIST_POST_ERRORS call */
 };
 
 struct Ctx {
@@ -409,7 +413,8 @@ struct CallGuard {
 /* ---- event bookkeeping ------------------------------------------------ */
 
 /* One event, under c.mu. */
-void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via)
+void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via,
+		 bool inline_result = false)
 {
 	c.events++;
 	count("events");
@@ -435,18 +440,37 @@ void consume_one(Ctx &c, int slot, const struct io_event &ev, const char *via)
 	Entry &e = it->second;
 	const long long res = ev.res;
 	std::string bad;
+	/*
+	 * An errno the oracle cannot tell in advance (a fd of another slot,
+	 * an iovec array it does not model) may be a posted one: no path.
+	 */
+	const bool posted_unknown = e.post_list && !e.post_err && res < 0 && res >= -4095 &&
+				    ev.res2 == 0;
+	if (posted_unknown)
+		count("events POST_ERRORS errno not foreseen");
 	if (res < -4095) {
 		bad = "res below -4095";
+	} else if (posted_unknown) {
+		/* any errno: the call may have posted it */
+	} else if (e.post_err) {
+		/* KAIO_LIST_POST_ERRORS: no run, its errno (abi.md) */
+		if (res != -e.post_err &&
+		    !(res == -ECANCELED && (e.cancel_tried || e.cancel_pending || c.closing || c.dying)))
+			bad = strf("KAIO_LIST_POST_ERRORS event: want res %s",
+				   resname(-e.post_err).c_str());
+		else if (ev.res2 != 0)
+			bad = "KAIO_LIST_POST_ERRORS event: res2 != 0";
 	} else {
 		/* Only when one iocb was cancelled does its event say so for sure. */
 		const bool cancelled = e.cancelled && e.count == 1;
 		bad = e.op->check_event({res, e.maxres, cancelled,
 					 cancelled && c.obj_n[ev.obj] == 1});
 	}
+
 	if (bad.empty() && res == -ECANCELED && !e.cancel_tried && !e.cancel_pending &&
 	    !c.closing && !c.dying)
 		bad = "-ECANCELED although nobody cancelled";
-	if (bad.empty()) {
+	if (bad.empty() && !inline_result && !e.post_err && !posted_unknown) {
 		/*
 		 * A request cancelled before any attempt took no path: res2 0
 		 * (abi.md lists only 1..4; reported, not failed).
@@ -624,6 +648,8 @@ struct Built {
 	Oracle ex;
 	std::string what;
 	int64_t maxres;
+	int post_err;		/* KAIO_LIST_POST_ERRORS: its event's -errno */
+	bool post_list;		/* in a KAIO_LIST_POST_ERRORS call */
 };
 
 /*
@@ -805,7 +831,7 @@ void track_add(Ctx &c, const Built &b)
 	auto key = std::make_pair((uint64_t)b.ptr, b.cb.aio_data);
 	auto it = c.out.find(key);
 	if (it == c.out.end())
-		c.out.emplace(key, Entry{b.op, b.maxres, 1, 0, false, false, b.what});
+		c.out.emplace(key, Entry{b.op, b.maxres, 1, 0, false, false, b.what, b.post_err, b.post_list});
 	else
 		it->second.count++;
 	c.obj_n[(uint64_t)b.ptr]++;
@@ -839,6 +865,138 @@ int lock_some_ctx(Worker &w, std::shared_lock<std::shared_mutex> &lk)
 		}
 	}
 	return -1;
+}
+
+/*
+ * KAIO_IOC_SUBMIT_LIST instead of SUBMIT: the flags (a list signal, error
+ * events, inline results), their arguments sane or not, and what they let
+ * the call answer.
+ */
+constexpr int64_t RES_FILL = 0x5a5a5a5a5a5a5a5aLL;	/* an entry never written */
+
+struct ListCall {
+	bool on = false;
+	struct kaio_submit_list arg {};
+	bool einval = false;		/* a bad field: EINVAL before any iocb */
+	bool sig_unknown = false;	/* another thread's tid: it may be gone */
+	bool signal = false, post_errors = false;
+	int64_t *results = nullptr;	/* the entries, where readable */
+	long res_fault = -1;		/* the first entry it cannot write */
+	std::string what;
+};
+
+ListCall make_list_call(Worker &w, int n)
+{
+	Rng &r = w.rng;
+	ListCall lc;
+	struct kaio_submit_list &a = lc.arg;
+
+	lc.on = true;
+	if (r.chance(1, 2))
+		a.flags |= KAIO_LIST_POST_ERRORS;
+	if (r.chance(2, 3))
+		a.flags |= KAIO_LIST_INLINE_RESULTS;
+	if (r.chance(1, 6)) {
+		/* SIGUSR1 has a handler that does nothing (main()). */
+		a.flags |= KAIO_LIST_SIGNAL;
+		a.sigev.signo = SIGUSR1;
+		a.sigev.value = r.next();
+		switch (r.below(12)) {
+		case 0: a.sigev.signo = 0; lc.einval = true; break;
+		case 1: a.sigev.signo = 65; lc.einval = true; break;
+		case 2: a.sigev.signo = r.chance(1, 2) ? SIGKILL : SIGSTOP; lc.einval = true; break;
+		case 3: a.sigev.notify = 2 + (uint32_t)r.below(100); lc.einval = true; break;
+		case 4: a.sigev.tid = (int32_t)w.tid; lc.einval = true; break;	/* PROCESS with a tid */
+		case 5: a.sigev.reserved[r.below(3)] = 1; lc.einval = true; break;
+		case 6:
+			a.sigev.notify = KAIO_SIGEV_THREAD_ID;
+			a.sigev.tid = r.chance(1, 2) ? 1 : -(int32_t)r.range(0, 2);
+			lc.einval = true;	/* init, or not a tid */
+			break;
+		case 7:
+		case 8: {
+			a.sigev.notify = KAIO_SIGEV_THREAD_ID;
+			a.sigev.tid = g_workers[r.below(g_workers.size())]->tid;
+			if (a.sigev.tid != (int32_t)w.tid)
+				lc.sig_unknown = true;
+			break;
+		}
+		default:
+			break;
+		}
+		lc.signal = !lc.einval;
+	} else if (r.chance(1, 40)) {
+		a.sigev.signo = SIGUSR1;	/* a signal without the flag */
+		lc.einval = true;
+	}
+	if (a.flags & KAIO_LIST_INLINE_RESULTS) {
+		int64_t *end = w.a.results + NRES;
+		switch (r.below(24)) {
+		case 0: a.results = 0; lc.einval = true; break;
+		case 1: a.results = KADDR + r.below(PAGE); lc.res_fault = 0; break;
+		case 2: a.results = (uint64_t)g_ro + r.below(PAGE / 8) * 8; lc.res_fault = 0; break;
+		case 3:
+		case 4: {
+			/* Entry k runs into the guard page. */
+			long k = (long)r.range(0, (uint64_t)n);
+			lc.results = end - k;
+			lc.res_fault = k;
+			break;
+		}
+		default:
+			lc.results = w.a.results + r.below(NRES - MAXBATCH - 1);
+			break;
+		}
+		if (lc.results) {
+			a.results = (uint64_t)lc.results;
+			std::fill(lc.results, std::min(end, lc.results + n + 1), RES_FILL);
+		}
+	} else if (r.chance(1, 40)) {
+		a.results = (uint64_t)w.a.results;	/* results without the flag */
+		lc.einval = true;
+	}
+	switch (r.below(60)) {
+	case 0: a.flags |= 1U << r.range(3, 31); lc.einval = true; break;
+	case 1: a.reserved0 = (uint32_t)r.next() | 1; lc.einval = true; break;
+	case 2: a.reserved[r.below(3)] = r.next() | 1; lc.einval = true; break;
+	default: break;
+	}
+	lc.post_errors = a.flags & KAIO_LIST_POST_ERRORS;
+	lc.what = strf("SUBMIT_LIST flags=0x%x signo=%u notify=%u tid=%d results=0x%llx (fault at %ld)%s",
+		       a.flags, a.sigev.signo, a.sigev.notify, a.sigev.tid,
+		       (unsigned long long)a.results, lc.res_fault, lc.einval ? " bad" : "");
+	return lc;
+}
+
+/* The inline results of the requests a SUBMIT_LIST took, as events. */
+void take_inline_results(Ctx &c, int slot, const ListCall &lc,
+			 const std::vector<Built> &bs, long accepted)
+{
+	for (long i = 0; i < accepted && i < (long)bs.size(); i++) {
+		const Built &b = bs[(size_t)i];
+		const int64_t v = lc.results[i];
+
+		if (!b.pool)
+			continue;
+		if (v == KAIO_RESULT_IN_RING) {
+			count("SUBMIT_LIST results in the ring");
+			continue;
+		}
+		count("SUBMIT_LIST results inline");
+		if (v == RES_FILL) {
+			fail("SUBMIT_LIST results", strf("entry %ld of a taken iocb not written: ", i) + b.what);
+			continue;
+		}
+		if ((b.cb.aio_flags & IOCB_FLAG_RESFD) || lc.signal)
+			fail("SUBMIT_LIST inline result of a request with a notification",
+			     strf("entry %ld = %s: ", i, resname(v).c_str()) + b.what + "; " + lc.what);
+		struct io_event ev = {};
+		ev.data = b.cb.aio_data;
+		ev.obj = (uint64_t)b.ptr;
+		ev.res = v;
+		std::lock_guard<std::mutex> l(c.mu);
+		consume_one(c, slot, ev, "inline result", true);
+	}
 }
 
 void act_submit(Worker &w)
@@ -882,6 +1040,22 @@ void act_submit(Worker &w)
 		bs[1] = bs[0];	/* the same iocb twice */
 		bs[1].ptr = bs[0].ptr;
 	}
+	ListCall lc = r.chance(1, 4) ? make_list_call(w, n) : ListCall{};
+	if (lc.post_errors) {
+		for (auto &b : bs) {
+			/*
+			 * A readable iocb not ours (read-only) would get an
+			 * error event the bookkeeping cannot expect: one that
+			 * cannot be read stops the call instead.
+			 */
+			if (!b.pool)
+				b.ptr = (struct iocb *)g_none;
+			/* Its own errno, if it has one, comes as its event. */
+			else if (b.ex.known && b.ex.err)
+				b.post_err = b.ex.err;
+			b.post_list = true;
+		}
+	}
 	/* Pointers past the batch stay NULL: they must never be submitted. */
 	struct iocb **pp = w.a.iocbpp;
 	memset(pp, 0, (MAXBATCH + 1024) * sizeof(*pp));
@@ -900,13 +1074,21 @@ void act_submit(Worker &w)
 	default: break;
 	}
 	struct kaio_submit *arg = (struct kaio_submit *)(w.a.args + PAGE - sizeof(struct kaio_submit));
-	uint64_t argaddr = (uint64_t)arg;
+	struct kaio_submit_list *larg =
+		(struct kaio_submit_list *)(w.a.args + PAGE - sizeof(struct kaio_submit_list));
+	uint64_t argaddr = lc.on ? (uint64_t)larg : (uint64_t)arg;
 	if (r.chance(1, 60)) {
 		argaddr = r.chance(1, 2) ? KADDR : (uint64_t)(w.a.args + PAGE - 8);
 		arg_bad = true;
 	}
-	arg->nr = nr;
-	arg->iocbpp = ppaddr;
+	if (lc.on) {
+		*larg = lc.arg;
+		larg->nr = nr;
+		larg->iocbpp = ppaddr;
+	} else {
+		arg->nr = nr;
+		arg->iocbpp = ppaddr;
+	}
 
 	for (auto &b : bs)
 		if (b.pool)
@@ -914,15 +1096,16 @@ void act_submit(Worker &w)
 	const bool dying = c.dying, replaced = c.replaced;
 	long ret;
 	{
-		CallGuard g(w, "SUBMIT");
-		ret = kioctl(c.fd, KAIO_IOC_SUBMIT, (void *)argaddr);
+		CallGuard g(w, lc.on ? "SUBMIT_LIST" : "SUBMIT");
+		ret = kioctl(c.fd, lc.on ? KAIO_IOC_SUBMIT_LIST : KAIO_IOC_SUBMIT, (void *)argaddr);
 	}
 	if (s.temp && r.chance(3, 4))
 		munmap(s.temp, s.temp_len + PAGE);	/* while in flight */
 	else if (s.temp)
 		madvise(s.temp, s.temp_len, MADV_DONTNEED);
 
-	count(ret >= 0 ? "SUBMIT ok" : "SUBMIT " + errname(ret));
+	const std::string call = lc.on ? "SUBMIT_LIST" : "SUBMIT";
+	count(ret >= 0 ? call + " ok" : call + " " + errname(ret));
 	const int64_t cap = c.nr_events;
 	long accepted = ret > 0 ? ret : 0;
 	const bool fdnull = replaced || c.replaced;
@@ -933,8 +1116,14 @@ void act_submit(Worker &w)
 			maxacc = i;
 			break;
 		}
+	if (lc.einval)
+		maxacc = 0;
+	else if (lc.res_fault >= 0)
+		maxacc = std::min<int64_t>(maxacc, lc.res_fault);
 	std::string batch = strf("ctx %d nr=%lld batch=%d: first %s", slot, (long long)nr, n,
 				 bs[0].what.c_str());
+	if (lc.on)
+		batch += "; " + lc.what;
 	if (ret < 0) {
 		long e = -ret;
 		if (fdnull && e == ENOTTY) {
@@ -946,14 +1135,26 @@ void act_submit(Worker &w)
 		} else if (arg_bad) {
 			if (e != EFAULT)
 				fail("SUBMIT bad argument", "want EFAULT, got " + errname(e) + ": " + batch);
-		} else if (nr_neg) {
+		} else if (nr_neg || lc.einval) {
 			if (e != EINVAL)
-				fail("SUBMIT nr < 0", "want EINVAL, got " + errname(e));
+				fail(call + (nr_neg ? " nr < 0" : " bad fields"),
+				     "want EINVAL, got " + errname(e) + ": " + batch);
+		} else if (lc.sig_unknown && e == EINVAL) {
+			/* the thread the signal names has exited */
 		} else if (nr == 0) {
-			fail("SUBMIT nr == 0", "want 0, got " + errname(e));
+			fail(call + " nr == 0", "want 0, got " + errname(e));
 		} else if (pp_bad) {
 			if (e != EFAULT)
-				fail("SUBMIT iocbpp bad", "want EFAULT, got " + errname(e));
+				fail(call + " iocbpp bad", "want EFAULT, got " + errname(e));
+		} else if (lc.res_fault == 0) {
+			if (e != EFAULT)
+				fail("SUBMIT_LIST results not writable",
+				     "want EFAULT, got " + errname(e) + ": " + batch);
+		} else if (lc.post_errors) {
+			/* It stops only where it cannot read, or takes no more. */
+			if (e != EAGAIN && !(e == EFAULT && !bs[0].pool))
+				fail("SUBMIT_LIST POST_ERRORS stopped at an iocb's errno",
+				     "got " + errname(e) + ": " + batch);
 		} else {
 			const Oracle &ex = bs[0].ex;
 			bool ok = ex.known ? (e == ex.err || (ex.after_reserve && e == EAGAIN))
@@ -968,8 +1169,8 @@ void act_submit(Worker &w)
 			fail("SUBMIT accepted too many",
 			     strf("ret=%ld, at most %lld could be taken: ", ret, (long long)maxacc) + batch);
 		else if (ret == 0 && nr > 0 && !pp_bad && !arg_bad)
-			fail("SUBMIT returned 0", "nr > 0 but nothing queued and no errno: " + batch);
-		if (ret >= 1 && bs[0].ex.known && bs[0].ex.err)
+			fail(call + " returned 0", "nr > 0 but nothing queued and no errno: " + batch);
+		if (ret >= 1 && bs[0].ex.known && bs[0].ex.err && !lc.post_errors)
 			fail("SUBMIT oracle: accepted a bad iocb (" + bs[0].ex.why + ")",
 			     "want " + allowed_str(bs[0].ex, c) + ": " + bs[0].what);
 	}
@@ -978,6 +1179,8 @@ void act_submit(Worker &w)
 		c.accepted += (uint64_t)accepted;
 	}
 	count("accepted", (uint64_t)accepted);
+	if (lc.results && accepted > 0 && accepted <= maxacc)
+		take_inline_results(c, slot, lc, bs, accepted);
 	for (int i = 0; i < n; i++)
 		if (bs[i].pool && i >= accepted)
 			track_remove(c, bs[i]);
@@ -2229,6 +2432,7 @@ int run_process(int proc)
 		w->a.iov = (struct iovec *)guarded_end(NIOV * sizeof(struct iovec));
 		/* Runs exactly into its guard: nr > NEV faults. */
 		w->a.ev = (struct io_event *)guarded_end(NEV * sizeof(struct io_event));
+		w->a.results = (int64_t *)guarded_end(NRES * sizeof(int64_t));
 		w->a.args = guarded(PAGE);
 		for (auto &d : w->a.data)
 			d = guarded(SLOT);
