@@ -363,9 +363,10 @@ static struct kaio_ctx *kaio_ctx_alloc(unsigned int nr_events, u32 flags,
 	/*
 	 * The first context of an mm registers its notifier, which takes
 	 * every lock of the mm (mm_take_all_locks(), as fork's dup_mmap()
-	 * walks every vma); other signals are held off meanwhile, and what
-	 * still stops it (SIGKILL, job control, freezing: kaio_mm_get())
-	 * restarts SETUP, as io_setup's mmap of its ring would be.
+	 * walks every vma). Most signals are held off meanwhile; what still
+	 * stops it (kaio_mm_get() lists it) restarts SETUP, where a killed
+	 * io_setup ends with -EINTR: the restart is never seen by a process
+	 * that dies, and spares a stopped or traced one a spurious EINTR.
 	 */
 	ret = kaio_mm_track(ctx);
 	if (ret) {

@@ -114,8 +114,10 @@ static const struct mmu_notifier_ops kaio_mm_ops = {
 };
 
 /*
- * mmu_notifier_get() for current->mm, stopped by SIGKILL, as io_setup()'s
- * ring mmap is (mmap_write_lock_killable()), not by other signals.
+ * The kaio_mm of current->mm, registered if it is not yet, with a reference
+ * for the caller (and, the first time, one kept for the mm's life). Only
+ * SIGKILL and the other interruptions listed below stop it, as the
+ * killable mmap_lock of io_setup()'s ring mmap does.
  *
  * The first registration in an mm takes every lock of it
  * (mm_take_all_locks()), which gives up with -EINTR whenever
@@ -125,15 +127,19 @@ static const struct mmu_notifier_ops kaio_mm_ops = {
  * kernel's sigprocmask() would block those two as well) and delivered when
  * SETUP returns; blocking recomputes TIF_SIGPENDING. A process-wide signal
  * goes to another thread that takes it, if there is one. What still ends
- * the walk, and restarts SETUP: SIGKILL, SIGSTOP and other job control,
- * freezing, ptrace, and task_work notification (TIF_NOTIFY_SIGNAL, which
- * io_uring raises), none of which a mask holds off. Two siglock round
- * trips per SETUP, where the notifier is usually found.
+ * the walk, and restarts SETUP: SIGKILL (a fatal signal another thread
+ * takes), SIGSTOP and other job control, freezing, ptrace, and task_work
+ * notification (TIF_NOTIFY_SIGNAL, which io_uring raises), none of which a
+ * mask holds off. Two siglock round trips per SETUP, where the notifier is
+ * usually found.
+ *
+ * Return: the kaio_mm, or ERR_PTR(-EINTR) or ERR_PTR(-ENOMEM).
  */
-static struct mmu_notifier *kaio_mm_get(void)
+static struct kaio_mm *kaio_mm_get(void)
 {
 	struct mm_struct *mm = current->mm;
 	struct mmu_notifier *mn;
+	struct kaio_mm *kmm;
 	sigset_t mask, saved;
 
 	if (mmap_write_lock_killable(mm))
@@ -142,8 +148,23 @@ static struct mmu_notifier *kaio_mm_get(void)
 	sigprocmask(SIG_BLOCK, &mask, &saved);
 	mn = mmu_notifier_get_locked(&kaio_mm_ops, mm);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
+	if (IS_ERR(mn)) {
+		mmap_write_unlock(mm);
+		return ERR_CAST(mn);
+	}
+	kmm = container_of(mn, struct kaio_mm, mn);
+	/* Just registered: a second reference, found (no walk), kept. */
+	mutex_lock(&kaio_mms_lock);
+	if (kmm->fresh) {
+		kmm->fresh = false;
+		if (!IS_ERR(mmu_notifier_get_locked(&kaio_mm_ops, mm))) {
+			kmm->kept = true;
+			list_add(&kmm->node, &kaio_mms);
+		}
+	}
+	mutex_unlock(&kaio_mms_lock);
 	mmap_write_unlock(mm);
-	return mn;
+	return kmm;
 }
 
 /**
@@ -156,28 +177,11 @@ static struct mmu_notifier *kaio_mm_get(void)
  */
 int kaio_mm_track(struct kaio_ctx *ctx)
 {
-	struct mmu_notifier *mn;
 	struct kaio_mm *kmm;
-	bool keep;
 
-	mn = kaio_mm_get();
-	if (IS_ERR(mn))
-		return PTR_ERR(mn);
-	kmm = container_of(mn, struct kaio_mm, mn);
-	mutex_lock(&kaio_mms_lock);
-	keep = kmm->fresh;
-	kmm->fresh = false;
-	mutex_unlock(&kaio_mms_lock);
-	if (keep) {
-		/* Found now, no new registration: a second reference. */
-		mn = mmu_notifier_get(&kaio_mm_ops, current->mm);
-		if (!IS_ERR(mn)) {
-			mutex_lock(&kaio_mms_lock);
-			kmm->kept = true;
-			list_add(&kmm->node, &kaio_mms);
-			mutex_unlock(&kaio_mms_lock);
-		}
-	}
+	kmm = kaio_mm_get();
+	if (IS_ERR(kmm))
+		return PTR_ERR(kmm);
 	mutex_lock(&kmm->lock);
 	list_add(&ctx->mm_node, &kmm->ctxs);
 	mutex_unlock(&kmm->lock);
