@@ -20,6 +20,12 @@ name=$(basename "$0")
 LIB=$top/lib/posix/libkaio-posix.so.1
 STATS=/sys/kernel/debug/kaio/stats
 unset KAIO_POSIX_DISABLE KAIO_POSIX_DEBUG LD_PRELOAD
+# kaio.posix_tests=GLOB,... on the guest's command line: only those cases.
+if [ $# -eq 0 ] && [ -n "${POSIX_AIO_TESTS:-}" ]; then
+	set -f
+	set -- $POSIX_AIO_TESTS
+	set +f
+fi
 export POSIX_AIO_DIR=${KAIO_EXT4_DIR:-/tmp} POSIX_AIO_TIME_SCALE=${POSIX_AIO_TIME_SCALE:-5}
 
 prog=$top/libexec/posix/posix_aio
