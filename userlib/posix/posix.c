@@ -2142,8 +2142,13 @@ static ssize_t kp_aio_return(struct aiocb *cb)
 {
 	if (LD(&g_backend) == B_GLIBC)
 		return FORWARD(ret, cb);
-	/* As glibc: the value the completion stored, nothing more. */
-	load_err(cb);
+	/*
+	 * As glibc: the value the completion stored. A request is complete
+	 * once its signal is sent, and the kernel sends it with the event,
+	 * before anyone reaped it: a program that trusts the signal calls
+	 * aio_return alone, so it reaps as aio_error does (async-signal-safe).
+	 */
+	kp_aio_error(cb);
 	return __atomic_load_n(&cb->__return_value, __ATOMIC_RELAXED);
 }
 
@@ -2154,6 +2159,11 @@ static int kp_aio_suspend(const struct aiocb *const list[], int nent,
 	uint32_t s;
 	int i, any, rc, b = LD(&g_backend);
 
+	/* glibc's first check, whatever the list holds. */
+	if (nent < 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	/*
 	 * Undecided: nothing was submitted, none of these is in progress
 	 * here (glibc: not found, no wait). No decide(): it takes a lock and
@@ -2394,7 +2404,9 @@ static int kp_aio_fsync(int op, struct aiocb *cb)
 		if (r == f)
 			continue;
 		st = LD(&r->state);
-		if ((st != R_INFLIGHT && st != R_DEFERRED) || r->fd != f->fd)
+		/* Held back too (a stream's queue, a list for the reaper). */
+		if ((st != R_INFLIGHT && st != R_DEFERRED && st != R_QUEUED) ||
+		    r->fd != f->fd)
 			continue;
 		gen = LD(&r->gen);
 		if (!rec_pin(r, gen))
