@@ -185,7 +185,9 @@ if ! grep -q '^KAIO-DONE' <<<"$console"; then
 	panic=$(grep -a -m1 -o 'Kernel panic - not syncing.*' <<<"$console" || true)
 	oops=$(grep -a -m1 -E 'BUG:|BUG at|Oops|general protection|WARNING:|usercopy:|Unable to handle|invalid opcode' <<<"$console" |
 		sed 's/^\[[ 0-9.]*\] //' || true)
-	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	if [ "$hung_now" = 1 ]; then
+		extra+=("not ok guest: hung before loading kaio.ko, $hung boots of 3 (a TCG guest that never reached kaio)")
+	elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 		extra+=("not ok guest: timed out after ${limit}s$during (no KAIO-DONE)")
 	elif [ -n "$panic" ]; then
 		extra+=("not ok guest: kernel panic$during: ${panic#Kernel panic - not syncing: }${oops:+ [first: $oops]}")
@@ -213,7 +215,7 @@ echo
 echo "==== kaio guest $mode: wall $((t1 - t0))s, /init at ${boot:-?}s, setup done at ${setup:-?}s (guest uptime) ===="
 grep '^not ok ' <<<"$results" || true
 for e in "${extra[@]}"; do echo "$e"; done
-[ "$hung" -gt 0 ] && echo "run-guest.sh: $hung boot(s) hung before kaio.ko was loaded and were repeated ($LOGDIR/guest-$mode.hung-*.log)"
+[ "$hung" -gt 0 ] && echo "run-guest.sh: $hung boot(s) of this run hung before kaio.ko was loaded ($LOGDIR/guest-$mode.hung-*.log)"
 summary="$pass passed, $fail failed"
 [ "$skip" -gt 0 ] && summary="$summary, $skip skipped"
 printf '%s\n' "$summary" >"$LOGDIR/guest-$mode.summary"
