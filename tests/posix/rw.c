@@ -328,3 +328,38 @@ TEST(header_constants)
 	CHECK(sysconf(_SC_AIO_LISTIO_MAX) != 0, "AIO_LISTIO_MAX");
 	CHECK(AIO_PRIO_DELTA_MAX >= 0, "AIO_PRIO_DELTA_MAX");
 }
+
+/*
+ * Completions nobody collected yet (SIGEV_NONE, no aio_error) must not make
+ * aio_write fail for good: glibc has no limit on queued requests.
+ * libkaio-posix holds a record and a ring slot per uncollected completion
+ * (4096 of them) and once answered EAGAIN forever after that many writes
+ * had completed, with nothing left to reap them. EAGAIN while requests are
+ * really in flight is allowed: the test waits a little and tries again.
+ */
+TEST(many_uncollected_writes_no_lasting_eagain)
+{
+	enum { N = 6000, LEN = 512 };
+	int fd = empty_file(O_RDWR), i, eagain = 0;
+	static struct aiocb cb[N];
+	static char buf[LEN];
+	double end = now() + tscale(20);
+
+	fill_pattern(buf, 0, LEN);
+	for (i = 0; i < N; i++) {
+		aiocb_init(&cb[i], fd, buf, LEN, (off_t)i * LEN);
+		while (aio_write(&cb[i])) {
+			REQUIRE(errno == EAGAIN, "aio_write %d: %s", i, strerror(errno));
+			eagain++;
+			REQUIRE(now() < end, "aio_write %d: still EAGAIN after %.0f s (%d times)",
+				i, tscale(20), eagain);
+			msleep(10);
+		}
+	}
+	diag("%d EAGAIN answers on the way", eagain);
+	for (i = 0; i < N; i++) {
+		REQUIRE(!wait_done(&cb[i], 30));
+		CHECK_EQ(aio_return(&cb[i]), LEN);
+	}
+	close(fd);
+}
