@@ -344,6 +344,25 @@ static struct rec *rec_alloc(void)
 	return r;
 }
 
+static void reap_nowait(void);
+
+/*
+ * A free record; if there is none, the completions nobody collected yet
+ * (SIGEV_NONE requests whose program has not called aio_error, with no
+ * reaper thread running) are reaped first: each holds a record and a ring
+ * slot, and glibc, which has no such limit, would not say EAGAIN.
+ */
+static struct rec *rec_alloc_reaping(void)
+{
+	struct rec *r = rec_alloc();
+
+	if (!r && LD(&g_backend) == B_KAIO) {
+		reap_nowait();
+		r = rec_alloc();
+	}
+	return r;
+}
+
 static void rec_put(struct rec *r)
 {
 	uint32_t i = (uint32_t)(r - g_recs) + 1;
@@ -2047,7 +2066,7 @@ static int rw(struct aiocb *cb, int opcode)
 	}
 	if (LD(&g_want_pool))
 		ensure_pool(1);
-	r = rec_alloc();
+	r = rec_alloc_reaping();
 	if (!r) {
 		errno = EAGAIN;
 		return -1;
@@ -2382,7 +2401,7 @@ static int kp_aio_fsync(int op, struct aiocb *cb)
 	}
 	/* Ignored, as every field but aio_fildes and aio_sigevent (glibc). */
 	cb->aio_reqprio = 0;
-	f = rec_alloc();
+	f = rec_alloc_reaping();
 	if (!f) {
 		errno = EAGAIN;
 		return -1;
@@ -2579,7 +2598,7 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 	}
 	v = malloc(sizeof(*v) * (nent ? nent : 1));
 	recs = malloc(sizeof(*recs) * (nent ? nent : 1));
-	l = v && recs ? rec_alloc() : NULL;
+	l = v && recs ? rec_alloc_reaping() : NULL;
 	if (!l) {
 		free(v);
 		free(recs);
@@ -2635,7 +2654,7 @@ static int lio(int mode, struct aiocb *const list[], int nent,
 			err = EINVAL;
 			continue;
 		}
-		r = rec_alloc();
+		r = rec_alloc_reaping();
 		if (!r) {
 			set_status(cb, EAGAIN, -1);
 			result = -1;
