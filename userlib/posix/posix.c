@@ -348,9 +348,11 @@ static void reap_nowait(void);
 
 /*
  * A free record; if there is none, the completions nobody collected yet
- * (SIGEV_NONE requests whose program has not called aio_error, with no
- * reaper thread running) are reaped first: each holds a record and a ring
- * slot, and glibc, which has no such limit, would not say EAGAIN.
+ * (SIGEV_NONE requests whose program has not called aio_error, events the
+ * reaper has not come to) are reaped first, once: each holds a record and
+ * a ring slot, and glibc, which has no such limit, would not say EAGAIN.
+ * Records still in flight, in another thread's delivery or waiting for a
+ * SIGEV_THREAD worker are not freed by that: EAGAIN then.
  */
 static struct rec *rec_alloc_reaping(void)
 {
@@ -2165,7 +2167,8 @@ static ssize_t kp_aio_return(struct aiocb *cb)
 	 * As glibc: the value the completion stored. A request is complete
 	 * once its signal is sent, and the kernel sends it with the event,
 	 * before anyone reaped it: a program that trusts the signal calls
-	 * aio_return alone, so it reaps as aio_error does (async-signal-safe).
+	 * aio_return alone, so it reaps as aio_error does (async-signal-safe;
+	 * it may yield until another thread's delivery ends).
 	 */
 	kp_aio_error(cb);
 	return __atomic_load_n(&cb->__return_value, __ATOMIC_RELAXED);
