@@ -6,36 +6,48 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+/*
+ * aio_fsync(op) of @fd, whose @n writes of @bs bytes each (@cb, at
+ * offsets i * bs, pattern data) were queued before it: the sync ends with
+ * 0, and by then every write has (POSIX: the sync covers all I/O queued
+ * on the fd at the time of the call; glibc completes it after them).
+ */
+static void fsync_covers_writes(int op, int fd, struct aiocb *cb, int n,
+				size_t bs, char *back)
+{
+	struct aiocb fs;
+
+	aiocb_init(&fs, fd, NULL, 0, 0);
+	REQUIRE_EQ(aio_fsync(op, &fs), 0);
+	REQUIRE(!wait_done(&fs, 20));
+	CHECK_EQ(aio_error(&fs), 0);
+	CHECK_EQ(aio_return(&fs), 0);
+	for (int i = 0; i < n; i++) {
+		int e = aio_error(&cb[i]);
+
+		CHECK(e == 0, "write %d: aio_error %d when the fsync was done", i, e);
+	}
+	for (int i = 0; i < n; i++) {
+		REQUIRE(!wait_done(&cb[i], 10));
+		CHECK_EQ(aio_return(&cb[i]), bs);
+	}
+	REQUIRE_EQ(pread_all(fd, back, n * bs, 0), n * bs);
+	CHECK_EQ(check_pattern(back, 0, n * bs), -1);
+}
+
 static void fsync_after_writes(int op)
 {
 	enum { N = 16 };
 	int fd = empty_file(O_RDWR);
 	static char buf[N][4096], back[N * 4096];
-	struct aiocb cb[N], fs;
+	struct aiocb cb[N];
 
 	for (int i = 0; i < N; i++) {
 		fill_pattern(buf[i], i * 4096, 4096);
 		aiocb_init(&cb[i], fd, buf[i], 4096, i * 4096);
 		REQUIRE_EQ(aio_write(&cb[i]), 0);
 	}
-	aiocb_init(&fs, fd, NULL, 0, 0);
-	REQUIRE_EQ(aio_fsync(op, &fs), 0);
-	REQUIRE(!wait_done(&fs, 20));
-	CHECK_EQ(aio_error(&fs), 0);
-	CHECK_EQ(aio_return(&fs), 0);
-	/* POSIX: the sync covers all I/O queued on the fd at the time of the
-	 * call; glibc completes it after them. */
-	for (int i = 0; i < N; i++) {
-		int e = aio_error(&cb[i]);
-
-		CHECK(e == 0, "write %d: aio_error %d when the fsync was done", i, e);
-	}
-	for (int i = 0; i < N; i++) {
-		REQUIRE(!wait_done(&cb[i], 10));
-		CHECK_EQ(aio_return(&cb[i]), 4096);
-	}
-	REQUIRE_EQ(pread_all(fd, back, sizeof(back), 0), sizeof(back));
-	CHECK_EQ(check_pattern(back, 0, sizeof(back)), -1);
+	fsync_covers_writes(op, fd, cb, N, 4096, back);
 }
 
 TEST(fsync_o_sync_after_writes)
@@ -171,7 +183,7 @@ TEST(fsync_after_held_back_list)
 	enum { N = 32, BS = 64 * 1024 };
 	int fd = empty_file(O_RDWR);
 	static char buf[N][BS], back[N * BS];
-	struct aiocb cb[N], *l[N], fs;
+	struct aiocb cb[N], *l[N];
 
 	for (int i = 0; i < N; i++) {
 		fill_pattern(buf[i], (off_t)i * BS, BS);
@@ -180,20 +192,5 @@ TEST(fsync_after_held_back_list)
 		l[i] = &cb[i];
 	}
 	REQUIRE_EQ(lio_listio(LIO_NOWAIT, l, N, NULL), 0);
-	aiocb_init(&fs, fd, NULL, 0, 0);
-	REQUIRE_EQ(aio_fsync(O_SYNC, &fs), 0);
-	REQUIRE(!wait_done(&fs, 20));
-	CHECK_EQ(aio_error(&fs), 0);
-	CHECK_EQ(aio_return(&fs), 0);
-	for (int i = 0; i < N; i++) {
-		int e = aio_error(&cb[i]);
-
-		CHECK(e == 0, "write %d: aio_error %d when the fsync was done", i, e);
-	}
-	for (int i = 0; i < N; i++) {
-		REQUIRE(!wait_done(&cb[i], 10));
-		CHECK_EQ(aio_return(&cb[i]), BS);
-	}
-	REQUIRE_EQ(pread_all(fd, back, sizeof(back), 0), sizeof(back));
-	CHECK_EQ(check_pattern(back, 0, sizeof(back)), -1);
+	fsync_covers_writes(O_SYNC, fd, cb, N, BS, back);
 }
