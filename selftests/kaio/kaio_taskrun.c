@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -143,6 +145,114 @@ TEST_F_TIMEOUT(taskrun, waiting_thread_runs_a_batch_of_retries, 60)
 	EXPECT_EQ(d.wakeups + d.retries_requeued, d.retries);
 	EXPECT_EQ(d.retries, d.retries_in_task);
 	EXPECT_EQ(0, d.worker);
+}
+
+/* Answers one fault on @page once the context has had @want wake-ups. */
+struct fault_holder {
+	int uffd, ctx;
+	void *page;
+	long long wakeups0, want;
+	long long wakeups_at_fault;	/* -1: no fault came */
+	int ret;
+};
+
+static void *hold_fault(void *arg)
+{
+	struct fault_holder *h = arg;
+	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	struct uffdio_zeropage zero = {
+		.range = { .start = (unsigned long)h->page, .len = 4096 },
+	};
+	struct uffd_msg msg;
+	struct t_stats st;
+	uint64_t end = t_now_ns() + WAIT_MS * 1000000ULL;
+
+	h->ret = -1;
+	h->wakeups_at_fault = -1;
+	if (poll(&pfd, 1, WAIT_MS) != 1 ||
+	    read(h->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT)
+		return NULL;
+	if (t_ctx_stats(h->ctx, &st))
+		return NULL;
+	h->wakeups_at_fault = st.wakeups - h->wakeups0;
+	/* Held until every read woke, or for WAIT_MS at most. */
+	while (st.wakeups - h->wakeups0 < h->want && t_now_ns() < end) {
+		usleep(1000);
+		if (t_ctx_stats(h->ctx, &st))
+			return NULL;
+	}
+	h->ret = ioctl(h->uffd, UFFDIO_ZEROPAGE, &zero);
+	return NULL;
+}
+
+/*
+ * A waiter asking for the whole batch stays a retry waiter until the batch
+ * is in the ring: it copies events only then, because a copy may fault and
+ * wait (here on a userfaultfd page, answered only once every read has
+ * woken), and what wakes while it copies goes to a worker. So it runs
+ * every retry of the batch, however the wake-ups are spread: the reads go
+ * in one by one, a sixty-fourth of the device's latency apart, so they
+ * complete as far apart, all after GETEVENTS was entered.
+ */
+TEST_F_TIMEOUT(taskrun, waiter_copies_only_once_the_batch_is_there, 60)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct timespec forever = { .tv_sec = WAIT_MS / 1000 };
+	struct fault_holder h = { .ctx = self->c.fd, .want = NR };
+	struct t_stats s0, s1, d;
+	struct io_event *ev;
+	long long lat;
+	uint64_t start;
+	long got;
+	pthread_t th;
+	int i;
+
+	KAIO_SKIPPED_IN_SETUP();
+	h.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (h.uffd < 0 && errno == ENOSYS)
+		SKIP(return, "kernel without userfaultfd (CONFIG_USERFAULTFD)");
+	ASSERT_LE(0, h.uffd) TH_LOG("userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(h.uffd, UFFDIO_API, &api));
+	h.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, h.page);
+	reg.range.start = (unsigned long)h.page;
+	reg.range.len = 4096;
+	ASSERT_EQ(0, ioctl(h.uffd, UFFDIO_REGISTER, &reg));
+	ev = h.page;
+
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s0));
+	h.wakeups0 = s0.wakeups;
+	ASSERT_EQ(0, pthread_create(&th, NULL, hold_fault, &h));
+	lat = t_slow_lat_ns();
+	ASSERT_LT(0, lat);
+	start = t_now_ns();
+	for (i = 0; i < NR; i++) {
+		ASSERT_EQ(1, t_submit_one(self->c.fd, &self->cbs[i]));
+		usleep(lat / 1000 / (4 * NR));
+	}
+	/* Else the first read could complete before anyone waits. */
+	ASSERT_GT(lat, (long long)(t_now_ns() - start))
+		TH_LOG("submitting took longer than the device's latency");
+	/* One call for all sixteen; the first copy into ev faults. */
+	got = t_getevents(self->c.fd, NR, NR, ev, &forever);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, h.ret) TH_LOG("the fault was not answered");
+	TH_LOG("wake-ups when the copy faulted: %lld of %d",
+	       h.wakeups_at_fault, NR);
+	if (got < NR && got >= 0)
+		got += t_wait(self->c.fd, ev + got, NR - got, WAIT_MS);
+	check_reads(_metadata, self, ev, got);
+	ASSERT_EQ(0, t_ctx_stats(self->c.fd, &s1));
+	d = t_stats_sub(&s1, &s0);
+	t_stats_log("delta", &d);
+	EXPECT_EQ(NR, h.wakeups_at_fault);
+	EXPECT_EQ(d.wakeups + d.retries_requeued, d.retries);
+	EXPECT_EQ(d.retries, d.retries_in_task);
+	munmap(h.page, 4096);
+	close(h.uffd);
 }
 
 /*
