@@ -372,6 +372,12 @@ class FioRow:
         self.engines = [e for e in FIO_ENGINES if any(r["engine"] == e for r in runs)]
         self.by_engine = {e: [(r["rep"], fio_run_metrics(r)) for r in runs if r["engine"] == e]
                           for e in self.engines}
+        # The module's counters over each engine's runs, summed.
+        self.kaio_stats = {}
+        for r in runs:
+            sums = self.kaio_stats.setdefault(r["engine"], {})
+            for k, v in (r.get("kaio_stats") or {}).items():
+                sums[k] = sums.get(k, 0) + v
         self.median = {e: med([m["iops"] for _, m in ms]) for e, ms in self.by_engine.items()}
         peers = [e for e in self.engines if e in FIO_PEERS]
         self.best = max(peers, key=lambda e: self.median[e]) if peers else None
@@ -691,6 +697,13 @@ def write_doc(path, rows, fio_rows, machine, stats, cmds, times, wall, command, 
                     f"{'-' if busy != busy else f'{busy:.0f} µs'} | {fmt_ctx(m('ctx'))} | "
                     f"{fr.total(e, 'submitted')} |")
             add("")
+            for e in FIO_KAIO:
+                counters = fr.kaio_stats.get(e)
+                if counters:
+                    add(f"Module-wide counters over the runs of {FIO_NAMES[e]} "
+                        "(/sys/kernel/debug/kaio/stats): "
+                        + ", ".join(f"{k} {v}" for k, v in counters.items()) + ".")
+                    add("")
             if "kaio-compat" not in fr.engines:
                 add("kaio's libaio.so.1 was not built when this ran, so fio ran on native AIO only.")
                 add("")

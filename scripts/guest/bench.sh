@@ -23,7 +23,8 @@
 #   kaio.bench_rows=GLOB   only rows whose id matches (default: all)
 #   kaio.bench_fio=0       skip the fio rows (ids fio-*)
 #   kaio.bench_probe=1     then the probes behind the analysis (bench-probe.sh,
-#                          bench-probe-posix.sh); =posix: the latter alone
+#                          bench-probe-posix.sh, bench-probe-compat.sh);
+#                          =posix or =compat: that one alone
 #   kaio.bench_ab=1        instead of the matrix, two builds of kaio.ko side
 #                          by side (bench-ab.sh; scripts/bench-ab.sh)
 . /kaio/rig/lib.sh
@@ -73,6 +74,20 @@ stats_delta() {
 			if (a[2] != before[a[1]]) line = line " " a[1] "=" (a[2] - before[a[1]])
 		}
 		print "KAIO-BENCH-STATS: " id line
+	}'
+}
+
+# BEFORE AFTER: the counters that moved, as a JSON object.
+stats_json() {
+	echo "$1" "$2" | awk '{
+		n = NF / 2
+		for (i = 1; i <= n; i++) { split($i, a, "="); before[a[1]] = a[2] }
+		line = ""
+		for (i = n + 1; i <= NF; i++) {
+			split($i, a, "=")
+			if (a[2] != before[a[1]]) line = line sprintf("%s\"%s\":%d", line == "" ? "" : ",", a[1], a[2] - before[a[1]])
+		}
+		print "{" line "}"
 	}'
 }
 
@@ -172,7 +187,7 @@ fio_row() {
 		order=$(echo $engines | awk -v r=$r '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1) }')
 		for e in $order; do
 			[ "$cache" = cold ] && drop_caches
-			sub0=$(awk '/^submitted:/ {print $2}' $STATS 2>/dev/null)
+			st0=$(stats_words)
 			busy0=$(busy_ticks)
 			case $e in
 			kaio-compat) LD_LIBRARY_PATH=$COMPAT fio --ioengine=libaio --filename="$file" --output=/tmp/fio.json "$@" $async ;;
@@ -183,14 +198,18 @@ fio_row() {
 			esac >/tmp/fio.out 2>&1
 			frc=$?
 			busy1=$(busy_ticks)
-			sub1=$(awk '/^submitted:/ {print $2}' $STATS 2>/dev/null)
+			st1=$(stats_words)
 			if [ $frc -ne 0 ] || [ ! -s /tmp/fio.json ]; then
 				sed 's/^/# fio: /' /tmp/fio.out
 				failed="$e exit status $frc"
 				continue
 			fi
-			printf 'KAIO-BENCH-FIO: {"id":"%s","engine":"%s","rep":%d,"kaio_submitted":%d,"busy_ticks":%d,"clk_tck":100,"fio":' \
-				"$id" "$e" "$r" $((${sub1:-0} - ${sub0:-0})) $((busy1 - busy0))
+			# The module's counters over the run: which kernel path
+			# served it, and where its retries ran.
+			kstats=$(stats_json "$st0" "$st1")
+			ksub=$(echo "$kstats" | sed -n 's/.*"submitted":\([0-9-]*\).*/\1/p')
+			printf 'KAIO-BENCH-FIO: {"id":"%s","engine":"%s","rep":%d,"kaio_submitted":%d,"kaio_stats":%s,"busy_ticks":%d,"clk_tck":100,"fio":' \
+				"$id" "$e" "$r" "${ksub:-0}" "$kstats" $((busy1 - busy0))
 			# fio's JSON on one line (the console is read line by
 			# line), without the sections that say nothing here.
 			fio_json_trim </tmp/fio.json | tr -d '\n\t'
@@ -266,8 +285,10 @@ fi
 case $PROBE in
 0) ;;
 posix) . /kaio/rig/bench-probe-posix.sh ;;
+compat) . /kaio/rig/bench-probe-compat.sh ;;
 *)
 	. /kaio/rig/bench-probe.sh
 	. /kaio/rig/bench-probe-posix.sh
+	. /kaio/rig/bench-probe-compat.sh
 	;;
 esac
