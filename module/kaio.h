@@ -318,8 +318,9 @@ bool kaio_ring_retire_inline(struct kaio_req *req, long res,
 void kaio_ring_deactivate(struct kaio_req *req);
 void kaio_ring_post(struct kaio_req *req, long res);
 bool kaio_ring_has_events(struct kaio_ctx *ctx);
+unsigned int kaio_ring_nr_events(struct kaio_ctx *ctx);
 long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
-			   struct io_event __user *uevents);
+			   struct io_event __user *uevents, bool nofault);
 
 /* getevents.c: GETEVENTS' wait, which runs the retries handed to it */
 long kaio_getevents_wait(struct kaio_ctx *ctx, long min_nr, long nr,

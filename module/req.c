@@ -764,9 +764,11 @@ void kaio_req_queue_retry(struct kaio_req *req, struct workqueue_struct *wq,
  * kaio_req_waiter_enter() - a task in GETEVENTS will run the context's retries
  * @ctx: the context, used by its owner's mm
  *
- * Only around its sleep and the retries it runs then, never while it
- * copies events (a fault there may wait for as long as a userfaultfd
- * handler likes): a task counted here must be one that will run them.
+ * From its first sleep to its return (it may leave and enter again in one
+ * call), but never where it may wait for something else, such as a fault
+ * in its copy of the events (that may last as long as a userfaultfd
+ * handler likes): a task counted here must be one that will run them
+ * (getevents.c).
  */
 void kaio_req_waiter_enter(struct kaio_ctx *ctx)
 {
@@ -808,9 +810,11 @@ unsigned int kaio_req_run_retries(struct kaio_ctx *ctx, ktime_t deadline)
 }
 
 /**
- * kaio_req_waiter_leave() - the task leaves GETEVENTS
+ * kaio_req_waiter_leave() - the task stops running the context's retries
  * @ctx: the context
  *
+ * When it returns from GETEVENTS, or before something there that may wait
+ * (it may enter again later in the same call).
  * Retries handed over meanwhile, and not yet run, go to the workqueues.
  */
 void kaio_req_waiter_leave(struct kaio_ctx *ctx)

@@ -40,10 +40,24 @@ static unsigned int kaio_ring_unreaped(struct kaio_ctx *ctx)
  */
 bool kaio_ring_has_events(struct kaio_ctx *ctx)
 {
+	return kaio_ring_nr_events(ctx) != 0;
+}
+
+/**
+ * kaio_ring_nr_events() - how many events are there to reap?
+ * @ctx: the context
+ *
+ * As kaio_ring_has_events(), whose ordering rules apply. User space may
+ * move the head meanwhile, so it is what the ring held at one moment.
+ *
+ * Return: events between the user's head and the kernel's tail.
+ */
+unsigned int kaio_ring_nr_events(struct kaio_ctx *ctx)
+{
 	unsigned int head = READ_ONCE(ctx->ring->head) % ctx->nr;
 
 	/* Pairs with kaio_ring_post()'s release of the tail. */
-	return head != smp_load_acquire(&ctx->tail);
+	return (smp_load_acquire(&ctx->tail) + ctx->nr - head) % ctx->nr;
 }
 
 /**
@@ -233,32 +247,50 @@ void kaio_ring_post(struct kaio_req *req, long res)
 	}
 }
 
+static bool kaio_ring_copy_out(void __user *to, const void *from, size_t len,
+			       bool nofault)
+{
+	if (nofault)
+		return !copy_to_user_nofault(to, from, len);
+	return !copy_to_user(to, from, len);
+}
+
 /**
  * kaio_ring_copy_events() - reap events to user space
  * @ctx: the context
  * @nr: events to copy at most
  * @uevents: where to
+ * @nofault: never sleep: not for the ring lock, not for a fault
  *
- * Return: the events copied, or -EFAULT if none could be.
+ * Return: the events copied; else nothing is reaped and it is -EFAULT,
+ * or with @nofault -EWOULDBLOCK whatever went wrong (a copy that would
+ * have had to wait, or a bad address: the caller copies again, allowed to
+ * sleep, and sees which).
  */
 long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
-				  struct io_event __user *uevents)
+			   struct io_event __user *uevents, bool nofault)
 {
 	unsigned int head, tail;
 	long done = 0;
 
-	mutex_lock(&ctx->ring_lock);
+	if (!nofault)
+		mutex_lock(&ctx->ring_lock);
+	else if (!mutex_trylock(&ctx->ring_lock))
+		return -EWOULDBLOCK;
 	/* User space may write anything to head: reduce it, never trust it. */
 	head = READ_ONCE(ctx->ring->head) % ctx->nr;
 	/* Pairs with kaio_ring_post(): events up to tail are written. */
 	tail = smp_load_acquire(&ctx->tail);
 	while (done < nr && head != tail) {
 		long avail = (head <= tail ? tail : ctx->nr) - head;
+		size_t len;
 
 		avail = min(avail, nr - done);
-		if (copy_to_user(uevents + done, &ctx->ring->io_events[head],
-				 avail * sizeof(struct io_event))) {
-			done = -EFAULT;
+		len = avail * sizeof(struct io_event);
+		if (!kaio_ring_copy_out(uevents + done,
+					&ctx->ring->io_events[head], len,
+					nofault)) {
+			done = nofault ? -EWOULDBLOCK : -EFAULT;
 			goto out;
 		}
 		done += avail;
