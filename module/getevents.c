@@ -60,7 +60,7 @@ static long kaio_getevents_copy(struct kaio_ctx *ctx, long nr,
 
 	if (*waiter) {
 		ret = kaio_ring_copy_events(ctx, nr, uevents, true);
-		if (ret != -EWOULDBLOCK)
+		if (ret != -EAGAIN)
 			return ret;
 		kaio_req_waiter_leave(ctx);
 		*waiter = false;

@@ -263,7 +263,7 @@ static bool kaio_ring_copy_out(void __user *to, const void *from, size_t len,
  * @nofault: never sleep: not for the ring lock, not for a fault
  *
  * Return: the events copied; else nothing is reaped and it is -EFAULT,
- * or with @nofault -EWOULDBLOCK whatever went wrong (a copy that would
+ * or with @nofault -EAGAIN whatever went wrong (a copy that would
  * have had to wait, or a bad address: the caller copies again, allowed to
  * sleep, and sees which).
  */
@@ -276,7 +276,7 @@ long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
 	if (!nofault)
 		mutex_lock(&ctx->ring_lock);
 	else if (!mutex_trylock(&ctx->ring_lock))
-		return -EWOULDBLOCK;
+		return -EAGAIN;
 	/* User space may write anything to head: reduce it, never trust it. */
 	head = READ_ONCE(ctx->ring->head) % ctx->nr;
 	/* Pairs with kaio_ring_post(): events up to tail are written. */
@@ -290,7 +290,7 @@ long kaio_ring_copy_events(struct kaio_ctx *ctx, long nr,
 		if (!kaio_ring_copy_out(uevents + done,
 					&ctx->ring->io_events[head], len,
 					nofault)) {
-			done = nofault ? -EWOULDBLOCK : -EFAULT;
+			done = nofault ? -EAGAIN : -EFAULT;
 			goto out;
 		}
 		done += avail;
